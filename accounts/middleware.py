@@ -1,0 +1,56 @@
+"""Operating hours and private-by-default pages for each utility's residents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+
+class OperatingHoursMiddleware:
+    """Answer 503 with the utility's hours on every resident page outside them.
+
+    Runs after ``portal.middleware.UtilityMiddleware``: pages without a utility (the admin,
+    static files, /healthz, the list of utilities) are never closed. A POST that arrives after
+    closing is not processed at all, so nothing already saved is touched.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        utility = getattr(request, "utility", None)
+        if utility is None:
+            return None
+        now = timezone.localtime()
+        if utility.is_open_at(now):
+            return None
+        opening = utility.next_opening(now)
+        response = render(request, "outside_hours.html", {"opens_at": opening}, status=503)
+        response["Retry-After"] = str(int((opening - now).total_seconds()))
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ResidentLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """Make every page under /<utility>/ private unless marked ``@login_not_required``.
+
+    Only a resident of that same utility passes: a member of another utility, or staff,
+    is sent to this utility's login page. Pages outside a utility keep their own rules.
+    """
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        utility = getattr(request, "utility", None)
+        if utility is None or not getattr(view_func, "login_required", True):
+            return None
+        user = request.user
+        if user.is_authenticated and user.is_resident and user.utility_id == utility.pk:
+            return None
+        return redirect_to_login(request.get_full_path(), utility.get_absolute_url())

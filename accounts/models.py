@@ -1,0 +1,251 @@
+"""Members (the user model), their links to water contracts, email proofs and an audit trail."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+SECRET_QUESTIONS = [
+    ("food", _("あなたの一番好きな食べ物は何?")),
+    ("pet", _("初めて飼ったペットの名前は?")),
+    ("school", _("卒業した小学校の名前は?")),
+    ("birthplace", _("母親の出身地は?")),
+    ("hero", _("子どもの頃のヒーローは?")),
+]
+REFERRALS = [
+    ("slip", _("検針票")),
+    ("bulletin", _("市の広報誌")),
+    ("website", _("ホームページ")),
+    ("friend", _("知人の紹介")),
+    ("other", _("その他")),
+]
+
+
+class MemberManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, login_id: str) -> Member:
+        # Natural keys belong to staff only: residents' login IDs repeat across utilities.
+        return self.get(is_staff=True, login_id__iexact=login_id)
+
+    def create_user(
+        self, login_id: str, email: str = "", password: str | None = None, **extra
+    ) -> Member:
+        member = self.model(login_id=login_id, email=self.normalize_email(email), **extra)
+        member.set_password(password)
+        member.save(using=self._db)
+        return member
+
+    def create_superuser(
+        self, login_id: str, email: str = "", password: str | None = None, **extra
+    ) -> Member:
+        extra.update(is_staff=True, is_superuser=True, status=Member.Status.ACTIVE)
+        return self.create_user(login_id, email, password, **extra)
+
+
+class Member(AbstractBaseUser, PermissionsMixin):
+    """A resident registered with one utility, or a staff member (utility empty: platform staff)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("確認中")
+        ACTIVE = "active", _("利用中")
+        REJECTED = "rejected", _("否認")
+        WITHDRAWN = "withdrawn", _("退会")
+
+    class TaxDeclaration(models.TextChoices):
+        YES = "yes", _("有")
+        NO = "no", _("無")
+
+    class Relation(models.TextChoices):
+        SELF = "self", _("本人")
+        FAMILY = "family", _("家族")
+        OTHER = "other", _("その他")
+
+    class PaymentMethod(models.TextChoices):
+        KEEP = "keep", _("アプリ決済に切り替えない")
+        SWITCH = "switch", _("アプリ決済に切り替える")
+
+    utility = models.ForeignKey(
+        "portal.Utility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("事業者"),
+        help_text=_("職員の場合は担当する事業者。空欄はポータル全体の管理者です。"),
+    )
+    login_id = models.CharField(_("ログインID"), max_length=150, blank=True)
+    email = models.EmailField(_("メールアドレス"), blank=True)
+    name = models.CharField(_("お客さま名"), max_length=100, blank=True)
+    name_kana = models.CharField(_("お客様氏名カナ"), max_length=100, blank=True)
+    phone = models.CharField(_("連絡先電話番号"), max_length=20, blank=True)
+    address = models.CharField(_("住所"), max_length=256, blank=True)
+    building = models.CharField(_("建物名・アパート名・部屋番号"), max_length=256, blank=True)
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    secret_question = models.CharField(
+        _("秘密の質問"), max_length=20, choices=SECRET_QUESTIONS, blank=True
+    )
+    secret_answer_hash = models.CharField(_("秘密の回答(ハッシュ)"), max_length=256, blank=True)
+    tax_declaration = models.CharField(
+        _("消費税申告の有無"), max_length=3, choices=TaxDeclaration, blank=True
+    )
+    referral = models.CharField(_("知ったきっかけ"), max_length=20, choices=REFERRALS, blank=True)
+    relation = models.CharField(
+        _("申込者と契約者の関係"), max_length=10, choices=Relation, blank=True
+    )
+    payment_method = models.CharField(
+        _("支払方法"), max_length=10, choices=PaymentMethod, blank=True
+    )
+    signup_customer_number = models.CharField(_("申請時のお客様番号"), max_length=20, blank=True)
+    signup_match = models.JSONField(_("契約との照合結果"), default=dict, blank=True)
+    reviewed_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("確認した職員"),
+    )
+    reviewed_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+    rejection_reason = models.TextField(_("否認の理由"), blank=True)
+    withdrawn_at = models.DateTimeField(_("退会日時"), null=True, blank=True)
+    is_staff = models.BooleanField(_("職員"), default=False)
+    date_joined = models.DateTimeField(_("登録日時"), default=timezone.now)
+    contracts = models.ManyToManyField(
+        "billing.Customer",
+        through="ContractLink",
+        through_fields=("member", "customer"),
+        related_name="members",
+        blank=True,
+        verbose_name=_("契約"),
+    )
+
+    objects = MemberManager()
+
+    USERNAME_FIELD = "login_id"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        verbose_name = _("会員")
+        verbose_name_plural = _("会員")
+        ordering = ["utility", "-date_joined"]
+        constraints = [
+            # Login IDs and emails are unique within a utility; the same ID elsewhere is someone else.
+            models.UniqueConstraint(
+                "utility",
+                Lower("login_id"),
+                condition=~Q(login_id="") & Q(is_staff=False),
+                name="member_unique_login_id_per_utility",
+            ),
+            models.UniqueConstraint(
+                "utility",
+                Lower("email"),
+                condition=~Q(email="") & Q(is_staff=False),
+                name="member_unique_email_per_utility",
+            ),
+            # Staff sign in to the admin without a utility in the URL: their IDs are global.
+            models.UniqueConstraint(
+                Lower("login_id"), condition=Q(is_staff=True), name="member_unique_staff_login_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.login_id or self.email
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_resident(self) -> bool:
+        return not self.is_staff and self.utility_id is not None
+
+
+class ContractLink(models.Model):
+    """A member's right to see one contract, with who approved it and when."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="contract_links")
+    customer = models.ForeignKey(
+        "billing.Customer", on_delete=models.CASCADE, related_name="member_links"
+    )
+    approved_by = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("承認した職員"),
+    )
+    approved_at = models.DateTimeField(_("承認日時"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("契約の紐づけ")
+        verbose_name_plural = _("契約の紐づけ")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "customer"], name="contract_link_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} → {self.customer}"
+
+
+class EmailChallenge(models.Model):
+    """A pending proof that someone reads an address: a hashed link token or code."""
+
+    class Purpose(models.TextChoices):
+        SIGNUP = "signup", _("会員登録")
+        PASSWORD_RESET = "reset", _("パスワード再設定")
+        EMAIL_CHANGE = "email", _("メールアドレス変更")
+
+    utility = models.ForeignKey(
+        "portal.Utility", on_delete=models.CASCADE, related_name="email_challenges"
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, null=True, blank=True, related_name="email_challenges"
+    )
+    purpose = models.CharField(max_length=10, choices=Purpose)
+    email = models.EmailField()
+    secret_hash = models.CharField(max_length=256)
+    expires_at = models.DateTimeField()
+    attempts_left = models.PositiveSmallIntegerField(default=5)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("メール確認")
+        verbose_name_plural = _("メール確認")
+        indexes = [models.Index(fields=["utility", "purpose", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {self.email}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.attempts_left > 0 and timezone.now() < self.expires_at
+
+
+class MemberEvent(models.Model):
+    """One change to a member's account: who did what, when. Never holds a secret."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(_("操作"), max_length=40)
+    detail = models.JSONField(_("内容"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("日時"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("会員の操作履歴")
+        verbose_name_plural = _("会員の操作履歴")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

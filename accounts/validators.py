@@ -1,0 +1,68 @@
+"""Login-ID rules and the per-utility password rule (used through AUTH_PASSWORD_VALIDATORS)."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from portal.models import Utility
+
+LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9]{6,16}$")
+MIXED_SYMBOLS = "!?#$&()-_"
+
+
+def validate_login_id(value: str) -> None:
+    if not LOGIN_ID_RE.match(value):
+        raise ValidationError(
+            _("ログインIDは半角英数字6〜16文字で入力してください(記号は使えません)。"),
+            code="login_id_format",
+        )
+
+
+def password_rule_problems(rule: str, password: str) -> list[str]:
+    """Return what a password lacks under a utility's rule, in Japanese, or nothing."""
+    if rule == Utility.PasswordRule.LOWER_ALNUM:
+        if not re.fullmatch(r"[a-z0-9]{8,16}", password):
+            return [
+                _(
+                    "パスワードは半角の小文字英字と数字で8〜16文字にしてください(記号・大文字は使えません)。"
+                )
+            ]
+        if not (re.search(r"[a-z]", password) and re.search(r"[0-9]", password)):
+            return [_("パスワードには英字と数字の両方を含めてください。")]
+        return []
+    if rule == Utility.PasswordRule.MIXED_SYMBOL:
+        problems = []
+        allowed = re.escape(MIXED_SYMBOLS)
+        if not re.fullmatch(f"[A-Za-z0-9{allowed}]+", password):
+            problems.append(_("使用できる記号は !?#$&()-_ のみです。全角文字や空白は使えません。"))
+        if len(password) < 8:
+            problems.append(_("パスワードは半角8文字以上にしてください。"))
+        for pattern, label in (
+            (r"[A-Z]", _("アルファベット大文字")),
+            (r"[a-z]", _("アルファベット小文字")),
+            (r"[0-9]", _("数字")),
+            (f"[{allowed}]", _("記号(!?#$&()-_)")),
+        ):
+            if not re.search(pattern, password):
+                problems.append(_("パスワードに%(kind)sを含めてください。") % {"kind": label})
+        return problems
+    if not 8 <= len(password) <= 64:
+        return [_("パスワードは8〜64文字にしてください。")]
+    return []
+
+
+class UtilityPasswordRuleValidator:
+    """Apply the password rule of the member's utility (staff: the standard rule)."""
+
+    def validate(self, password: str, user=None) -> None:
+        utility = getattr(user, "utility", None)
+        rule = utility.password_rule if utility else Utility.PasswordRule.STANDARD
+        problems = password_rule_problems(rule, password)
+        if problems:
+            raise ValidationError(problems, code="password_rule")
+
+    def get_help_text(self) -> str:
+        return _("事業者ごとのパスワードの条件を満たしてください。")

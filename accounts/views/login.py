@@ -1,0 +1,106 @@
+"""Login and logout for residents, and the pages shown when someone must wait."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.qr import login_qr_context
+
+from ..forms.login import LoginForm
+
+REMEMBER_ID_SALT = "accounts.remember-id"
+
+
+def _remembered_id(request: HttpRequest) -> str:
+    return request.get_signed_cookie(
+        settings.PORTAL_REMEMBER_ID_COOKIE, default="", salt=REMEMBER_ID_SALT
+    )
+
+
+def _next_url(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+@login_not_required
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    utility = request.utility
+    user = request.user
+    if user.is_authenticated and getattr(user, "utility_id", None) == utility.pk:
+        return redirect("billing:dashboard", utility.slug)
+    remembered = _remembered_id(request)
+    initial = {"identifier": remembered, "remember_id": bool(remembered)}
+    form = LoginForm(request.POST or None, request=request, utility=utility, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        auth_login(request, form.member)
+        next_url = _next_url(request)
+        response = redirect(next_url) if next_url else redirect("billing:dashboard", utility.slug)
+        _remember_id(response, utility, form)
+        return response
+    context = {"form": form, "next": _next_url(request) or "", **login_qr_context(request)}
+    return render(request, "accounts/login.html", context)
+
+
+def _remember_id(response: HttpResponse, utility, form: LoginForm) -> None:
+    """Keep only the login ID, signed, in a cookie for this utility's pages; never the password."""
+    path = f"/{utility.slug}/"
+    if form.cleaned_data.get("remember_id"):
+        response.set_signed_cookie(
+            settings.PORTAL_REMEMBER_ID_COOKIE,
+            form.cleaned_data["identifier"],
+            salt=REMEMBER_ID_SALT,
+            max_age=settings.PORTAL_REMEMBER_ID_MAX_AGE,
+            path=path,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    else:
+        response.delete_cookie(settings.PORTAL_REMEMBER_ID_COOKIE, path=path)
+
+
+@login_not_required
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    auth_logout(request)
+    messages.success(request, "ログアウトしました。")
+    return redirect("accounts:login", request.utility.slug)
+
+
+def locked_out(
+    request: HttpRequest, credentials: dict | None = None, *args, **kwargs
+) -> HttpResponse:
+    """Tell someone locked out by django-axes when to try again (AXES_LOCKOUT_CALLABLE)."""
+    return render(request, "accounts/locked_out.html", status=429)
+
+
+def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Tell someone over a rate limit to wait (RATELIMIT_VIEW)."""
+    return render(request, "accounts/rate_limited.html", status=429)
+
+
+@login_not_required
+def forgot(request: HttpRequest) -> HttpResponse:
+    """Until self-service recovery ships, tell residents whom to ask (issue #5 replaces this)."""
+    return render(request, "accounts/recovery_contact.html")
+
+
+@login_not_required
+def signup_closed(request: HttpRequest) -> HttpResponse:
+    """Until online signup ships, tell residents whom to ask (issues #3 and #4 replace this)."""
+    return render(request, "accounts/recovery_contact.html", {"signup": True})

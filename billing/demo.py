@@ -1,0 +1,126 @@
+"""Fictitious customers with plausible readings and charges for the demo and for tests."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.models import Utility
+
+from .models import Customer, MeterReading
+from .tariff import TOKYO_23_WARDS, calculate_charge
+
+SURNAMES = [
+    ("水道", "スイドウ"),
+    ("山田", "ヤマダ"),
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("高橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+    ("吉田", "ヨシダ"),
+]
+GIVEN = [
+    ("太郎", "タロウ"),
+    ("花子", "ハナコ"),
+    ("一郎", "イチロウ"),
+    ("陽子", "ヨウコ"),
+    ("健太", "ケンタ"),
+    ("美咲", "ミサキ"),
+    ("大輔", "ダイスケ"),
+    ("由美", "ユミ"),
+]
+STREETS = {
+    "kanazawa": ["金沢市広坂", "金沢市本町", "金沢市泉野町", "金沢市額新保", "金沢市大手町"],
+    "nayoro": ["名寄市風連町西町", "名寄市西1条南", "名寄市東3条北", "名寄市徳田"],
+}
+PHONE_PREFIXES = {"kanazawa": "076", "nayoro": "01654"}
+DIAMETERS = [13, 13, 13, 20, 20, 20, 20, 25]
+
+
+def demo_customer_number(utility: Utility, index: int) -> str:
+    """Return the demo contract number ``index`` (1-based) of a utility, zero-padded."""
+    return f"{utility.pk}{index:0{utility.customer_number_digits - 1}d}"
+
+
+def _phone(prefix: str, rng: random.Random) -> str:
+    rest = 10 - len(prefix)  # Japanese landlines have ten digits
+    return prefix + f"{rng.randrange(10 ** (rest - 1), 10**rest)}"
+
+
+def _period_ends(today: datetime.date, months_per_period: int, periods: int) -> list[datetime.date]:
+    # Meters are read on the 25th; the latest period is the last one already read.
+    end = today.replace(day=25) if today.day > 25 else _add_months(today.replace(day=25), -1)
+    return [_add_months(end, -months_per_period * i) for i in range(periods)][::-1]
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + months
+    return day.replace(year=index // 12, month=index % 12 + 1)
+
+
+@transaction.atomic
+def create_demo_customers(
+    utility: Utility, count: int = 24, months: int = 24, months_per_period: int = 1
+) -> list[Customer]:
+    """Create (or keep) ``count`` fictitious contracts with ``months`` of readings each."""
+    rng = random.Random(utility.slug)
+    ends = _period_ends(timezone.localdate(), months_per_period, months // months_per_period)
+    customers = []
+    for index in range(1, count + 1):
+        surname, given = rng.choice(SURNAMES), rng.choice(GIVEN)
+        if index == 1:
+            surname, given = SURNAMES[0], GIVEN[0]  # 水道 太郎, as in the seeds' examples
+        customer, created = Customer.objects.get_or_create(
+            utility=utility,
+            number=demo_customer_number(utility, index),
+            defaults={
+                "name": f"{surname[0]} {given[0]}",
+                "name_kana": f"{surname[1]} {given[1]}",
+                "address": f"{rng.choice(STREETS.get(utility.slug, ['見本市本町']))}"
+                f"{rng.randint(1, 5)}丁目{rng.randint(1, 30)}-{rng.randint(1, 20)}",
+                "building": rng.choice(
+                    ["", "", "", f"ハイツ見本{rng.randint(1, 3)}0{rng.randint(1, 5)}号室"]
+                ),
+                "phone": _phone(PHONE_PREFIXES.get(utility.slug, "03"), rng),
+                "meter_diameter_mm": rng.choice(DIAMETERS),
+                "meter_number": f"{rng.randint(10000, 99999)}",
+            },
+        )
+        if created:
+            MeterReading.objects.bulk_create(_readings(customer, ends, months_per_period, rng))
+        customers.append(customer)
+    return customers
+
+
+def _readings(customer: Customer, ends: list, months_per_period: int, rng: random.Random):
+    household = rng.choice([8, 12, 16, 20, 25])  # m³ a month
+    index = rng.randint(100, 3000)
+    for end in ends:
+        start = _add_months(end, -months_per_period) + datetime.timedelta(days=1)
+        seasonal = 1.2 if end.month in (7, 8, 9) else 1.0
+        usage = max(0, round(household * months_per_period * seasonal * rng.uniform(0.8, 1.2)))
+        charge = calculate_charge(
+            TOKYO_23_WARDS, customer.meter_diameter_mm, usage, months_per_period
+        )
+        yield MeterReading(
+            customer=customer,
+            period_start=start,
+            period_end=end,
+            read_on=end,
+            previous_index=index,
+            current_index=index + usage,
+            usage_m3=usage,
+            water_charge=charge.water,
+            sewer_charge=charge.sewer,
+            tax=charge.tax,
+            total=charge.total,
+        )
+        index += usage

@@ -1,0 +1,85 @@
+"""Water contracts and the meter readings the utility's billing system exports."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+METER_DIAMETERS_MM = (13, 20, 25, 30, 40, 50, 75, 100, 150)
+
+
+class Customer(models.Model):
+    """One water contract (契約) of a utility, keyed by the number on the slip."""
+
+    utility = models.ForeignKey(
+        "portal.Utility",
+        on_delete=models.PROTECT,
+        related_name="customers",
+        verbose_name=_("事業者"),
+    )
+    number = models.CharField(_("お客様番号"), max_length=20)
+    name = models.CharField(_("契約者名"), max_length=100)
+    name_kana = models.CharField(_("契約者名カナ"), max_length=100, blank=True)
+    address = models.CharField(_("住所"), max_length=256, blank=True)
+    building = models.CharField(_("建物名・部屋番号"), max_length=256, blank=True)
+    phone = models.CharField(_("電話番号"), max_length=20, blank=True)
+    meter_diameter_mm = models.PositiveSmallIntegerField(
+        _("口径(mm)"), choices=[(d, f"{d}mm") for d in METER_DIAMETERS_MM], default=13
+    )
+    meter_number = models.CharField(_("メーター番号"), max_length=20, blank=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("契約")
+        verbose_name_plural = _("契約")
+        ordering = ["utility", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "number"], name="customer_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class MeterReadingQuerySet(models.QuerySet):
+    def latest_first(self) -> MeterReadingQuerySet:
+        return self.order_by("-period_end")
+
+
+class MeterReading(models.Model):
+    """One billing period of one contract, named as the CIS export's columns."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="readings", verbose_name=_("契約")
+    )
+    period_start = models.DateField(_("使用期間(開始)"))
+    period_end = models.DateField(_("使用期間(終了)"))
+    read_on = models.DateField(_("検針日"))
+    previous_index = models.PositiveIntegerField(_("前回の指針"))
+    current_index = models.PositiveIntegerField(_("今回の指針"))
+    usage_m3 = models.PositiveIntegerField(_("使用水量(m³)"))
+    water_charge = models.PositiveIntegerField(_("水道料金(円)"))
+    sewer_charge = models.PositiveIntegerField(_("下水道使用料(円)"))
+    tax = models.PositiveIntegerField(_("うち消費税(円)"))
+    total = models.PositiveIntegerField(_("請求金額(円)"))
+
+    objects = MeterReadingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("検針・料金")
+        verbose_name_plural = _("検針・料金")
+        ordering = ["customer", "-period_end"]
+        # The unique index on (customer, period_end) also serves "latest N of one customer"
+        # by a backward index scan, so no second index is kept (it would slow every import).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "period_end"], name="reading_unique_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer.number} {self.period_start}〜{self.period_end}"
+
+    @property
+    def days(self) -> int:
+        return (self.period_end - self.period_start).days + 1

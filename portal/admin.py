@@ -1,0 +1,146 @@
+"""Admin for utilities, and the scoping every admin of this project uses."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import Utility
+
+
+def _has_utility_field(model) -> bool:
+    return any(f.name == "utility" for f in model._meta.fields)
+
+
+class UtilityScopedAdmin(admin.ModelAdmin):
+    """Staff attached to a utility see and edit only that utility's rows; superusers see all.
+
+    ``utility_path`` is the lookup from the model to its utility ("utility",
+    "customer__utility"). Lists, detail pages, search and foreign-key choices are all scoped,
+    and a new row gets the staff member's utility whatever the form said.
+    """
+
+    utility_path = "utility"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser:
+            return queryset
+        if not getattr(user, "utility_id", None):
+            return queryset.none()
+        return queryset.filter(**{self.utility_path: user.utility_id})
+
+    def _scope_choices(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        user = request.user
+        if user.is_superuser:
+            return queryset
+        if queryset.model is Utility:
+            return queryset.filter(pk=user.utility_id)
+        if _has_utility_field(queryset.model):
+            return queryset.filter(utility_id=user.utility_id)
+        return queryset
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = self._scope_choices(request, field.queryset)
+        return field
+
+    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = self._scope_choices(request, field.queryset)
+        return field
+
+    def get_list_filter(self, request: HttpRequest):
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [f for f in filters if f != self.utility_path]
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        if not request.user.is_superuser and _has_utility_field(type(obj)):
+            obj.utility_id = request.user.utility_id
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Utility)
+class UtilityAdmin(UtilityScopedAdmin):
+    utility_path = "pk"
+    list_display = ["portal_name", "slug", "verification", "login_identifier", "activation"]
+    search_fields = ["portal_name", "name", "slug"]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "portal_name", "short_name"]}),
+        (
+            "ご利用時間",
+            {"fields": ["opens_at", "closes_at"]},
+        ),
+        (
+            "登録とログインのルール",
+            {
+                "fields": [
+                    "verification",
+                    "login_identifier",
+                    "activation",
+                    "offers_remember_id",
+                    "customer_number_label",
+                    "customer_number_digits",
+                    "password_rule",
+                    "signup_link_ttl_hours",
+                    "code_ttl_minutes",
+                    "session_idle_minutes",
+                ]
+            },
+        ),
+        (
+            "登録時に尋ねる項目",
+            {
+                "fields": [
+                    "asks_address",
+                    "asks_secret_question",
+                    "asks_tax_declaration",
+                    "asks_referral",
+                    "asks_kana",
+                    "asks_privacy_consent",
+                    "asks_relation",
+                    "asks_payment_method",
+                ]
+            },
+        ),
+        (
+            "案内文とお問い合わせ先",
+            {
+                "fields": [
+                    "contact_block",
+                    "offices",
+                    "inquiry_email",
+                    "faq",
+                    "sender_email",
+                    "terms_text",
+                    "privacy_text",
+                    "data_delay_note",
+                ]
+            },
+        ),
+        (
+            "料金・使用量",
+            {
+                "fields": [
+                    "invoice_registration_number",
+                    "leak_ratio_percent",
+                    "leak_min_increase_m3",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return [] if request.user.is_superuser else ["slug"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser

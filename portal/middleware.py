@@ -1,0 +1,36 @@
+"""Resolve the utility named in the URL once per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import Http404, HttpRequest, HttpResponse
+
+from .models import Utility
+
+URL_KWARG = "utility_slug"
+
+
+class UtilityMiddleware:
+    """Set ``request.utility`` from the ``<utility_slug>`` URL segment (None elsewhere).
+
+    The slug is taken out of the view's kwargs, so views read ``request.utility`` and
+    never look the utility up again. An unknown slug is a 404.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.utility = None  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        slug = view_kwargs.pop(URL_KWARG, None)
+        if slug is None:
+            return None
+        utility = Utility.objects.filter(slug=slug).first()
+        if utility is None:
+            raise Http404("unknown utility")
+        request.utility = utility  # type: ignore[attr-defined]
+        return None

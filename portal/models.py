@@ -1,0 +1,164 @@
+"""The tenant core: one Utility row per water utility, holding its rules, hours and texts."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class Utility(models.Model):
+    class Verification(models.TextChoices):
+        LINK = "link", _("メール記載のURL")
+        CODE = "code", _("6桁の認証コード")
+
+    class LoginIdentifier(models.TextChoices):
+        LOGIN_ID = "login_id", _("ログインID")
+        EMAIL = "email", _("メールアドレス")
+
+    class Activation(models.TextChoices):
+        STAFF = "staff", _("職員が確認して承認")
+        AUTO = "auto", _("契約と一致すれば即時")
+
+    class PasswordRule(models.TextChoices):
+        STANDARD = "standard", _("8〜64文字(任意の文字)")
+        LOWER_ALNUM = "lower_alnum", _("半角小文字英数混在8〜16文字(記号不可)")
+        MIXED_SYMBOL = "mixed_symbol", _("半角8文字以上、大文字・小文字・数字・記号(!?#$&()-_)")
+
+    slug = models.SlugField(_("スラッグ"), max_length=50, unique=True)
+    name = models.CharField(_("事業者名"), max_length=100, help_text=_("例: 金沢市企業局"))
+    portal_name = models.CharField(
+        _("ポータル名"), max_length=100, help_text=_("例: 金沢市上下水道ポータルサイト")
+    )
+    short_name = models.CharField(_("略称"), max_length=40, help_text=_("例: 金沢市"))
+    contact_block = models.TextField(
+        _("お問い合わせ先"), help_text=_("メールの末尾や案内に載せる窓口名と住所・電話番号")
+    )
+    offices = models.TextField(_("お客さま窓口一覧"), blank=True)
+    inquiry_email = models.EmailField(_("お問い合わせ用メールアドレス"), blank=True)
+    faq = models.TextField(_("FAQ"), blank=True, help_text=_("「Q.」で始まる行が質問です"))
+    sender_email = models.EmailField(_("送信元メールアドレス"))
+    terms_text = models.TextField(_("利用規約"))
+    privacy_text = models.TextField(_("個人情報の取り扱いについて"), blank=True)
+
+    opens_at = models.TimeField(_("利用開始時刻"), default=datetime.time(0, 0))
+    closes_at = models.TimeField(
+        _("利用終了時刻"),
+        default=datetime.time(0, 0),
+        help_text=_("開始と同じなら終日。開始より早ければ翌日のその時刻まで。"),
+    )
+
+    verification = models.CharField(
+        _("メール確認の方法"), max_length=10, choices=Verification, default=Verification.LINK
+    )
+    login_identifier = models.CharField(
+        _("ログインに使うもの"),
+        max_length=10,
+        choices=LoginIdentifier,
+        default=LoginIdentifier.LOGIN_ID,
+    )
+    activation = models.CharField(
+        _("利用開始の方法"), max_length=10, choices=Activation, default=Activation.STAFF
+    )
+    offers_remember_id = models.BooleanField(_("「次回からIDの入力を省略」を表示"), default=True)
+    customer_number_label = models.CharField(
+        _("お客様番号の呼び名"), max_length=30, default="お客様番号"
+    )
+    customer_number_digits = models.PositiveSmallIntegerField(
+        _("お客様番号の桁数"), validators=[MinValueValidator(4), MaxValueValidator(20)]
+    )
+    password_rule = models.CharField(
+        _("パスワードの条件"), max_length=20, choices=PasswordRule, default=PasswordRule.STANDARD
+    )
+
+    asks_address = models.BooleanField(_("住所・建物名を尋ねる"), default=False)
+    asks_secret_question = models.BooleanField(_("秘密の質問を尋ねる"), default=False)
+    asks_tax_declaration = models.BooleanField(_("消費税申告の有無を尋ねる"), default=False)
+    asks_referral = models.BooleanField(_("知ったきっかけを尋ねる"), default=False)
+    asks_kana = models.BooleanField(_("お客様氏名カナを尋ねる"), default=False)
+    asks_privacy_consent = models.BooleanField(
+        _("個人情報の取り扱いへの同意を求める"), default=False
+    )
+    asks_relation = models.BooleanField(_("申込者と契約者の関係を尋ねる"), default=False)
+    asks_payment_method = models.BooleanField(_("支払方法を尋ねる"), default=False)
+
+    invoice_registration_number = models.CharField(
+        _("適格請求書発行事業者登録番号"),
+        max_length=14,
+        blank=True,
+        validators=[RegexValidator(r"^T\d{13}$", _("「T」に続けて13桁の数字を入力してください。"))],
+    )
+    signup_link_ttl_hours = models.PositiveSmallIntegerField(
+        _("会員登録URLの有効時間(時間)"), default=24
+    )
+    code_ttl_minutes = models.PositiveSmallIntegerField(_("認証コードの有効時間(分)"), default=30)
+    data_delay_note = models.CharField(
+        _("データ反映の案内"),
+        max_length=200,
+        default="使用量や料金の照会ができるのは1営業日後になります。",
+    )
+    leak_ratio_percent = models.PositiveSmallIntegerField(
+        _("漏水の目安(前年同期比 %)"), default=200
+    )
+    leak_min_increase_m3 = models.PositiveIntegerField(_("漏水の目安(増加量 m³)"), default=10)
+    session_idle_minutes = models.PositiveSmallIntegerField(
+        _("無操作でログアウトするまでの時間(分)"), default=30
+    )
+
+    class Meta:
+        verbose_name = _("事業者")
+        verbose_name_plural = _("事業者")
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.portal_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:login", args=[self.slug])
+
+    @property
+    def is_always_open(self) -> bool:
+        return self.opens_at == self.closes_at
+
+    def is_open_at(self, moment: datetime.datetime) -> bool:
+        """Tell whether the portal is open at this aware local moment."""
+        if self.is_always_open:
+            return True
+        now = moment.time()
+        if self.opens_at < self.closes_at:
+            return self.opens_at <= now < self.closes_at
+        # The window crosses midnight (07:00-02:00): open after opening or before closing.
+        return now >= self.opens_at or now < self.closes_at
+
+    def next_opening(self, moment: datetime.datetime) -> datetime.datetime:
+        """Return the next local moment at which the portal opens."""
+        opening = moment.replace(
+            hour=self.opens_at.hour, minute=self.opens_at.minute, second=0, microsecond=0
+        )
+        if opening <= moment:
+            opening = (opening + datetime.timedelta(days=1)).replace(tzinfo=moment.tzinfo)
+        return opening
+
+    @property
+    def logs_in_with_email(self) -> bool:
+        return self.login_identifier == self.LoginIdentifier.EMAIL
+
+    @property
+    def hours_text(self) -> str:
+        """Say the hours in the seed's words: 「毎日AM7:00~AM2:00」."""
+        if self.is_always_open:
+            return "24時間"
+        return f"毎日{_clock(self.opens_at)}~{_clock(self.closes_at)}"
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_email.rpartition("@")[2]
+
+
+def _clock(t: datetime.time) -> str:
+    half = "AM" if t.hour < 12 else "PM"
+    hour = t.hour % 12 if t.hour % 12 or half == "AM" else 12
+    return f"{half}{hour}:{t.minute:02d}"

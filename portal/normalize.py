@@ -1,0 +1,39 @@
+"""Japanese input normalisation shared by forms, matching and recovery (pure functions)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Hyphens, dashes and the long-vowel mark people type in numbers: - ‐ ‑ ‒ – — ― − ｰ ー －
+_HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff70\u30fc\uff0d"
+_NUMBER_NOISE = re.compile(f"[\\s{re.escape(_HYPHENS)}]")
+_SPACES = re.compile(r"\s+")
+
+
+def nfkc(value: str) -> str:
+    return unicodedata.normalize("NFKC", value or "").strip()
+
+
+def digits(value: str) -> str:
+    """Return a number as typed with full-width digits, spaces and any hyphen removed."""
+    return _NUMBER_NOISE.sub("", unicodedata.normalize("NFKC", value or ""))
+
+
+def katakana(value: str) -> str:
+    """Return kana as full-width katakana (hiragana and half-width kana accepted)."""
+    text = nfkc(value)
+    return "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
+
+
+def without_spaces(value: str) -> str:
+    return _SPACES.sub("", nfkc(value))
+
+
+def login_id(value: str) -> str:
+    return nfkc(value).lower()
+
+
+def secret_answer(value: str) -> str:
+    """Return an answer in the one form it is hashed and compared in."""
+    return without_spaces(katakana(value)).casefold()
