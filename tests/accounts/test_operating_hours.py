@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import datetime
+from http import HTTPStatus
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+from tests.conftest import PASSWORD
+from tests.factories import MemberFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+JST = ZoneInfo("Asia/Tokyo")
+
+
+@pytest.fixture
+def kanazawa_hours():
+    return UtilityFactory(opens_at=datetime.time(7, 0), closes_at=datetime.time(2, 0))
+
+
+def at(hour: int, minute: int) -> datetime.datetime:
+    return datetime.datetime(2025, 4, 1, hour, minute, tzinfo=JST)
+
+
+@pytest.mark.parametrize(
+    ("moment", "status", "retry_after"),
+    [
+        (at(6, 59), HTTPStatus.SERVICE_UNAVAILABLE, 60),
+        (at(7, 0), HTTPStatus.OK, None),
+        (at(1, 59), HTTPStatus.OK, None),
+        (at(2, 0), HTTPStatus.SERVICE_UNAVAILABLE, 5 * 3600),
+        (at(12, 0), HTTPStatus.OK, None),
+        (at(23, 59), HTTPStatus.OK, None),
+    ],
+)
+def test_hours_past_midnight_at_the_edges(client, kanazawa_hours, moment, status, retry_after):
+    with time_machine.travel(moment, tick=False):
+        response = client.get(reverse("accounts:login", args=[kanazawa_hours.slug]))
+    assert response.status_code == status
+    if retry_after is None:
+        assert "Retry-After" not in response
+    else:
+        assert response["Retry-After"] == str(retry_after)
+        assertContains(response, "ご利用可能時間は、毎日AM7:00~AM2:00の間です。", status_code=503)
+
+
+@pytest.mark.parametrize("moment", [at(0, 0), at(3, 30), at(23, 59)])
+def test_equal_hours_mean_always_open(client, moment):
+    utility = UtilityFactory(opens_at=datetime.time(5, 0), closes_at=datetime.time(5, 0))
+    with time_machine.travel(moment, tick=False):
+        response = client.get(reverse("accounts:login", args=[utility.slug]))
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_same_day_window_closes_in_the_evening(client):
+    utility = UtilityFactory(opens_at=datetime.time(8, 30), closes_at=datetime.time(17, 15))
+    url = reverse("accounts:login", args=[utility.slug])
+    with time_machine.travel(at(17, 15), tick=False):
+        response = client.get(url)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    # Next opening is tomorrow at 08:30: 15 h 15 min later.
+    assert response["Retry-After"] == str(15 * 3600 + 15 * 60)
+    assertContains(response, "AM8:30~PM5:15", status_code=503)
+
+
+def test_admin_static_and_healthz_stay_available_when_closed(client, kanazawa_hours, admin_client):
+    with time_machine.travel(at(3, 0), tick=False):
+        assert client.get(reverse("healthz")).status_code == HTTPStatus.OK
+        assert client.get(reverse("index")).status_code == HTTPStatus.OK
+        assert admin_client.get(reverse("admin:index")).status_code == HTTPStatus.OK
+
+
+def test_a_post_after_closing_gets_the_closed_page_and_changes_nothing(client, kanazawa_hours):
+    member = MemberFactory(utility=kanazawa_hours)
+    with time_machine.travel(at(7, 30), tick=False):
+        client.force_login(member)
+    with time_machine.travel(at(2, 0), tick=False):
+        response = client.post(
+            reverse("accounts:logout", args=[kanazawa_hours.slug]),
+        )
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert client.session["_auth_user_id"] == str(member.pk)  # not logged out
+        response = client.post(
+            reverse("accounts:login", args=[kanazawa_hours.slug]),
+            {"identifier": member.login_id, "password": PASSWORD},
+        )
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def test_hours_text_reads_like_the_seed():
+    assert (
+        UtilityFactory.build(opens_at=datetime.time(7, 0), closes_at=datetime.time(2, 0)).hours_text
+        == "毎日AM7:00~AM2:00"
+    )
+    assert (
+        UtilityFactory.build(
+            opens_at=datetime.time(12, 0), closes_at=datetime.time(0, 30)
+        ).hours_text
+        == "毎日PM12:00~AM0:30"
+    )
