@@ -45,3 +45,17 @@ def test_closed_hours_visit_shows_the_503_page(page: Page, live_server, demo_dat
     assert response.status == 503
     assert 4 * 3600 - 60 <= int(response.headers["retry-after"]) <= 4 * 3600
     expect(page.get_by_text("ご利用可能時間は、毎日AM7:00~AM2:00の間です。")).to_be_visible()
+
+
+def test_qr_code_as_rendered_by_chromium_decodes_to_the_login_url(
+    page: Page, live_server, demo_data, daytime
+):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    page.goto(f"{live_server.url}/kanazawa/guide/")
+    png = page.locator("svg.qr").screenshot()
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [r.text for r in results] == [f"{live_server.url}/kanazawa/"]

@@ -1,0 +1,48 @@
+"""axe-core finds no accessibility violations on the foundation's pages, at phone width."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page
+
+PAGES = [
+    "/",
+    "/kanazawa/",
+    "/nayoro/",
+    "/kanazawa/guide/",
+    "/nayoro/guide/",
+    "/kanazawa/faq/",
+    "/kanazawa/offices/",
+    "/kanazawa/inquiry/",
+    "/nayoro/terms/",
+    "/nayoro/privacy/",
+    "/no-such-city/",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_has_no_axe_violations(page: Page, live_server, demo_data, daytime, path):
+    page.goto(f"{live_server.url}{path}")
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    # Nothing overflows a 375 px wide phone screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_login_form_errors_have_no_axe_violations(page: Page, live_server, demo_data, daytime):
+    page.goto(f"{live_server.url}/kanazawa/")
+    page.get_by_role("button", name="ログイン").click()
+    assert page.get_by_text("ログインIDを入力してください。").is_visible()
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def test_login_works_with_the_keyboard_alone(page: Page, live_server, demo_data, daytime):
+    page.goto(f"{live_server.url}/nayoro/")
+    page.get_by_label("メールアドレス").focus()
+    page.keyboard.type("taro@example.jp")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Nayoro#2026")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/nayoro/usage/")
