@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -54,3 +56,30 @@ class ResidentLoginRequiredMiddleware(LoginRequiredMiddleware):
         if user.is_authenticated and user.is_resident and user.utility_id == utility.pk:
             return None
         return redirect_to_login(request.get_full_path(), utility.get_absolute_url())
+
+
+IDLE_SESSION_KEY = "accounts.last_seen"
+IDLE_RESOLUTION_SECONDS = 60  # write the session at most once a minute, not on every page
+
+
+class SessionIdleTimeoutMiddleware:
+    """Sign a resident out after the utility's idle time, and say so on the next page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and user.is_resident:
+            now = int(timezone.now().timestamp())
+            last_seen = request.session.get(IDLE_SESSION_KEY)
+            if last_seen is not None and now - last_seen > user.utility.session_idle_minutes * 60:
+                logout(request)
+                messages.info(
+                    request,
+                    "一定の時間操作がなかったため、安全のためログアウトしました。"
+                    "お手数ですが、もう一度ログインしてください。",
+                )
+            elif last_seen is None or now - last_seen >= IDLE_RESOLUTION_SECONDS:
+                request.session[IDLE_SESSION_KEY] = now
+        return self.get_response(request)
