@@ -1,17 +1,186 @@
-"""Usage and charge pages for a logged-in member's own contracts."""
+"""Usage and charge pages for a logged-in member's own contracts.
+
+Every page costs the same few queries whatever the history length: the member's contracts
+(one), then a bounded slice of readings (LIMIT) or one page of them. Pages under
+``usage/<number>/`` show only a contract linked to the member in this utility: any other
+number, however it is typed, is a 404.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import csv
+import datetime
+from collections.abc import Iterator
 
-from .models import MeterReading
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.dateformat import format as format_date
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from . import charts, usage
+from .models import Customer, MeterReading
+from .tariff import TAX_RATE_PERCENT
+
+SELECTED_CONTRACT_SESSION_KEY = "billing.contract"
+HISTORY_PAGE_SIZE = 24
+CHART_PERIODS = 24
+# The chart pairs each of its periods with the one a year earlier: 13 more periods cover
+# monthly billing (and leave slack for one missing month).
+CHART_WINDOW = CHART_PERIODS + 13
+# Latest period, the previous one and the same period last year (monthly: 12 back).
+RECENT_WINDOW = 14
+CHART_LABEL_FORMAT = "Y年n月"
+# accounts.Member.TaxDeclaration.YES; billing never imports accounts (DESIGN.md).
+TAX_DECLARED = "yes"
 
 
-def dashboard(request: HttpRequest) -> HttpResponse:
-    contracts = list(request.user.contracts.filter(utility=request.utility).order_by("number"))
-    contract = contracts[0] if contracts else None
-    latest = (
-        MeterReading.objects.filter(customer=contract).latest_first().first() if contract else None
+def _contracts(request: HttpRequest) -> list[Customer]:
+    return list(request.user.contracts.filter(utility=request.utility).order_by("number"))
+
+
+def _choose(request: HttpRequest, contracts: list[Customer], number: str | None) -> Customer | None:
+    """Return the contract named in the URL (404 unless the member's), else the one last chosen."""
+    if number is not None:
+        contract = next((c for c in contracts if c.number == number), None)
+        if contract is None:
+            raise Http404("not one of this member's contracts")
+    else:
+        chosen = request.session.get(SELECTED_CONTRACT_SESSION_KEY)
+        contract = next(
+            (c for c in contracts if c.pk == chosen), contracts[0] if contracts else None
+        )
+    if contract is not None and request.session.get(SELECTED_CONTRACT_SESSION_KEY) != contract.pk:
+        request.session[SELECTED_CONTRACT_SESSION_KEY] = contract.pk
+    return contract
+
+
+def _readings(contract: Customer):
+    return MeterReading.objects.filter(customer=contract)
+
+
+@never_cache
+@require_GET
+def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
+    contracts = _contracts(request)
+    contract = _choose(request, contracts, number)
+    summary = None
+    if contract is not None:
+        recent = list(_readings(contract).latest_first()[:RECENT_WINDOW])
+        summary = usage.summarise(
+            recent,
+            leak_ratio_percent=request.utility.leak_ratio_percent,
+            leak_min_increase_m3=request.utility.leak_min_increase_m3,
+        )
+    context = {"contracts": contracts, "contract": contract, "summary": summary}
+    return render(request, "billing/dashboard.html", context)
+
+
+@never_cache
+@require_GET
+def history(request: HttpRequest, number: str) -> HttpResponse:
+    contracts = _contracts(request)
+    contract = _choose(request, contracts, number)
+    recent = list(_readings(contract).latest_first()[:CHART_WINDOW])
+    pairs = usage.with_last_year(recent, CHART_PERIODS)
+    chart_rows = [
+        (
+            format_date(period.period_end, CHART_LABEL_FORMAT),
+            period.usage_m3,
+            last_year.usage_m3 if last_year else None,
+        )
+        for period, last_year in pairs
+    ]
+    table_rows = [
+        (label, value, last_year, None if last_year is None else usage.compare(value, last_year))
+        for label, value, last_year in chart_rows
+    ]
+    paginator = Paginator(_readings(contract).latest_first(), HISTORY_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "contracts": contracts,
+        "contract": contract,
+        "chart": charts.usage_chart(chart_rows) if chart_rows else None,
+        "chart_table": table_rows,
+        "page_obj": page,
+        "page_range": paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
+    }
+    return render(request, "billing/history.html", context)
+
+
+@never_cache
+@require_GET
+def period(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
+    contracts = _contracts(request)
+    contract = _choose(request, contracts, number)
+    reading = get_object_or_404(_readings(contract), period_end=period_end)
+    ends = _readings(contract).values_list("period_end", flat=True)
+    utility = request.utility
+    context = {
+        "contracts": contracts,
+        "contract": contract,
+        "reading": reading,
+        "previous_end": ends.filter(period_end__lt=period_end).order_by("-period_end").first(),
+        "next_end": ends.filter(period_end__gt=period_end).order_by("period_end").first(),
+        "show_invoice": request.user.tax_declaration == TAX_DECLARED
+        and bool(utility.invoice_registration_number),
+        "tax_rate_percent": TAX_RATE_PERCENT,
+    }
+    return render(request, "billing/period.html", context)
+
+
+class _Echo:
+    """A write-only file for csv.writer: hands each formatted line straight back."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(contract: Customer) -> Iterator[str]:
+    """Yield the whole history of one contract as CSV lines, oldest first, BOM first."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # Excel in Japan reads UTF-8 only with a BOM; without it, mojibake
+    yield writer.writerow(
+        [
+            _("お客様番号"),
+            _("ご使用期間(開始)"),
+            _("ご使用期間(終了)"),
+            _("検針日"),
+            _("前回の指針"),
+            _("今回の指針"),
+            _("使用水量(m³)"),
+            _("水道料金(円)"),
+            _("下水道使用料(円)"),
+            _("うち消費税(円)"),
+            _("請求金額(円)"),
+        ]
     )
-    return render(request, "billing/dashboard.html", {"contract": contract, "latest": latest})
+    rows = (
+        _readings(contract)
+        .order_by("period_end")
+        .values_list(
+            "period_start",
+            "period_end",
+            "read_on",
+            "previous_index",
+            "current_index",
+            "usage_m3",
+            "water_charge",
+            "sewer_charge",
+            "tax",
+            "total",
+        )
+    )
+    for row in rows.iterator(chunk_size=1000):
+        yield writer.writerow([contract.number, *row])
+
+
+@never_cache
+@require_GET
+def history_csv(request: HttpRequest, number: str) -> StreamingHttpResponse:
+    contract = _choose(request, _contracts(request), number)
+    response = StreamingHttpResponse(csv_lines(contract), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="usage_{contract.number}.csv"'
+    return response
