@@ -98,9 +98,3 @@ def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
 def forgot(request: HttpRequest) -> HttpResponse:
     """Until self-service recovery ships, tell residents whom to ask (issue #5 replaces this)."""
     return render(request, "accounts/recovery_contact.html")
-
-
-@login_not_required
-def signup_closed(request: HttpRequest) -> HttpResponse:
-    """Until online signup ships, tell residents whom to ask (issues #3 and #4 replace this)."""
-    return render(request, "accounts/recovery_contact.html", {"signup": True})

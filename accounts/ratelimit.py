@@ -1,0 +1,97 @@
+"""Rate limits for mail-sending and signup endpoints: a thin wrapper over django-ratelimit.
+
+Counters live in the cache named by RATELIMIT_USE_CACHE (share it between workers with
+CACHE_URL=redis://...). Keys are hashed, so the cache never holds an address in clear.
+Rates are read at call time from ``PORTAL_*`` settings, with the defaults below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+
+from portal import normalize
+
+
+@dataclass(frozen=True)
+class Limit:
+    group: str
+    setting: str
+    default: str
+
+    @property
+    def rate(self) -> str:
+        return getattr(settings, self.setting, self.default)
+
+
+SIGNUP_MAIL_PER_EMAIL = Limit(
+    "accounts.signup-mail.email", "PORTAL_SIGNUP_MAIL_RATE_PER_EMAIL", "3/h"
+)
+SIGNUP_MAIL_PER_IP = Limit("accounts.signup-mail.ip", "PORTAL_SIGNUP_MAIL_RATE_PER_IP", "20/h")
+SIGNUP_ATTEMPT_PER_IP = Limit(
+    "accounts.signup-attempt.ip", "PORTAL_SIGNUP_ATTEMPT_RATE_PER_IP", "30/h"
+)
+
+
+class RateLimited(Exception):
+    """Too many requests; ``retry_minutes`` says when the oldest window ends."""
+
+    def __init__(self, retry_seconds: int) -> None:
+        super().__init__(f"rate limited for {retry_seconds}s")
+        self.retry_seconds = max(retry_seconds, 1)
+
+    @property
+    def retry_minutes(self) -> int:
+        return math.ceil(self.retry_seconds / 60)
+
+
+def _hashed(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def hit(request: HttpRequest, limit: Limit, value: str) -> None:
+    """Count one request against ``limit`` for ``value``; raise RateLimited when over it."""
+    usage = get_usage(
+        request,
+        group=limit.group,
+        key=lambda group, req: _hashed(value),
+        rate=limit.rate,
+        increment=True,
+    )
+    if usage and usage["should_limit"]:
+        raise RateLimited(usage["time_left"])
+
+
+def hit_all(request: HttpRequest, *checks: tuple[Limit, str]) -> None:
+    """Count the request against every limit, then raise for the one ending last."""
+    over: list[RateLimited] = []
+    for limit, value in checks:
+        try:
+            hit(request, limit, value)
+        except RateLimited as exc:
+            over.append(exc)
+    if over:
+        raise max(over, key=lambda exc: exc.retry_seconds)
+
+
+def check_signup_mail(request: HttpRequest, utility_slug: str, email: str) -> None:
+    """Limit signup mails per address (within the utility) and per client address."""
+    hit_all(
+        request,
+        (SIGNUP_MAIL_PER_EMAIL, f"{utility_slug}:{normalize.nfkc(email).casefold()}"),
+        (SIGNUP_MAIL_PER_IP, _client_ip(request)),
+    )
+
+
+def check_signup_attempt(request: HttpRequest) -> None:
+    """Limit signup form submissions (details and 本会員申請) per client address."""
+    hit(request, SIGNUP_ATTEMPT_PER_IP, _client_ip(request))
