@@ -1,0 +1,86 @@
+"""A resident with two contracts checks usage in a real browser: dashboard, chart, slip, CSV."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from billing.demo import demo_customer_number
+from portal.models import Utility
+
+
+def _log_in(page: Page, base: str) -> None:
+    page.goto(f"{base}/kanazawa/")
+    page.get_by_label("ログインID").fill("yamadahanako")
+    page.get_by_label("パスワード").fill("mizu2026ab")
+    page.get_by_role("button", name="ログイン").click()
+    expect(page).to_have_url(re.compile(r"/kanazawa/usage/$"))
+
+
+def _check_page(page: Page) -> None:
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_resident_sees_usage_switches_contract_opens_a_slip_and_downloads_csv(
+    page: Page, live_server, demo_data, daytime, tmp_path: Path
+):
+    kanazawa = Utility.objects.get(slug="kanazawa")
+    first, second = (demo_customer_number(kanazawa, i) for i in (2, 3))
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
+    _log_in(page, live_server.url)
+
+    # The dashboard: the latest period as the slip shows it, for the first contract.
+    expect(page.get_by_role("heading", level=1)).to_have_text("ご使用量・料金")
+    expect(page.locator(".contract-summary .contract-number")).to_have_text(first)
+    latest = page.get_by_role("region", name="最新のご使用量")
+    for word in ("ご使用期間", "検針日", "今回の指針", "前回の指針", "使用水量", "水道料金"):
+        expect(latest.get_by_text(word, exact=True)).to_be_visible()
+    expect(latest.locator(".amount-figure")).to_have_text(re.compile(r"^[0-9,]+円$"))
+    expect(page.get_by_role("table", name="今回の使用水量と比べた増減")).to_be_visible()
+    _check_page(page)
+
+    # Switch to the second contract; the choice survives a trip elsewhere and back.
+    switcher = page.get_by_role("navigation", name="表示する契約の切り替え")
+    switcher.get_by_role("link", name=re.compile(second)).click()
+    expect(page.locator(".contract-summary .contract-number")).to_have_text(second)
+    page.get_by_role("link", name="FAQ").click()
+    page.goto(f"{live_server.url}/kanazawa/usage/")
+    expect(page.locator(".contract-summary .contract-number")).to_have_text(second)
+
+    # The history: an SVG chart a screen reader can name, with its numbers in a table.
+    page.get_by_role("link", name="使用量の推移").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("使用量の推移")
+    chart = page.get_by_role("img", name="使用水量のグラフ(直近の期間と前年同期)")
+    expect(chart).to_be_visible()
+    expect(page.get_by_role("table", name="グラフの数値(使用水量と前年同期)")).to_be_visible()
+    _check_page(page)
+
+    # One period's slip, with the qualified-invoice block (this member declares tax).
+    page.get_by_role("table", name=re.compile("ご使用期間ごと")).get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("上下水道料金のお知らせ(検針票)")
+    expect(page.locator(".contract-number")).to_have_text(second)
+    expect(page.get_by_text(kanazawa.invoice_registration_number)).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("10%対象"))).to_be_visible()
+    _check_page(page)
+
+    # The CSV of the whole history: UTF-8 with a BOM, Japanese headers, one line a period.
+    page.get_by_role("link", name="使用量の推移に戻る").click()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="CSVファイルでダウンロード").click()
+    download = download_info.value
+    assert download.suggested_filename == f"usage_{second}.csv"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    data = saved.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("お客様番号,ご使用期間(開始),ご使用期間(終了),検針日")
+    assert len(lines) == 1 + 12  # kanazawa reads every two months: 24 months of demo data
+    assert all(line.startswith(f"{second},") for line in lines[1:])
+    assert not blocked, blocked
