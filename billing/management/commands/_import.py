@@ -1,0 +1,72 @@
+"""What import_customers and import_readings share: arguments, progress, error report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from billing.importers import ENCODINGS
+from billing.services import ImportResult
+
+# More than this is noise on a terminal; the count of the rest is printed.
+SHOWN_ERRORS = 100
+
+
+class ImportCommand(BaseCommand):
+    service: Callable[..., ImportResult]
+    what: str
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", help="CSVファイルのパス。「-」なら標準入力から読みます。")
+        parser.add_argument(
+            "--encoding",
+            choices=ENCODINGS,
+            default=None,
+            help="文字コード(既定: BOMがあれば utf-8-sig、なければ utf-8)",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="検査と件数の確認だけを行い、書き込みません。"
+        )
+
+    def handle(self, *args, **options) -> None:
+        with ExitStack() as stack:
+            if options["path"] == "-":
+                stream = sys.stdin.buffer
+            else:
+                try:
+                    stream = stack.enter_context(open(options["path"], "rb"))  # noqa: SIM115
+                except OSError as exc:
+                    raise CommandError(f"{options['path']}: {exc.strerror}") from exc
+            bar = stack.enter_context(
+                tqdm(
+                    unit="行",
+                    unit_scale=True,
+                    desc=self.what,
+                    file=sys.stderr,
+                    disable=options["verbosity"] == 0 or not sys.stderr.isatty(),
+                )
+            )
+            result = type(self).service(
+                stream,
+                encoding=options["encoding"],
+                dry_run=options["dry_run"],
+                progress=bar.update,
+                max_errors=SHOWN_ERRORS,
+            )
+        if not result.ok:
+            for error in result.errors:
+                self.stderr.write(str(error))
+            if result.more_errors:
+                self.stderr.write(f"…ほか {result.more_errors} 件")
+            raise CommandError(
+                f"{result.error_count} 件の問題があるため、何も書き込みませんでした。"
+            )
+        if options["verbosity"] >= 2 and result.flagged_lines:
+            lines = ", ".join(str(line) for line in result.flagged_lines)
+            self.stdout.write(f"要確認(指針の巻き戻り・メーター交換)の行: {lines}")
+        if options["verbosity"] >= 1:
+            self.stdout.write(result.summary())
