@@ -1,12 +1,35 @@
+"""Staff admin for members: pending first, the contract match at a glance, 承認 and 否認."""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from billing.models import Customer
+from portal import normalize
 from portal.admin import UtilityScopedAdmin
 
+from . import services
 from .models import ContractLink, Member, MemberEvent
+
+MATCH_ITEMS = [
+    ("number", _("番号"), "signup_customer_number", "number"),
+    ("name", _("氏名"), "name", "name"),
+    ("name_kana", _("カナ"), "name_kana", "name_kana"),
+    ("phone", _("電話"), "phone", "phone"),
+    ("address", _("住所"), "address", "address"),
+]
+
+
+def _mark(ok: bool) -> str:
+    return "○" if ok else "×"
 
 
 class ContractLinkInline(admin.TabularInline):
@@ -28,23 +51,127 @@ class MemberEventInline(admin.TabularInline):
         return False
 
 
+class MemberAdminForm(forms.ModelForm):
+    contract_number = forms.CharField(
+        label=_("照合する契約のお客様番号"),
+        required=False,
+        max_length=40,
+        help_text=_(
+            "入力された番号の契約が見つからない場合や別の契約の場合に、正しい契約の番号を入力して"
+            "保存してください。保存後に「承認」できます。"
+        ),
+    )
+
+    class Meta:
+        model = Member
+        fields = [
+            "status",
+            "rejection_reason",
+            "utility",
+            "login_id",
+            "email",
+            "name",
+            "name_kana",
+            "phone",
+            "address",
+            "building",
+            "secret_question",
+            "tax_declaration",
+            "referral",
+            "relation",
+            "payment_method",
+            "is_staff",
+            "is_superuser",
+            "groups",
+        ]
+
+    def clean_contract_number(self) -> str:
+        number = normalize.digits(self.cleaned_data["contract_number"])
+        if not number:
+            return ""
+        utility_id = self.instance.utility_id
+        if not Customer.objects.filter(utility_id=utility_id, number=number).exists():
+            raise forms.ValidationError(_("この番号の契約は見つかりません。"), code="not_found")
+        return number
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("否認の理由"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("お客さまへのメールにそのまま載ります。丁寧な言葉でお書きください。"),
+        error_messages={"required": _("否認の理由を入力してください。")},
+    )
+
+
 @admin.register(Member)
 class MemberAdmin(UtilityScopedAdmin):
-    list_display = ["__str__", "name", "email", "status", "utility", "date_joined"]
+    form = MemberAdminForm
+    list_display = [
+        "__str__",
+        "name",
+        "email",
+        "status",
+        "match_summary",
+        "utility",
+        "date_joined",
+    ]
     list_filter = ["status", "utility", "is_staff"]
     search_fields = ["login_id", "email", "name", "name_kana", "phone", "signup_customer_number"]
     list_select_related = ["utility"]
-    exclude = ["password", "secret_answer_hash", "user_permissions"]
     readonly_fields = [
+        "match_table",
         "last_login",
         "date_joined",
         "signup_customer_number",
-        "signup_match",
         "reviewed_by",
         "reviewed_at",
         "withdrawn_at",
     ]
+    fieldsets = [
+        (
+            _("審査"),
+            {
+                "fields": [
+                    "status",
+                    "match_table",
+                    "contract_number",
+                    "rejection_reason",
+                    "reviewed_by",
+                    "reviewed_at",
+                ]
+            },
+        ),
+        (
+            _("会員情報"),
+            {
+                "fields": [
+                    "utility",
+                    "login_id",
+                    "email",
+                    "name",
+                    "name_kana",
+                    "phone",
+                    "address",
+                    "building",
+                    "signup_customer_number",
+                    "secret_question",
+                    "tax_declaration",
+                    "referral",
+                    "relation",
+                    "payment_method",
+                ]
+            },
+        ),
+        (
+            _("権限と日時"),
+            {"fields": ["is_staff", "is_superuser", "groups", "last_login", "date_joined"]},
+        ),
+        (_("退会"), {"fields": ["withdrawn_at"]}),
+    ]
     inlines = [ContractLinkInline, MemberEventInline]
+    actions = ["approve", "reject"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # Pending members first: they are what staff come here to deal with.
@@ -59,4 +186,126 @@ class MemberAdmin(UtilityScopedAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
             fields += ["is_superuser", "is_staff", "groups"]
+        if obj is not None and obj.status == Member.Status.PENDING:
+            # A pending member changes status only through 承認 / 否認 (contract, mail).
+            fields += ["status"]
         return fields
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        number = form.cleaned_data.get("contract_number")
+        if change and number:
+            services.choose_contract(obj, number, request.user)
+
+    @admin.display(description=_("契約との照合"))
+    def match_summary(self, member: Member) -> str:
+        match = member.signup_match or {}
+        if not match:
+            return "—"
+        return " ".join(
+            f"{label}{_mark(match[key])}"
+            for key, label, _typed, _contract in MATCH_ITEMS
+            if key in match
+        )
+
+    @admin.display(description=_("契約との照合(入力値と契約の値)"))
+    def match_table(self, member: Member) -> str:
+        match = member.signup_match or {}
+        if not match:
+            return "—"
+        customer = Customer.objects.filter(
+            pk=match.get("customer_id"), utility_id=member.utility_id
+        ).first()
+        not_found = gettext("(見つかりません)")
+        rows = [
+            (
+                label,
+                getattr(member, typed) or "—",
+                (getattr(customer, on_contract) or "—") if customer else not_found,
+                _mark(match[key]),
+            )
+            for key, label, typed, on_contract in MATCH_ITEMS
+            if key in match
+        ]
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            gettext("項目"),
+            gettext("入力された値"),
+            gettext("契約の値"),
+            gettext("一致"),
+            body,
+        )
+
+    @admin.action(description=_("承認"), permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        portal_url = f"{request.scheme}://{request.get_host()}"
+        for member in queryset:
+            try:
+                sent = services.approve_member(member, request.user, portal_url)
+            except services.ContractRequired:
+                self.message_user(
+                    request,
+                    gettext(
+                        "%(member)s: 契約が見つからないため承認できません。詳細画面で「照合する契約の"
+                        "お客様番号」を入力して保存してから承認してください。"
+                    )
+                    % {"member": member},
+                    messages.ERROR,
+                )
+            except services.AlreadyReviewed:
+                self.message_user(
+                    request,
+                    gettext("%(member)s: 確認中ではないため承認しませんでした。")
+                    % {"member": member},
+                    messages.WARNING,
+                )
+            except services.NotAllowed:
+                self.message_user(
+                    request,
+                    gettext("%(member)s: 担当外の会員です。") % {"member": member},
+                    messages.ERROR,
+                )
+            else:
+                self._report(request, member, sent, gettext("承認しました"))
+
+    @admin.action(description=_("否認"), permissions=["change"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        pending = queryset.filter(status=Member.Status.PENDING)
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for member in pending:
+                try:
+                    sent = services.reject_member(member, request.user, form.cleaned_data["reason"])
+                except services.ReviewError:
+                    self.message_user(
+                        request,
+                        gettext("%(member)s: 否認できませんでした。") % {"member": member},
+                        messages.ERROR,
+                    )
+                else:
+                    self._report(request, member, sent, gettext("否認しました"))
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("否認の理由"),
+            "opts": self.model._meta,
+            "members": pending,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/member/reject.html", context)
+
+    def _report(self, request: HttpRequest, member: Member, sent: bool, done: str) -> None:
+        if sent:
+            self.message_user(request, f"{member}: {done}。", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                gettext(
+                    "%(member)s: %(done)sが、メールを送信できませんでした。お客さまへ別途ご連絡ください。"
+                )
+                % {"member": member, "done": done},
+                messages.WARNING,
+            )
