@@ -1,23 +1,104 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.admin import UtilityScopedAdmin
 
+from . import services
+from .importers import CUSTOMER_COLUMNS, READING_COLUMNS
 from .models import Customer, MeterReading
 
 
+class CsvImportForm(forms.Form):
+    file = forms.FileField(label=_("CSVファイル"))
+    encoding = forms.ChoiceField(
+        label=_("文字コード"),
+        required=False,
+        choices=[
+            ("", _("自動(BOMがあればUTF-8 BOM付き、なければUTF-8)")),
+            ("utf-8", "UTF-8"),
+            ("utf-8-sig", _("UTF-8 (BOM付き)")),
+            ("cp932", _("Shift_JIS (CP932)")),
+        ],
+    )
+    dry_run = forms.BooleanField(
+        label=_("検査だけを行う(書き込まない)"),
+        required=False,
+        initial=True,
+        help_text=_("まず検査だけを行い、問題がなければチェックを外して取り込んでください。"),
+    )
+
+
+class CsvImportAdmin(UtilityScopedAdmin):
+    """Adds 「CSVを取り込む」 to the list: the same importer as the management command.
+
+    A staff member's upload may only hold rows of their own utility; superusers may load any.
+    """
+
+    import_csv: Callable[..., services.ImportResult]
+    csv_columns: str = ""
+    change_list_template = "admin/billing/change_list_import.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import_csv"
+        view = self.admin_site.admin_view(self.import_csv_view)
+        return [path("import-csv/", view, name=name), *super().get_urls()]
+
+    def import_csv_view(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        allowed = self.has_add_permission(request) and self.has_change_permission(request)
+        if not allowed or not (user.is_superuser or getattr(user, "utility_id", None)):
+            raise PermissionDenied
+        form = CsvImportForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            result = type(self).import_csv(
+                upload.file,
+                encoding=form.cleaned_data["encoding"] or None,
+                dry_run=form.cleaned_data["dry_run"],
+                utility=None if user.is_superuser else user.utility,
+            )
+            if result.ok and not result.dry_run:
+                messages.success(request, result.summary())
+                return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            if result.ok:  # a clean dry run: offer the real import next
+                form = CsvImportForm(initial={**form.cleaned_data, "dry_run": False})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("%(name)sのCSVを取り込む") % {"name": self.opts.verbose_name},
+            "form": form,
+            "result": result,
+            "columns": self.csv_columns,
+            "utility": None if user.is_superuser else user.utility,
+        }
+        return TemplateResponse(request, "admin/billing/import_csv.html", context)
+
+
 @admin.register(Customer)
-class CustomerAdmin(UtilityScopedAdmin):
+class CustomerAdmin(CsvImportAdmin):
     list_display = ["number", "name", "name_kana", "phone", "meter_diameter_mm", "utility"]
     list_filter = ["utility", "meter_diameter_mm"]
     search_fields = ["number", "name", "name_kana", "phone", "address"]
     list_select_related = ["utility"]
     show_full_result_count = False
+    import_csv = staticmethod(services.import_customers)
+    csv_columns = ",".join(CUSTOMER_COLUMNS)
 
 
 @admin.register(MeterReading)
-class MeterReadingAdmin(UtilityScopedAdmin):
+class MeterReadingAdmin(CsvImportAdmin):
     utility_path = "customer__utility"
     list_display = ["customer", "period_start", "period_end", "usage_m3", "total"]
     list_filter = ["customer__utility"]
@@ -26,3 +107,5 @@ class MeterReadingAdmin(UtilityScopedAdmin):
     raw_id_fields = ["customer"]
     date_hierarchy = "period_end"
     show_full_result_count = False
+    import_csv = staticmethod(services.import_readings)
+    csv_columns = ",".join(READING_COLUMNS)
