@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from billing.models import Customer, MeterReading
 from billing.services import import_customers, import_readings
@@ -167,3 +168,12 @@ def test_progress_is_reported_in_rows(utilities):
     seen: list[int] = []
     load(import_customers, "customers_good.csv", progress=seen.append)
     assert sum(seen) == 5
+
+
+def test_the_demo_csvs_hold_the_same_data_as_the_demo_fixture():
+    call_command("loaddata", "utilities", "demo_billing", verbosity=0)
+    with time_machine.travel(datetime.datetime(2026, 12, 1, 9, 0, tzinfo=JST), tick=False):
+        customers = load(import_customers, "demo_customers.csv")
+        readings = load(import_readings, "demo_readings.csv")
+    assert counts(customers) == (0, 0, 48, 0)
+    assert counts(readings) == (0, 0, 864, 0)
