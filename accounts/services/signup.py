@@ -15,7 +15,6 @@ The signup pipeline, in the order a resident meets it:
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -29,9 +28,10 @@ from billing.models import Customer
 from portal import normalize
 from portal.models import Utility
 
-from . import emails, ratelimit, tokens
-from .models import ContractLink, EmailChallenge, Member, MemberEvent
-from .ratelimit import RateLimited
+from .. import emails, ratelimit, tokens
+from ..models import EmailChallenge, Member, MemberEvent
+from .matching import identity_matches, match_contract, match_summary
+from .review import MAIL_ERRORS, activate_member, send_or_record
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,6 @@ SIGNUP_LINK_SESSION_KEY = "accounts.signup_link"  # a link token not yet used up
 SIGNUP_DETAILS_SESSION_KEY = "accounts.signup_details"  # ⑥ answers, secrets hashed
 SIGNUP_DONE_SESSION_KEY = "accounts.signup_done"
 SIGNUP_SESSION_TTL = timedelta(hours=2)  # from proving the address to 本会員申請
-
-# What the mail backends raise when the server refuses or cannot be reached.
-MAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 # Values of the details step that are copied to the member as typed (after normalising).
 MEMBER_DETAIL_FIELDS = [
@@ -58,8 +55,6 @@ MEMBER_DETAIL_FIELDS = [
     "relation",
     "payment_method",
 ]
-
-__all__ = ["RateLimited"]  # re-exported: views catch it from here
 
 
 class SignupError(Exception):
@@ -92,26 +87,6 @@ class LoginIdTaken(SignupError):
 
 class EmailTaken(SignupError):
     """The address became a member's while this signup was in progress."""
-
-
-class ReviewError(Exception):
-    """Base of everything staff review refuses."""
-
-
-class AlreadyReviewed(ReviewError):
-    """The member is no longer pending (approved or rejected by someone already)."""
-
-
-class ContractRequired(ReviewError):
-    """No contract matched the number: staff must pick one before approving."""
-
-
-class ContractNotFound(ReviewError):
-    """No contract of the member's utility has that number."""
-
-
-class NotAllowed(ReviewError):
-    """The staff member does not look after the member's utility."""
 
 
 # ③ Start: send the proof mail ------------------------------------------------------------
@@ -337,7 +312,7 @@ def complete_signup(request: HttpRequest, utility: Utility) -> Member:
         request.session.pop(key, None)
     request.session[SIGNUP_DONE_SESSION_KEY] = {"utility": utility.pk, "status": member.status}
     if created:
-        _send_or_record(member, "signup_complete", lambda: emails.send_signup_complete(member))
+        send_or_record(member, "signup_complete", lambda: emails.send_signup_complete(member))
     return member
 
 
@@ -355,9 +330,9 @@ def _create_member(utility: Utility, email: str, details: dict, match: dict) -> 
     try:
         with transaction.atomic():
             member.save()
-            MemberEvent.objects.create(member=member, action="signup", detail=_summary(match))
+            MemberEvent.objects.create(member=member, action="signup", detail=match_summary(match))
             if utility.activation == Utility.Activation.AUTO and identity_matches(utility, match):
-                _activate(member, Customer.objects.get(pk=match["customer_id"]), staff=None)
+                activate_member(member, Customer.objects.get(pk=match["customer_id"]), staff=None)
     except IntegrityError as exc:
         return _explain_duplicate(utility, member, exc), False
     return member, True
@@ -374,175 +349,3 @@ def _explain_duplicate(utility: Utility, member: Member, error: IntegrityError) 
     if existing is not None:
         raise EmailTaken
     raise error
-
-
-# Matching ---------------------------------------------------------------------------------
-
-
-def _same(normalise: Callable[[str], str], typed: str, on_contract: str) -> bool:
-    typed = normalise(typed)
-    return bool(typed) and typed == normalise(on_contract)
-
-
-def _address_key(value: str) -> str:
-    return normalize.digits(value)  # NFKC, without spaces or hyphens of any shape
-
-
-def _kana_key(value: str) -> str:
-    return normalize.without_spaces(normalize.katakana(value))
-
-
-def match_contract(
-    utility: Utility,
-    number: str,
-    name: str = "",
-    phone: str = "",
-    address: str = "",
-    name_kana: str = "",
-    customer: Customer | None = None,
-) -> dict:
-    """Compare typed values with the utility's contract of that number (or ``customer``).
-
-    Returns ``{"customer_id", "number", "name", "phone", ...}``: the contract found (or
-    None) and, for each item the utility asks, whether it matches after normalising.
-    """
-    number = normalize.digits(number)
-    if customer is None:
-        customer = Customer.objects.filter(utility=utility, number=number).first()
-    if customer is None:
-        result = {"customer_id": None, "number": False, "name": False, "phone": False}
-        if utility.asks_address:
-            result["address"] = False
-        if utility.asks_kana:
-            result["name_kana"] = False
-        return result
-    result = {
-        "customer_id": customer.pk,
-        "number": number == customer.number,
-        "name": _same(normalize.without_spaces, name, customer.name),
-        "phone": _same(normalize.digits, phone, customer.phone),
-    }
-    if utility.asks_address:
-        result["address"] = _same(_address_key, address, customer.address)
-    if utility.asks_kana:
-        result["name_kana"] = _same(_kana_key, name_kana, customer.name_kana)
-    return result
-
-
-def identity_matches(utility: Utility, match: dict) -> bool:
-    """Tell whether number, phone and name (kana where the utility asks it) all match."""
-    name_key = "name_kana" if utility.asks_kana else "name"
-    return bool(match.get("number") and match.get("phone") and match.get(name_key))
-
-
-def _summary(match: dict) -> dict:
-    return {key: value for key, value in match.items() if key != "customer_id"}
-
-
-# Staff review -----------------------------------------------------------------------------
-
-
-def _check_reviewer(staff: Member, member: Member) -> None:
-    if staff.is_superuser:
-        return
-    if not staff.is_staff or staff.utility_id is None or staff.utility_id != member.utility_id:
-        raise NotAllowed
-
-
-def _activate(member: Member, customer: Customer, staff: Member | None) -> None:
-    now = timezone.now()
-    ContractLink.objects.update_or_create(
-        member=member, customer=customer, defaults={"approved_by": staff, "approved_at": now}
-    )
-    member.status = Member.Status.ACTIVE
-    member.reviewed_by = staff
-    member.reviewed_at = now
-    member.save(update_fields=["status", "reviewed_by", "reviewed_at"])
-    MemberEvent.objects.create(
-        member=member,
-        actor=staff,
-        action="approved" if staff else "auto_approved",
-        detail={"customer_number": customer.number},
-    )
-
-
-def _chosen_customer(member: Member) -> Customer | None:
-    customer_id = (member.signup_match or {}).get("customer_id")
-    if customer_id is None:
-        return None
-    return Customer.objects.filter(pk=customer_id, utility_id=member.utility_id).first()
-
-
-def choose_contract(member: Member, number: str, staff: Member) -> Member:
-    """Match a pending member against the contract staff picked by its number."""
-    _check_reviewer(staff, member)
-    customer = Customer.objects.filter(
-        utility_id=member.utility_id, number=normalize.digits(number)
-    ).first()
-    if customer is None:
-        raise ContractNotFound
-    member.signup_match = match_contract(
-        member.utility,
-        number=member.signup_customer_number,
-        name=member.name,
-        phone=member.phone,
-        address=member.address,
-        name_kana=member.name_kana,
-        customer=customer,
-    )
-    member.save(update_fields=["signup_match"])
-    MemberEvent.objects.create(
-        member=member, actor=staff, action="contract_chosen", detail={"customer_number": number}
-    )
-    return member
-
-
-def approve_member(member: Member, staff: Member, portal_url: str) -> bool:
-    """Link the member to its contract, activate it and send the guide mail, exactly once.
-
-    ``portal_url`` is the site's scheme and host. Returns whether the mail went out.
-    Raises AlreadyReviewed, ContractRequired or NotAllowed.
-    """
-    with transaction.atomic():
-        # The row lock makes a second, simultaneous approval wait and then see "active".
-        locked = Member.objects.select_for_update().get(pk=member.pk)
-        _check_reviewer(staff, locked)
-        if locked.status != Member.Status.PENDING:
-            raise AlreadyReviewed
-        customer = _chosen_customer(locked)
-        if customer is None:
-            raise ContractRequired
-        _activate(locked, customer, staff)
-    login_url = portal_url.rstrip("/") + reverse("accounts:login", args=[locked.utility.slug])
-    return _send_or_record(
-        locked, "member_approved", lambda: emails.send_member_approved(locked, login_url)
-    )
-
-
-def reject_member(member: Member, staff: Member, reason: str) -> bool:
-    """Refuse a pending member with a reason and mail the reason. Returns whether it went out."""
-    with transaction.atomic():
-        locked = Member.objects.select_for_update().get(pk=member.pk)
-        _check_reviewer(staff, locked)
-        if locked.status != Member.Status.PENDING:
-            raise AlreadyReviewed
-        locked.status = Member.Status.REJECTED
-        locked.rejection_reason = reason.strip()
-        locked.reviewed_by = staff
-        locked.reviewed_at = timezone.now()
-        locked.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at"])
-        MemberEvent.objects.create(
-            member=locked, actor=staff, action="rejected", detail={"reason": reason}
-        )
-    return _send_or_record(locked, "member_rejected", lambda: emails.send_member_rejected(locked))
-
-
-def _send_or_record(member: Member, mail: str, send: Callable[[], None]) -> bool:
-    """Send a mail about a saved member; on failure, log it and record it for staff."""
-    try:
-        send()
-    except MAIL_ERRORS:
-        logger.exception("mail %s to member %s could not be sent", mail, member.pk)
-        MemberEvent.objects.create(member=member, action="mail_failed", detail={"mail": mail})
-        return False
-    return True

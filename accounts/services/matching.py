@@ -1,0 +1,71 @@
+"""Compare what a resident typed with the utility's contract (signup and added contracts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from billing.models import Customer
+from portal import normalize
+from portal.models import Utility
+
+# Matching ---------------------------------------------------------------------------------
+
+
+def _same(normalise: Callable[[str], str], typed: str, on_contract: str) -> bool:
+    typed = normalise(typed)
+    return bool(typed) and typed == normalise(on_contract)
+
+
+def _address_key(value: str) -> str:
+    return normalize.digits(value)  # NFKC, without spaces or hyphens of any shape
+
+
+def _kana_key(value: str) -> str:
+    return normalize.without_spaces(normalize.katakana(value))
+
+
+def match_contract(
+    utility: Utility,
+    number: str,
+    name: str = "",
+    phone: str = "",
+    address: str = "",
+    name_kana: str = "",
+    customer: Customer | None = None,
+) -> dict:
+    """Compare typed values with the utility's contract of that number (or ``customer``).
+
+    Returns ``{"customer_id", "number", "name", "phone", ...}``: the contract found (or
+    None) and, for each item the utility asks, whether it matches after normalising.
+    """
+    number = normalize.digits(number)
+    if customer is None:
+        customer = Customer.objects.filter(utility=utility, number=number).first()
+    if customer is None:
+        result = {"customer_id": None, "number": False, "name": False, "phone": False}
+        if utility.asks_address:
+            result["address"] = False
+        if utility.asks_kana:
+            result["name_kana"] = False
+        return result
+    result = {
+        "customer_id": customer.pk,
+        "number": number == customer.number,
+        "name": _same(normalize.without_spaces, name, customer.name),
+        "phone": _same(normalize.digits, phone, customer.phone),
+    }
+    if utility.asks_address:
+        result["address"] = _same(_address_key, address, customer.address)
+    if utility.asks_kana:
+        result["name_kana"] = _same(_kana_key, name_kana, customer.name_kana)
+    return result
+
+
+def identity_matches(utility: Utility, match: dict) -> bool:
+    """Tell whether number, phone and name (kana where the utility asks it) all match."""
+    name_key = "name_kana" if utility.asks_kana else "name"
+    return bool(match.get("number") and match.get("phone") and match.get(name_key))
+
+
+def match_summary(match: dict) -> dict:
+    return {key: value for key, value in match.items() if key != "customer_id"}
