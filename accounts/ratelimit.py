@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from portal import normalize
+from portal.net import client_ip
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,6 @@ def _hashed(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
 def hit(request: HttpRequest, limit: Limit, value: str) -> None:
     """Count one request against ``limit`` for ``value``; raise RateLimited when over it."""
     usage = get_usage(
@@ -88,10 +85,10 @@ def check_signup_mail(request: HttpRequest, utility_slug: str, email: str) -> No
     hit_all(
         request,
         (SIGNUP_MAIL_PER_EMAIL, f"{utility_slug}:{normalize.nfkc(email).casefold()}"),
-        (SIGNUP_MAIL_PER_IP, _client_ip(request)),
+        (SIGNUP_MAIL_PER_IP, client_ip(request)),
     )
 
 
 def check_signup_attempt(request: HttpRequest) -> None:
     """Limit signup form submissions (details and 本会員申請) per client address."""
-    hit(request, SIGNUP_ATTEMPT_PER_IP, _client_ip(request))
+    hit(request, SIGNUP_ATTEMPT_PER_IP, client_ip(request))

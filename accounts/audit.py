@@ -1,0 +1,70 @@
+"""Auth events to the log: utility, time, client address; never a password, token, code or answer."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from portal.net import client_ip
+
+logger = logging.getLogger("accounts.audit")
+
+# Keys that must never reach a log line, whatever a caller passes.
+SECRET_KEYS = {"password", "password1", "password2", "token", "code", "answer", "secret_answer"}
+
+
+def log_event(
+    event: str,
+    *,
+    request: HttpRequest | None = None,
+    utility=None,
+    member=None,
+    **detail,
+) -> None:
+    """Write one auth event (login, lockout, signup, approval, recovery, password change)."""
+    utility = utility or getattr(request, "utility", None) or getattr(member, "utility", None)
+    safe = {k: v for k, v in detail.items() if k not in SECRET_KEYS}
+    logger.info(
+        "event=%s utility=%s member=%s ip=%s %s",
+        event,
+        getattr(utility, "slug", "-"),
+        getattr(member, "pk", "-"),
+        client_ip(request),
+        " ".join(f"{k}={v}" for k, v in sorted(safe.items())),
+        extra={"event": event},
+    )
+
+
+@receiver(user_logged_in)
+def _logged_in(sender, request, user, **kwargs) -> None:
+    log_event("login_succeeded", request=request, member=user)
+
+
+@receiver(user_logged_out)
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        log_event("logged_out", request=request, member=user)
+
+
+@receiver(user_login_failed)
+def _login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # Django has already replaced the password with stars; the identifier is not a secret.
+    log_event(
+        "login_failed",
+        request=request,
+        utility=credentials.get("utility"),
+        identifier=credentials.get("username", ""),
+    )
+
+
+def _locked_out(sender, request, username, ip_address, **kwargs) -> None:
+    log_event("locked_out", request=request, identifier=username)
+
+
+def connect_axes() -> None:
+    from axes.signals import user_locked_out
+
+    user_locked_out.connect(_locked_out, dispatch_uid="accounts.audit.locked_out")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def audit_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "accounts.audit"]
+
+
+def test_login_success_and_failure_are_logged_without_the_password(client, user, caplog):
+    caplog.set_level(logging.INFO, logger="accounts.audit")
+    url = reverse("accounts:login", args=[user.utility.slug])
+    client.post(url, {"identifier": user.login_id, "password": "Wrong-Secret-99"})
+    client.post(
+        url, {"identifier": user.login_id, "password": PASSWORD}, REMOTE_ADDR="198.51.100.7"
+    )
+    lines = audit_lines(caplog)
+    failed = [line for line in lines if "event=login_failed" in line]
+    succeeded = [line for line in lines if "event=login_succeeded" in line]
+    assert failed and f"utility={user.utility.slug}" in failed[0]
+    assert f"identifier={user.login_id}" in failed[0]
+    assert succeeded and "ip=198.51.100.7" in succeeded[0]
+    assert f"member={user.pk}" in succeeded[0]
+    assert not any("Wrong-Secret-99" in line or PASSWORD in line for line in lines)
+
+
+def test_lockout_is_logged(client, user, caplog, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    caplog.set_level(logging.INFO, logger="accounts.audit")
+    url = reverse("accounts:login", args=[user.utility.slug])
+    for _ in range(2):
+        client.post(url, {"identifier": user.login_id, "password": "wrong-pass1"})
+    assert any("event=locked_out" in line for line in audit_lines(caplog))
+
+
+def test_client_address_behind_a_proxy_is_the_one_the_proxy_saw(client, user, caplog, settings):
+    settings.PORTAL_PROXY_COUNT = 1
+    caplog.set_level(logging.INFO, logger="accounts.audit")
+    client.post(
+        reverse("accounts:login", args=[user.utility.slug]),
+        {"identifier": user.login_id, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.5",
+    )
+    line = next(x for x in audit_lines(caplog) if "login_succeeded" in x)
+    assert "ip=203.0.113.5" in line  # the client-written 10.9.9.9 is not trusted
