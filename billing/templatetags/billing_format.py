@@ -1,7 +1,8 @@
-"""Japanese formatting of money and water: 1,234円, 12 m³, +3 m³, −10%."""
+"""Japanese formatting of money, water and dates: 1,234円, 12 m³, +3 m³, −10%, 2025年5月25日."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django import template
@@ -50,3 +51,20 @@ def signed_percent(value: int | None) -> str:
     if value is None:
         return "—"
     return _signed(value, f"{abs(int(value)):,}%")
+
+
+# Dates are Gregorian everywhere on these pages (the slip's 令和 is not used): one format, here.
+@register.filter
+def jdate(value: datetime.date | None) -> str:
+    """Format a date the Japanese way: 「2025年5月25日」."""
+    if not value:
+        return ""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+@register.filter
+def jmonth(value: datetime.date | None) -> str:
+    """Format the month of a date: 「2025年5月」."""
+    if not value:
+        return ""
+    return f"{value.year}年{value.month}月"

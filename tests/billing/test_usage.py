@@ -11,6 +11,8 @@ from billing import charts, usage
 from billing.models import MeterReading
 from billing.templatetags.billing_format import (
     cubic_metres,
+    jdate,
+    jmonth,
     signed_cubic_metres,
     signed_percent,
     yen,
@@ -173,3 +175,10 @@ def test_japanese_number_formats():
     assert signed_percent(25) == "+25%"
     assert signed_percent(-10) == "\u221210%"
     assert signed_percent(None) == "—"
+
+
+def test_dates_are_gregorian_in_japanese_style():
+    assert jdate(datetime.date(2025, 5, 25)) == "2025年5月25日"
+    assert jdate(datetime.date(2025, 10, 1)) == "2025年10月1日"
+    assert jmonth(datetime.date(2025, 5, 25)) == "2025年5月"
+    assert jdate(None) == ""

@@ -306,6 +306,7 @@ def test_history_pages_every_period(logged_in_client, utility, contract):
         '<span class="chunk">2025年4月26日〜</span><span class="chunk">2025年5月25日</span>',
         html=True,
     )
+    assertContains(response, f'href="{url("period", utility, contract.number, LAST_END)}"')
     assertContains(response, 'rel="next"')
     response = logged_in_client.get(url("history", utility, contract.number) + "?page=5")
     assertContains(response, "全120件、5/5ページ")
