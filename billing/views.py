@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 from portal.models import Utility
 
 from . import charts, usage
-from .models import Customer, MeterReading
+from .models import Customer, MeterReading, MeterReadingQuerySet
 from .tariff import TAX_RATE_PERCENT
 from .templatetags.billing_format import jmonth
 
@@ -61,7 +61,7 @@ def _choose(request: HttpRequest, contracts: list[Customer], number: str | None)
     return contract
 
 
-def _readings(contract: Customer):
+def _readings(contract: Customer) -> MeterReadingQuerySet:
     return MeterReading.objects.filter(customer=contract)
 
 
