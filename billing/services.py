@@ -12,6 +12,7 @@ stays flat however long the file is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -76,7 +77,7 @@ class _Kind:
     stage_columns: tuple[tuple[str, str], ...]  # (name, SQL type), as the row tuples
     key: tuple[str, ...]  # the staging columns that identify a row in the file
     merge_sql: Callable[[], str]
-    count_sql: Callable[[], str]
+    table: Callable[[], str]
     missing_sql: Callable[[], str] | None = None  # staged rows whose customer is unknown
 
 
@@ -132,15 +133,12 @@ def _import(
     with transaction.atomic():
         with connection.cursor() as cursor:
             _create_stage(cursor, kind)
-            for batch in _valid_batches(kind, rows, result, max_errors):
-                _stage(cursor, kind, batch)
-                if progress:
-                    progress(len(batch))
+            _stage_all(cursor, kind, _valid_batches(kind, rows, result, max_errors), progress)
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {STAGE_TABLE}")
-            counts = _check_staged(cursor, kind, result, max_errors)
+            _check_staged(cursor, kind, result, max_errors)
             if result.ok:
-                _merge(cursor, kind, result, counts)
+                _merge(cursor, kind, result)
             cursor.execute(f"DROP TABLE {STAGE_TABLE}")
         if dry_run or not result.ok:
             transaction.set_rollback(True)
@@ -176,26 +174,57 @@ def _create_stage(cursor, kind: _Kind) -> None:
     # A temporary table is private to this connection; it is dropped before the transaction
     # ends (or rolled back with it), so a second import in the same session starts clean.
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type in kind.stage_columns)
+    options = ""
+    if connection.vendor == "sqlite":
+        # Kept in key order: the check for repeated keys needs no sort, and the merge then
+        # writes each customer's readings together (CIS exports come sorted that way).
+        columns += f", PRIMARY KEY ({', '.join(kind.key)}, line)"
+        options = " WITHOUT ROWID"
     cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
-    cursor.execute(f"CREATE TEMPORARY TABLE {STAGE_TABLE} ({columns})")
+    cursor.execute(f"CREATE TEMPORARY TABLE {STAGE_TABLE} ({columns}){options}")
 
 
-def _stage(cursor, kind: _Kind, batch: list) -> None:
+def _stage_all(
+    cursor, kind: _Kind, batches: Iterator[list], progress: Callable[[int], None] | None
+) -> None:
+    # The database writes one batch in a second thread while this one reads and checks the
+    # next: sqlite3 and psycopg release the GIL while the database works. At most two batches
+    # are held, so memory stays flat.
+    write = _batch_writer(cursor, kind)
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future | None = None
+        for batch in batches:
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write, batch)
+            if progress:
+                progress(len(batch))
+        if pending is not None:
+            pending.result()
+
+
+def _batch_writer(cursor, kind: _Kind) -> Callable[[list], None]:
+    # Built in the request's thread: Django's connection object belongs to that thread.
     names = ", ".join(name for name, _type in kind.stage_columns)
     if connection.vendor == "postgresql":
-        # psycopg 3: COPY is the bulk path; rows are already checked, so it cannot fail on them.
-        with cursor.cursor.copy(f"COPY {STAGE_TABLE} ({names}) FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row(row)
-    else:
-        marks = ", ".join("?" * len(kind.stage_columns))
-        # The raw sqlite3 connection: Django's wrapper would rewrite the SQL for every batch.
-        connection.connection.executemany(
-            f"INSERT INTO {STAGE_TABLE} ({names}) VALUES ({marks})", batch
-        )
+        copy_sql = f"COPY {STAGE_TABLE} ({names}) FROM STDIN"
+        raw_cursor = cursor.cursor
+
+        def write(batch: list) -> None:
+            # psycopg 3: COPY is the bulk path; rows are already checked, so none can fail.
+            with raw_cursor.copy(copy_sql) as copy:
+                for row in batch:
+                    copy.write_row(row)
+
+        return write
+    marks = ", ".join("?" * len(kind.stage_columns))
+    insert_sql = f"INSERT INTO {STAGE_TABLE} ({names}) VALUES ({marks})"
+    # The raw sqlite3 connection: Django's wrapper would rewrite the SQL for every batch.
+    raw = connection.connection
+    return lambda batch: raw.executemany(insert_sql, batch)
 
 
-def _check_staged(cursor, kind: _Kind, result: ImportResult, max_errors: int) -> tuple[int, int]:
+def _check_staged(cursor, kind: _Kind, result: ImportResult, max_errors: int) -> None:
     # Each query keeps its first ``max_errors`` lines; _import sorts them in with the row
     # errors and keeps the first ``max_errors`` of all.
     key = ", ".join(kind.key)
@@ -220,28 +249,43 @@ def _check_staged(cursor, kind: _Kind, result: ImportResult, max_errors: int) ->
             }
             result.errors.append(RowError(line, kind.key[-1], message))
         result.error_count += duplicates
-    # One pass finds the rows, the known customers and the rows that exist already.
-    cursor.execute(kind.count_sql())
-    total, known, existing = cursor.fetchone()
-    if kind.missing_sql is not None and known < total:
-        cursor.execute(f"{kind.missing_sql()} ORDER BY s.line LIMIT {int(max_errors)}")
-        for (line,) in cursor.fetchall():
-            message = _("このお客様番号の契約がありません。先に契約を取り込んでください。")
-            result.errors.append(RowError(line, "customer_number", message))
-        result.error_count += total - known
-    return total, existing
+    if kind.missing_sql is not None:
+        cursor.execute(f"SELECT COUNT(*) FROM ({kind.missing_sql()}) m")
+        (missing,) = cursor.fetchone()
+        if missing:
+            cursor.execute(f"{kind.missing_sql()} ORDER BY s.line LIMIT {int(max_errors)}")
+            for (line,) in cursor.fetchall():
+                message = _("このお客様番号の契約がありません。先に契約を取り込んでください。")
+                result.errors.append(RowError(line, "customer_number", message))
+            result.error_count += missing
 
 
-def _merge(cursor, kind: _Kind, result: ImportResult, counts: tuple[int, int]) -> None:
-    total, existing = counts
-    params = None
+def _merge(cursor, kind: _Kind, result: ImportResult) -> None:
+    """Upsert the staged rows and count what was inserted, updated and left unchanged."""
+    params = []
     if kind is CUSTOMERS:
         params = [connection.ops.adapt_datetimefield_value(timezone.now())]
-    cursor.execute(kind.merge_sql(), params)
-    changed = cursor.rowcount  # rows inserted plus rows updated; identical rows are skipped
-    result.inserted = total - existing
-    result.updated = changed - result.inserted
-    result.unchanged = existing - result.updated
+    table = _q(kind.table())
+    if connection.vendor == "postgresql":
+        # xmax is 0 on a freshly inserted row version and set on an updated one.
+        cursor.execute(
+            f"WITH merged AS ({kind.merge_sql()} RETURNING (xmax = 0) AS inserted) "
+            f"SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM merged",
+            params,
+        )
+        inserted, changed = cursor.fetchone()
+    else:
+        # SQLite writes one transaction at a time and AUTOINCREMENT ids only grow, so the
+        # rows above the old highest id are the ones this merge inserted.
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        (highest,) = cursor.fetchone()
+        cursor.execute(kind.merge_sql(), params)
+        changed = cursor.rowcount  # inserted plus updated; identical rows are not written
+        cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE id > %s", [highest])
+        (inserted,) = cursor.fetchone()
+    result.inserted = inserted
+    result.updated = changed - inserted
+    result.unchanged = result.rows - changed
 
 
 def _q(name: str) -> str:
@@ -283,14 +327,6 @@ def _customer_merge_sql() -> str:
     )
 
 
-def _customer_count_sql() -> str:
-    return (
-        f"SELECT COUNT(*), COUNT(*), COUNT(c.id) FROM {STAGE_TABLE} s "
-        f"LEFT JOIN {_q(Customer._meta.db_table)} c "
-        f"ON c.utility_id = s.utility_id AND c.number = s.customer_number"
-    )
-
-
 _READING_FIELDS = list(importers.READING_COLUMNS[2:])
 
 
@@ -302,16 +338,6 @@ def _reading_merge_sql() -> str:
         f"ON c.utility_id = s.utility_id AND c.number = s.customer_number"
     )
     return _upsert_sql(MeterReading._meta.db_table, columns, select, ["customer_id", "period_end"])
-
-
-def _reading_count_sql() -> str:
-    return (
-        f"SELECT COUNT(*), COUNT(c.id), COUNT(r.id) FROM {STAGE_TABLE} s "
-        f"LEFT JOIN {_q(Customer._meta.db_table)} c "
-        f"ON c.utility_id = s.utility_id AND c.number = s.customer_number "
-        f"LEFT JOIN {_q(MeterReading._meta.db_table)} r "
-        f"ON r.customer_id = c.id AND r.period_end = s.period_end"
-    )
 
 
 def _reading_missing_sql() -> str:
@@ -339,7 +365,7 @@ CUSTOMERS = _Kind(
     ),
     key=("utility_id", "customer_number"),
     merge_sql=_customer_merge_sql,
-    count_sql=_customer_count_sql,
+    table=lambda: Customer._meta.db_table,
 )
 READINGS = _Kind(
     stage_columns=(
@@ -352,6 +378,6 @@ READINGS = _Kind(
     ),
     key=("utility_id", "customer_number", "period_end"),
     merge_sql=_reading_merge_sql,
-    count_sql=_reading_count_sql,
+    table=lambda: MeterReading._meta.db_table,
     missing_sql=_reading_missing_sql,
 )
