@@ -17,7 +17,7 @@ from portal import normalize
 from portal.admin import UtilityScopedAdmin
 
 from . import services
-from .models import ContractLink, Member, MemberEvent
+from .models import ContractLink, ContractRequest, Member, MemberEvent
 
 MATCH_ITEMS = [
     ("number", _("番号"), "signup_customer_number", "number"),
@@ -45,7 +45,25 @@ class MemberEventInline(admin.TabularInline):
     fk_name = "member"
     extra = 0
     can_delete = False
-    readonly_fields = ["created_at", "actor", "action", "detail"]
+    fields = ["created_at", "actor", "action_label", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("操作"))
+    def action_label(self, event: MemberEvent) -> str:
+        return event.label
+
+
+class ContractRequestInline(admin.TabularInline):
+    model = ContractRequest
+    fk_name = "member"
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "customer_number", "status", "reviewed_by", "reviewed_at"]
+    readonly_fields = fields
+    show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -116,6 +134,7 @@ class MemberAdmin(UtilityScopedAdmin):
         "match_summary",
         "utility",
         "date_joined",
+        "withdrawn_at",
     ]
     list_filter = ["status", "utility", "is_staff"]
     search_fields = ["login_id", "email", "name", "name_kana", "phone", "signup_customer_number"]
@@ -128,6 +147,7 @@ class MemberAdmin(UtilityScopedAdmin):
         "reviewed_by",
         "reviewed_at",
         "withdrawn_at",
+        "recovery_locked_until",
     ]
     fieldsets = [
         (
@@ -169,8 +189,9 @@ class MemberAdmin(UtilityScopedAdmin):
             {"fields": ["is_staff", "is_superuser", "groups", "last_login", "date_joined"]},
         ),
         (_("退会"), {"fields": ["withdrawn_at"]}),
+        (_("ログインID/パスワードのお問い合わせ"), {"fields": ["recovery_locked_until"]}),
     ]
-    inlines = [ContractLinkInline, MemberEventInline]
+    inlines = [ContractLinkInline, ContractRequestInline, MemberEventInline]
     actions = ["approve", "reject"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -309,3 +330,117 @@ class MemberAdmin(UtilityScopedAdmin):
                 % {"member": member, "done": done},
                 messages.WARNING,
             )
+
+
+@admin.register(ContractRequest)
+class ContractRequestAdmin(UtilityScopedAdmin):
+    """Contracts members asked to add from 会員情報: pending first, 承認 and 否認."""
+
+    utility_path = "member__utility"
+    list_display = [
+        "member",
+        "customer_number",
+        "match_summary",
+        "status",
+        "created_at",
+        "reviewed_by",
+    ]
+    list_filter = ["status"]
+    search_fields = ["member__login_id", "member__email", "customer_number", "name"]
+    list_select_related = ["member", "reviewed_by"]
+    raw_id_fields = ["customer"]
+    fields = [
+        "member",
+        "status",
+        "customer",
+        "customer_number",
+        "name",
+        "name_kana",
+        "phone",
+        "address",
+        "match_summary",
+        "created_at",
+        "reviewed_by",
+        "reviewed_at",
+    ]
+    readonly_fields = [f for f in fields if f != "customer"]
+    actions = ["approve", "reject"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        pending_first = Case(
+            When(status=ContractRequest.Status.PENDING, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        return super().get_queryset(request).order_by(pending_first, "-created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "customer" and not request.user.is_superuser:
+            field.queryset = field.queryset.filter(utility_id=request.user.utility_id)
+        return field
+
+    @admin.display(description=_("契約との照合"))
+    def match_summary(self, contract_request: ContractRequest) -> str:
+        match = contract_request.match or {}
+        if not match:
+            return "—"
+        return " ".join(
+            f"{label}{_mark(match[key])}"
+            for key, label, _typed, _contract in MATCH_ITEMS
+            if key in match
+        )
+
+    @admin.action(description=_("承認"), permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for contract_request in queryset:
+            try:
+                sent = services.approve_contract_request(contract_request, request.user)
+            except services.ContractRequestNeedsContract:
+                self._say(
+                    request,
+                    contract_request,
+                    gettext(
+                        "契約が見つからないため承認できません。詳細画面で「照合した契約」を"
+                        "選んで保存してから承認してください。"
+                    ),
+                    messages.ERROR,
+                )
+            except services.ContractRequestReviewed:
+                self._say(
+                    request,
+                    contract_request,
+                    gettext("確認中ではないため承認しませんでした。"),
+                    messages.WARNING,
+                )
+            except services.ContractRequestNotAllowed:
+                self._say(request, contract_request, gettext("担当外の会員です。"), messages.ERROR)
+            else:
+                self._sent(request, contract_request, sent, gettext("承認しました"))
+
+    @admin.action(description=_("否認"), permissions=["change"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for contract_request in queryset:
+            try:
+                sent = services.reject_contract_request(contract_request, request.user)
+            except services.ProfileError:
+                self._say(
+                    request, contract_request, gettext("否認できませんでした。"), messages.ERROR
+                )
+            else:
+                self._sent(request, contract_request, sent, gettext("否認しました"))
+
+    def _say(self, request: HttpRequest, contract_request, text: str, level: int) -> None:
+        self.message_user(request, f"{contract_request}: {text}", level)
+
+    def _sent(self, request: HttpRequest, contract_request, sent: bool, done: str) -> None:
+        if sent:
+            self._say(request, contract_request, f"{done}。", messages.SUCCESS)
+        else:
+            text = gettext(
+                "%(done)sが、メールを送信できませんでした。お客さまへ別途ご連絡ください。"
+            )
+            self._say(request, contract_request, text % {"done": done}, messages.WARNING)

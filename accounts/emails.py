@@ -42,3 +42,64 @@ def send_member_approved(member: Member, login_url: str) -> None:
 
 def send_member_rejected(member: Member) -> None:
     _send(member.utility, member.email, "member_rejected", {"member": member})
+
+
+# Recovery and account settings (issue 5) ------------------------------------------------
+
+
+def send_password_reset_link(member: Member, reset_url: str, expires_at) -> None:
+    context = {"member": member, "reset_url": reset_url, "expires_at": expires_at}
+    _send(member.utility, member.email, "password_reset_link", context)
+
+
+def send_password_reset_code(member: Member, code: str, expires_at) -> None:
+    context = {"member": member, "code": code, "expires_at": expires_at}
+    _send(member.utility, member.email, "password_reset_code", context)
+
+
+def send_recovery_locked(member: Member, locked_until) -> None:
+    context = {"member": member, "locked_until": locked_until}
+    _send(member.utility, member.email, "recovery_locked", context)
+
+
+def send_password_changed(member: Member) -> None:
+    _send(member.utility, member.email, "password_changed", {"member": member})
+
+
+def send_email_change_link(member: Member, new_email: str, url: str, expires_at) -> None:
+    context = {"member": member, "confirm_url": url, "expires_at": expires_at}
+    _send(member.utility, new_email, "email_change_link", context)
+
+
+def send_email_change_code(member: Member, new_email: str, code: str, expires_at) -> None:
+    context = {"member": member, "code": code, "expires_at": expires_at}
+    _send(member.utility, new_email, "email_change_code", context)
+
+
+def send_email_change_taken(utility: Utility, new_email: str) -> None:
+    _send(utility, new_email, "email_change_taken", {})
+
+
+def send_email_changed(member: Member, old_email: str) -> None:
+    _send(member.utility, old_email, "email_changed", {"member": member})
+
+
+def send_contract_added(member: Member, customer_number: str) -> None:
+    context = {"member": member, "customer_number": customer_number}
+    _send(member.utility, member.email, "contract_added", context)
+
+
+def send_contract_request_rejected(member: Member, customer_number: str) -> None:
+    context = {"member": member, "customer_number": customer_number}
+    _send(member.utility, member.email, "contract_request_rejected", context)
+
+
+def send_withdrawn(member: Member) -> None:
+    _send(member.utility, member.email, "withdrawn", {"member": member})
+
+
+# Signup by email code (issue 4) ---------------------------------------------------------
+
+
+def send_signup_code(utility: Utility, email: str, code: str, expires_at) -> None:
+    _send(utility, email, "signup_code", {"code": code, "expires_at": expires_at})

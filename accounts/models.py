@@ -115,6 +115,12 @@ class Member(AbstractBaseUser, PermissionsMixin):
     reviewed_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
     rejection_reason = models.TextField(_("否認の理由"), blank=True)
     withdrawn_at = models.DateTimeField(_("退会日時"), null=True, blank=True)
+    # Wrong secret answers in a row, and the end of the lockout they caused (shared by
+    # every worker because it lives here, not in a process or a session).
+    recovery_failures = models.PositiveSmallIntegerField(_("秘密の回答の連続誤り回数"), default=0)
+    recovery_locked_until = models.DateTimeField(
+        _("再設定手続きの停止期限"), null=True, blank=True
+    )
     is_staff = models.BooleanField(_("職員"), default=False)
     date_joined = models.DateTimeField(_("登録日時"), default=timezone.now)
     contracts = models.ManyToManyField(
@@ -196,6 +202,56 @@ class ContractLink(models.Model):
         return f"{self.member} → {self.customer}"
 
 
+class ContractRequest(models.Model):
+    """A member's request to see one more contract, kept until staff approve or reject it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("確認中")
+        APPROVED = "approved", _("承認")
+        REJECTED = "rejected", _("否認")
+        CANCELLED = "cancelled", _("取消")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="contract_requests", verbose_name=_("会員")
+    )
+    customer = models.ForeignKey(
+        "billing.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("照合した契約"),
+        help_text=_("番号が見つからない場合や別の契約の場合は、正しい契約を選んでください。"),
+    )
+    customer_number = models.CharField(_("入力されたお客様番号"), max_length=20)
+    name = models.CharField(_("入力されたお客さま名"), max_length=100, blank=True)
+    name_kana = models.CharField(_("入力されたお客様氏名カナ"), max_length=100, blank=True)
+    phone = models.CharField(_("入力された電話番号"), max_length=20, blank=True)
+    address = models.CharField(_("入力された住所"), max_length=256, blank=True)
+    match = models.JSONField(_("契約との照合結果"), default=dict, blank=True)
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(_("申請日時"), default=timezone.now)
+    reviewed_by = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("確認した職員"),
+    )
+    reviewed_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("契約の追加申請")
+        verbose_name_plural = _("契約の追加申請")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.member} → {self.customer_number}"
+
+
 class EmailChallenge(models.Model):
     """A pending proof that someone reads an address: a hashed link token or code."""
 
@@ -231,6 +287,30 @@ class EmailChallenge(models.Model):
         return self.used_at is None and self.attempts_left > 0 and timezone.now() < self.expires_at
 
 
+# What staff read in the admin for each MemberEvent.action (unknown actions show as stored).
+MEMBER_EVENT_LABELS = {
+    "signup": _("会員登録"),
+    "approved": _("承認"),
+    "auto_approved": _("自動承認"),
+    "rejected": _("否認"),
+    "contract_chosen": _("照合する契約を選択"),
+    "mail_failed": _("メール送信失敗"),
+    "recovery_mail_sent": _("再設定メールを送信"),
+    "recovery_locked": _("秘密の回答の誤りで再設定を停止"),
+    "password_reset": _("パスワード再設定"),
+    "password_changed": _("パスワード変更"),
+    "email_change_requested": _("メールアドレス変更の確認メールを送信"),
+    "email_changed": _("メールアドレス変更"),
+    "secret_question_changed": _("秘密の質問と回答を変更"),
+    "tax_declaration_changed": _("消費税申告の有無を変更"),
+    "contract_added": _("契約を追加"),
+    "contract_requested": _("契約の追加を申請"),
+    "contract_request_approved": _("契約の追加を承認"),
+    "contract_request_rejected": _("契約の追加を否認"),
+    "withdrawn": _("退会"),
+}
+
+
 class MemberEvent(models.Model):
     """One change to a member's account: who did what, when. Never holds a secret."""
 
@@ -249,3 +329,7 @@ class MemberEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+
+    @property
+    def label(self) -> str:
+        return str(MEMBER_EVENT_LABELS.get(self.action, self.action))

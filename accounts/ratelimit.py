@@ -92,3 +92,48 @@ def check_signup_mail(request: HttpRequest, utility_slug: str, email: str) -> No
 def check_signup_attempt(request: HttpRequest) -> None:
     """Limit signup form submissions (details and 本会員申請) per client address."""
     hit(request, SIGNUP_ATTEMPT_PER_IP, client_ip(request))
+
+
+# Recovery and account settings (issue 5) ------------------------------------------------
+
+RECOVERY_LOOKUP_PER_IP = Limit(
+    "accounts.recovery-lookup.ip", "PORTAL_RECOVERY_LOOKUP_RATE_PER_IP", "10/h"
+)
+RESET_MAIL_PER_EMAIL = Limit("accounts.reset-mail.email", "PORTAL_RESET_MAIL_RATE_PER_EMAIL", "3/h")
+RESET_MAIL_PER_IP = Limit("accounts.reset-mail.ip", "PORTAL_RESET_MAIL_RATE_PER_IP", "20/h")
+RECOVERY_CODE_PER_IP = Limit(
+    "accounts.recovery-code.ip", "PORTAL_RECOVERY_CODE_RATE_PER_IP", "30/h"
+)
+EMAIL_CHANGE_PER_MEMBER = Limit(
+    "accounts.email-change.member", "PORTAL_EMAIL_CHANGE_RATE_PER_MEMBER", "5/h"
+)
+PASSWORD_CHECK_PER_MEMBER = Limit(
+    "accounts.password-check.member", "PORTAL_PASSWORD_CHECK_RATE_PER_MEMBER", "10/h"
+)
+CONTRACT_ADD_PER_MEMBER = Limit(
+    "accounts.contract-add.member", "PORTAL_CONTRACT_ADD_RATE_PER_MEMBER", "10/h"
+)
+
+
+def check_recovery_lookup(request: HttpRequest) -> None:
+    """Limit 「ログインID/パスワードを忘れた方」 lookups (address + number) per client address."""
+    hit(request, RECOVERY_LOOKUP_PER_IP, client_ip(request))
+
+
+def check_reset_mail(request: HttpRequest, utility_slug: str, email: str) -> None:
+    """Limit password-reset mails per address (within the utility) and per client address."""
+    hit_all(
+        request,
+        (RESET_MAIL_PER_EMAIL, f"{utility_slug}:{normalize.nfkc(email).casefold()}"),
+        (RESET_MAIL_PER_IP, client_ip(request)),
+    )
+
+
+def check_recovery_code(request: HttpRequest) -> None:
+    """Limit code entries on the password-reset and email-change code pages per client."""
+    hit(request, RECOVERY_CODE_PER_IP, client_ip(request))
+
+
+def check_member_limit(request: HttpRequest, limit: Limit, member_id: int) -> None:
+    """Limit a logged-in member's own actions (email change, password checks, contracts)."""
+    hit(request, limit, f"member:{member_id}")

@@ -65,3 +65,9 @@ def read_link_token(
 def make_code() -> str:
     """Return a 6-digit code, zero-padded (store only make_password(code))."""
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+# Recovery and account settings (issue 5) ------------------------------------------------
+
+RESET_LINK_SALT = "accounts.reset-link"
+EMAIL_CHANGE_LINK_SALT = "accounts.email-change-link"

@@ -92,9 +92,3 @@ def locked_out(
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Tell someone over a rate limit to wait (RATELIMIT_VIEW)."""
     return render(request, "accounts/rate_limited.html", status=429)
-
-
-@login_not_required
-def forgot(request: HttpRequest) -> HttpResponse:
-    """Until self-service recovery ships, tell residents whom to ask (issue #5 replaces this)."""
-    return render(request, "accounts/recovery_contact.html")

@@ -1,0 +1,173 @@
+"""会員情報 screens: one form per change."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from portal import normalize
+from portal.models import Utility
+
+from ..models import SECRET_QUESTIONS, Member
+from .recovery import NewPasswordForm, email_field
+from .signup import CHOOSE, NormalisedCharField
+
+
+def _required(label: str) -> dict:
+    return {"required": _("%(label)sを入力してください。") % {"label": label}}
+
+
+class CurrentPasswordMixin:
+    """Adds 「現在のパスワード」 and checks it against the member."""
+
+    member: Member
+
+    def add_current_password(self) -> None:
+        self.fields["current_password"] = forms.CharField(
+            label=_("現在のパスワード"),
+            strip=False,
+            max_length=128,
+            error_messages=_required(_("現在のパスワード")),
+            widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        )
+
+    def clean_current_password(self) -> str:
+        password = self.cleaned_data["current_password"]
+        if not self.member.check_password(password):
+            raise ValidationError(_("現在のパスワードが正しくありません。"), code="wrong_password")
+        return password
+
+
+class PasswordChangeForm(CurrentPasswordMixin, NewPasswordForm):
+    def __init__(self, *args, member: Member, **kwargs) -> None:
+        super().__init__(*args, member=member, **kwargs)
+        self.add_current_password()
+        self.order_fields(["current_password", "password", "password_confirm"])
+
+
+class EmailChangeForm(forms.Form):
+    new_email = email_field(_("新しいメールアドレス"))
+    new_email_confirm = email_field(_("新しいメールアドレス (確認用)"))
+
+    def __init__(self, *args, member: Member, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.member = member
+        self.fields["new_email_confirm"].widget.attrs["autocomplete"] = "off"
+
+    def clean(self) -> dict:
+        data = super().clean()
+        email, again = data.get("new_email"), data.get("new_email_confirm")
+        if email and again and email.casefold() != again.casefold():
+            self.add_error(
+                "new_email_confirm",
+                ValidationError(
+                    _("新しいメールアドレスと確認用のメールアドレスが一致しません。"),
+                    code="email_mismatch",
+                ),
+            )
+        elif email and email.casefold() == self.member.email.casefold():
+            self.add_error(
+                "new_email",
+                ValidationError(
+                    _("現在ご登録のメールアドレスと同じです。"), code="email_unchanged"
+                ),
+            )
+        return data
+
+
+class SecretQuestionForm(CurrentPasswordMixin, forms.Form):
+    secret_question = forms.ChoiceField(
+        label=_("秘密の質問"),
+        choices=[CHOOSE, *SECRET_QUESTIONS],
+        help_text=_("ログインIDまたはパスワードを忘れた場合に、お尋ねします。"),
+        error_messages={"required": _("秘密の質問を選んでください。")},
+    )
+    secret_answer = NormalisedCharField(
+        label=_("回答"),
+        max_length=40,
+        error_messages={
+            **_required(_("秘密の質問の回答")),
+            "max_length": _("回答は40文字以内で入力してください。"),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, member: Member, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.member = member
+        self.add_current_password()
+
+
+class TaxDeclarationForm(forms.Form):
+    tax_declaration = forms.ChoiceField(
+        label=_("消費税申告の有無"),
+        choices=Member.TaxDeclaration.choices,
+        widget=forms.RadioSelect,
+        help_text=_("※適格請求書関連の質問です"),
+        error_messages={"required": _("消費税申告の有無を選んでください。")},
+    )
+
+
+class ContractAddForm(forms.Form):
+    """The same details as signup's お客さま情報, matched against the contract."""
+
+    def __init__(self, *args, utility: Utility, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.utility = utility
+        label = utility.customer_number_label
+        self.fields["customer_number"] = NormalisedCharField(
+            label=label,
+            note=_("(半角数字%(digits)d文字)") % {"digits": utility.customer_number_digits},
+            normalise=normalize.digits,
+            max_length=40,
+            help_text=_("・検針票等に記載の%(label)sを入力してください。") % {"label": label},
+            error_messages=_required(label),
+            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        )
+        self.fields["name"] = NormalisedCharField(
+            label=_("お客さま名"),
+            max_length=40,
+            help_text=_("・検針票等に記載された水道をご使用されている方の氏名を入力してください。"),
+            error_messages=_required(_("お客さま名")),
+        )
+        if utility.asks_kana:
+            self.fields["name_kana"] = NormalisedCharField(
+                label=_("お客様氏名カナ"),
+                normalise=normalize.katakana,
+                max_length=100,
+                error_messages=_required(_("お客様氏名カナ")),
+            )
+        if utility.asks_address:
+            self.fields["address"] = NormalisedCharField(
+                label=_("住所(市町村名・番地)"),
+                max_length=256,
+                help_text=_("・[例]〇〇市△△町1500-1"),
+                error_messages=_required(_("住所")),
+            )
+        self.fields["phone"] = NormalisedCharField(
+            label=_("連絡先電話番号"),
+            normalise=normalize.digits,
+            max_length=30,
+            help_text=_("・水道の契約で届け出た電話番号を入力してください。[例]03-1234-5678"),
+            error_messages=_required(_("連絡先電話番号")),
+            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        )
+
+    def clean_customer_number(self) -> str:
+        number = self.cleaned_data["customer_number"]
+        digits = self.utility.customer_number_digits
+        if not (number.isdigit() and len(number) == digits):
+            raise ValidationError(
+                _("%(label)sは半角数字%(digits)d桁で入力してください。"),
+                code="customer_number_format",
+                params={"label": self.utility.customer_number_label, "digits": digits},
+            )
+        return number
+
+
+class WithdrawForm(CurrentPasswordMixin, forms.Form):
+    def __init__(self, *args, member: Member, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.member = member
+        self.add_current_password()

@@ -1,0 +1,143 @@
+"""Recovery screens: the details, the secret answer, the address, the code, the new password."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from portal import normalize
+from portal.models import Utility
+
+from ..models import Member
+from ..tokens import CODE_DIGITS
+from .signup import PASSWORD_NOTES, NormalisedCharField, NormalisedEmailField
+
+
+def _required(label: str) -> dict:
+    return {"required": _("%(label)sを入力してください。") % {"label": label}}
+
+
+def email_field(label: str = _("メールアドレス")) -> NormalisedEmailField:
+    return NormalisedEmailField(
+        label=label,
+        max_length=254,
+        error_messages=_required(label),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class RecoveryIdentifyForm(forms.Form):
+    """The registered address and a contract's number (secret-question utilities)."""
+
+    email = email_field(_("ご登録のメールアドレス"))
+
+    def __init__(self, *args, utility: Utility, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.utility = utility
+        label = utility.customer_number_label
+        self.fields["customer_number"] = NormalisedCharField(
+            label=label,
+            note=_("(半角数字%(digits)d文字)") % {"digits": utility.customer_number_digits},
+            normalise=normalize.digits,
+            max_length=40,
+            help_text=_("・検針票等に記載の%(label)sを入力してください。") % {"label": label},
+            error_messages=_required(label),
+            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        )
+
+    def clean_customer_number(self) -> str:
+        number = self.cleaned_data["customer_number"]
+        digits = self.utility.customer_number_digits
+        if not (number.isdigit() and len(number) == digits):
+            raise ValidationError(
+                _("%(label)sは半角数字%(digits)d桁で入力してください。"),
+                code="customer_number_format",
+                params={"label": self.utility.customer_number_label, "digits": digits},
+            )
+        return number
+
+
+class SecretAnswerForm(forms.Form):
+    answer = NormalisedCharField(
+        label=_("回答"),
+        max_length=40,
+        error_messages={
+            **_required(_("秘密の質問の回答")),
+            "max_length": _("回答は40文字以内で入力してください。"),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class PasswordResetEmailForm(forms.Form):
+    """The address of an email-login member (「パスワードを忘れた場合」)."""
+
+    email = email_field()
+
+
+class ResetCodeForm(forms.Form):
+    """The 6-digit code from the mail, typed with any width of digits and spaces."""
+
+    code = NormalisedCharField(
+        label=_("認証コード"),
+        normalise=normalize.digits,
+        max_length=20,
+        error_messages=_required(_("認証コード")),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"]
+        if not (code.isdigit() and len(code) == CODE_DIGITS):
+            raise ValidationError(
+                _("認証コードは半角数字6桁で入力してください。"), code="code_format"
+            )
+        return code
+
+
+class NewPasswordForm(forms.Form):
+    """A new password under the utility's rule, typed twice."""
+
+    def __init__(self, *args, member: Member, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.member = member
+        self.fields["password"] = forms.CharField(
+            label=_("新しいパスワード"),
+            strip=False,
+            max_length=128,
+            error_messages=_required(_("新しいパスワード")),
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        )
+        self.fields["password"].note = PASSWORD_NOTES[member.utility.password_rule]
+        self.fields["password_confirm"] = forms.CharField(
+            label=_("新しいパスワード(確認用)"),
+            strip=False,
+            max_length=128,
+            error_messages={"required": _("確認のため、パスワードをもう一度入力してください。")},
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        )
+        self.fields["password_confirm"].note = _("(確認のため、もう一度入力してください)")
+
+    @property
+    def password_fields(self) -> list[forms.BoundField]:
+        return [self["password"], self["password_confirm"]]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        password, again = data.get("password"), data.get("password_confirm")
+        if password and again and password != again:
+            self.add_error(
+                "password_confirm",
+                ValidationError(
+                    _("新しいパスワードと新しいパスワード(確認用)が一致しません。"),
+                    code="password_mismatch",
+                ),
+            )
+        if password and "password" not in self.errors:
+            try:
+                validate_password(password, self.member)
+            except ValidationError as exc:
+                self.add_error("password", exc)
+        return data
