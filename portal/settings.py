@@ -133,6 +133,7 @@ SILENCED_SYSTEM_CHECKS = [
 
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "Asia/Tokyo"
