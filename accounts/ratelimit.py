@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest
+from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from portal import normalize
@@ -137,3 +139,44 @@ def check_recovery_code(request: HttpRequest) -> None:
 def check_member_limit(request: HttpRequest, limit: Limit, member_id: int) -> None:
     """Limit a logged-in member's own actions (email change, password checks, contracts)."""
     hit(request, limit, f"member:{member_id}")
+
+
+# Signup by email code (issue 4) ---------------------------------------------------------
+
+SIGNUP_CODE_ATTEMPT_PER_EMAIL = Limit(
+    "accounts.signup-code.email", "PORTAL_SIGNUP_CODE_RATE_PER_EMAIL", "20/h"
+)
+SIGNUP_CODE_ATTEMPT_PER_IP = Limit(
+    "accounts.signup-code.ip", "PORTAL_SIGNUP_CODE_RATE_PER_IP", "30/h"
+)
+SIGNUP_CODE_COOLDOWN_SETTING = "PORTAL_SIGNUP_CODE_COOLDOWN_SECONDS"
+SIGNUP_CODE_COOLDOWN_DEFAULT = 60
+
+
+class CooldownActive(RateLimited):
+    """A code was mailed to this address moments ago; wait before asking for another."""
+
+
+def check_signup_code(request: HttpRequest, utility_slug: str, email: str) -> None:
+    """Limit code entries per address (within the utility) and per client address."""
+    hit_all(
+        request,
+        (SIGNUP_CODE_ATTEMPT_PER_EMAIL, f"{utility_slug}:{normalize.nfkc(email).casefold()}"),
+        (SIGNUP_CODE_ATTEMPT_PER_IP, client_ip(request)),
+    )
+
+
+def start_code_cooldown(utility_slug: str, email: str) -> None:
+    """Start the pause between two code mails to one address, or raise CooldownActive.
+
+    Unlike the hourly windows above this counts from the last mail, so 「メールが届かない
+    場合はこちら」 always works again exactly that many seconds later.
+    """
+    seconds = getattr(settings, SIGNUP_CODE_COOLDOWN_SETTING, SIGNUP_CODE_COOLDOWN_DEFAULT)
+    address = f"{utility_slug}:{normalize.nfkc(email).casefold()}"
+    key = f"portal.signup-code-cooldown:{_hashed(address)}"
+    now = timezone.now().timestamp()
+    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    if seconds and not cache.add(key, now, timeout=seconds):
+        started = cache.get(key, now)
+        raise CooldownActive(math.ceil(started + seconds - now))

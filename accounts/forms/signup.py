@@ -1,6 +1,12 @@
-"""Signup screens: ③ the address and terms, ⑥ the details (shared by every utility)."""
+"""Signup screens, shared by every utility: the address, the code, the details, the check.
+
+The link style (seed 000) and the code style (seed 003) ask much the same things in
+different words and order; ``DETAIL_WORDS`` holds the words, the utility's flags the questions.
+"""
 
 from __future__ import annotations
+
+import re
 
 from django import forms
 from django.contrib.auth.base_user import BaseUserManager
@@ -12,6 +18,7 @@ from portal import normalize
 from portal.models import Utility
 
 from ..models import REFERRALS, SECRET_QUESTIONS, Member
+from ..tokens import CODE_DIGITS
 from ..validators import validate_login_id
 
 CHOOSE = ("", _("(下記よりお選びください)"))
@@ -23,6 +30,62 @@ PASSWORD_NOTES = {
     Utility.PasswordRule.STANDARD: _("(8~64文字)"),
 }
 MASKED_PASSWORD = "********"  # the same whatever the length
+# Seed 003 states its rule as a list under 「パスワード」.
+PASSWORD_HELP = {
+    Utility.PasswordRule.MIXED_SYMBOL: _(
+        "以下の条件を満たすパスワードを使用してください。\n"
+        "● 半角英数字8文字以上\n"
+        "● アルファベット大文字、小文字、数字、記号(例:!?#$&()-_)のすべてを含む\n"
+        "※使用可能な記号は例示のものに限ります"
+    ),
+}
+AGREED = _("同意する")
+KANA_RE = re.compile(r"^[\u30a1-\u30fa\u30fb\u30fc\s]+$")
+
+# The words of each style for the fields both styles ask (seed 000 / seed 003).
+DETAIL_WORDS = {
+    Utility.Verification.LINK: {
+        "name": _("お客さま名"),
+        "name_short": _("お客さま名"),
+        "name_note": _("(全角40文字以内)"),
+        "name_help": _("・検針票等に記載された水道をご使用されている方の氏名を入力してください。"),
+        "number_help": _("・検針票等に記載の%(label)sをご確認いただき、入力してください。"),
+        "phone": _("連絡先電話番号"),
+        "phone_help": _("・[例]03-1234-5678"),
+        "password": _("ご希望のパスワード"),
+        "password_confirm": _("ご希望のパスワード(確認用)"),
+    },
+    Utility.Verification.CODE: {
+        "name": _("お名前(ニックネームでも登録いただけます)"),
+        "name_short": _("お名前"),
+        "name_note": "",
+        "name_help": _("お知らせの文面等に使用されます。ニックネームでの登録が可能です。"),
+        "number_help": _(
+            "上下水道料金のお知らせ(検針票)に記載の%(digits)d桁の%(label)sを"
+            "ハイフン抜きで入力してください。"
+        ),
+        "phone": _("電話番号"),
+        "phone_help": _(
+            "%(office)sに届け出た電話番号の入力となりますので注意してください。"
+            "また、ハイフンを除いた数字で入力してください。"
+        ),
+        "password": _("パスワード"),
+        "password_confirm": _("パスワード(確認用)"),
+    },
+}
+# Seed 003's order on 「2/4 会員情報入力」.
+CODE_STYLE_ORDER = [
+    "name",
+    "password",
+    "password_confirm",
+    "customer_number",
+    "phone",
+    "name_kana",
+    "agree_terms",
+    "agree_privacy",
+    "relation",
+    "payment_method",
+]
 
 
 class NormalisedEmailField(forms.EmailField):
@@ -53,6 +116,18 @@ def _required(label: str) -> dict:
 
 def _choose(label: str) -> dict:
     return {"required": _("%(label)sを選んでください。") % {"label": label}}
+
+
+def _consent(title: str) -> forms.BooleanField:
+    field = forms.BooleanField(
+        label=AGREED,
+        error_messages={
+            "required": _("%(title)sをご一読の上、「同意する」にチェックを入れてください。")
+            % {"title": title}
+        },
+    )
+    field.title = title  # the legend on ⑤ and the row on the confirmation page
+    return field
 
 
 class SignupEmailForm(forms.Form):
@@ -92,19 +167,32 @@ class SignupEmailForm(forms.Form):
 
 
 class SignupDetailsForm(forms.Form):
-    """⑥ お客さま情報の入力 and ログイン情報の入力; fields follow the utility's settings."""
+    """The details (seed 000 ⑥, seed 003 ⑤); fields follow the utility's settings."""
 
-    CUSTOMER_SECTION = ["customer_number", "name", "name_kana", "address", "building", "phone"]
+    CUSTOMER_SECTION = [
+        "customer_number",
+        "name",
+        "name_kana",
+        "address",
+        "building",
+        "phone",
+        "relation",
+        "payment_method",
+    ]
 
     def __init__(self, *args, utility: Utility, email: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.utility = utility
         self.email = email
+        self.words = DETAIL_WORDS[utility.verification]
         self.fields.update(self._customer_fields())
         self.fields.update(self._login_fields())
+        self.fields.update(self._consent_fields())
+        if utility.verification == Utility.Verification.CODE:
+            self.order_fields(CODE_STYLE_ORDER)
 
     def _customer_fields(self) -> dict[str, forms.Field]:
-        u = self.utility
+        u, words = self.utility, self.words
         label = u.customer_number_label
         fields: dict[str, forms.Field] = {
             "customer_number": NormalisedCharField(
@@ -112,21 +200,20 @@ class SignupDetailsForm(forms.Form):
                 note=_("(半角数字%(digits)d文字)") % {"digits": u.customer_number_digits},
                 normalise=normalize.digits,
                 max_length=40,
-                help_text=_("・検針票等に記載の%(label)sをご確認いただき、入力してください。")
-                % {"label": label},
+                help_text=words["number_help"]
+                % {"label": label, "digits": u.customer_number_digits},
                 error_messages=_required(label),
                 widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
             ),
             "name": NormalisedCharField(
-                label=_("お客さま名"),
-                note=_("(全角40文字以内)"),
+                label=words["name"],
+                note=words["name_note"],
                 max_length=40,
-                help_text=_(
-                    "・検針票等に記載された水道をご使用されている方の氏名を入力してください。"
-                ),
+                help_text=words["name_help"],
                 error_messages={
-                    **_required(_("お客さま名")),
-                    "max_length": _("お客さま名は40文字以内で入力してください。"),
+                    **_required(words["name_short"]),
+                    "max_length": _("%(label)sは40文字以内で入力してください。")
+                    % {"label": words["name_short"]},
                 },
                 widget=forms.TextInput(attrs={"autocomplete": "name"}),
             ),
@@ -136,6 +223,8 @@ class SignupDetailsForm(forms.Form):
                 label=_("お客様氏名カナ"),
                 normalise=normalize.katakana,
                 max_length=100,
+                help_text=_("%(office)sに届け出た契約者名をカタカナで入力してください。")
+                % {"office": u.name},
                 error_messages=_required(_("お客様氏名カナ")),
             )
         if u.asks_address:
@@ -161,13 +250,43 @@ class SignupDetailsForm(forms.Form):
                 },
             )
         fields["phone"] = NormalisedCharField(
-            label=_("連絡先電話番号"),
+            label=words["phone"],
             normalise=normalize.digits,
             max_length=30,
-            help_text=_("・[例]03-1234-5678"),
-            error_messages=_required(_("連絡先電話番号")),
+            help_text=words["phone_help"] % {"office": u.name},
+            error_messages=_required(words["phone"]),
             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
         )
+        if u.asks_relation:
+            fields["relation"] = forms.ChoiceField(
+                label=_("申込者と契約者の関係"),
+                choices=Member.Relation.choices,
+                initial=Member.Relation.SELF,
+                widget=forms.RadioSelect,
+                help_text=_("申込者様と契約者様の関係を選択してください。"),
+                error_messages=_choose(_("申込者と契約者の関係")),
+            )
+        if u.asks_payment_method:
+            fields["payment_method"] = forms.ChoiceField(
+                label=_("支払方法"),
+                choices=Member.PaymentMethod.choices,
+                initial=Member.PaymentMethod.KEEP,
+                widget=forms.RadioSelect,
+                help_text=_(
+                    "ご希望を承るだけで、この画面でお支払いの手続きが行われることはありません。"
+                ),
+                error_messages=_choose(_("支払方法")),
+            )
+        return fields
+
+    def _consent_fields(self) -> dict[str, forms.Field]:
+        u = self.utility
+        fields: dict[str, forms.Field] = {}
+        # The link style has the terms on its email step (seed 000 ③); the code style here.
+        if u.verification == Utility.Verification.CODE:
+            fields["agree_terms"] = _consent(_("利用規約"))
+        if u.asks_privacy_consent:
+            fields["agree_privacy"] = _consent(_("個人情報の取り扱いについて"))
         return fields
 
     def _login_fields(self) -> dict[str, forms.Field]:
@@ -188,15 +307,19 @@ class SignupDetailsForm(forms.Form):
                 ),
             )
         fields["password"] = forms.CharField(
-            label=_("ご希望のパスワード"),
+            label=self.words["password"],
             strip=False,
             max_length=128,
-            error_messages=_required(_("ご希望のパスワード")),
+            help_text=PASSWORD_HELP.get(u.password_rule, ""),
+            error_messages=_required(self.words["password"]),
             widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         )
-        fields["password"].note = PASSWORD_NOTES[u.password_rule]
+        # A rule stated as a list below the field needs no note beside the label.
+        fields["password"].note = (
+            "" if u.password_rule in PASSWORD_HELP else PASSWORD_NOTES[u.password_rule]
+        )
         fields["password_confirm"] = forms.CharField(
-            label=_("ご希望のパスワード(確認用)"),
+            label=self.words["password_confirm"],
             strip=False,
             max_length=128,
             error_messages={"required": _("確認のため、パスワードをもう一度入力してください。")},
@@ -261,6 +384,15 @@ class SignupDetailsForm(forms.Form):
             )
         return phone
 
+    def clean_name_kana(self) -> str:
+        kana = self.cleaned_data["name_kana"]
+        if not KANA_RE.match(kana):
+            raise ValidationError(
+                _("お客様氏名カナはカタカナで入力してください(ひらがなも使えます)。"),
+                code="kana_format",
+            )
+        return kana
+
     def clean_login_id(self) -> str:
         login_id = self.cleaned_data["login_id"]
         validate_login_id(login_id)
@@ -278,8 +410,12 @@ class SignupDetailsForm(forms.Form):
             self.add_error(
                 "password_confirm",
                 ValidationError(
-                    _("ご希望のパスワードとご希望のパスワード(確認用)が一致しません。"),
+                    _("%(password)sと%(again)sが一致しません。"),
                     code="password_mismatch",
+                    params={
+                        "password": self.words["password"],
+                        "again": self.words["password_confirm"],
+                    },
                 ),
             )
         if password and "password" not in self.errors:
@@ -305,28 +441,109 @@ class SignupDetailsForm(forms.Form):
         """Return the cleaned answers as plain strings for the session."""
         return {name: str(value) for name, value in self.cleaned_data.items()}
 
-    def confirmation_rows(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """Return the answers as shown on ⑦, by section, with the password masked."""
-        sections = []
-        for title, bound_fields in (
-            (_("お客さま情報"), self.customer_section),
-            (_("ログイン情報"), self.login_section),
-        ):
-            rows = []
-            for bound in bound_fields:
-                if bound.name == "password_confirm":
-                    continue
-                rows.append((str(bound.label), self._shown(bound)))
-            sections.append((str(title), rows))
-        return sections
+    def confirmation_list(self, values: dict | None = None) -> list[tuple[str, str]]:
+        """Return (label, shown value) in the form's order, the password masked.
 
-    def _shown(self, bound: forms.BoundField) -> str:
-        value = self.cleaned_data.get(bound.name, "")
+        ``values`` are kept answers (the 「登録」 refusal page); by default the cleaned ones.
+        """
+        values = self.cleaned_data if values is None else values
+        return [
+            (str(getattr(bound.field, "title", bound.label)), self._shown(bound, values))
+            for bound in self
+            if bound.name != "password_confirm"
+        ]
+
+    def confirmation_rows(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Return the answers as shown on seed 000 ⑦, by section, with the password masked."""
+        shown = [name for name in self.fields if name != "password_confirm"]
+        rows = dict(zip(shown, self.confirmation_list(), strict=True))
+        return [
+            (str(_("お客さま情報")), [rows[b.name] for b in self.customer_section]),
+            (
+                str(_("ログイン情報")),
+                [rows[b.name] for b in self.login_section if b.name in rows],
+            ),
+        ]
+
+    def _shown(self, bound: forms.BoundField, values: dict) -> str:
+        value = values.get(bound.name, "")
         if bound.name == "password":
             return MASKED_PASSWORD
+        if isinstance(bound.field, forms.BooleanField):
+            return str(AGREED) if value in (True, "True") else ""
         if isinstance(bound.field, forms.ChoiceField):
             return str(dict(bound.field.choices).get(value, ""))
         return value
+
+
+class SignupCodeEmailForm(forms.Form):
+    """Seed 003 ② 「1/4 メールアドレス登録」: the address only."""
+
+    email = NormalisedEmailField(
+        label=_("メールアドレス"),
+        max_length=254,
+        error_messages=_required(_("メールアドレス")),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class EmailCodeForm(forms.Form):
+    """Seed 003 ④: the code from the mail (full-width digits and spaces accepted)."""
+
+    code = NormalisedCharField(
+        label=_("認証コード"),
+        normalise=normalize.digits,
+        max_length=20,
+        error_messages=_required(_("認証コード")),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"]
+        if not (code.isdigit() and len(code) == CODE_DIGITS):
+            raise ValidationError(
+                _("認証コードはメールに記載された6桁の数字で入力してください。"),
+                code="code_format",
+            )
+        return code
+
+    def add_refusal(self, code: str, attempts_left: int = 0) -> None:
+        """Show why the service refused the code (wrong, expired, or dead after 5 tries)."""
+        messages = {
+            "wrong": _(
+                "認証コードが正しくありません。あと%(left)d回間違えると、"
+                "この認証コードは使えなくなります。"
+            )
+            % {"left": attempts_left},
+            "expired": _(
+                "認証コードの有効期限が切れています。「メールが届かない場合はこちら」"
+                "から新しい認証コードを送信してください。"
+            ),
+            "dead": _(
+                "認証コードを5回間違えたため、この認証コードは使えなくなりました。"
+                "「メールが届かない場合はこちら」から新しい認証コードを送信してください。"
+            ),
+        }
+        self.add_error("code", ValidationError(messages[code], code=f"code_{code}"))
+
+
+class SignupBackForm(forms.Form):
+    """The secret answer carried back by 「入力画面に戻る」 (it is never kept in clear)."""
+
+    secret_answer = forms.CharField(required=False, max_length=40, strip=False)
+
+
+def mismatch_messages(utility: Utility, problems: list[str]) -> list[str]:
+    """Return the bullets of seed 003's 「該当する契約が見つかりませんでした。」."""
+    label = utility.customer_number_label
+    texts = {
+        "number": _("%(label)sが存在しません。") % {"label": label},
+        "phone": _("電話番号が一致しません。"),
+        "name_kana": _("お客様氏名カナが一致しません。"),
+        "name": _("お客さま名が一致しません。"),
+        "address": _("住所が一致しません。"),
+    }
+    return [str(texts[problem]) for problem in problems]
 
 
 def login_id_taken_message() -> str:

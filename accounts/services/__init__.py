@@ -9,7 +9,7 @@
 The public names are gathered here so callers write ``services.start_signup(...)``.
 """
 
-from ..ratelimit import RateLimited
+from ..ratelimit import CooldownActive, RateLimited
 from .matching import identity_matches, match_contract
 from .profile import (
     ADDED,
@@ -79,11 +79,17 @@ from .review import (
     reject_member,
 )
 from .signup import (
+    SIGNUP_CODE_SESSION_KEY,
     SIGNUP_DETAILS_SESSION_KEY,
     SIGNUP_DONE_SESSION_KEY,
     SIGNUP_ISSUERS,
     SIGNUP_LINK_SESSION_KEY,
     SIGNUP_SESSION_KEY,
+    CodeDead,
+    CodeExpired,
+    CodeRefused,
+    CodeWrong,
+    ContractNotMatched,
     EmailTaken,
     LinkExpired,
     LinkInvalid,
@@ -92,10 +98,15 @@ from .signup import (
     MailNotSent,
     SignupError,
     SignupNotStarted,
+    TooManyMismatches,
+    code_signup_email,
     complete_signup,
+    confirm_signup_code,
     confirm_signup_link,
     count_signup_attempt,
     mark_email_verified,
+    mismatch_problems,
+    resend_signup_code,
     save_signup_details,
     saved_signup_details,
     signup_email,
@@ -141,6 +152,18 @@ __all__ = [
     "start_signup",
     "verified_email",
     "verify_signup_email",
+    "CooldownActive",
+    "SIGNUP_CODE_SESSION_KEY",
+    "CodeDead",
+    "CodeExpired",
+    "CodeRefused",
+    "CodeWrong",
+    "ContractNotMatched",
+    "TooManyMismatches",
+    "code_signup_email",
+    "confirm_signup_code",
+    "mismatch_problems",
+    "resend_signup_code",
     "ADDED",
     "REQUESTED",
     "ContractAlreadyLinked",

@@ -1,4 +1,4 @@
-"""Signup screens ② to ⑧, shared by every utility; services do the work."""
+"""Signup screens for every utility (seed 000 ② to ⑧, seed 003 ① to ⑧); services do the work."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import functools
 from collections.abc import Callable
 from http import HTTPStatus
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,15 +18,36 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.models import Utility
 
 from .. import services
-from ..forms.signup import SignupDetailsForm, SignupEmailForm
+from ..forms.signup import (
+    EmailCodeForm,
+    SignupBackForm,
+    SignupCodeEmailForm,
+    SignupDetailsForm,
+    SignupEmailForm,
+    mismatch_messages,
+)
 
 RESTART_REASONS = {
     services.SignupNotStarted: "not_started",
     services.LinkInvalid: "invalid",
     services.LinkExpired: "expired",
     services.LinkUsed: "used",
+    services.TooManyMismatches: "mismatches",
 }
 SIGNUP_SECRETS = ("password", "password_confirm", "secret_answer")
+# Seed 003's screens (「1/4」 to 「4/4」) differ in words and order from seed 000's.
+CODE_STYLE_TEMPLATES = {
+    "accounts/signup.html": "accounts/signup_code.html",
+    "accounts/signup_details.html": "accounts/signup_code_details.html",
+    "accounts/signup_confirm.html": "accounts/signup_code_confirm.html",
+    "accounts/signup_done.html": "accounts/signup_code_done.html",
+}
+
+
+def _template(utility: Utility, name: str) -> str:
+    if utility.verification == Utility.Verification.CODE:
+        return CODE_STYLE_TEMPLATES[name]
+    return name
 
 
 def signup_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -59,22 +82,64 @@ def signup_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     utility = request.utility
-    if utility.verification != Utility.Verification.LINK:
-        # Until the email-code signup ships (issue #4), tell residents whom to ask.
-        return render(request, "accounts/recovery_contact.html", {"signup": True})
-    form = SignupEmailForm(request.POST or None)
+    by_code = utility.verification == Utility.Verification.CODE
+    form = (SignupCodeEmailForm if by_code else SignupEmailForm)(request.POST or None)
+    template = _template(utility, "accounts/signup.html")
     if form.is_valid():
         try:
             services.start_signup(request, utility, form.cleaned_data["email"])
         except services.MailNotSent:
-            return render(
-                request,
-                "accounts/signup.html",
-                {"form": form, "mail_failed": True},
-                status=HTTPStatus.SERVICE_UNAVAILABLE,
-            )
-        return redirect("accounts:signup_sent", utility.slug)
-    return render(request, "accounts/signup.html", {"form": form})
+            context = {"form": form, "mail_failed": True}
+            return render(request, template, context, status=HTTPStatus.SERVICE_UNAVAILABLE)
+        except services.CooldownActive as exc:
+            context = {"form": form, "cooldown": exc.retry_seconds}
+            return render(request, template, context, status=HTTPStatus.TOO_MANY_REQUESTS)
+        return redirect("accounts:signup_code" if by_code else "accounts:signup_sent", utility.slug)
+    return render(request, template, {"form": form})
+
+
+@signup_view
+@require_http_methods(["GET", "POST"])
+def signup_code(request: HttpRequest) -> HttpResponse:
+    utility = request.utility
+    email = services.code_signup_email(request, utility)
+    form = EmailCodeForm(request.POST or None)
+    if form.is_valid():
+        try:
+            services.confirm_signup_code(request, utility, form.cleaned_data["code"])
+        except services.CodeRefused as exc:
+            form.add_refusal(exc.reason, exc.attempts_left)
+        else:
+            return redirect("accounts:signup_details", utility.slug)
+    return _code_page(request, email, form)
+
+
+@signup_view
+@require_POST
+def signup_code_resend(request: HttpRequest) -> HttpResponse:
+    utility = request.utility
+    email = services.code_signup_email(request, utility)
+    try:
+        services.resend_signup_code(request, utility)
+    except services.MailNotSent:
+        return _code_page(request, email, status=HTTPStatus.SERVICE_UNAVAILABLE, mail_failed=True)
+    except services.CooldownActive as exc:
+        status = HTTPStatus.TOO_MANY_REQUESTS
+        return _code_page(request, email, status=status, cooldown=exc.retry_seconds)
+    messages.success(request, _("認証コードを再送信しました。"))
+    return redirect("accounts:signup_code", utility.slug)
+
+
+def _code_page(
+    request: HttpRequest,
+    email: str,
+    form: EmailCodeForm | None = None,
+    status: int = HTTPStatus.OK,
+    **context,
+) -> HttpResponse:
+    """Seed 003 ④: the address step again, now with the code field."""
+    context = {"email": email, "code_form": form or EmailCodeForm(), **context}
+    return render(request, "accounts/signup_code.html", context, status=status)
 
 
 @signup_view
@@ -97,7 +162,36 @@ def signup_details(request: HttpRequest) -> HttpResponse:
     email = services.signup_email(request, utility)
     initial = services.saved_signup_details(request, utility)
     form = SignupDetailsForm(utility=utility, email=email, initial=initial)
-    return render(request, "accounts/signup_details.html", {"form": form, "email": email})
+    return _details_page(request, utility, form, email)
+
+
+@signup_view
+@sensitive_post_parameters("secret_answer")
+@require_POST
+def signup_back(request: HttpRequest) -> HttpResponse:
+    """「入力画面に戻る」 / 「訂正」: the details again, every value but the passwords."""
+    utility = request.utility
+    email = services.signup_email(request, utility)
+    initial = services.saved_signup_details(request, utility)
+    back = SignupBackForm(request.POST)
+    if back.is_valid() and back.cleaned_data["secret_answer"]:
+        # Only its hash is kept: the confirmation page carried the answer back here.
+        initial["secret_answer"] = back.cleaned_data["secret_answer"]
+    form = SignupDetailsForm(utility=utility, email=email, initial=initial)
+    return _details_page(request, utility, form, email)
+
+
+def _details_page(
+    request: HttpRequest,
+    utility: Utility,
+    form: SignupDetailsForm,
+    email: str,
+    status: int = HTTPStatus.OK,
+    **context,
+) -> HttpResponse:
+    template = _template(utility, "accounts/signup_details.html")
+    context = {"form": form, "email": email, **context}
+    return render(request, template, context, status=status)
 
 
 @signup_view
@@ -109,12 +203,18 @@ def signup_confirm(request: HttpRequest) -> HttpResponse:
     email = services.signup_email(request, utility)
     form = SignupDetailsForm(request.POST, utility=utility, email=email)
     if not form.is_valid():
-        return render(request, "accounts/signup_details.html", {"form": form, "email": email})
+        return _details_page(request, utility, form, email)
     services.verify_signup_email(request, utility)
     services.save_signup_details(request, utility, form.to_session())
-    # ⑦ is this POST's answer, so the secret answer can be shown once without being kept.
-    context = {"rows": form.confirmation_rows(), "email": email}
-    return render(request, "accounts/signup_confirm.html", context)
+    # ⑦ is this POST's answer, so the secret answer can be shown once without being kept;
+    # the page's 「入力画面に戻る」 form carries it back in a hidden field.
+    context = {
+        "rows": form.confirmation_rows(),
+        "items": form.confirmation_list(),
+        "email": email,
+        "secret_answer": form.cleaned_data.get("secret_answer", ""),
+    }
+    return render(request, _template(utility, "accounts/signup_confirm.html"), context)
 
 
 @signup_view
@@ -125,19 +225,35 @@ def signup_complete(request: HttpRequest) -> HttpResponse:
         services.complete_signup(request, utility)
     except (services.LoginIdTaken, services.EmailTaken) as exc:
         return _details_again(request, utility, exc)
+    except services.ContractNotMatched as exc:
+        return _not_matched(request, utility, exc.problems)
     return redirect("accounts:signup_done", utility.slug)
+
+
+def _not_matched(request: HttpRequest, utility: Utility, problems: list[str]) -> HttpResponse:
+    """Seed 003 ⑦: the confirmation again, with a bullet per problem and 「訂正」."""
+    email = services.signup_email(request, utility)
+    kept = services.saved_signup_details(request, utility)
+    form = SignupDetailsForm(utility=utility, email=email)
+    context = {
+        "items": form.confirmation_list(kept),
+        "email": email,
+        "problems": mismatch_messages(utility, problems),
+    }
+    template = _template(utility, "accounts/signup_confirm.html")
+    return render(request, template, context, status=HTTPStatus.UNPROCESSABLE_ENTITY)
 
 
 def _details_again(request: HttpRequest, utility: Utility, error: Exception) -> HttpResponse:
     email = services.signup_email(request, utility)
     initial = services.saved_signup_details(request, utility)
     form = SignupDetailsForm(utility=utility, email=email, initial=initial)
-    context = {"form": form, "email": email}
     if isinstance(error, services.LoginIdTaken):
         form.add_login_id_taken()
-    else:
-        context["email_taken"] = True
-    return render(request, "accounts/signup_details.html", context, status=HTTPStatus.CONFLICT)
+        return _details_page(request, utility, form, email, status=HTTPStatus.CONFLICT)
+    return _details_page(
+        request, utility, form, email, status=HTTPStatus.CONFLICT, email_taken=True
+    )
 
 
 @signup_view
@@ -146,4 +262,5 @@ def signup_done(request: HttpRequest) -> HttpResponse:
     done = request.session.get(services.SIGNUP_DONE_SESSION_KEY)
     if not done or done.get("utility") != request.utility.pk:
         return redirect("accounts:login", request.utility.slug)
-    return render(request, "accounts/signup_done.html", {"active": done["status"] == "active"})
+    template = _template(request.utility, "accounts/signup_done.html")
+    return render(request, template, {"active": done["status"] == "active"})

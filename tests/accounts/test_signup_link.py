@@ -445,16 +445,32 @@ def test_back_to_the_form_keeps_the_values_and_asks_passwords_again(
     client, utility, mailoutbox, contract
 ):
     reach_details(client, utility, mailoutbox)
-    client.post(url("signup_confirm", utility), details_for(contract))
-    response = client.get(url("signup_details", utility))
+    confirm = client.post(url("signup_confirm", utility), details_for(contract))
+    assertContains(confirm, f'action="{url("signup_back", utility)}"')
+    assertContains(confirm, '<input type="hidden" name="secret_answer" value="バナナ">')
+    response = client.post(url("signup_back", utility), {"secret_answer": "バナナ"})
     assertContains(response, 'value="10000000000001"')
     assertContains(response, 'value="taro0401"')
     assertContains(response, '<option value="food" selected>')
+    assertContains(response, 'name="secret_answer" value="バナナ"')
     assertNotContains(response, "mizu2025ab")
     changed = details_for(contract, login_id="taro0402")
     client.post(url("signup_confirm", utility), changed)
     assertRedirects(client.post(url("signup_complete", utility)), url("signup_done", utility))
     assert Member.objects.get(email=EMAIL).login_id == "taro0402"
+
+
+def test_the_secret_answer_goes_back_through_the_page_never_the_session(
+    client, utility, mailoutbox, contract
+):
+    reach_details(client, utility, mailoutbox)
+    client.post(url("signup_confirm", utility), details_for(contract, secret_answer="ばなな"))
+    kept = str(dict(client.session.items()))
+    assert "ばなな" not in kept and "バナナ" not in kept
+    # Without the page's hidden field (a plain GET), the answer is simply asked again.
+    response = client.get(url("signup_details", utility))
+    assertContains(response, 'value="taro0401"')
+    assertNotContains(response, 'name="secret_answer" value=')
 
 
 # ⑧ Completion ------------------------------------------------------------------------------
@@ -545,10 +561,11 @@ def test_pressing_本会員申請する_twice_makes_one_member_and_one_mail(
     assert len(mailoutbox) == 2
 
 
-def test_a_code_style_utility_keeps_its_temporary_page(client):
+def test_a_code_style_utility_gets_the_code_step_instead(client):
     utility = UtilityFactory(code_style=True)
     response = client.get(url("signup", utility))
-    assertContains(response, "お問い合わせ先までご連絡ください")
+    assertContains(response, "1/4 メールアドレス登録")
+    assertNotContains(response, "メールアドレス (確認用)")
 
 
 # Two residents, one login ID, the same moment ----------------------------------------------

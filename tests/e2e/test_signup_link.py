@@ -69,12 +69,12 @@ def test_kanazawa_resident_signs_up_by_link_and_staff_approve(
     expect(page.get_by_text("********")).to_be_visible()
     expect(page.get_by_text("バナナ")).to_be_visible()
     expect(page.get_by_text(PASSWORD)).to_have_count(0)
-    page.get_by_role("link", name="入力画面に戻る").click()
+    page.get_by_role("button", name="入力画面に戻る").click()
     expect(page.get_by_label("ご希望のログインID")).to_have_value(LOGIN_ID)
+    expect(page.get_by_label("回答")).to_have_value("バナナ")  # only the passwords go
     expect(page.locator("#id_password")).to_have_value("")
     page.locator("#id_password").fill(PASSWORD)
     page.get_by_label("ご希望のパスワード(確認用)").fill(PASSWORD)
-    page.get_by_label("回答").fill("バナナ")
     page.get_by_role("button", name="入力内容を確認する").click()
     page.get_by_role("button", name="本会員申請する").click()
 
