@@ -286,8 +286,9 @@ def confirm_email_change(request: HttpRequest, member: Member) -> str:
     """Use the stashed link up and change the address. Returns the new address."""
     with transaction.atomic():
         challenge = _email_link_challenge(request, member, for_update=True)
-        _apply_email_change(request, member, challenge)
+        old = _apply_email_change(request, member, challenge)
     request.session.pop(EMAIL_CHANGE_SESSION_KEY, None)
+    _tell_old_address(member, old)
     return challenge.email
 
 
@@ -326,7 +327,7 @@ def confirm_email_change_code(request: HttpRequest, member: Member, code: str) -
         )
         right = challenge is not None and check_password(code, challenge.secret_hash)
         if right:
-            _apply_email_change(request, member, challenge)
+            old = _apply_email_change(request, member, challenge)
         elif challenge is not None:
             challenge.attempts_left -= 1
             challenge.save(update_fields=["attempts_left"])
@@ -337,10 +338,11 @@ def confirm_email_change_code(request: HttpRequest, member: Member, code: str) -
             raise EmailCodeAttemptsUsedUp
         raise WrongEmailCode
     request.session.pop(EMAIL_CHANGE_SESSION_KEY, None)
+    _tell_old_address(member, old)
     return email
 
 
-def _apply_email_change(request: HttpRequest, member: Member, challenge: EmailChallenge) -> None:
+def _apply_email_change(request: HttpRequest, member: Member, challenge: EmailChallenge) -> str:
     old, new = member.email, challenge.email
     member.email = new
     try:
@@ -353,11 +355,11 @@ def _apply_email_change(request: HttpRequest, member: Member, challenge: EmailCh
     challenge.save(update_fields=["used_at"])
     _end_email_challenges(member)
     record_event(member, "email_changed", request=request, detail={"old": old, "new": new})
-    transaction.on_commit(
-        lambda: send_or_record(
-            member, "email_changed", lambda: emails.send_email_changed(member, old)
-        )
-    )
+    return old
+
+
+def _tell_old_address(member: Member, old: str) -> None:
+    send_or_record(member, "email_changed", lambda: emails.send_email_changed(member, old))
 
 
 # Contracts ----------------------------------------------------------------------------------
