@@ -63,6 +63,7 @@ class CsvImportAdmin(UtilityScopedAdmin):
         result = None
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
+            upload.seek(0)
             result = type(self).import_csv(
                 upload.file,
                 encoding=form.cleaned_data["encoding"] or None,

@@ -1,12 +1,13 @@
 """Import the CIS export: customers and meter readings, all or nothing per file, as upserts.
 
-One pass over the file: rows are checked by ``billing.importers`` and written to a temporary
-staging table inside one transaction (PostgreSQL: one ``COPY``; SQLite: batched inserts).
-The staged rows are then checked for what needs the database (unknown customer numbers, the
-same key twice in the file) and merged into the real table with one
-``INSERT ... ON CONFLICT DO UPDATE ... WHERE <the row differs>``. Any problem rolls the whole
-transaction back. Python holds one batch of rows and at most ``max_errors`` errors, so memory
-stays flat however long the file is.
+One pass over the file: rows are checked by ``billing.importers`` and written in batches to a
+temporary staging table inside one transaction (PostgreSQL: ``COPY``; SQLite: executemany),
+by a second thread while the next batch is checked. The staged rows are then checked for
+what needs the database (unknown customer numbers, the same key twice in the file) and
+merged into the real table with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <the row
+differs>``, so unchanged rows are not written and can be counted. Any problem rolls the whole
+transaction back (a dry run always does). Python holds two batches of rows and at most
+``max_errors`` errors, so memory stays flat however long the file is.
 """
 
 from __future__ import annotations
