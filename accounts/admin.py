@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.expressions import OrderBy
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
@@ -123,6 +124,14 @@ class RejectForm(forms.Form):
     )
 
 
+def _pending_first(pending: str) -> OrderBy:
+    """Order rows waiting for staff before every other row (the changelist's ordering wins
+    over any queryset ordering, so this goes through ``get_ordering``)."""
+    return Case(
+        When(status=pending, then=Value(0)), default=Value(1), output_field=IntegerField()
+    ).asc()
+
+
 @admin.register(Member)
 class MemberAdmin(UtilityScopedAdmin):
     form = MemberAdminForm
@@ -194,14 +203,9 @@ class MemberAdmin(UtilityScopedAdmin):
     inlines = [ContractLinkInline, ContractRequestInline, MemberEventInline]
     actions = ["approve", "reject"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_ordering(self, request: HttpRequest) -> list:
         # Pending members first: they are what staff come here to deal with.
-        pending_first = Case(
-            When(status=Member.Status.PENDING, then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
-        return super().get_queryset(request).order_by(pending_first, "-date_joined")
+        return [_pending_first(Member.Status.PENDING), "-date_joined"]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -366,22 +370,11 @@ class ContractRequestAdmin(UtilityScopedAdmin):
     readonly_fields = [f for f in fields if f != "customer"]
     actions = ["approve", "reject"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        pending_first = Case(
-            When(status=ContractRequest.Status.PENDING, then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
-        return super().get_queryset(request).order_by(pending_first, "-created_at")
+    def get_ordering(self, request: HttpRequest) -> list:
+        return [_pending_first(ContractRequest.Status.PENDING), "-created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
-
-    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "customer" and not request.user.is_superuser:
-            field.queryset = field.queryset.filter(utility_id=request.user.utility_id)
-        return field
 
     @admin.display(description=_("契約との照合"))
     def match_summary(self, contract_request: ContractRequest) -> str:

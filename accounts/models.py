@@ -118,9 +118,7 @@ class Member(AbstractBaseUser, PermissionsMixin):
     # Wrong secret answers in a row, and the end of the lockout they caused (shared by
     # every worker because it lives here, not in a process or a session).
     recovery_failures = models.PositiveSmallIntegerField(_("秘密の回答の連続誤り回数"), default=0)
-    recovery_locked_until = models.DateTimeField(
-        _("再設定手続きの停止期限"), null=True, blank=True
-    )
+    recovery_locked_until = models.DateTimeField(_("再設定手続きの停止期限"), null=True, blank=True)
     is_staff = models.BooleanField(_("職員"), default=False)
     date_joined = models.DateTimeField(_("登録日時"), default=timezone.now)
     contracts = models.ManyToManyField(

@@ -291,12 +291,13 @@ def test_the_cooldown_also_holds_on_the_address_step(client, utility, mailoutbox
     assert len(mailoutbox) == 1
 
 
-def test_code_mails_are_limited_per_address(client, utility, mailoutbox, time_machine):
+def test_code_mails_are_limited_per_address(client, utility, mailoutbox, time_machine, settings):
+    # All at one instant: django-ratelimit's fixed windows start at a per-key offset, so
+    # requests minutes apart could fall into two windows depending on the key.
+    settings.PORTAL_SIGNUP_CODE_COOLDOWN_SECONDS = 0
     time_machine.move_to(START, tick=False)
-    for step in range(3):
-        time_machine.move_to(START + step * COOLDOWN, tick=False)
+    for _ in range(3):
         assert ask_for_code(client, utility).status_code == HTTPStatus.FOUND
-    time_machine.move_to(START + 3 * COOLDOWN, tick=False)
     response = ask_for_code(client, utility)
     assertContains(response, "受付を一時的に止めています。", status_code=429)
     assert len(mailoutbox) == 3

@@ -98,7 +98,7 @@ def test_kanazawa_resident_signs_up_by_link_and_staff_approve(
     staff.get_by_label("パスワード").fill("Kanazawa-Staff-2026")
     staff.get_by_role("button", name="ログイン").click()
     staff.goto(f"{live_server.url}/admin/accounts/member/")
-    row = staff.locator("#result_list tbody tr").first
+    row = staff.locator("#result_list tbody tr", has_text=LOGIN_ID)
     expect(row).to_contain_text(LOGIN_ID)
     expect(row).to_contain_text("番号○ 氏名○ 電話○ 住所○")
     row.get_by_role("checkbox").check()

@@ -156,3 +156,19 @@ def test_createsuperuser_noinput_reads_the_environment(monkeypatch):
     assert admin.is_superuser and admin.is_staff and admin.is_active
     assert admin.utility is None
     assert admin.check_password("Very-Long-Pass-2026")
+
+
+def test_pending_members_come_first_whatever_their_age(staff_client, two_cities):
+    import datetime
+
+    kanazawa, _ = two_cities
+    old_pending = MemberFactory(
+        utility=kanazawa,
+        login_id="oldpending",
+        status=Member.Status.PENDING,
+        date_joined=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+    )
+    MemberFactory(utility=kanazawa, login_id="newactive")
+    response = staff_client.get(reverse("admin:accounts_member_changelist"))
+    html = response.content.decode()
+    assert html.index(old_pending.login_id) < html.index("newactive")

@@ -17,6 +17,7 @@ STAFF_GROUP = "事業者職員"
 STAFF_PERMISSIONS = [
     ("accounts", "member", ["view", "change"]),
     ("accounts", "contractlink", ["view", "add", "change", "delete"]),
+    ("accounts", "contractrequest", ["view", "change"]),
     ("accounts", "memberevent", ["view"]),
     ("billing", "customer", ["view", "add", "change"]),
     ("billing", "meterreading", ["view", "add", "change"]),
