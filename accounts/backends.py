@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
+from django.db.models import Case, Value, When
 from django.http import HttpRequest
 
 from portal import normalize
@@ -14,8 +15,14 @@ from .models import Member
 
 
 def find_resident(utility: Utility, identifier: str) -> Member | None:
-    """Return the resident of this utility who signs in with this login ID or email."""
-    members = Member.objects.filter(utility=utility, is_staff=False)
+    """Return the resident of this utility who signs in with this login ID or email.
+
+    A member who withdrew and registered again has two rows; the current one wins, and a
+    withdrawn row is only found (to say 退会済み) when there is no other.
+    """
+    members = Member.objects.filter(utility=utility, is_staff=False).order_by(
+        Case(When(status=Member.Status.WITHDRAWN, then=Value(1)), default=Value(0)), "-pk"
+    )
     if utility.logs_in_with_email:
         return members.filter(email__iexact=normalize.nfkc(identifier)).first()
     return members.filter(login_id__iexact=normalize.login_id(identifier)).first()

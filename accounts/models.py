@@ -25,7 +25,17 @@ REFERRALS = [
 ]
 
 
-class MemberManager(BaseUserManager):
+class MemberQuerySet(models.QuerySet):
+    def holders(self, utility) -> MemberQuerySet:
+        """Residents of ``utility`` who hold their login ID and email address.
+
+        A withdrawn member gives both back (the record stays for staff), so the same
+        resident can register again later.
+        """
+        return self.filter(utility=utility, is_staff=False).exclude(status=Member.Status.WITHDRAWN)
+
+
+class MemberManager(BaseUserManager.from_queryset(MemberQuerySet)):
     use_in_migrations = True
 
     def get_by_natural_key(self, login_id: str) -> Member:
@@ -141,17 +151,18 @@ class Member(AbstractBaseUser, PermissionsMixin):
         verbose_name_plural = _("会員")
         ordering = ["utility", "-date_joined"]
         constraints = [
-            # Login IDs and emails are unique within a utility; the same ID elsewhere is someone else.
+            # Login IDs and emails are unique within a utility among members who have not
+            # withdrawn; the same ID in another utility is someone else.
             models.UniqueConstraint(
                 "utility",
                 Lower("login_id"),
-                condition=~Q(login_id="") & Q(is_staff=False),
+                condition=~Q(login_id="") & Q(is_staff=False) & ~Q(status="withdrawn"),
                 name="member_unique_login_id_per_utility",
             ),
             models.UniqueConstraint(
                 "utility",
                 Lower("email"),
-                condition=~Q(email="") & Q(is_staff=False),
+                condition=~Q(email="") & Q(is_staff=False) & ~Q(status="withdrawn"),
                 name="member_unique_email_per_utility",
             ),
             # Staff sign in to the admin without a utility in the URL: their IDs are global.

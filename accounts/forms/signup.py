@@ -396,9 +396,7 @@ class SignupDetailsForm(forms.Form):
     def clean_login_id(self) -> str:
         login_id = self.cleaned_data["login_id"]
         validate_login_id(login_id)
-        taken = Member.objects.filter(
-            utility=self.utility, is_staff=False, login_id__iexact=login_id
-        ).exists()
+        taken = Member.objects.holders(self.utility).filter(login_id__iexact=login_id).exists()
         if taken:
             raise ValidationError(login_id_taken_message(), code="login_id_taken")
         return login_id

@@ -178,7 +178,8 @@ def start_email_change(request: HttpRequest, member: Member, new_email: str) -> 
             "tries": 0,
         }
     taken = (
-        Member.objects.filter(utility=utility, is_staff=False, email__iexact=new_email)
+        Member.objects.holders(utility)
+        .filter(email__iexact=new_email)
         .exclude(pk=member.pk)
         .exists()
     )

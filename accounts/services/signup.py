@@ -147,7 +147,7 @@ def start_signup(request: HttpRequest, utility: Utility, email: str) -> None:
         ratelimit.start_code_cooldown(utility.slug, email)
     ratelimit.check_signup_mail(request, utility.slug, email)
     request.session.pop(SIGNUP_LINK_SESSION_KEY, None)
-    is_member = Member.objects.filter(utility=utility, is_staff=False, email__iexact=email)
+    is_member = Member.objects.holders(utility).filter(email__iexact=email)
     SIGNUP_ISSUERS[utility.verification](request, utility, email, is_member.exists())
 
 
@@ -517,7 +517,7 @@ def _create_member(utility: Utility, email: str, details: dict, match: dict) -> 
 
 def _explain_duplicate(utility: Utility, member: Member, error: IntegrityError) -> Member:
     """Tell a double submit (same kept details: already done) from a real clash."""
-    members = Member.objects.filter(utility=utility, is_staff=False)
+    members = Member.objects.holders(utility)
     existing = members.filter(email__iexact=member.email).first()
     # The password hash was salted once at ⑥ / ⑤, so only this signup's own earlier
     # submit has it; members of an email-login utility all have an empty login ID.
