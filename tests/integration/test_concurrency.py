@@ -1,0 +1,130 @@
+"""Fifty at once on PostgreSQL: one winner, clear answers for the rest, never a 500 (issue #7)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from accounts import services
+from accounts.models import Member
+from billing.models import Customer, MeterReading
+from billing.services import import_customers, import_readings
+from tests.accounts.test_signup_link import details_for, kanazawa_contract, reach_details, url
+from tests.factories import MemberFactory, StaffFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CROWD = 50
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers on one database: CI runs this on PostgreSQL")
+
+
+def all_at_once(work, items) -> list:
+    """Run ``work(item)`` in one thread per item, released together by a barrier."""
+    barrier = threading.Barrier(len(items))
+
+    def run(item):
+        barrier.wait()
+        try:
+            return work(item)
+        except Exception as exc:  # noqa: BLE001 - the caller inspects what each one met
+            return exc
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(run, items))
+
+
+def test_fifty_signups_with_one_login_id_make_one_member(mailoutbox):
+    utility = UtilityFactory()
+    contract = kanazawa_contract(utility)
+    browsers = []
+    for number in range(CROWD):
+        # Each resident on their own line, as fifty homes would be.
+        browser = Client(REMOTE_ADDR=f"198.51.100.{number + 1}")
+        reach_details(browser, utility, mailoutbox, f"resident{number}@example.jp")
+        response = browser.post(url("signup_confirm", utility), details_for(contract))
+        assert response.status_code == HTTPStatus.OK
+        browsers.append(browser)
+    responses = all_at_once(lambda b: b.post(url("signup_complete", utility)), browsers)
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in responses)
+    assert statuses == [HTTPStatus.FOUND] + [HTTPStatus.CONFLICT] * (CROWD - 1), statuses
+    for response in responses:
+        if response.status_code == HTTPStatus.CONFLICT:
+            assert "このログインIDは既に使用されています" in response.content.decode()
+    assert Member.objects.filter(utility=utility, login_id="taro0401").count() == 1
+
+
+def test_fifty_approvals_of_one_member_send_one_guide_mail(mailoutbox):
+    utility = UtilityFactory()
+    contract = kanazawa_contract(utility)
+    member = MemberFactory(
+        utility=utility,
+        status=Member.Status.PENDING,
+        signup_match={"customer_id": contract.pk, "number": True, "name": True, "phone": True},
+    )
+    staff = [StaffFactory(utility=utility) for _ in range(CROWD)]
+    outcomes = all_at_once(
+        lambda reviewer: services.approve_member(member, reviewer, "https://portal.example.jp"),
+        staff,
+    )
+    assert sum(outcome is True for outcome in outcomes) == 1
+    assert all(
+        outcome is True or isinstance(outcome, services.AlreadyReviewed) for outcome in outcomes
+    ), outcomes
+    assert len(mailoutbox) == 1
+    member.refresh_from_db()
+    assert member.status == Member.Status.ACTIVE
+    assert member.contract_links.count() == 1
+
+
+def _write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_two_imports_of_one_file_at_once_give_the_rows_of_one(tmp_path):
+    utility = UtilityFactory(customer_number_digits=11)
+    customers = _write(
+        tmp_path / "customers.csv",
+        "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,"
+        "meter_number\n"
+        + "".join(
+            f"{utility.slug},{n:011d},見本 太郎,ミホン タロウ,見本市本町{n},,0312345678,20,{n}\n"
+            for n in range(1, 301)
+        ),
+    )
+    readings = _write(
+        tmp_path / "readings.csv",
+        "utility,customer_number,period_start,period_end,read_on,previous_index,"
+        "current_index,usage_m3,water_charge,sewer_charge,tax,total\n"
+        + "".join(
+            f"{utility.slug},{n:011d},2025-0{m}-01,2025-0{m}-28,2025-0{m}-28,"
+            f"{100 + 10 * m},{110 + 10 * m},10,2000,1500,318,3500\n"
+            for n in range(1, 301)
+            for m in range(1, 7)
+        ),
+    )
+
+    def run(service_and_path):
+        service, path = service_and_path
+        with open(path, "rb") as stream:
+            return service(stream)
+
+    for service, path in [(import_customers, customers), (import_readings, readings)]:
+        results = all_at_once(run, [(service, path), (service, path)])
+        assert all(not isinstance(r, Exception) for r in results), results
+        assert all(r.ok for r in results), [r.errors for r in results]
+        # One run inserted everything; the other found every row already there, unchanged.
+        assert sorted(r.inserted for r in results) == [0, results[0].rows]
+    assert Customer.objects.filter(utility=utility).count() == 300
+    assert MeterReading.objects.filter(customer__utility=utility).count() == 1800
