@@ -58,6 +58,7 @@ READ_ON_GRACE = datetime.timedelta(days=31)
 # Customer fields' max_length in billing.models (a longer value would fail in the database).
 MAX_LENGTHS = {"name": 100, "name_kana": 100, "address": 256, "building": 256, "meter_number": 20}
 CHUNK_SIZE = 1 << 20
+_PARENTHESES = str.maketrans("", "", "()")
 _KANA = re.compile(r"[\u30a0-\u30ff ]*")
 _SPACES = re.compile(r"\s+")
 
@@ -220,7 +221,7 @@ def _column_order(header: list[str], columns: tuple[str, ...]) -> tuple[list[int
 
 
 def validate_customers(
-    records: Iterable[tuple[int, tuple[str, ...]] | RowError], utilities: Mapping[str, UtilityRules]
+    records: Iterable[tuple[int, Sequence[str]] | RowError], utilities: Mapping[str, UtilityRules]
 ) -> Iterator[CustomerRow | RowError]:
     """Check and normalise customer records; yield a CustomerRow or the record's errors."""
     for record in records:
@@ -238,7 +239,7 @@ def validate_customers(
         _length(line, "name_kana", kana, errors)
         address = _text(line, "address", address, errors)
         building = _text(line, "building", building, errors)
-        phone = digits(phone)
+        phone = digits(phone).translate(_PARENTHESES)  # 076(220)2111 is a common way to write it
         if phone and not (phone.isascii() and phone.isdigit() and 10 <= len(phone) <= 11):
             errors.append(RowError(line, "phone", _("電話番号は数字10〜11桁で入力してください。")))
         size = _integer(line, "meter_diameter_mm", diameter, errors)

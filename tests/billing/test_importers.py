@@ -219,3 +219,10 @@ def test_all_problems_of_one_row_are_reported():
 def test_an_unknown_encoding_is_refused():
     with pytest.raises(ValueError):
         readings(READING_HEADER, encoding="latin-1")
+
+
+def test_a_phone_written_with_parentheses_is_read_as_digits():
+    header = "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,meter_number\n"
+    row = "kanazawa,10000000000001,水道 太郎,スイドウ タロウ,金沢市,,076（220）2111,20,1\n"
+    (customer,) = parse_customers(io.BytesIO((header + row).encode()), UTILITIES)
+    assert customer.phone == "0762202111"
