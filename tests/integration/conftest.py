@@ -125,7 +125,7 @@ def machines(transactional_db, static_root):
         "STATIC_ROOT": str(static_root),
         "DATABASE_URL": _database_url(),
         "CACHE_URL": REDIS_URL,
-        "CONN_MAX_AGE": "0",
+        "CONN_MAX_AGE": "600",
     }
     started = []
     for _ in range(2):
