@@ -124,6 +124,17 @@ class RejectForm(forms.Form):
     )
 
 
+def _match_line(match: dict | None) -> str:
+    """Say each matched item at a glance: 「番号○ 氏名○ 電話× 住所○」."""
+    if not match:
+        return "—"
+    return " ".join(
+        f"{label}{_mark(match[key])}"
+        for key, label, _typed, _contract in MATCH_ITEMS
+        if key in match
+    )
+
+
 def _pending_first(pending: str) -> OrderBy:
     """Order rows waiting for staff before every other row (the changelist's ordering wins
     over any queryset ordering, so this goes through ``get_ordering``)."""
@@ -224,14 +235,7 @@ class MemberAdmin(UtilityScopedAdmin):
 
     @admin.display(description=_("契約との照合"))
     def match_summary(self, member: Member) -> str:
-        match = member.signup_match or {}
-        if not match:
-            return "—"
-        return " ".join(
-            f"{label}{_mark(match[key])}"
-            for key, label, _typed, _contract in MATCH_ITEMS
-            if key in match
-        )
+        return _match_line(member.signup_match)
 
     @admin.display(description=_("契約との照合(入力値と契約の値)"))
     def match_table(self, member: Member) -> str:
@@ -378,14 +382,7 @@ class ContractRequestAdmin(UtilityScopedAdmin):
 
     @admin.display(description=_("契約との照合"))
     def match_summary(self, contract_request: ContractRequest) -> str:
-        match = contract_request.match or {}
-        if not match:
-            return "—"
-        return " ".join(
-            f"{label}{_mark(match[key])}"
-            for key, label, _typed, _contract in MATCH_ITEMS
-            if key in match
-        )
+        return _match_line(contract_request.match)
 
     @admin.action(description=_("承認"), permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
@@ -261,6 +262,24 @@ class ContractRequest(models.Model):
         return f"{self.member} → {self.customer_number}"
 
 
+class EmailChallengeQuerySet(models.QuerySet):
+    def latest_live(self, purpose: str, email: str, **scope) -> EmailChallenge | None:
+        """Return the newest unused, unexpired challenge with tries left, locked for update."""
+        return (
+            self.select_for_update()
+            .filter(
+                purpose=purpose,
+                email__iexact=email,
+                used_at__isnull=True,
+                expires_at__gt=timezone.now(),
+                attempts_left__gt=0,
+                **scope,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+
+
 class EmailChallenge(models.Model):
     """A pending proof that someone reads an address: a hashed link token or code."""
 
@@ -283,6 +302,8 @@ class EmailChallenge(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
 
+    objects = EmailChallengeQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("メール確認")
         verbose_name_plural = _("メール確認")
@@ -290,6 +311,14 @@ class EmailChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {self.email}"
+
+    def check_code(self, code: str) -> bool:
+        """Compare a typed code with the stored hash; a wrong one uses up one try."""
+        if check_password(code, self.secret_hash):
+            return True
+        self.attempts_left -= 1
+        self.save(update_fields=["attempts_left"])
+        return False
 
     @property
     def is_usable(self) -> bool:

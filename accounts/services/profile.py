@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.contrib.auth import logout, update_session_auth_hash
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -313,25 +313,12 @@ def confirm_email_change_code(request: HttpRequest, member: Member, code: str) -
     if state["tries"] >= EMAIL_CODE_MAX_ATTEMPTS:
         raise EmailCodeAttemptsUsedUp
     with transaction.atomic():
-        challenge = (
-            EmailChallenge.objects.select_for_update()
-            .filter(
-                member=member,
-                purpose=EmailChallenge.Purpose.EMAIL_CHANGE,
-                email__iexact=email,
-                used_at__isnull=True,
-                expires_at__gt=timezone.now(),
-                attempts_left__gt=0,
-            )
-            .order_by("-created_at")
-            .first()
+        challenge = EmailChallenge.objects.latest_live(
+            EmailChallenge.Purpose.EMAIL_CHANGE, email, member=member
         )
-        right = challenge is not None and check_password(code, challenge.secret_hash)
+        right = challenge is not None and challenge.check_code(code)
         if right:
             old = _apply_email_change(request, member, challenge)
-        elif challenge is not None:
-            challenge.attempts_left -= 1
-            challenge.save(update_fields=["attempts_left"])
     if not right:
         tries = state["tries"] + 1
         request.session[EMAIL_CHANGE_SESSION_KEY] = {**state, "tries": tries}

@@ -311,23 +311,10 @@ def confirm_reset_code(request: HttpRequest, utility: Utility, code: str) -> Non
     if state["tries"] >= CODE_MAX_ATTEMPTS:
         raise CodeAttemptsUsedUp
     with transaction.atomic():
-        challenge = (
-            EmailChallenge.objects.select_for_update()
-            .filter(
-                utility=utility,
-                purpose=EmailChallenge.Purpose.PASSWORD_RESET,
-                email__iexact=email,
-                used_at__isnull=True,
-                expires_at__gt=timezone.now(),
-                attempts_left__gt=0,
-            )
-            .order_by("-created_at")
-            .first()
+        challenge = EmailChallenge.objects.latest_live(
+            EmailChallenge.Purpose.PASSWORD_RESET, email, utility=utility
         )
-        right = challenge is not None and check_password(code, challenge.secret_hash)
-        if challenge is not None and not right:
-            challenge.attempts_left -= 1
-            challenge.save(update_fields=["attempts_left"])
+        right = challenge is not None and challenge.check_code(code)
     if not right:
         tries = state["tries"] + 1
         request.session[RESET_EMAIL_SESSION_KEY] = {**state, "tries": tries}
