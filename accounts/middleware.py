@@ -63,12 +63,21 @@ IDLE_RESOLUTION_SECONDS = 60  # write the session at most once a minute, not on 
 
 
 class SessionIdleTimeoutMiddleware:
-    """Sign a resident out after the utility's idle time, and say so on the next page."""
+    """Sign a resident out after the utility's idle time, and say so on the next page.
+
+    Only pages under a utility look at the session: /healthz, static files and the admin
+    never load it.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        if getattr(request, "utility", None) is None:
+            return None
         user = request.user
         if user.is_authenticated and user.is_resident:
             now = int(timezone.now().timestamp())
@@ -82,4 +91,4 @@ class SessionIdleTimeoutMiddleware:
                 )
             elif last_seen is None or now - last_seen >= IDLE_RESOLUTION_SECONDS:
                 request.session[IDLE_SESSION_KEY] = now
-        return self.get_response(request)
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 
 from .models import Utility
@@ -29,8 +30,16 @@ class UtilityMiddleware:
         slug = view_kwargs.pop(URL_KWARG, None)
         if slug is None:
             return None
-        utility = Utility.objects.filter(slug=slug).first()
+        utility = _signed_in_utility(request, slug) or Utility.objects.filter(slug=slug).first()
         if utility is None:
             raise Http404("unknown utility")
         request.utility = utility  # type: ignore[attr-defined]
         return None
+
+
+def _signed_in_utility(request: HttpRequest, slug: str) -> Utility | None:
+    """Reuse the utility the signed-in member was loaded with (one query fewer per page)."""
+    if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+        return None  # anonymous: do not load a session just to find out
+    utility = getattr(getattr(request, "user", None), "utility", None)
+    return utility if utility is not None and utility.slug == slug else None

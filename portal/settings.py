@@ -56,9 +56,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "accounts.middleware.SessionIdleTimeoutMiddleware",
     "portal.middleware.UtilityMiddleware",
     "accounts.middleware.OperatingHoursMiddleware",
+    "accounts.middleware.SessionIdleTimeoutMiddleware",
     "accounts.middleware.ResidentLoginRequiredMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
