@@ -33,6 +33,9 @@ def form_fields(html: str) -> list[str]:
     """Field names of the page's main POST form (the largest), without the CSRF token."""
     forms = FORM.findall(html)
     assert forms, "no POST form on the page"
+    for form in forms:
+        # The test client skips CSRF checks; a browser would get a 403 without the token.
+        assert re.search(r'name="csrfmiddlewaretoken" value="[^"]+"', form), form[:300]
     names = FIELD.findall(max(forms, key=len))
     return sorted({n for n in names if n != "csrfmiddlewaretoken"})
 
