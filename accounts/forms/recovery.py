@@ -11,7 +11,6 @@ from portal import normalize
 from portal.models import Utility
 
 from ..models import Member
-from ..tokens import CODE_DIGITS
 from .signup import PASSWORD_NOTES, NormalisedCharField, NormalisedEmailField
 
 
@@ -75,26 +74,6 @@ class PasswordResetEmailForm(forms.Form):
     """The address of an email-login member (「パスワードを忘れた場合」)."""
 
     email = email_field()
-
-
-class ResetCodeForm(forms.Form):
-    """The 6-digit code from the mail, typed with any width of digits and spaces."""
-
-    code = NormalisedCharField(
-        label=_("認証コード"),
-        normalise=normalize.digits,
-        max_length=20,
-        error_messages=_required(_("認証コード")),
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
-    )
-
-    def clean_code(self) -> str:
-        code = self.cleaned_data["code"]
-        if not (code.isdigit() and len(code) == CODE_DIGITS):
-            raise ValidationError(
-                _("認証コードは半角数字6桁で入力してください。"), code="code_format"
-            )
-        return code
 
 
 class NewPasswordForm(forms.Form):

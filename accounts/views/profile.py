@@ -24,7 +24,7 @@ from ..forms.profile import (
     TaxDeclarationForm,
     WithdrawForm,
 )
-from ..forms.recovery import ResetCodeForm
+from ..forms.signup import EmailCodeForm
 from ..models import SECRET_QUESTIONS, ContractRequest
 from .recovery import rate_limited_response
 
@@ -113,7 +113,7 @@ def profile_email_sent(request: HttpRequest) -> HttpResponse:
 def profile_email_code(request: HttpRequest) -> HttpResponse:
     member = request.user
     email = services.email_change_code_target(request, member)
-    form = ResetCodeForm(request.POST or None)
+    form = EmailCodeForm(request.POST or None)
     context = {"form": form, "email": email}
     if form.is_valid():
         try:

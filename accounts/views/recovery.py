@@ -18,9 +18,9 @@ from ..forms.recovery import (
     NewPasswordForm,
     PasswordResetEmailForm,
     RecoveryIdentifyForm,
-    ResetCodeForm,
     SecretAnswerForm,
 )
+from ..forms.signup import EmailCodeForm
 from ..models import SECRET_QUESTIONS
 
 RESTART_REASONS = {
@@ -145,7 +145,7 @@ def recovery_sent(request: HttpRequest) -> HttpResponse:
 def recovery_code(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     email = services.reset_code_email(request, utility)
-    form = ResetCodeForm(request.POST or None)
+    form = EmailCodeForm(request.POST or None)
     context = {"form": form, "email": email}
     if form.is_valid():
         try:
