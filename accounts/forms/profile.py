@@ -11,7 +11,7 @@ from portal.models import Utility
 
 from ..models import SECRET_QUESTIONS, Member
 from .recovery import NewPasswordForm, email_field
-from .signup import CHOOSE, NormalisedCharField
+from .signup import CHOOSE, NormalisedCharField, checked_customer_number
 
 
 def _required(label: str) -> dict:
@@ -155,15 +155,7 @@ class ContractAddForm(forms.Form):
         )
 
     def clean_customer_number(self) -> str:
-        number = self.cleaned_data["customer_number"]
-        digits = self.utility.customer_number_digits
-        if not (number.isdigit() and len(number) == digits):
-            raise ValidationError(
-                _("%(label)sは半角数字%(digits)d桁で入力してください。"),
-                code="customer_number_format",
-                params={"label": self.utility.customer_number_label, "digits": digits},
-            )
-        return number
+        return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
 
 
 class WithdrawForm(CurrentPasswordMixin, forms.Form):

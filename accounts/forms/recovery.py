@@ -11,7 +11,12 @@ from portal import normalize
 from portal.models import Utility
 
 from ..models import Member
-from .signup import PASSWORD_NOTES, NormalisedCharField, NormalisedEmailField
+from .signup import (
+    PASSWORD_NOTES,
+    NormalisedCharField,
+    NormalisedEmailField,
+    checked_customer_number,
+)
 
 
 def _required(label: str) -> dict:
@@ -47,15 +52,7 @@ class RecoveryIdentifyForm(forms.Form):
         )
 
     def clean_customer_number(self) -> str:
-        number = self.cleaned_data["customer_number"]
-        digits = self.utility.customer_number_digits
-        if not (number.isdigit() and len(number) == digits):
-            raise ValidationError(
-                _("%(label)sは半角数字%(digits)d桁で入力してください。"),
-                code="customer_number_format",
-                params={"label": self.utility.customer_number_label, "digits": digits},
-            )
-        return number
+        return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
 
 
 class SecretAnswerForm(forms.Form):

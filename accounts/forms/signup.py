@@ -130,6 +130,18 @@ def _consent(title: str) -> forms.BooleanField:
     return field
 
 
+def checked_customer_number(utility: Utility, number: str) -> str:
+    """Return an already normalised number, or refuse one of the wrong length or with non-digits."""
+    digits = utility.customer_number_digits
+    if not (number.isdigit() and len(number) == digits):
+        raise ValidationError(
+            _("%(label)sは半角数字%(digits)d桁で入力してください。"),
+            code="customer_number_format",
+            params={"label": utility.customer_number_label, "digits": digits},
+        )
+    return number
+
+
 class SignupEmailForm(forms.Form):
     email = NormalisedEmailField(
         label=_("メールアドレス"),
@@ -365,15 +377,7 @@ class SignupDetailsForm(forms.Form):
         return [self[name] for name in self.fields if name not in self.CUSTOMER_SECTION]
 
     def clean_customer_number(self) -> str:
-        number = self.cleaned_data["customer_number"]
-        digits = self.utility.customer_number_digits
-        if not (number.isdigit() and len(number) == digits):
-            raise ValidationError(
-                _("%(label)sは半角数字%(digits)d桁で入力してください。"),
-                code="customer_number_format",
-                params={"label": self.utility.customer_number_label, "digits": digits},
-            )
-        return number
+        return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
 
     def clean_phone(self) -> str:
         phone = self.cleaned_data["phone"]
