@@ -136,10 +136,15 @@ def read_records(
         yield from header_errors
         return
     pick = itemgetter(*order) if order != sorted(order) else None
-    width = len(header)
+    yield from _records(reader, len(header), pick, decode_errors, 0)
+
+
+def _records(
+    reader, width: int, pick, decode_errors: list[RowError], lines_before: int
+) -> Iterator[tuple[int, Sequence[str]] | RowError]:
     last = reader.line_num
     for fields in reader:
-        line, last = last + 1, reader.line_num
+        line, last = lines_before + last + 1, reader.line_num
         if decode_errors:
             yield from decode_errors
             decode_errors.clear()
@@ -156,12 +161,16 @@ def read_records(
 
 
 def _decoded_chunks(
-    stream: BinaryIO, encoding: str | None, errors: list[RowError]
+    stream: BinaryIO,
+    encoding: str | None,
+    errors: list[RowError],
+    lines_before: int = 0,
+    first: bool = True,
 ) -> Iterator[Iterable[str]]:
     # Decoded a chunk of lines at a time (fast); only a chunk that fails is decoded line by
     # line to find the line. The BOM is dropped by hand so the C utf-8 codec does the work.
     codec = "cp932" if encoding == "cp932" else "utf-8"
-    lines_before, pending, first = 0, b"", True
+    pending = b""
     while True:
         block = stream.read(CHUNK_SIZE)
         if first and block.startswith(codecs.BOM_UTF8) and encoding != "cp932":
@@ -270,7 +279,7 @@ def validate_readings(
 
     This runs for every row of files with millions of rows. A row passes straight through
     only if it is plainly valid (ASCII digits, canonical dates, sums that add up); anything
-    else goes through ``_check_reading``, which has the final word and says what is wrong.
+    else goes through ``check_reading``, which has the final word and says what is wrong.
     """
     grace = READ_ON_GRACE
     # CIS exports repeat the same few period dates on every row: parse each string once.
@@ -318,7 +327,7 @@ def validate_readings(
             ):
                 raise ValueError
         except ValueError:
-            yield from _check_reading(line, fields, utilities, today)
+            yield from check_reading(line, fields, utilities, today)
             continue
         yield tuple.__new__(
             ReadingRow,
@@ -341,7 +350,7 @@ def validate_readings(
         )
 
 
-def _check_reading(
+def check_reading(
     line: int, fields: Sequence[str], utilities: Mapping[str, UtilityRules], today: datetime.date
 ) -> Iterator[ReadingRow | RowError]:
     errors: list[RowError] = []
@@ -411,6 +420,124 @@ def parse_readings(
 ) -> Iterator[ReadingRow | RowError]:
     """Read and check a readings CSV: ReadingRow for good rows, RowError for each problem."""
     return validate_readings(read_records(stream, READING_COLUMNS, encoding), utilities, today)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive lines of a readings file that are plainly well formed, as the file's bytes.
+
+    Every line has the columns in ``READING_COLUMNS`` order, a utility the import may write
+    with a customer number of that utility's length, real calendar dates (1900 to 2099) and
+    whole numbers of at most nine digits with no leading zero, so that two of them compare
+    as numbers by length, then as text. What needs arithmetic, today's date or other rows
+    (sums, date order, known customers, repeated keys) is left to the caller, which checks it
+    in SQL and asks ``check_reading`` what is wrong with any row it flags.
+    """
+
+    first_line: int
+    data: bytes
+    rows: int
+
+
+def parse_reading_chunks(
+    stream: BinaryIO,
+    utilities: Mapping[str, UtilityRules],
+    today: datetime.date,
+    encoding: str | None = None,
+) -> Iterator[Chunk | ReadingRow | RowError]:
+    """Read a readings CSV as Chunks of plainly well-formed lines, as long as it has them.
+
+    A CIS export is machine-written, so almost every file is one Chunk after another, and no
+    Python runs per row. From the first block that is not (quotes, full-width digits, a blank
+    line, a bad date, another utility...) to the end of the file, rows are read and checked
+    one by one as ``parse_readings`` does: ReadingRow or RowError, with the same line numbers.
+    """
+    if encoding is not None and encoding not in ENCODINGS:
+        raise ValueError(encoding)
+    head = stream.read(CHUNK_SIZE)
+    body = (
+        head[len(codecs.BOM_UTF8) :]
+        if encoding != "cp932" and head.startswith(codecs.BOM_UTF8)
+        else head
+    )
+    end = body.find(b"\n")
+    pattern = _chunk_pattern(utilities, body[: end + 1]) if end >= 0 else None
+    if pattern is None:
+        yield from parse_readings(_Prefixed(head, stream), utilities, today, encoding)
+        return
+    pending, line = body[end + 1 :], 2
+    while True:
+        block = stream.read(CHUNK_SIZE)
+        data = pending + block
+        cut = data.rfind(b"\n") + 1 if block else len(data)
+        if not cut:
+            if not block:
+                return
+            pending = data
+            continue
+        chunk, pending = data[:cut], data[cut:]
+        if not pattern.fullmatch(chunk):
+            records = _records_after(_Prefixed(chunk + pending, stream), encoding, line - 1)
+            yield from validate_readings(records, utilities, today)
+            return
+        rows = chunk.count(b"\n")
+        yield Chunk(line, chunk, rows)
+        line += rows
+
+
+# A real date from 1900-01-01 to 2099-12-31 (2000 is a leap year, 1900 is not).
+_DATE = (
+    rb"(?>(?:19|20)\d\d-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    rb"|(?:0[13578]|1[02])-31)|(?:19(?:0[48]|[2468][048]|[13579][26])"
+    rb"|20(?:[02468][048]|[13579][26]))-02-29)"
+)
+_SLUG = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _chunk_pattern(utilities: Mapping[str, UtilityRules], header: bytes) -> re.Pattern | None:
+    """The pattern a block of plainly well-formed lines matches whole, or None for no fast path."""
+    newline = b"\r\n" if header.endswith(b"\r\n") else b"\n"
+    if header[: -len(newline)] != ",".join(READING_COLUMNS).encode():
+        return None
+    keys = [
+        rf"{slug},\d{{{rules.customer_number_digits}}}".encode()
+        for slug, rules in utilities.items()
+        if rules.allowed and _SLUG.fullmatch(slug)
+    ]
+    if not keys:
+        return None
+    line = rb"(?:%s),%s,%s,%s,%s%s" % (
+        b"|".join(keys),
+        _DATE,
+        _DATE,
+        _DATE,
+        rb",".join([rb"(?:0|[1-9]\d{0,8})"] * 7),
+        newline,
+    )
+    return re.compile(rb"(?:%s)*+" % line)
+
+
+class _Prefixed:
+    """A binary stream that first returns ``prefix``: bytes already read from ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self._prefix, self._stream = prefix, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix, b""
+            return data
+        return self._stream.read(size)
+
+
+def _records_after(
+    stream: _Prefixed, encoding: str | None, lines_before: int
+) -> Iterator[tuple[int, Sequence[str]] | RowError]:
+    """Records of a readings CSV from the middle on: its header is behind, ``lines_before`` lines."""
+    decode_errors: list[RowError] = []
+    chunks = _decoded_chunks(stream, encoding, decode_errors, lines_before, first=False)  # type: ignore[arg-type]
+    reader = csv.reader(chain.from_iterable(chunks))
+    return _records(reader, len(READING_COLUMNS), None, decode_errors, lines_before)
 
 
 def _utility(

@@ -124,8 +124,12 @@ def test_every_problem_in_a_bad_readings_file_is_reported(utilities):
 def test_the_error_list_is_capped_but_every_error_is_counted(utilities):
     load(import_customers, "customers_good.csv")
     header = (FIXTURES / "readings_good.csv").read_text().splitlines()[0]
-    bad = "kanazawa,10000000000001,2025-01-26,2025-03-25,2025-03-25,1,2,3,1,1,1,2"
-    text = header + "\n" + "\n".join([bad] * 30) + "\n"
+    # 30 periods of one customer, each with a usage that is not the difference of the indexes.
+    bad = [
+        f"kanazawa,10000000000001,{day:%Y-%m-%d},{day:%Y-%m-%d},{day:%Y-%m-%d},1,2,3,1,1,1,2"
+        for day in (datetime.date(2025, 1, 1) + datetime.timedelta(days=n) for n in range(30))
+    ]
+    text = header + "\n" + "\n".join(bad) + "\n"
     result = import_readings(io.BytesIO(text.encode()), max_errors=10)
     assert [e.line for e in result.errors] == list(range(2, 12))
     assert (result.error_count, result.more_errors) == (30, 20)
@@ -177,3 +181,107 @@ def test_the_demo_csvs_hold_the_same_data_as_the_demo_fixture():
         readings = load(import_readings, "demo_readings.csv")
     assert counts(customers) == (0, 0, 48, 0)
     assert counts(readings) == (0, 0, 864, 0)
+
+
+def _mixed_file() -> str:
+    """Readings of two customers, the second split in two runs, with odd rows in between."""
+    header = (FIXTURES / "readings_good.csv").read_text().splitlines()[0]
+    rows = []
+    for number, index in (("10000000000001", 1000), ("10000000000002", 500)):
+        for month in range(1, 7):
+            usage = 10 + month
+            rows.append(
+                f"kanazawa,{number},2024-{month:02d}-01,2024-{month:02d}-28,2024-{month:02d}-28,"
+                f"{index},{index + usage},{usage},2000,1500,318,3500"
+            )
+            index += usage
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    rows[4] = rows[4].replace("10000000000001", "10000000000001".translate(full_width))
+    rows[8] = rows[8].replace(",2000,", ',"2000",')  # quoted
+    rows.append(rows.pop(2))  # the first customer comes back at the end
+    return header + "\n" + "\n".join(rows) + "\n"
+
+
+def _reordered(text: str) -> str:
+    """The same file with two columns swapped: no chunk is plainly well formed."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split(",")
+        fields[0], fields[1] = fields[1], fields[0]
+        out.append(",".join(fields))
+    return "\n".join(out) + "\n"
+
+
+def _stored():
+    return list(
+        MeterReading.objects.order_by("customer__number", "period_end").values_list(
+            "customer__number", "period_end", "read_on", "usage_m3", "total"
+        )
+    )
+
+
+@pytest.mark.parametrize("chunk_size", [64, 300, 1 << 20])
+def test_well_formed_chunks_and_row_by_row_reading_give_the_same_result(
+    utilities, monkeypatch, chunk_size
+):
+    # The fast path takes whole blocks of plainly well-formed lines; a block with a quoted or
+    # full-width field and everything after it are read row by row. Small blocks put that
+    # switch at different places; a file with its columns in another order has no fast path.
+    monkeypatch.setattr("billing.importers.CHUNK_SIZE", chunk_size)
+    load(import_customers, "customers_good.csv")
+    text = _mixed_file()
+    fast = import_readings(io.BytesIO(text.encode()))
+    fast_rows = _stored()
+    MeterReading.objects.all().delete()
+    slow = import_readings(io.BytesIO(_reordered(text).encode()))
+    assert fast.ok and slow.ok, (fast.errors, slow.errors)
+    assert counts(fast) == counts(slow) == (12, 0, 0, 0)
+    assert _stored() == fast_rows and len(fast_rows) == 12
+
+
+@pytest.mark.parametrize("chunk_size", [64, 1 << 20])
+def test_problems_in_well_formed_chunks_get_the_messages_of_row_by_row_checks(
+    utilities, monkeypatch, chunk_size
+):
+    monkeypatch.setattr("billing.importers.CHUNK_SIZE", chunk_size)
+    load(import_customers, "customers_good.csv")
+    lines = _mixed_file().splitlines()
+
+    def change(line: int, column: int, value: str) -> None:
+        fields = lines[line - 1].split(",")
+        fields[column] = value
+        lines[line - 1] = ",".join(fields)
+
+    change(4, 11, "3501")  # the total is not the sum
+    change(7, 4, "2026-01-28")  # read_on in the future
+    change(8, 1, "10000000000099")  # no such customer
+    change(11, 4, "2023-12-31")  # read before the period began
+    lines.append(lines[1])  # the same key again, far from the first
+    text = "\n".join(lines) + "\n"
+    fast = import_readings(io.BytesIO(text.encode()))
+    slow = import_readings(io.BytesIO(_reordered(text).encode()))
+    assert [str(e) for e in fast.errors] == [str(e) for e in slow.errors]
+    assert [(e.line, e.column) for e in fast.errors] == [
+        (4, "total"),
+        (7, "read_on"),  # in the future
+        (7, "read_on"),  # and more than 31 days after the period
+        (8, "customer_number"),
+        (11, "read_on"),
+        (14, "period_end"),
+    ]
+    assert str(fast.errors[-1]) == (
+        "line 14: period_end: 2行目と customer_number・period_end が同じです。"
+    )
+    assert MeterReading.objects.count() == 0
+
+
+def test_a_rolled_over_meter_is_flagged_in_a_well_formed_chunk(utilities):
+    load(import_customers, "customers_good.csv")
+    header = (FIXTURES / "readings_good.csv").read_text().splitlines()[0]
+    rows = [
+        "kanazawa,10000000000001,2025-01-01,2025-01-31,2025-01-31,99990,99995,5,2000,1500,318,3500",
+        "kanazawa,10000000000001,2025-02-01,2025-02-28,2025-02-28,99995,12,17,2000,1500,318,3500",
+        "kanazawa,10000000000001,2025-03-01,2025-03-31,2025-03-31,12,9,40,2000,1500,318,3500",
+    ]
+    result = import_readings(io.BytesIO((header + "\n" + "\n".join(rows) + "\n").encode()))
+    assert result.ok and (result.flagged, result.flagged_lines) == (2, [3, 4])

@@ -14,6 +14,8 @@ from billing.services import ImportResult
 
 # More than this is noise on a terminal; the count of the rest is printed.
 SHOWN_ERRORS = 100
+# No monitor thread: the importer forks a reader process only while no other thread runs.
+tqdm.monitor_interval = 0
 
 
 class ImportCommand(BaseCommand):

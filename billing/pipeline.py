@@ -1,0 +1,80 @@
+"""Run a producer of picklable items in a child process and iterate over them here.
+
+The importer on SQLite has two kinds of work per row: Python reads and checks it, then the
+database writes it. One process does one after the other, and a thread does not help (the
+sqlite3 module takes the GIL back after every row it writes). A forked child reads and checks
+while this process writes, so an import on a machine with two cores takes about as long as
+the writing alone.
+
+The child gets the producer and its arguments by fork (nothing is pickled but the items it
+sends), touches no database connection of the parent and leaves with ``os._exit``. A pipe
+carries one item at a time, so at most a couple of items are in flight and memory stays flat.
+If forking is not safe (another thread is running: a threaded development server, a test
+live server) or not possible, the producer simply runs here, item after item: the results
+are the same, only slower.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_ITEM, _DONE, _FAILED = "item", "done", "failed"
+
+
+class ChildFailed(RuntimeError):
+    """The producer raised in the child process; the message carries its traceback."""
+
+
+def items(produce: Callable[[], Iterator[Any]], *, parallel: bool = True) -> Iterator[Any]:
+    """Yield what ``produce()`` yields, produced in a forked child process when that is safe."""
+    if not (parallel and _can_fork()):
+        yield from produce()
+        return
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_run, args=(produce, send, receive))
+    child.daemon = True
+    child.start()
+    send.close()  # the child holds the only writing end: its exit ends the stream
+    try:
+        while True:
+            try:
+                kind, item = receive.recv()
+            except EOFError:
+                child.join()
+                raise ChildFailed(
+                    f"the producer ended early (exit code {child.exitcode})"
+                ) from None
+            if kind == _ITEM:
+                yield item
+            elif kind == _DONE:
+                break
+            else:
+                raise ChildFailed(item)
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()  # the consumer gave up (an exception, or the generator was closed)
+        child.join()
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _run(produce, send, receive) -> None:
+    receive.close()
+    try:
+        for item in produce():
+            send.send((_ITEM, item))
+        send.send((_DONE, None))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        send.send((_FAILED, traceback.format_exc()))
+    finally:
+        send.close()
+        os._exit(0)  # no atexit hooks: the database connections belong to the parent
