@@ -16,12 +16,14 @@ are the same, only slower.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 _ITEM, _DONE, _FAILED = "item", "done", "failed"
 
@@ -35,21 +37,19 @@ def items(produce: Callable[[], Iterator[Any]], *, parallel: bool = True) -> Ite
     if not (parallel and _can_fork()):
         yield from produce()
         return
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_run, args=(produce, send, receive))
-    child.daemon = True
-    child.start()
+    receive, send = multiprocessing.Pipe(duplex=False)
+    # os.fork, not multiprocessing.Process: that one closes standard input in the child,
+    # and "import_readings -" reads the file from there.
+    pid = os.fork()
+    if pid == 0:  # the child
+        _run(produce, send, receive)
     send.close()  # the child holds the only writing end: its exit ends the stream
     try:
         while True:
             try:
                 kind, item = receive.recv()
             except EOFError:
-                child.join()
-                raise ChildFailed(
-                    f"the producer ended early (exit code {child.exitcode})"
-                ) from None
+                raise ChildFailed("the producer ended early") from None
             if kind == _ITEM:
                 yield item
             elif kind == _DONE:
@@ -58,16 +58,16 @@ def items(produce: Callable[[], Iterator[Any]], *, parallel: bool = True) -> Ite
                 raise ChildFailed(item)
     finally:
         receive.close()
-        if child.is_alive():
-            child.kill()  # the consumer gave up (an exception, or the generator was closed)
-        child.join()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # it has sent everything, or the consumer gave up
+        os.waitpid(pid, 0)
 
 
 def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def _run(produce, send, receive) -> None:
+def _run(produce, send, receive) -> NoReturn:
     receive.close()
     try:
         for item in produce():

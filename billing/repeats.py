@@ -1,12 +1,14 @@
 """Find the same key twice in a file of millions of rows without holding every key in memory.
 
 A key is (utility, customer number, period end). The tracker is given the file a batch at a
-time, in order. It keeps in memory only the last customer's period ends (an export lists each
-customer's rows together, so the next batch usually goes on with that customer), and writes
-every batch's keys, packed in one row, to a private scratch SQLite file with an index of which
-batches each customer is in. A bit array of 8 Mbit (1 MiB) remembers which customers have been
-seen, so the scratch file is only read for a customer that may really come back (an unsorted
-export, or a repeated key): for a sorted file it is written and never read.
+time, in order. It keeps in memory only the last customer's period ends: an export lists
+each customer's rows together, so the next batch usually goes on with that customer. Every
+batch is also written, packed in one row, to a private scratch SQLite file.
+
+While customers come in ascending order (as CIS exports sort them), no earlier customer can
+come back, and the scratch file is only written. The first time the order breaks, an index of
+which batches hold each customer is built from the scratch file, and from then on each batch
+asks it about its customers: slower, but as exact, for an unsorted file.
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ from __future__ import annotations
 import marshal
 import sqlite3
 from collections.abc import Sequence
-from itertools import compress, pairwise
-from operator import ne
-
-_BITS = 1 << 23
+from itertools import compress
+from operator import lt, ne
 
 
 class RepeatTracker:
     def __init__(self) -> None:
         self._open_key: tuple[str, str] | None = None
         self._open: dict[str, int] = {}  # the last customer's period ends -> first line
-        self._seen = bytearray(_BITS // 8)
+        self._ordered = True  # customers so far in ascending order, each in one run
         self._batches = 0
         self._db: sqlite3.Connection | None = None
 
@@ -47,7 +47,16 @@ class RepeatTracker:
         keys = list(zip(slugs, numbers, strict=True))
         bounds = [0, *compress(range(1, count), map(ne, keys[1:], keys[:-1])), count]
         runs = [keys[begin] for begin in bounds[:-1]]
-        earlier = self._earlier({key for key in runs if key != self._open_key})
+        if self._ordered and not (
+            (self._open_key is None or self._open_key <= runs[0])
+            and all(map(lt, runs[:-1], runs[1:]))
+        ):
+            self._ordered = False
+            self._index_batches()
+        if self._ordered:
+            earlier = {}
+        else:
+            earlier = self._earlier({key for key in runs if key != self._open_key})
         if self._open_key in runs:
             earlier[self._open_key] = self._open
         repeats: dict[int, int] = {}
@@ -79,9 +88,6 @@ class RepeatTracker:
             self._open = periods[keys[-1]]
         self._open_key = keys[-1]
         self._store(lines, slugs, numbers, ends, set(runs), text)
-        for begin, _stop in pairwise(bounds):
-            bit = hash(keys[begin]) % _BITS
-            self._seen[bit >> 3] |= 1 << (bit & 7)
         return repeats
 
     def close(self) -> None:
@@ -90,13 +96,9 @@ class RepeatTracker:
 
     def _earlier(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, int]]:
         """{key: {period end: first line}} of those keys that were in earlier batches."""
-        maybe = []
-        for key in keys:
-            bit = hash(key) % _BITS
-            if self._seen[bit >> 3] & (1 << (bit & 7)):
-                maybe.append(key)
-        if not maybe:
+        if not keys or not self._batches:
             return {}
+        maybe = list(keys)
         db = self._scratch()
         db.executemany("INSERT INTO probe VALUES (?, ?)", maybe)
         found = db.execute(
@@ -123,7 +125,18 @@ class RepeatTracker:
             data = marshal.dumps((list(lines), list(slugs), list(numbers), list(ends)))
         db = self._scratch()
         db.execute("INSERT INTO batches VALUES (?, ?)", (self._batches, data))
-        db.executemany(f"INSERT INTO seen VALUES (?, ?, {self._batches})", keys)
+        if not self._ordered:
+            db.executemany(f"INSERT INTO seen VALUES (?, ?, {self._batches})", keys)
+
+    def _index_batches(self) -> None:
+        """Build the index of which batches hold each customer, for the batches so far."""
+        if not self._batches:
+            return
+        db = self._scratch()
+        for batch, data in db.execute("SELECT batch, data FROM batches").fetchall():
+            slugs, numbers, _ends, _lines = _unpack(data)
+            keys = set(zip(slugs, numbers, strict=True))
+            db.executemany(f"INSERT INTO seen VALUES (?, ?, {batch})", keys)
 
     def _scratch(self) -> sqlite3.Connection:
         if self._db is None:
