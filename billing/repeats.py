@@ -35,16 +35,19 @@ class RepeatTracker:
         numbers: Sequence[str],
         ends: Sequence[str],
         text: str | None = None,
+        keys: list[tuple[str, str]] | None = None,
     ) -> dict[int, int]:
         """Remember a batch's keys; return {position in the batch: first line} for repeats.
 
         A repeated row is not remembered: a third row with that key names the first line too.
-        ``text`` is the batch as CSV lines (a chunk whose ``lines`` are a range), kept as is.
+        ``text`` is the batch as CSV lines (a chunk whose ``lines`` are a range), kept as is;
+        ``keys`` the (utility, number) pairs of the rows, if the caller has them already.
         """
         count = len(lines)
         if not count:
             return {}
-        keys = list(zip(slugs, numbers, strict=True))
+        if keys is None:
+            keys = list(zip(slugs, numbers, strict=True))
         bounds = [0, *compress(range(1, count), map(ne, keys[1:], keys[:-1])), count]
         runs = [keys[begin] for begin in bounds[:-1]]
         if self._ordered and not (
@@ -60,7 +63,7 @@ class RepeatTracker:
         if self._open_key in runs:
             earlier[self._open_key] = self._open
         repeats: dict[int, int] = {}
-        plain = len(set(zip(slugs, numbers, ends, strict=True))) == count and all(
+        plain = len(set(zip(keys, ends, strict=True))) == count and all(
             key == self._open_key and begin == 0
             for key, begin in zip(runs, bounds, strict=False)
             if key in earlier
