@@ -1,24 +1,25 @@
 """Import the CIS export: customers and meter readings, all or nothing per file, as upserts.
 
-One pass over the file: rows are checked by ``billing.importers`` and written in batches to a
-temporary staging table inside one transaction (PostgreSQL: ``COPY``; SQLite: executemany),
-by a second thread while the next batch is checked. The staged rows are then checked for
-what needs the database (unknown customer numbers, the same key twice in the file) and
-merged into the real table with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <the row
-differs>``, so unchanged rows are not written and can be counted. Any problem rolls the whole
-transaction back (a dry run always does). Python holds two batches of rows and at most
-``max_errors`` errors, so memory stays flat however long the file is.
+Every import runs in one transaction; any problem rolls it back (a dry run always does), and
+memory holds a batch or two and at most ``max_errors`` errors, however long the file is.
+
+- Customers: rows checked by ``billing.importers`` go to a temporary staging table (COPY or
+  executemany, in a second thread while the next batch is checked), then one
+  ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <the row differs>``.
+- Readings on PostgreSQL: well-formed chunks are COPYed as they are; SQL checks the sums,
+  dates and customers and finds repeated keys; one UPDATE of rows that differ, one INSERT of
+  new rows (imports of readings take turns).
+- Readings on SQLite: a forked reader checks the file (``billing.checking``) while this
+  process upserts what it has checked with executemany.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain, compress
-from operator import add, gt, itemgetter, lt, ne, sub
+from itertools import chain, repeat
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -26,10 +27,9 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
-from . import importers, pipeline
+from . import checking, importers, pipeline
 from .importers import RowError, UtilityRules
 from .models import Customer, MeterReading
-from .repeats import RepeatTracker
 
 BATCH_SIZE = 5000
 MAX_ERRORS = 200
@@ -336,7 +336,7 @@ def _import_readings_sqlite(
 ) -> ImportResult:
     """Upsert checked rows straight into the readings table while a child process checks more.
 
-    The child reads and checks the file (``_checked_batches``); this process finds the
+    The child reads and checks the file (``checking.checked_batches``); this process finds the
     customers' ids, one query a batch, and writes, in one transaction. It stops writing at
     the first error while the child goes on to find the rest.
     """
@@ -351,7 +351,7 @@ def _import_readings_sqlite(
         f"WHERE {' OR '.join(f'{table}.{_q(f)} <> excluded.{_q(f)}' for f in compared)}"
     )
     produce = partial(
-        _checked_batches,
+        checking.checked_batches,
         stream=stream,
         rules=rules,
         today=today,
@@ -365,22 +365,26 @@ def _import_readings_sqlite(
         changed = 0
         unknown = _("このお客様番号の契約がありません。先に契約を取り込んでください。")
         for batch in pipeline.items(produce):
-            lines, keys, columns, errors, error_count, flagged_lines, flagged = batch
+            lines, runs, lengths, columns, errors, error_count, flagged_lines, flagged = batch
             result.rows += len(lines)
             result.errors += errors
             result.error_count += error_count
             result.flagged += flagged
             result.flagged_lines += flagged_lines
-            ids = _customer_ids(cursor, rules, set(keys))
-            customers = list(map(ids.get, keys))
-            if None in customers:
-                for line, customer in zip(lines, customers, strict=True):
+            ids = _customer_ids(cursor, rules, set(runs))
+            run_ids = list(map(ids.get, runs))
+            if None in run_ids:
+                start = 0
+                for customer, length in zip(run_ids, lengths, strict=True):
                     if customer is None:
-                        result.errors.append(RowError(line, "customer_number", unknown))
-                        result.error_count += 1
+                        for line in lines[start : start + length]:
+                            result.errors.append(RowError(line, "customer_number", unknown))
+                            result.error_count += 1
+                    start += length
                 if len(result.errors) > max_errors:  # keep the first ones by line
                     result.errors.sort()
                     del result.errors[max_errors:]
+            customers = list(chain.from_iterable(map(repeat, run_ids, lengths)))
             if result.ok:
                 rows = zip(customers, *columns, strict=True)
                 changed += raw.executemany(upsert, rows).rowcount
@@ -421,226 +425,16 @@ def _customer_ids(
     return found
 
 
-def _checked_batches(
-    *,
-    stream: Iterable[bytes],
-    rules: dict[str, UtilityRules],
-    today,
-    encoding: str | None,
-    max_errors: int,
-) -> Iterator[tuple]:
-    """Read and check the file; yield batches of checked rows, with errors and flagged rows.
-
-    Runs in the child process. Each batch is (lines, (utility, customer number) of each row,
-    the reading's fields as 10 columns, errors, error count, flagged lines, flagged count).
-    Well-formed chunks are checked a column at a time; a chunk with a wrong row, and the rows
-    after the first odd block, are checked row by row and explained by ``check_reading``.
-    """
-    checker = _BatchChecker(rules, today, max_errors)
-    slugs = {r.id: slug for slug, r in rules.items()}
-    items = importers.parse_reading_chunks(stream, rules, today, encoding)
-    try:
-        for item in _slow_rows_in_batches(items):
-            if item.__class__ is importers.Chunk:
-                text = item.data.decode("ascii")
-                if "\r" in text:
-                    text = text.replace("\r\n", "\n")
-                checked = checker.chunk(item.first_line, item.rows, text)
-                if checked is not None:
-                    yield checked
-                    continue
-                # Some row is wrong: the row-by-row check says which and why.
-                records = [line.split(",") for line in text.split("\n")]
-                records.pop()  # the chunk ends with a newline
-                lines: Iterable[int] = range(item.first_line, item.first_line + item.rows)
-            else:
-                records, line_list = [], []
-                for row in item:
-                    if row.__class__ is RowError:
-                        checker.error(row)
-                    else:
-                        records.append([slugs[row[1]], *row[2:6], *map(str, row[6:13])])
-                        line_list.append(row.line)
-                lines = line_list
-            yield checker.batch(lines, records)
-    finally:
-        checker.close()
-
-
-_CUSTOMER_KEY = itemgetter(0, 1)  # (utility, customer_number) of a row's fields
-
-
-def _slow_rows_in_batches(items: Iterator) -> Iterator:
-    """Pass Chunks on; gather the rows and errors between them into lists of a batch each."""
-    batch: list = []
-    for item in items:
-        if item.__class__ is importers.Chunk:
-            if batch:
-                yield batch
-                batch = []
-            yield item
-            continue
-        batch.append(item)
-        if len(batch) >= BATCH_SIZE:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-class _BatchChecker:
-    """The per-row checks of a batch of split lines, with what spans batches (repeats, caps)."""
-
-    def __init__(self, rules: dict[str, UtilityRules], today, max_errors: int) -> None:
-        self.rules, self.today, self.max_errors = rules, today, max_errors
-        self.today_text = today.isoformat()
-        self.repeats = RepeatTracker()
-        self.limits: dict[str, str] = {}  # period end -> the last day read_on may be
-        self.errors: list[RowError] = []
-        self.error_count = 0
-        self.shown_errors = self.shown_flags = 0
-        self.repeat = _("%(line)d行目と %(key)s が同じです。")
-
-    def error(self, error: RowError) -> None:
-        self.error_count += 1
-        if self.shown_errors < self.max_errors:
-            self.errors.append(error)
-            self.shown_errors += 1
-
-    def chunk(self, first_line: int, rows: int, text: str) -> tuple | None:
-        """Check a well-formed chunk column by column; None if some row fails a row check.
-
-        ``map`` over whole columns runs the checks in C, several times faster than a loop
-        of Python per row; a chunk with any wrong row (rare) goes through ``batch`` instead.
-        """
-        flat = text[:-1].replace("\n", ",").split(",")
-        width = len(importers.READING_COLUMNS)
-        if len(flat) != rows * width:
-            return None
-        slugs, numbers, starts, ends, read_ons = (flat[i::width] for i in range(5))
-        numeric = [list(map(int, flat[i::width])) for i in range(5, width)]
-        previous, current, usage, water, sewer, tax, total = numeric
-        for end in set(ends) - self.limits.keys():
-            self._limit(end)
-        rolled_over = list(map(gt, previous, current))
-        if (
-            any(map(lt, ends, starts))
-            or any(map(lt, read_ons, starts))
-            or any(map(gt, read_ons, map(self.limits.__getitem__, ends)))
-            or max(read_ons) > self.today_text
-            or any(map(ne, total, map(add, water, sewer)))
-            or any(map(gt, tax, total))
-            or any(map(gt, map(ne, usage, map(sub, current, previous)), rolled_over))
-        ):
-            return None
-        lines: range | list[int] = range(first_line, first_line + rows)
-        keys = list(zip(slugs, numbers, strict=True))
-        columns = [starts, ends, read_ons, *numeric]
-        dropped = self._repeats(lines, slugs, numbers, ends, text, keys)
-        if dropped:
-            kept = [index not in dropped for index in range(rows)]
-            lines, keys, rolled_over = (list(compress(c, kept)) for c in (lines, keys, rolled_over))
-            columns = [list(compress(column, kept)) for column in columns]
-        return self._batch_result(lines, keys, columns, rolled_over)
-
-    def _batch_result(self, lines, keys, columns, rolled_over) -> tuple:
-        flagged_lines = list(compress(lines, rolled_over))
-        shown = flagged_lines[: max(0, self.max_errors - self.shown_flags)]
-        self.shown_flags += len(shown)
-        errors, count = self.errors, self.error_count
-        self.errors, self.error_count = [], 0
-        return lines, keys, columns, errors, count, shown, len(flagged_lines)
-
-    def _repeats(self, lines, slugs, numbers, ends, text=None, keys=None) -> set[int]:
-        """Register the rows' keys; report repeats and return their positions."""
-        repeats = self.repeats.register(lines, slugs, numbers, ends, text, keys)
-        for position, first in repeats.items():
-            message = self.repeat % {"line": first, "key": "customer_number・period_end"}
-            self.error(RowError(lines[position], "period_end", message))
-        return set(repeats)
-
-    def batch(self, lines: Iterable[int], records: list[list[str]]) -> tuple:
-        """Check rows one by one (a chunk with a wrong row, or the rows after an odd block)."""
-        good: list[tuple[int, list[str]]] = []
-        for line, fields in zip(lines, records, strict=True):
-            slug, number, start, end, read_on, a, b, c, d, e, f, g = fields
-            previous, current, usage = int(a), int(b), int(c)
-            water, sewer, tax, total = int(d), int(e), int(f), int(g)
-            if (
-                end < start
-                or not start <= read_on <= self._limit(end)
-                or read_on > self.today_text
-                or total != water + sewer
-                or tax > total
-                or (current >= previous and usage != current - previous)
-            ):
-                # A row that fails its own checks is reported for those alone; the checks
-                # across rows (known customer, repeated key) are for the rows that pass.
-                for problem in importers.check_reading(line, fields, self.rules, self.today):
-                    if problem.__class__ is RowError:
-                        self.error(problem)
-                continue
-            good.append(
-                (
-                    line,
-                    [
-                        slug,
-                        number,
-                        start,
-                        end,
-                        read_on,
-                        previous,
-                        current,
-                        usage,
-                        water,
-                        sewer,
-                        tax,
-                        total,
-                    ],
-                )
-            )
-        if dropped := self._repeats(
-            [line for line, _fields in good],
-            [fields[0] for _line, fields in good],
-            [fields[1] for _line, fields in good],
-            [fields[3] for _line, fields in good],
-        ):
-            good = [row for position, row in enumerate(good) if position not in dropped]
-        lines = [line for line, _fields in good]
-        keys = [(fields[0], fields[1]) for _line, fields in good]
-        columns = [list(column) for column in zip(*(f[2:] for _l, f in good), strict=True)]
-        rolled_over = [fields[6] < fields[5] for _line, fields in good]
-        return self._batch_result(lines, keys, columns or [[]] * 10, rolled_over)
-
-    def _limit(self, end: str) -> str:
-        """The last day a reading of a period ending on ``end`` may be read (ISO dates)."""
-        limit = self.limits.get(end)
-        if limit is not None:
-            return limit
-        limit = (datetime.date.fromisoformat(end) + importers.READ_ON_GRACE).isoformat()
-        if len(self.limits) < 10_000:
-            self.limits[end] = limit
-        return limit
-
-    def close(self) -> None:
-        self.repeats.close()
-
-
 def _valid_batches(
     kind: _Kind, rows: Iterator, result: ImportResult, max_errors: int
 ) -> Iterator[list]:
-    """Yield lists of good rows, recording errors and flagged rows in ``result`` on the way."""
-    flags = kind is READINGS
+    """Yield lists of good rows, recording errors in ``result`` on the way."""
     batch: list = []
     for row in rows:
         if isinstance(row, RowError):
             result.add_error(row, max_errors)
             continue
         result.rows += 1
-        if flags and row.flagged:
-            result.flagged += 1
-            if len(result.flagged_lines) < max_errors:
-                result.flagged_lines.append(row.line)
         batch.append(row)
         if len(batch) >= BATCH_SIZE:
             yield batch
@@ -819,15 +613,7 @@ def _reading_merge_sql() -> str:
     return _upsert_sql(MeterReading._meta.db_table, columns, select, ["customer_id", "period_end"])
 
 
-def _reading_missing_sql() -> str:
-    return (
-        f"SELECT s.line FROM {STAGE_TABLE} s WHERE NOT EXISTS (SELECT 1 FROM "
-        f"{_q(Customer._meta.db_table)} c "
-        f"WHERE c.utility_id = s.utility_id AND c.number = s.customer_number)"
-    )
-
-
-_TEXT, _INT, _DATE = "text", "integer", "date"
+_TEXT, _INT = "text", "integer"
 
 CUSTOMERS = _Kind(
     stage_columns=(
@@ -846,21 +632,6 @@ CUSTOMERS = _Kind(
     merge_sql=_customer_merge_sql,
     table=lambda: Customer._meta.db_table,
 )
-READINGS = _Kind(
-    stage_columns=(
-        ("line", _INT),
-        ("utility_id", _INT),
-        ("customer_number", _TEXT),
-        *((name, _DATE) for name in ("period_start", "period_end", "read_on")),
-        *((name, _INT) for name in importers.READING_COLUMNS[5:]),
-        ("flagged", "boolean"),
-    ),
-    key=("utility_id", "customer_number", "period_end"),
-    merge_sql=_reading_merge_sql,
-    table=lambda: MeterReading._meta.db_table,
-    missing_sql=_reading_missing_sql,
-)
-
 # The readings staged on PostgreSQL name their utility by slug, as the file does.
 READINGS_STAGED = _Kind(
     stage_columns=(),
