@@ -220,14 +220,16 @@ def _stored():
     )
 
 
+@pytest.mark.parametrize("forked", [True, False])
 @pytest.mark.parametrize("chunk_size", [64, 300, 1 << 20])
 def test_well_formed_chunks_and_row_by_row_reading_give_the_same_result(
-    utilities, monkeypatch, chunk_size
+    utilities, monkeypatch, chunk_size, forked
 ):
     # The fast path takes whole blocks of plainly well-formed lines; a block with a quoted or
     # full-width field and everything after it are read row by row. Small blocks put that
     # switch at different places; a file with its columns in another order has no fast path.
     monkeypatch.setattr("billing.importers.CHUNK_SIZE", chunk_size)
+    monkeypatch.setattr("billing.pipeline._can_fork", lambda: forked)  # SQLite: both ways
     load(import_customers, "customers_good.csv")
     text = _mixed_file()
     fast = import_readings(io.BytesIO(text.encode()))

@@ -9,6 +9,8 @@ import pytest
 
 from billing import pipeline
 
+from .conftest import REAL_CAN_FORK
+
 
 def _numbers():
     for n in range(50):
@@ -21,7 +23,8 @@ def test_items_come_from_a_child_process_in_order():
     assert {pid for _n, pid in got} != {os.getpid()}
 
 
-def test_with_another_thread_running_the_producer_runs_here():
+def test_with_another_thread_running_the_producer_runs_here(monkeypatch):
+    monkeypatch.setattr(pipeline, "_can_fork", REAL_CAN_FORK)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
