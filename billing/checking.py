@@ -20,7 +20,8 @@ from . import importers
 from .importers import RowError, UtilityRules
 from .repeats import RepeatTracker
 
-BATCH_SIZE = 5000
+# Period ends whose last reading day is kept between chunks (a file has a few dozen).
+_LIMITS_CACHED = 10_000
 
 
 def checked_batches(
@@ -33,8 +34,9 @@ def checked_batches(
 ) -> Iterator[tuple]:
     """Read and check the file; yield batches of checked rows, with errors and flagged rows.
 
-    Runs in the child process. Each batch is (lines, (utility, customer number) of each row,
-    the reading's fields as 10 columns, errors, error count, flagged lines, flagged count).
+    Runs in the child process. Each batch is (lines, the (utility, customer number) of each
+    run of one customer's rows, the runs' lengths, the reading's fields as 10 columns,
+    errors, error count, flagged lines, flagged count).
     Well-formed chunks are checked a column at a time; a chunk with a wrong row, and the rows
     after the first odd block, are checked row by row and explained by ``check_reading``.
     """
@@ -80,7 +82,7 @@ def _slow_rows_in_batches(items: Iterator) -> Iterator:
             yield item
             continue
         batch.append(item)
-        if len(batch) >= BATCH_SIZE:
+        if len(batch) >= importers.BATCH_SIZE:
             yield batch
             batch = []
     if batch:
@@ -119,13 +121,13 @@ class _BatchChecker:
         slugs, numbers, starts, ends, read_ons = (flat[i::width] for i in range(5))
         numeric = [list(map(int, flat[i::width])) for i in range(5, width)]
         previous, current, usage, water, sewer, tax, total = numeric
-        for end in set(ends) - self.limits.keys():
-            self._limit(end)
+        # The chunk's own few period ends: the cache in _limit is capped, this dict is not.
+        limits = {end: self._limit(end) for end in set(ends)}
         rolled_over = list(map(gt, previous, current))
         if (
             any(map(lt, ends, starts))
             or any(map(lt, read_ons, starts))
-            or any(map(gt, read_ons, map(self.limits.__getitem__, ends)))
+            or any(map(gt, read_ons, map(limits.__getitem__, ends)))
             or max(read_ons) > self.today_text
             or any(map(ne, total, map(add, water, sewer)))
             or any(map(gt, tax, total))
@@ -223,7 +225,7 @@ class _BatchChecker:
         if limit is not None:
             return limit
         limit = (datetime.date.fromisoformat(end) + importers.READ_ON_GRACE).isoformat()
-        if len(self.limits) < 10_000:
+        if len(self.limits) < _LIMITS_CACHED:
             self.limits[end] = limit
         return limit
 

@@ -58,6 +58,8 @@ READ_ON_GRACE = datetime.timedelta(days=31)
 # Customer fields' max_length in billing.models (a longer value would fail in the database).
 MAX_LENGTHS = {"name": 100, "name_kana": 100, "address": 256, "building": 256, "meter_number": 20}
 CHUNK_SIZE = 1 << 20
+# Rows an importer holds at a time between reading and writing.
+BATCH_SIZE = 5000
 _PARENTHESES = str.maketrans("", "", "()")
 _KANA = re.compile(r"[\u30a0-\u30ff ]*")
 _SPACES = re.compile(r"\s+")

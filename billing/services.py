@@ -31,7 +31,7 @@ from . import checking, importers, pipeline
 from .importers import RowError, UtilityRules
 from .models import Customer, MeterReading
 
-BATCH_SIZE = 5000
+BATCH_SIZE = importers.BATCH_SIZE
 MAX_ERRORS = 200
 STAGE_TABLE = "billing_import_stage"
 
@@ -70,6 +70,12 @@ class ImportResult:
         }
         return _("[検査のみ・書き込みなし] ") + text if self.dry_run else text
 
+    def keep_first(self, limit: int) -> None:
+        """Keep the first ``limit`` errors and flagged lines by line (the counts stay)."""
+        self.errors.sort()
+        del self.errors[limit:]
+        del self.flagged_lines[limit:]
+
     def add_error(self, error: RowError, limit: int) -> None:
         self.error_count += 1
         if len(self.errors) < limit:
@@ -82,8 +88,8 @@ class _Kind:
 
     stage_columns: tuple[tuple[str, str], ...]  # (name, SQL type), as the row tuples
     key: tuple[str, ...]  # the staging columns that identify a row in the file
-    merge_sql: Callable[[], str]
     table: Callable[[], str]
+    merge_sql: Callable[[], str] | None = None  # None: the kind is only checked here
     missing_sql: Callable[[], str] | None = None  # staged rows whose customer is unknown
 
 
@@ -152,8 +158,7 @@ def _import(
             cursor.execute(f"DROP TABLE {STAGE_TABLE}")
         if dry_run or not result.ok:
             transaction.set_rollback(True)
-    result.errors.sort()
-    del result.errors[max_errors:]
+    result.keep_first(max_errors)
     return result
 
 
@@ -206,8 +211,7 @@ def _import_readings_postgresql(
         cursor.execute(f"DROP TABLE {STAGE_TABLE}")
         if dry_run or not result.ok:
             transaction.set_rollback(True)
-    result.errors.sort()
-    del result.errors[max_errors:]
+    result.keep_first(max_errors)
     return result
 
 
@@ -283,7 +287,8 @@ def _check_staged_readings(
                 for e in importers.check_reading(line, text, rules, today)
                 if isinstance(e, RowError)
             ]
-            assert errors, f"line {line} fails the SQL check but not check_reading"
+            if not errors:  # the SQL and Python checks must agree; never import on a doubt
+                raise RuntimeError(f"line {line} fails the SQL check but not check_reading")
             for error in errors:
                 result.add_error(error, max_errors)
         # Rows past the first max_errors count once each; their messages are not shown.
@@ -363,7 +368,7 @@ def _import_readings_sqlite(
         (highest,) = cursor.fetchone()
         raw = connection.connection  # the sqlite3 connection: no SQL rewriting per batch
         changed = 0
-        unknown = _("このお客様番号の契約がありません。先に契約を取り込んでください。")
+        unknown = _unknown_customer()
         for batch in pipeline.items(produce):
             lines, runs, lengths, columns, errors, error_count, flagged_lines, flagged = batch
             result.rows += len(lines)
@@ -381,9 +386,8 @@ def _import_readings_sqlite(
                             result.errors.append(RowError(line, "customer_number", unknown))
                             result.error_count += 1
                     start += length
-                if len(result.errors) > max_errors:  # keep the first ones by line
-                    result.errors.sort()
-                    del result.errors[max_errors:]
+                if len(result.errors) > max_errors:
+                    result.keep_first(max_errors)
             customers = list(chain.from_iterable(map(repeat, run_ids, lengths)))
             if result.ok:
                 rows = zip(customers, *columns, strict=True)
@@ -399,9 +403,7 @@ def _import_readings_sqlite(
             result.unchanged = result.rows - changed
         if dry_run or not result.ok:
             transaction.set_rollback(True)
-    result.errors.sort()
-    del result.errors[max_errors:]
-    del result.flagged_lines[max_errors:]
+    result.keep_first(max_errors)
     return result
 
 
@@ -527,10 +529,14 @@ def _check_staged(cursor, kind: _Kind, result: ImportResult, max_errors: int) ->
         (missing,) = cursor.fetchone()
         if missing:
             cursor.execute(f"{kind.missing_sql()} ORDER BY s.line LIMIT {int(max_errors)}")
+            message = _unknown_customer()
             for (line,) in cursor.fetchall():
-                message = _("このお客様番号の契約がありません。先に契約を取り込んでください。")
                 result.errors.append(RowError(line, "customer_number", message))
             result.error_count += missing
+
+
+def _unknown_customer() -> str:
+    return _("このお客様番号の契約がありません。先に契約を取り込んでください。")
 
 
 def _merge(cursor, kind: _Kind, result: ImportResult) -> None:
@@ -603,16 +609,6 @@ def _customer_merge_sql() -> str:
 _READING_FIELDS = list(importers.READING_COLUMNS[2:])
 
 
-def _reading_merge_sql() -> str:
-    columns = ["customer_id", *_READING_FIELDS]
-    select = (
-        f"SELECT c.id, {', '.join('s.' + f for f in _READING_FIELDS)} FROM {STAGE_TABLE} s "
-        f"JOIN {_q(Customer._meta.db_table)} c "
-        f"ON c.utility_id = s.utility_id AND c.number = s.customer_number"
-    )
-    return _upsert_sql(MeterReading._meta.db_table, columns, select, ["customer_id", "period_end"])
-
-
 _TEXT, _INT = "text", "integer"
 
 CUSTOMERS = _Kind(
@@ -636,7 +632,6 @@ CUSTOMERS = _Kind(
 READINGS_STAGED = _Kind(
     stage_columns=(),
     key=("utility", "customer_number", "period_end"),
-    merge_sql=_reading_merge_sql,
     table=lambda: MeterReading._meta.db_table,
     missing_sql=lambda: (
         f"SELECT s.line FROM {STAGE_TABLE} s WHERE NOT EXISTS (SELECT 1 FROM "

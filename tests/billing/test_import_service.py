@@ -287,3 +287,18 @@ def test_a_rolled_over_meter_is_flagged_in_a_well_formed_chunk(utilities):
     ]
     result = import_readings(io.BytesIO((header + "\n" + "\n".join(rows) + "\n").encode()))
     assert result.ok and (result.flagged, result.flagged_lines) == (2, [3, 4])
+
+
+def test_a_file_with_more_period_ends_than_the_date_cache_holds(utilities, monkeypatch):
+    # The reader caches the last day a reading may be read per period end, up to a limit;
+    # a chunk with period ends beyond that limit is still checked, not refused by a crash.
+    monkeypatch.setattr("billing.checking._LIMITS_CACHED", 3)
+    load(import_customers, "customers_good.csv")
+    header = (FIXTURES / "readings_good.csv").read_text().splitlines()[0]
+    days = [datetime.date(2024, 1, 1) + datetime.timedelta(days=n) for n in range(10)]
+    rows = [
+        f"kanazawa,10000000000001,{day},{day},{day},{100 + n},{101 + n},1,2000,1500,318,3500"
+        for n, day in enumerate(days)
+    ]
+    result = import_readings(io.BytesIO((header + "\n" + "\n".join(rows) + "\n").encode()))
+    assert result.ok and result.inserted == 10
