@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import marshal
 import sqlite3
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import compress
-from operator import lt, ne
+from operator import add, lt, ne
 
 
 class RepeatTracker:
@@ -35,19 +36,16 @@ class RepeatTracker:
         numbers: Sequence[str],
         ends: Sequence[str],
         text: str | None = None,
-        keys: list[tuple[str, str]] | None = None,
     ) -> dict[int, int]:
         """Remember a batch's keys; return {position in the batch: first line} for repeats.
 
         A repeated row is not remembered: a third row with that key names the first line too.
-        ``text`` is the batch as CSV lines (a chunk whose ``lines`` are a range), kept as is;
-        ``keys`` the (utility, number) pairs of the rows, if the caller has them already.
+        ``text`` is the batch as CSV lines (a chunk whose ``lines`` are a range), kept as is.
         """
         count = len(lines)
         if not count:
             return {}
-        if keys is None:
-            keys = list(zip(slugs, numbers, strict=True))
+        keys = list(zip(slugs, numbers, strict=True))
         bounds = [0, *compress(range(1, count), map(ne, keys[1:], keys[:-1])), count]
         runs = [keys[begin] for begin in bounds[:-1]]
         if self._ordered and not (
@@ -92,6 +90,39 @@ class RepeatTracker:
         self._open_key = keys[-1]
         self._store(lines, slugs, numbers, ends, set(runs), text)
         return repeats
+
+    def register_ascending(
+        self, lines: range, slug: str, numbers: list[str], ends: list[str], text: str
+    ) -> bool:
+        """Remember a chunk of one utility's rows if its keys strictly ascend from the last.
+
+        That is how a CIS export is sorted (customer, then period), and then none of the
+        chunk's keys can have come before: True. Otherwise nothing is remembered (False)
+        and ``register`` must be called. Numbers of one utility have one length, so number
+        and period end side by side sort as the pair does.
+        """
+        if not self._ordered or not numbers:
+            return False
+        keys = list(map(add, numbers, ends))
+        if not all(map(lt, keys, keys[1:])):
+            return False
+        first = (slug, numbers[0])
+        if self._open_key is not None:
+            if first < self._open_key:
+                return False
+            if first == self._open_key:
+                head = bisect_right(numbers, numbers[0])
+                if not self._open.keys().isdisjoint(ends[:head]):
+                    return False
+        tail = bisect_left(numbers, numbers[-1])
+        last = dict(zip(ends[tail:], lines[tail:], strict=True))
+        if first == self._open_key and tail == 0:
+            self._open.update(last)
+        else:
+            self._open = last
+        self._open_key = (slug, numbers[-1])
+        self._store(lines, None, None, None, set(), text)
+        return True
 
     def close(self) -> None:
         if self._db is not None:

@@ -507,7 +507,7 @@ def _check_staged(cursor, kind: _Kind, result: ImportResult, max_errors: int) ->
         f"SELECT COALESCE(SUM(n - 1), 0) FROM "
         f"(SELECT COUNT(*) AS n FROM {STAGE_TABLE} GROUP BY {key} HAVING COUNT(*) > 1) d"
     )
-    (duplicates,) = cursor.fetchone()
+    duplicates = int(cursor.fetchone()[0])  # PostgreSQL's SUM is a numeric (a Decimal)
     if duplicates:
         on = " AND ".join(f"s.{c} = d.{c}" for c in kind.key)
         cursor.execute(

@@ -302,3 +302,37 @@ def test_a_file_with_more_period_ends_than_the_date_cache_holds(utilities, monke
     ]
     result = import_readings(io.BytesIO((header + "\n" + "\n".join(rows) + "\n").encode()))
     assert result.ok and result.inserted == 10
+
+
+@pytest.mark.parametrize("chunk_size", [64, 400, 1 << 20])
+def test_rows_of_two_utilities_interleaved_in_one_file(utilities, monkeypatch, chunk_size):
+    # A chunk holding rows of two utilities (numbers of two lengths) is checked row by row;
+    # the result is the same as the file's with no fast path at all.
+    monkeypatch.setattr("billing.importers.CHUNK_SIZE", chunk_size)
+    load(import_customers, "customers_good.csv")
+    header, *rows = (FIXTURES / "readings_good.csv").read_text().splitlines()
+    kanazawa, nayoro = rows[:6], rows[6:]
+    mixed = [kanazawa[0], nayoro[0], kanazawa[1], nayoro[1], *kanazawa[2:], *nayoro[2:]]
+    text = "\n".join([header, *mixed]) + "\n"
+    fast = import_readings(io.BytesIO(text.encode()))
+    fast_rows = _stored()
+    MeterReading.objects.all().delete()
+    slow = import_readings(io.BytesIO(_reordered(text).encode()))
+    assert fast.ok and slow.ok, (fast.errors, slow.errors)
+    assert counts(fast) == counts(slow) == (10, 0, 0, 1)
+    assert fast.flagged_lines == slow.flagged_lines == [9]
+    assert _stored() == fast_rows and len(fast_rows) == 10
+
+
+@pytest.mark.parametrize("chunk_size", [64, 1 << 20])
+def test_a_repeated_row_is_the_only_error_of_a_well_formed_file(utilities, monkeypatch, chunk_size):
+    monkeypatch.setattr("billing.importers.CHUNK_SIZE", chunk_size)
+    load(import_customers, "customers_good.csv")
+    header, *rows = (FIXTURES / "readings_good.csv").read_text().splitlines()
+    rows.insert(3, rows[2])  # line 5 repeats line 4, in a file sorted as a CIS exports it
+    result = import_readings(io.BytesIO("\n".join([header, *rows, ""]).encode()))
+    assert [str(e) for e in result.errors] == [
+        "line 5: period_end: 4行目と customer_number・period_end が同じです。"
+    ]
+    assert result.error_count == 1 and type(result.error_count) is int
+    assert MeterReading.objects.count() == 0

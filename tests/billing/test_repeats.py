@@ -9,7 +9,13 @@ import pytest
 from billing.repeats import RepeatTracker
 
 
-def _feed(rows: list[tuple[str, str]], batch: int) -> dict[int, int]:
+@pytest.fixture(params=["register", "ascending first"])
+def ascending_first(request) -> bool:
+    """Each test twice: with register alone, and as the reader does, register_ascending first."""
+    return request.param == "ascending first"
+
+
+def _feed(rows: list[tuple[str, str]], batch: int, ascending_first: bool) -> dict[int, int]:
     """Register rows of (customer, period end) from line 2 on; return {line: first line}."""
     tracker = RepeatTracker()
     found: dict[int, int] = {}
@@ -17,9 +23,13 @@ def _feed(rows: list[tuple[str, str]], batch: int) -> dict[int, int]:
         for start in range(0, len(rows), batch):
             part = rows[start : start + batch]
             lines = range(start + 2, start + 2 + len(part))
-            repeats = tracker.register(
-                lines, ["kanazawa"] * len(part), [c for c, _ in part], [e for _, e in part]
-            )
+            numbers, ends = [c for c, _ in part], [e for _, e in part]
+            text = "".join(f"kanazawa,{c},2025-01-01,{e},{e},0,0,0,0,0,0,0\n" for c, e in part)
+            if ascending_first and tracker.register_ascending(
+                lines, "kanazawa", numbers, ends, text
+            ):
+                continue
+            repeats = tracker.register(lines, ["kanazawa"] * len(part), numbers, ends, text)
             found.update({lines[position]: first for position, first in repeats.items()})
     finally:
         tracker.close()
@@ -41,29 +51,51 @@ SORTED = [(f"{c:014d}", f"2025-{m:02d}-25") for c in range(1, 41) for m in range
 
 
 @pytest.mark.parametrize("batch", [1, 5, 12, 50, 1000])
-def test_a_sorted_file_without_repeats_has_none(batch):
-    assert _feed(SORTED, batch) == {}
+def test_a_sorted_file_without_repeats_has_none(batch, ascending_first):
+    assert _feed(SORTED, batch, ascending_first) == {}
 
 
 @pytest.mark.parametrize("batch", [1, 7, 12, 1000])
-def test_repeats_next_to_each_other_and_across_batches(batch):
+def test_repeats_next_to_each_other_and_across_batches(batch, ascending_first):
     rows = list(SORTED)
     rows.insert(30, rows[29])  # right after its first
     rows.insert(100, rows[60])  # same customer, later in its run
     rows.append(rows[100])  # the third time: still names the first line
-    assert _feed(rows, batch) == _expected(rows)
+    assert _feed(rows, batch, ascending_first) == _expected(rows)
     assert _expected(rows)[len(rows) + 1] == 62
 
 
 @pytest.mark.parametrize("batch", [3, 25, 1000])
-def test_an_unsorted_file_with_customers_coming_back(batch):
+def test_an_unsorted_file_with_customers_coming_back(batch, ascending_first):
     rows = list(SORTED)
     random.Random(8).shuffle(rows)
     rows += [rows[0], rows[200], rows[-1]]
-    assert _feed(rows, batch) == _expected(rows)
+    assert _feed(rows, batch, ascending_first) == _expected(rows)
     assert len(_expected(rows)) == 3
 
 
-def test_a_customer_that_comes_back_with_new_periods_is_no_repeat():
+def test_a_customer_that_comes_back_with_new_periods_is_no_repeat(ascending_first):
     rows = SORTED[:24] + [(SORTED[0][0], "2026-01-25"), (SORTED[0][0], "2026-02-25")]
-    assert _feed(rows, 5) == {}
+    assert _feed(rows, 5, ascending_first) == {}
+
+
+@pytest.mark.parametrize("batch", [4, 12, 1000])
+def test_periods_in_descending_order_within_each_customer(batch, ascending_first):
+    # Customers in order, each customer's periods newest first: no chunk ascends.
+    customers = sorted({c for c, _ in SORTED})
+    rows = [(c, f"2025-{m:02d}-25") for c in customers for m in range(12, 0, -1)]
+    rows.insert(40, rows[36])  # a repeat inside one customer's run
+    assert _feed(rows, batch, ascending_first) == _expected(rows)
+    assert len(_expected(rows)) == 1
+
+
+@pytest.mark.parametrize("batch", [5, 48])
+def test_a_sorted_start_then_customers_coming_back(batch, ascending_first):
+    # The first half ascends (chunks remembered cheaply), then old customers come back:
+    # the repeats of rows remembered by the cheap path are still found, with their lines.
+    half = len(SORTED) // 2
+    tail = SORTED[half:] + [SORTED[3], SORTED[100], (SORTED[100][0], "2030-01-25")]
+    random.Random(3).shuffle(tail)
+    rows = SORTED[:half] + tail
+    assert _feed(rows, batch, ascending_first) == _expected(rows)
+    assert sorted(_expected(rows).values()) == [5, 102]
