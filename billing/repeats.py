@@ -1,14 +1,21 @@
 """Find the same key twice in a file of millions of rows without holding every key in memory.
 
 A key is (utility, customer number, period end). The tracker is given the file a batch at a
-time, in order. It keeps in memory only the last customer's period ends: an export lists
-each customer's rows together, so the next batch usually goes on with that customer. Every
-batch is also written, packed in one row, to a private scratch SQLite file.
+time, in order, and works in one of three modes, starting with the first:
 
-While customers come in ascending order (as CIS exports sort them), no earlier customer can
-come back, and the scratch file is only written. The first time the order breaks, an index of
-which batches hold each customer is built from the scratch file, and from then on each batch
-asks it about its customers: slower, but as exact, for an unsorted file.
+- By customer: customers come in ascending order, each in one run (as CIS exports sort them:
+  customer, then period). No earlier customer can come back, so only the last customer's
+  period ends are kept in memory.
+- By period: the keys strictly ascend as (period end, utility, customer number): monthly
+  exports put one after the other, or a history sorted by period. No key can come twice.
+- Any order: every key so far is kept in a table of a private scratch SQLite file, keyed by
+  the key; each batch looks its keys up there and adds its new ones. A few microseconds a
+  row, whatever the order, with the memory of one batch.
+
+Until the third mode, each batch is also kept packed in the scratch file (a write, no
+lookups), so that a file can fall back to the next mode when its order breaks: the first
+time it does, the batches so far tell whether they ascend by period; if not, they fill the
+table of keys.
 """
 
 from __future__ import annotations
@@ -20,13 +27,16 @@ from collections.abc import Sequence
 from itertools import compress
 from operator import add, lt, ne
 
+Key = tuple[str, str, str]  # (utility, customer number, period end)
+BY_CUSTOMER, BY_PERIOD, ANY_ORDER = "by customer", "by period", "any order"
+
 
 class RepeatTracker:
     def __init__(self) -> None:
+        self.mode = BY_CUSTOMER
         self._open_key: tuple[str, str] | None = None
         self._open: dict[str, int] = {}  # the last customer's period ends -> first line
-        self._ordered = True  # customers so far in ascending order, each in one run
-        self._batches = 0
+        self._last_by_period = ""  # the last key so far as "period end,utility,number"
         self._db: sqlite3.Connection | None = None
 
     def register(
@@ -45,63 +55,36 @@ class RepeatTracker:
         count = len(lines)
         if not count:
             return {}
-        keys = list(zip(slugs, numbers, strict=True))
-        bounds = [0, *compress(range(1, count), map(ne, keys[1:], keys[:-1])), count]
-        runs = [keys[begin] for begin in bounds[:-1]]
-        if self._ordered and not (
-            (self._open_key is None or self._open_key <= runs[0])
-            and all(map(lt, runs[:-1], runs[1:]))
-        ):
-            self._ordered = False
-            self._index_batches()
-        if self._ordered:
-            earlier = {}
-        else:
-            earlier = self._earlier({key for key in runs if key != self._open_key})
-        if self._open_key in runs:
-            earlier[self._open_key] = self._open
-        repeats: dict[int, int] = {}
-        plain = len(set(zip(keys, ends, strict=True))) == count and all(
-            key == self._open_key and begin == 0
-            for key, begin in zip(runs, bounds, strict=False)
-            if key in earlier
-        )
-        if plain and self._open_key == runs[0]:
-            plain = self._open.keys().isdisjoint(ends[: bounds[1]])
-        if plain:
-            last = dict(zip(ends[bounds[-2] :], lines[bounds[-2] :], strict=True))
-            if len(runs) == 1 and runs[0] == self._open_key:
-                self._open.update(last)
-                last = self._open
-            else:
-                self._open = last
-        else:
-            periods: dict[tuple[str, str], dict[str, int]] = {}
-            for position, (key, end, line) in enumerate(zip(keys, ends, lines, strict=True)):
-                seen = periods.get(key)
-                if seen is None:
-                    seen = periods[key] = dict(earlier.get(key, {}))
-                first = seen.get(end)
-                if first is None:
-                    seen[end] = line
-                else:
-                    repeats[position] = first
-            self._open = periods[keys[-1]]
-        self._open_key = keys[-1]
-        self._store(lines, slugs, numbers, ends, set(runs), text)
-        return repeats
+        if self.mode == BY_CUSTOMER:
+            keys = list(zip(slugs, numbers, strict=True))
+            bounds = [0, *compress(range(1, count), map(ne, keys[1:], keys[:-1]))]
+            runs = [keys[begin] for begin in bounds]
+            if (self._open_key is None or self._open_key <= runs[0]) and all(
+                map(lt, runs[:-1], runs[1:])
+            ):
+                return self._register_by_customer(lines, keys, ends, runs[0], text)
+            self._order_broke()
+        if self.mode == BY_PERIOD:
+            if self._ascends_by_period(slugs, numbers, ends):
+                self._store(lines, slugs, numbers, ends, text)
+                return {}
+            self._order_broke()
+        return self._register_unordered(lines, slugs, numbers, ends)
 
     def register_ascending(
         self, lines: range, slug: str, numbers: list[str], ends: list[str], text: str
     ) -> bool:
         """Remember a chunk of one utility's rows if its keys strictly ascend from the last.
 
-        That is how a CIS export is sorted (customer, then period), and then none of the
-        chunk's keys can have come before: True. Otherwise nothing is remembered (False)
-        and ``register`` must be called. Numbers of one utility have one length, so number
-        and period end side by side sort as the pair does.
+        That is how a CIS export is sorted, and then none of the chunk's keys can have come
+        before: True. Otherwise nothing is remembered (False) and ``register`` must be
+        called. Numbers of one utility have one length, so number and period end side by
+        side sort as the pair does.
         """
-        if not self._ordered or not numbers:
+        if self.mode == BY_PERIOD and self._ascends_by_period([slug] * len(numbers), numbers, ends):
+            self._store(lines, None, None, None, text)
+            return True
+        if self.mode != BY_CUSTOMER or not numbers:
             return False
         keys = list(map(add, numbers, ends))
         if not all(map(lt, keys, keys[1:])):
@@ -121,56 +104,100 @@ class RepeatTracker:
         else:
             self._open = last
         self._open_key = (slug, numbers[-1])
-        self._store(lines, None, None, None, set(), text)
+        self._store(lines, None, None, None, text)
         return True
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
 
-    def _earlier(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, int]]:
-        """{key: {period end: first line}} of those keys that were in earlier batches."""
-        if not keys or not self._batches:
-            return {}
-        maybe = list(keys)
-        db = self._scratch()
-        db.executemany("INSERT INTO probe VALUES (?, ?)", maybe)
-        found = db.execute(
-            # CROSS JOIN keeps this order: each probed key looks up the index on seen.
-            "SELECT b.batch, b.data FROM batches b WHERE b.batch IN (SELECT s.batch "
-            "FROM probe p CROSS JOIN seen s ON s.utility = p.utility AND s.number = p.number) "
-            "ORDER BY b.batch"
-        ).fetchall()
-        db.execute("DELETE FROM probe")
-        wanted = set(maybe)
+    def _register_by_customer(self, lines, keys, ends, first_customer, text) -> dict[int, int]:
+        """Customers in order: only the open customer (the last one so far) can come again."""
+        repeats: dict[int, int] = {}
+        earlier = {self._open_key: self._open} if self._open_key == first_customer else {}
         periods: dict[tuple[str, str], dict[str, int]] = {}
-        for _batch, data in found:
-            slugs, numbers, ends, lines = _unpack(data)
-            for key, end, line in zip(zip(slugs, numbers, strict=True), ends, lines, strict=True):
-                if key in wanted:
-                    periods.setdefault(key, {}).setdefault(end, line)
-        return periods
+        for position, (key, end, line) in enumerate(zip(keys, ends, lines, strict=True)):
+            seen = periods.get(key)
+            if seen is None:
+                seen = periods[key] = earlier.get(key, {})
+            first = seen.get(end)
+            if first is None:
+                seen[end] = line
+            else:
+                repeats[position] = first
+        self._open_key, self._open = keys[-1], periods[keys[-1]]
+        slugs, numbers = zip(*keys, strict=True)
+        self._store(lines, slugs, numbers, ends, text)
+        return repeats
 
-    def _store(self, lines, slugs, numbers, ends, keys: set[tuple[str, str]], text) -> None:
-        self._batches += 1
+    def _ascends_by_period(self, slugs, numbers, ends) -> bool:
+        """Whether these keys strictly ascend by period after the last; if so they are the last.
+
+        "period end,utility,number" sorts as the tuple does: the comma sorts before every
+        character of a utility's slug, and a utility's numbers have one length.
+        """
+        keys = [self._last_by_period, *map(",".join, zip(ends, slugs, numbers, strict=True))]
+        if not all(map(lt, keys, keys[1:])):
+            return False
+        self._last_by_period = keys[-1]
+        return True
+
+    def _order_broke(self) -> None:
+        """Go on in the next mode that the batches so far allow (they are all stored)."""
+        if self.mode == BY_CUSTOMER:
+            self.mode = BY_PERIOD
+            if all(self._ascends_by_period(*batch[:3]) for batch in self._stored()):
+                return
+        self.mode = ANY_ORDER
+        db = self._scratch()
+        for slugs, numbers, ends, lines in self._stored():
+            db.executemany(
+                "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
+                zip(slugs, numbers, ends, lines, strict=True),
+            )
+        db.execute("DELETE FROM batches")
+
+    def _register_unordered(self, lines, slugs, numbers, ends) -> dict[int, int]:
+        """Look a batch's keys up in the scratch table of keys so far, then add the new ones."""
+        firsts: dict[Key, int] = {}
+        repeats: dict[int, int] = {}
+        for position, (key, line) in enumerate(
+            zip(zip(slugs, numbers, ends, strict=True), lines, strict=True)
+        ):
+            first = firsts.setdefault(key, line)
+            if first != line:
+                repeats[position] = first
+        db = self._scratch()
+        db.executemany("INSERT INTO probe VALUES (?, ?, ?, ?)", _rows(firsts))
+        earlier: dict[Key, int] = {
+            (slug, number, end): line
+            for slug, number, end, line in db.execute(
+                "SELECT slug, number, period_end, seen.line FROM probe "
+                "JOIN seen USING (slug, number, period_end)"
+            )
+        }
+        # The keys seen before keep their first line: OR IGNORE leaves those rows be.
+        db.execute("INSERT OR IGNORE INTO seen SELECT * FROM probe")
+        db.execute("DELETE FROM probe")
+        if earlier:
+            for position, key in enumerate(zip(slugs, numbers, ends, strict=True)):
+                if key in earlier:
+                    repeats[position] = earlier[key]
+        return repeats
+
+    def _store(self, lines, slugs, numbers, ends, text) -> None:
+        """Keep a batch, packed, in case the order breaks later."""
         if text is not None:  # the chunk's own lines: cheaper to keep than its columns
             data = marshal.dumps((lines.start, text))
         else:
             data = marshal.dumps((list(lines), list(slugs), list(numbers), list(ends)))
-        db = self._scratch()
-        db.execute("INSERT INTO batches VALUES (?, ?)", (self._batches, data))
-        if not self._ordered:
-            db.executemany(f"INSERT INTO seen VALUES (?, ?, {self._batches})", keys)
+        self._scratch().execute("INSERT INTO batches (data) VALUES (?)", (data,))
 
-    def _index_batches(self) -> None:
-        """Build the index of which batches hold each customer, for the batches so far."""
-        if not self._batches:
-            return
-        db = self._scratch()
-        for batch, data in db.execute("SELECT batch, data FROM batches").fetchall():
-            slugs, numbers, _ends, _lines = _unpack(data)
-            keys = set(zip(slugs, numbers, strict=True))
-            db.executemany(f"INSERT INTO seen VALUES (?, ?, {batch})", keys)
+    def _stored(self):
+        """(utilities, numbers, period ends, lines) of each stored batch, one at a time."""
+        # A cursor, not fetchall: the batches so far may be most of a large file.
+        for (data,) in self._scratch().execute("SELECT data FROM batches ORDER BY batch"):
+            yield _unpack(data)
 
     def _scratch(self) -> sqlite3.Connection:
         if self._db is None:
@@ -179,10 +206,18 @@ class RepeatTracker:
             self._db.execute("PRAGMA journal_mode = OFF")
             self._db.execute("PRAGMA synchronous = OFF")
             self._db.execute("CREATE TABLE batches (batch INTEGER PRIMARY KEY, data BLOB)")
-            self._db.execute("CREATE TABLE seen (utility TEXT, number TEXT, batch INTEGER)")
-            self._db.execute("CREATE INDEX seen_key ON seen (utility, number)")
-            self._db.execute("CREATE TEMPORARY TABLE probe (utility TEXT, number TEXT)")
+            self._db.execute(
+                "CREATE TABLE seen (slug TEXT, number TEXT, period_end TEXT, line INTEGER, "
+                "PRIMARY KEY (period_end, slug, number)) WITHOUT ROWID"
+            )
+            self._db.execute(
+                "CREATE TABLE probe (slug TEXT, number TEXT, period_end TEXT, line INTEGER)"
+            )
         return self._db
+
+
+def _rows(firsts: dict[Key, int]):
+    return ((slug, number, end, line) for (slug, number, end), line in firsts.items())
 
 
 def _unpack(data: bytes) -> tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[int]]:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from billing.repeats import RepeatTracker
+from billing.repeats import ANY_ORDER, BY_CUSTOMER, BY_PERIOD, RepeatTracker
 
 
 @pytest.fixture(params=["register", "ascending first"])
@@ -17,6 +17,11 @@ def ascending_first(request) -> bool:
 
 def _feed(rows: list[tuple[str, str]], batch: int, ascending_first: bool) -> dict[int, int]:
     """Register rows of (customer, period end) from line 2 on; return {line: first line}."""
+    return _run(rows, batch, ascending_first)[0]
+
+
+def _run(rows, batch: int, ascending_first: bool) -> tuple[dict[int, int], str]:
+    """{line: first line} of the repeats, and the mode the tracker ended in."""
     tracker = RepeatTracker()
     found: dict[int, int] = {}
     try:
@@ -33,7 +38,7 @@ def _feed(rows: list[tuple[str, str]], batch: int, ascending_first: bool) -> dic
             found.update({lines[position]: first for position, first in repeats.items()})
     finally:
         tracker.close()
-    return found
+    return found, tracker.mode
 
 
 def _expected(rows: list[tuple[str, str]]) -> dict[int, int]:
@@ -99,3 +104,23 @@ def test_a_sorted_start_then_customers_coming_back(batch, ascending_first):
     rows = SORTED[:half] + tail
     assert _feed(rows, batch, ascending_first) == _expected(rows)
     assert sorted(_expected(rows).values()) == [5, 102]
+
+
+BY_PERIOD_ROWS = sorted(SORTED, key=lambda row: (row[1], row[0]))
+
+
+@pytest.mark.parametrize("batch", [1, 7, 40, 1000])
+def test_monthly_exports_one_after_the_other(batch, ascending_first):
+    # Sorted by period, then customer: no key can come twice, and none is looked up.
+    assert _run(SORTED, batch, ascending_first) == ({}, BY_CUSTOMER)
+    assert _run(BY_PERIOD_ROWS, batch, ascending_first) == ({}, BY_PERIOD)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 40, 1000])
+def test_a_repeat_in_a_file_sorted_by_period(batch, ascending_first):
+    rows = list(BY_PERIOD_ROWS)
+    rows.insert(200, rows[150])  # breaks the order: every key so far goes to the table
+    rows.append(rows[3])
+    found, mode = _run(rows, batch, ascending_first)
+    assert found == _expected(rows) and len(found) == 2
+    assert mode == ANY_ORDER
