@@ -2,9 +2,10 @@
 
 Pure Python on the file's bytes, no database: ``billing.services`` runs ``checked_batches``
 in a forked child (``billing.pipeline``) and writes the batches it yields, finding the
-customers' ids as it goes. Well-formed chunks are checked a whole column at a time with
-``map`` (the loop runs in C); a chunk with a wrong row, and every row after the first odd
-block, is checked row by row, and ``importers.check_reading`` says what is wrong.
+customers' ids as it goes. Well-formed chunks of one utility's rows are checked a whole
+column at a time with ``map`` (the loop runs in C); a chunk with a wrong row or with several
+utilities, and every row after the first odd block, is checked row by row, and
+``importers.check_reading`` says what is wrong.
 """
 
 from __future__ import annotations
