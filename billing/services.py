@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, repeat
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -306,7 +306,22 @@ def _check_staged_readings(
 
 
 def _merge_readings_postgresql(cursor, result: ImportResult) -> None:
-    """Update the rows that differ, then insert the new ones (imports take turns, see above)."""
+    """Update the rows that differ, then insert the new ones (imports take turns, see above).
+
+    Only imports take turns: a reading typed in the admin may commit a key this import is
+    inserting. Then the merge is undone to its savepoint and done again once every other
+    writer has finished and new ones wait for this import to commit (residents' pages, which
+    only read, are not held up); the second merge finds that row and updates it.
+    """
+    try:
+        with transaction.atomic():
+            _update_then_insert_readings(cursor, result)
+    except IntegrityError:
+        cursor.execute(f"LOCK TABLE {_q(MeterReading._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE")
+        _update_then_insert_readings(cursor, result)
+
+
+def _update_then_insert_readings(cursor, result: ImportResult) -> None:
     table = _q(MeterReading._meta.db_table)
     joined = (
         f"FROM {STAGE_TABLE} s JOIN {_q(Utility._meta.db_table)} u ON u.slug = s.utility "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import Client
 
 from accounts import services
@@ -128,3 +130,84 @@ def test_two_imports_of_one_file_at_once_give_the_rows_of_one(tmp_path):
         assert sorted(r.inserted for r in results) == [0, results[0].rows]
     assert Customer.objects.filter(utility=utility).count() == 300
     assert MeterReading.objects.filter(customer__utility=utility).count() == 1800
+
+
+def test_a_reading_added_by_hand_while_an_import_runs_is_merged_never_a_crash(tmp_path):
+    """Staff add a reading in the admin while an import of the same key is writing."""
+    utility = UtilityFactory(customer_number_digits=11)
+    customers = _write(
+        tmp_path / "customers.csv",
+        "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,"
+        "meter_number\n"
+        + "".join(
+            f"{utility.slug},{n:011d},見本 太郎,ミホン タロウ,見本市本町{n},,0312345678,20,{n}\n"
+            for n in range(1, 4)
+        ),
+    )
+    readings = _write(
+        tmp_path / "readings.csv",
+        "utility,customer_number,period_start,period_end,read_on,previous_index,"
+        "current_index,usage_m3,water_charge,sewer_charge,tax,total\n"
+        + "".join(
+            f"{utility.slug},{n:011d},2025-03-01,2025-03-28,2025-03-28,100,110,10,2000,1500,318,3500\n"
+            for n in range(1, 4)
+        ),
+    )
+    with open(customers, "rb") as stream:
+        assert import_customers(stream).ok
+    first = Customer.objects.get(utility=utility, number="00000000001")
+    by_hand_written, import_waits = threading.Event(), threading.Event()
+
+    def staff_adds_a_reading():
+        try:
+            with transaction.atomic():
+                MeterReading.objects.create(
+                    customer=first,
+                    period_start=datetime.date(2025, 3, 1),
+                    period_end=datetime.date(2025, 3, 28),
+                    read_on=datetime.date(2025, 3, 28),
+                    previous_index=100,
+                    current_index=109,
+                    usage_m3=9,
+                    water_charge=1900,
+                    sewer_charge=1400,
+                    tax=300,
+                    total=3300,
+                )
+                by_hand_written.set()
+                assert import_waits.wait(60), "the import never reached the hand-written row"
+        finally:
+            connections.close_all()
+
+    def run_import():
+        try:
+            with open(readings, "rb") as stream:
+                return import_readings(stream)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        staff = pool.submit(staff_adds_a_reading)
+        assert by_hand_written.wait(30)
+        importing = pool.submit(run_import)
+        # The import's INSERT waits for the staff's uncommitted row: then let the staff commit.
+        with connection.cursor() as cursor:
+            for _ in range(600):
+                cursor.execute(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query LIKE 'INSERT%%'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the import's INSERT never waited on the staff's row")
+        import_waits.set()
+        staff.result()
+        result = importing.result()
+    assert result.ok, result.errors
+    # The file is the billing system's record: its row replaces the one typed by hand.
+    assert (result.inserted, result.updated, result.unchanged) == (2, 1, 0)
+    reading = MeterReading.objects.get(customer=first, period_end=datetime.date(2025, 3, 28))
+    assert (reading.usage_m3, reading.total) == (10, 3500)
+    assert MeterReading.objects.filter(customer__utility=utility).count() == 3
