@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from portal.models import Utility
 
 from . import charts, usage
+from .importers import READING_COLUMNS
 from .models import Customer, MeterReading, MeterReadingQuerySet
 from .tariff import TAX_RATE_PERCENT
 from .templatetags.billing_format import jmonth
@@ -170,18 +171,7 @@ def csv_lines(contract: Customer) -> Iterator[str]:
     rows = (
         _readings(contract)
         .order_by("period_end")
-        .values_list(
-            "period_start",
-            "period_end",
-            "read_on",
-            "previous_index",
-            "current_index",
-            "usage_m3",
-            "water_charge",
-            "sewer_charge",
-            "tax",
-            "total",
-        )
+        .values_list(*READING_COLUMNS[2:])  # the fields as the CIS export names them
     )
     for row in rows.iterator(chunk_size=1000):
         yield writer.writerow([contract.number, *row])
