@@ -89,33 +89,36 @@ def test_fifty_approvals_of_one_member_send_one_guide_mail(mailoutbox):
     assert member.contract_links.count() == 1
 
 
-def _write(path, text: str):
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def test_two_imports_of_one_file_at_once_give_the_rows_of_one(tmp_path):
-    utility = UtilityFactory(customer_number_digits=11)
-    customers = _write(
-        tmp_path / "customers.csv",
+def _cis_export(tmp_path, utility, customers: int, months: int):
+    """Write customers.csv (``customers`` contracts) and readings.csv (``months`` each)."""
+    customers_csv = tmp_path / "customers.csv"
+    customers_csv.write_text(
         "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,"
         "meter_number\n"
         + "".join(
             f"{utility.slug},{n:011d},見本 太郎,ミホン タロウ,見本市本町{n},,0312345678,20,{n}\n"
-            for n in range(1, 301)
+            for n in range(1, customers + 1)
         ),
+        encoding="utf-8",
     )
-    readings = _write(
-        tmp_path / "readings.csv",
+    readings_csv = tmp_path / "readings.csv"
+    readings_csv.write_text(
         "utility,customer_number,period_start,period_end,read_on,previous_index,"
         "current_index,usage_m3,water_charge,sewer_charge,tax,total\n"
         + "".join(
             f"{utility.slug},{n:011d},2025-0{m}-01,2025-0{m}-28,2025-0{m}-28,"
             f"{100 + 10 * m},{110 + 10 * m},10,2000,1500,318,3500\n"
-            for n in range(1, 301)
-            for m in range(1, 7)
+            for n in range(1, customers + 1)
+            for m in range(1, months + 1)
         ),
+        encoding="utf-8",
     )
+    return customers_csv, readings_csv
+
+
+def test_two_imports_of_one_file_at_once_give_the_rows_of_one(tmp_path):
+    utility = UtilityFactory(customer_number_digits=11)
+    customers, readings = _cis_export(tmp_path, utility, customers=300, months=6)
 
     def run(service_and_path):
         service, path = service_and_path
@@ -135,24 +138,7 @@ def test_two_imports_of_one_file_at_once_give_the_rows_of_one(tmp_path):
 def test_a_reading_added_by_hand_while_an_import_runs_is_merged_never_a_crash(tmp_path):
     """Staff add a reading in the admin while an import of the same key is writing."""
     utility = UtilityFactory(customer_number_digits=11)
-    customers = _write(
-        tmp_path / "customers.csv",
-        "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,"
-        "meter_number\n"
-        + "".join(
-            f"{utility.slug},{n:011d},見本 太郎,ミホン タロウ,見本市本町{n},,0312345678,20,{n}\n"
-            for n in range(1, 4)
-        ),
-    )
-    readings = _write(
-        tmp_path / "readings.csv",
-        "utility,customer_number,period_start,period_end,read_on,previous_index,"
-        "current_index,usage_m3,water_charge,sewer_charge,tax,total\n"
-        + "".join(
-            f"{utility.slug},{n:011d},2025-03-01,2025-03-28,2025-03-28,100,110,10,2000,1500,318,3500\n"
-            for n in range(1, 4)
-        ),
-    )
+    customers, readings = _cis_export(tmp_path, utility, customers=3, months=1)
     with open(customers, "rb") as stream:
         assert import_customers(stream).ok
     first = Customer.objects.get(utility=utility, number="00000000001")
@@ -163,11 +149,11 @@ def test_a_reading_added_by_hand_while_an_import_runs_is_merged_never_a_crash(tm
             with transaction.atomic():
                 MeterReading.objects.create(
                     customer=first,
-                    period_start=datetime.date(2025, 3, 1),
-                    period_end=datetime.date(2025, 3, 28),
-                    read_on=datetime.date(2025, 3, 28),
-                    previous_index=100,
-                    current_index=109,
+                    period_start=datetime.date(2025, 1, 1),
+                    period_end=datetime.date(2025, 1, 28),
+                    read_on=datetime.date(2025, 1, 28),
+                    previous_index=110,
+                    current_index=119,
                     usage_m3=9,
                     water_charge=1900,
                     sewer_charge=1400,
@@ -208,6 +194,6 @@ def test_a_reading_added_by_hand_while_an_import_runs_is_merged_never_a_crash(tm
     assert result.ok, result.errors
     # The file is the billing system's record: its row replaces the one typed by hand.
     assert (result.inserted, result.updated, result.unchanged) == (2, 1, 0)
-    reading = MeterReading.objects.get(customer=first, period_end=datetime.date(2025, 3, 28))
+    reading = MeterReading.objects.get(customer=first, period_end=datetime.date(2025, 1, 28))
     assert (reading.usage_m3, reading.total) == (10, 3500)
     assert MeterReading.objects.filter(customer__utility=utility).count() == 3
