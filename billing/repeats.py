@@ -23,9 +23,9 @@ from __future__ import annotations
 import marshal
 import sqlite3
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import compress
-from operator import add, lt, ne
+from operator import add, itemgetter, lt, ne
 
 Key = tuple[str, str, str]  # (utility, customer number, period end)
 BY_CUSTOMER, BY_PERIOD, ANY_ORDER = "by customer", "by period", "any order"
@@ -214,6 +214,55 @@ class RepeatTracker:
                 "CREATE TABLE probe (slug TEXT, number TEXT, period_end TEXT, line INTEGER)"
             )
         return self._db
+
+
+class KeysAscend:
+    """Whether the keys of a file's well-formed chunks, so far, strictly ascend in file order.
+
+    Then no key can come twice, and the import of readings on PostgreSQL skips its SQL check
+    for repeated keys (a GROUP BY over the staged file). A CIS export sorted by customer, then
+    period, ascends; any other order, a chunk with several utilities' rows, or rows read one
+    by one (``fail``) leave the SQL check to find the repeats. Only the last key is kept.
+    """
+
+    def __init__(self, digits: Mapping[str, int]) -> None:
+        self._digits = {slug.encode(): length for slug, length in digits.items()}
+        self._last: tuple[bytes, bytes] | None = None
+        self.hold = True
+
+    def add(self, data: bytes, rows: int) -> None:
+        """Take a chunk: whole lines of one utility, each field where the chunk pattern put it.
+
+        A line is ``utility,number,period start,period end,...``, the number of the utility's
+        length and the dates 10 characters each, so number and period end are slices at fixed
+        offsets, and joined they sort as the pair does.
+        """
+        if not self.hold:
+            return
+        slug = data[: data.find(b",")]
+        length = self._digits.get(slug)
+        if length is None or data.count(b"\n" + slug + b",") != rows - 1:
+            self.fail()
+            return
+        lines = data.split(b"\n")
+        lines.pop()  # the chunk ends with a newline
+        number_end = len(slug) + 1 + length
+        keys = list(
+            map(
+                add,
+                map(itemgetter(slice(len(slug) + 1, number_end)), lines),
+                map(itemgetter(slice(number_end + 12, number_end + 22)), lines),
+            )
+        )
+        if (self._last is not None and (slug, keys[0]) <= self._last) or not all(
+            map(lt, keys, keys[1:])
+        ):
+            self.fail()
+            return
+        self._last = (slug, keys[-1])
+
+    def fail(self) -> None:
+        self.hold = False
 
 
 def _rows(firsts: dict[Key, int]):

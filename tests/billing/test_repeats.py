@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from billing.repeats import ANY_ORDER, BY_CUSTOMER, BY_PERIOD, RepeatTracker
+from billing.repeats import ANY_ORDER, BY_CUSTOMER, BY_PERIOD, KeysAscend, RepeatTracker
 
 
 @pytest.fixture(params=["register", "ascending first"])
@@ -124,3 +124,75 @@ def test_a_repeat_in_a_file_sorted_by_period(batch, ascending_first):
     found, mode = _run(rows, batch, ascending_first)
     assert found == _expected(rows) and len(found) == 2
     assert mode == ANY_ORDER
+
+
+def _chunks(rows: list[tuple[str, str, str]], size: int, newline: str = "\n") -> list[bytes]:
+    """Well-formed chunk bytes of ``size`` lines from rows of (utility, number, period end)."""
+    lines = [
+        f"{slug},{number},{end[:8]}01,{end},{end},100,110,10,2000,1500,318,3500{newline}"
+        for slug, number, end in rows
+    ]
+    return ["".join(lines[i : i + size]).encode() for i in range(0, len(lines), size)]
+
+
+def _hold(rows, size: int, newline: str = "\n") -> bool:
+    order = KeysAscend({"kanazawa": 5, "nayoro": 3})
+    for data in _chunks(rows, size, newline):
+        order.add(data, data.count(b"\n"))
+    return order.hold
+
+
+CIS_ORDER = [
+    ("kanazawa", number, end)
+    for number in ("00001", "00002", "00010")
+    for end in ("2025-01-31", "2025-02-28", "2025-03-31")
+]
+
+
+@pytest.mark.parametrize("size", [1, 2, 4, 9])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_sorted_by_customer_then_period_is_proven_free_of_repeats(size, newline):
+    assert _hold(CIS_ORDER, size, newline)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_a_repeated_key_within_or_across_chunks_is_never_proven_away(size):
+    rows = [*CIS_ORDER[:3], CIS_ORDER[2], *CIS_ORDER[3:]]  # lines 4 and 5 have one key
+    assert not _hold(rows, size)
+
+
+def test_a_file_sorted_by_period_is_left_to_the_sql_check():
+    by_period = sorted(CIS_ORDER, key=lambda row: (row[2], row[1]))
+    assert not _hold(by_period, 3)
+
+
+def test_a_chunk_of_two_utilities_is_left_to_the_sql_check():
+    rows = [("kanazawa", "00001", "2025-01-31"), ("nayoro", "001", "2025-01-31")]
+    assert not _hold(rows, 2)
+    assert _hold(rows, 1)  # one utility a chunk, kanazawa < nayoro: still ascending
+
+
+def test_rows_read_one_by_one_leave_it_to_the_sql_check():
+    order = KeysAscend({"kanazawa": 5})
+    order.fail()
+    for data in _chunks(CIS_ORDER, 3):
+        order.add(data, 3)
+    assert not order.hold
+
+
+def test_whatever_the_order_a_proven_file_has_no_repeated_key():
+    rng = random.Random(20261202)
+    proven = 0
+    for _ in range(500):
+        rows = [
+            ("kanazawa", f"{rng.randint(1, 4):05d}", f"2025-0{rng.randint(1, 3)}-28")
+            for _ in range(rng.randint(1, 8))
+        ]
+        if rng.random() < 0.5:
+            rows.sort()
+        holds = _hold(rows, rng.randint(1, 4))
+        repeated = len(set(rows)) < len(rows)
+        assert not (holds and repeated), rows
+        assert holds == all(a < b for a, b in zip(rows, rows[1:], strict=False)), rows
+        proven += holds
+    assert proven > 50  # the check is not simply always off
