@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=2,
+        default=3,
         help="runs of the importer and the raw floor; the fastest counts (shared machines are noisy)",
     )
     parser.add_argument("--skip-postgres", action="store_true")
