@@ -84,6 +84,22 @@ class ImportResult:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """Where an import reports how far it has read, and when the reading is over."""
+
+    rows: Callable[[int], None] | None = None
+    writing: Callable[[], None] | None = None
+
+    def read(self, count: int) -> None:
+        if self.rows is not None:
+            self.rows(count)
+
+    def done_reading(self) -> None:
+        if self.writing is not None:
+            self.writing()
+
+
+@dataclass(frozen=True)
 class _Kind:
     """What differs between the two imports: staging columns, target table and key."""
 
@@ -101,14 +117,17 @@ def import_customers(
     dry_run: bool = False,
     utility: Utility | None = None,
     progress: Callable[[int], None] | None = None,
+    writing: Callable[[], None] | None = None,
     max_errors: int = MAX_ERRORS,
 ) -> ImportResult:
     """Upsert customers from a CSV by (utility, customer_number); write nothing if any row is bad.
 
     ``utility`` limits the import to that utility's rows (a staff member's upload).
+    ``progress(rows)`` is called as rows are read; ``writing()`` once the whole file is read
+    and only the database's checks and the write remain.
     """
     rows = importers.parse_customers(stream, _utility_rules(utility), encoding)
-    return _import(CUSTOMERS, rows, dry_run, progress, max_errors)
+    return _import(CUSTOMERS, rows, dry_run, Progress(progress, writing), max_errors)
 
 
 def import_readings(
@@ -118,18 +137,20 @@ def import_readings(
     dry_run: bool = False,
     utility: Utility | None = None,
     progress: Callable[[int], None] | None = None,
+    writing: Callable[[], None] | None = None,
     max_errors: int = MAX_ERRORS,
 ) -> ImportResult:
     """Upsert meter readings from a CSV by (customer, period_end); write nothing if any row is bad.
 
-    ``utility`` limits the import to that utility's rows (a staff member's upload).
+    ``utility``, ``progress`` and ``writing`` are as for ``import_customers``.
     """
     rules, today = _utility_rules(utility), timezone.localdate()
+    report = Progress(progress, writing)
     if connection.vendor == "postgresql":
         return _import_readings_postgresql(
-            stream, rules, today, encoding, dry_run, progress, max_errors
+            stream, rules, today, encoding, dry_run, report, max_errors
         )
-    return _import_readings_sqlite(stream, rules, today, encoding, dry_run, progress, max_errors)
+    return _import_readings_sqlite(stream, rules, today, encoding, dry_run, report, max_errors)
 
 
 def _utility_rules(only: Utility | None) -> dict[str, UtilityRules]:
@@ -143,7 +164,7 @@ def _import(
     kind: _Kind,
     rows: Iterator,
     dry_run: bool,
-    progress: Callable[[int], None] | None,
+    progress: Progress,
     max_errors: int,
 ) -> ImportResult:
     result = ImportResult(dry_run=dry_run)
@@ -151,6 +172,7 @@ def _import(
         with connection.cursor() as cursor:
             _create_stage(cursor, kind)
             _stage_all(cursor, kind, _valid_batches(kind, rows, result, max_errors), progress)
+            progress.done_reading()
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {STAGE_TABLE}")
             _check_staged(cursor, kind, result, max_errors)
@@ -187,7 +209,7 @@ def _import_readings_postgresql(
     today,
     encoding: str | None,
     dry_run: bool,
-    progress: Callable[[int], None] | None,
+    progress: Progress,
     max_errors: int,
 ) -> ImportResult:
     """COPY the file into a staging table (well-formed chunks as they are), check, merge."""
@@ -205,6 +227,7 @@ def _import_readings_postgresql(
         items = importers.parse_reading_chunks(stream, rules, today, encoding)
         order = KeysAscend({slug: r.customer_number_digits for slug, r in rules.items()})
         _stage_readings_postgresql(cursor, items, rules, order, result, progress, max_errors)
+        progress.done_reading()
         cursor.execute(f"ANALYZE {STAGE_TABLE}")
         _check_staged_readings(cursor, rules, today, result, max_errors)
         _check_staged(cursor, READINGS_STAGED, result, max_errors, repeats_possible=not order.hold)
@@ -223,7 +246,7 @@ def _stage_readings_postgresql(
     rules: dict[str, UtilityRules],
     order: KeysAscend,
     result: ImportResult,
-    progress: Callable[[int], None] | None,
+    progress: Progress,
     max_errors: int,
 ) -> None:
     # While the database parses a chunk, this process sees whether its keys ascend (``order``).
@@ -248,8 +271,7 @@ def _stage_readings_postgresql(
                 copy.write(item.data)
                 order.add(item.data, item.rows)
                 result.rows += item.rows
-                if progress:
-                    progress(item.rows)
+                progress.read(item.rows)
                 item = next(items, None)
         first = item
     if first is None:
@@ -264,10 +286,9 @@ def _stage_readings_postgresql(
             result.rows += 1
             copy.write_row((row.line, slugs[row.utility_id], *row[2:13]))
             written += 1
-            if progress and written % BATCH_SIZE == 0:
-                progress(BATCH_SIZE)
-        if progress:
-            progress(written % BATCH_SIZE)
+            if written % BATCH_SIZE == 0:
+                progress.read(BATCH_SIZE)
+        progress.read(written % BATCH_SIZE)
 
 
 def _check_staged_readings(
@@ -357,7 +378,7 @@ def _import_readings_sqlite(
     today,
     encoding: str | None,
     dry_run: bool,
-    progress: Callable[[int], None] | None,
+    progress: Progress,
     max_errors: int,
 ) -> ImportResult:
     """Upsert checked rows straight into the readings table while a child process checks more.
@@ -413,8 +434,8 @@ def _import_readings_sqlite(
             if result.ok:
                 rows = zip(customers, *columns, strict=True)
                 changed += raw.executemany(upsert, rows).rowcount
-            if progress:
-                progress(len(lines) + error_count)
+            progress.read(len(lines) + error_count)
+        progress.done_reading()
         if result.ok:
             # AUTOINCREMENT ids only grow and SQLite writes one transaction at a time, so the
             # rows above the old highest id are the ones this import inserted.
@@ -480,9 +501,7 @@ def _create_stage(cursor, kind: _Kind) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE {STAGE_TABLE} ({columns}){options}")
 
 
-def _stage_all(
-    cursor, kind: _Kind, batches: Iterator[list], progress: Callable[[int], None] | None
-) -> None:
+def _stage_all(cursor, kind: _Kind, batches: Iterator[list], progress: Progress) -> None:
     # The database writes one batch in a second thread while this one reads and checks the
     # next: sqlite3 and psycopg release the GIL while the database works. At most two batches
     # are held, so memory stays flat.
@@ -493,8 +512,7 @@ def _stage_all(
             if pending is not None:
                 pending.result()
             pending = writer.submit(write, batch)
-            if progress:
-                progress(len(batch))
+            progress.read(len(batch))
         if pending is not None:
             pending.result()
 

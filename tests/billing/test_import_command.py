@@ -123,3 +123,30 @@ def test_verbosity_2_lists_the_flagged_lines():
 def test_a_missing_file_is_a_clear_error():
     with pytest.raises(CommandError, match="no-such.csv"):
         run("import_readings", "no-such.csv")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_bar_counts_rows_with_their_rate_then_says_it_is_writing(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run("import_customers", str(FIXTURES / "customers_good.csv"))
+    run("import_readings", str(FIXTURES / "readings_good.csv"))
+    bar = terminal.getvalue()
+    # Time is frozen here, so the rate reads "?": the field is there, tqdm fills it in.
+    assert "契約: 0.00行 [00:00, ?行/s]" in bar
+    assert "契約(照合・書き込み中): 5.00行 [" in bar
+    assert "検針(照合・書き込み中): 10.0行 [" in bar
+
+
+def test_no_bar_when_not_on_a_terminal_or_at_verbosity_0(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    run("import_customers", str(FIXTURES / "customers_good.csv"))
+    assert sys.stderr.getvalue() == ""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run("import_readings", str(FIXTURES / "readings_good.csv"), "-v", "0")
+    assert terminal.getvalue() == ""

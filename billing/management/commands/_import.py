@@ -57,6 +57,8 @@ class ImportCommand(BaseCommand):
                 encoding=options["encoding"],
                 dry_run=options["dry_run"],
                 progress=bar.update,
+                # The bar stands still while the database checks and writes: say so.
+                writing=lambda: bar.set_description_str(f"{self.what}(照合・書き込み中)"),
                 max_errors=SHOWN_ERRORS,
             )
         if not result.ok:
