@@ -11,7 +11,7 @@ from portal.models import Utility
 
 from ..models import SECRET_QUESTIONS, Member
 from .recovery import NewPasswordForm, email_field
-from .signup import CHOOSE, NormalisedCharField, checked_customer_number
+from .signup import CHOOSE, NormalisedCharField, checked_customer_number, checked_phone
 
 
 def _required(label: str) -> dict:
@@ -156,6 +156,9 @@ class ContractAddForm(forms.Form):
 
     def clean_customer_number(self) -> str:
         return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
+
+    def clean_phone(self) -> str:
+        return checked_phone(self.cleaned_data["phone"])
 
 
 class WithdrawForm(CurrentPasswordMixin, forms.Form):

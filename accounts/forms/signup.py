@@ -142,6 +142,18 @@ def checked_customer_number(utility: Utility, number: str) -> str:
     return number
 
 
+def checked_phone(phone: str) -> str:
+    """Return an already normalised phone number, or refuse what is not 10-11 digits from 0."""
+    if not (
+        phone.isascii() and phone.isdigit() and phone.startswith("0") and 10 <= len(phone) <= 11
+    ):
+        raise ValidationError(
+            _("電話番号は市外局番から10〜11桁の数字で入力してください(例: 03-1234-5678)。"),
+            code="phone_format",
+        )
+    return phone
+
+
 class SignupEmailForm(forms.Form):
     email = NormalisedEmailField(
         label=_("メールアドレス"),
@@ -380,13 +392,7 @@ class SignupDetailsForm(forms.Form):
         return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
 
     def clean_phone(self) -> str:
-        phone = self.cleaned_data["phone"]
-        if not (phone.isdigit() and phone.startswith("0") and 10 <= len(phone) <= 11):
-            raise ValidationError(
-                _("電話番号は市外局番から10〜11桁の数字で入力してください(例: 03-1234-5678)。"),
-                code="phone_format",
-            )
-        return phone
+        return checked_phone(self.cleaned_data["phone"])
 
     def clean_name_kana(self) -> str:
         kana = self.cleaned_data["name_kana"]

@@ -438,6 +438,21 @@ def test_malformed_contract_number_gets_a_field_message(logged_in_client, user):
     assertContains(response, "ポータル登録番号は半角数字14桁で入力してください。")
 
 
+@pytest.mark.parametrize(
+    "phone",
+    ["0312345", "03123456789012345678901", '"><img src=x onerror=alert(1)>', "03-1234-abcd"],
+)
+def test_a_phone_that_is_not_one_gets_a_field_message_and_no_request(logged_in_client, user, phone):
+    second = CustomerFactory(utility=user.utility)
+    response = logged_in_client.post(
+        url(user.utility, "profile_contract_add"), contract_form(second, phone=phone)
+    )
+    assertContains(
+        response, "電話番号は市外局番から10〜11桁の数字で入力してください(例: 03-1234-5678)。"
+    )
+    assert not ContractRequest.objects.filter(member=user).exists()
+
+
 def test_contract_requests_are_rate_limited(logged_in_client, user, settings):
     settings.PORTAL_CONTRACT_ADD_RATE_PER_MEMBER = "1/h"
     form = contract_form(CustomerFactory(utility=user.utility))
