@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from axes.models import AccessAttempt
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Case, IntegerField, QuerySet, Value, When
@@ -434,3 +436,56 @@ class ContractRequestAdmin(UtilityScopedAdmin):
                 "%(done)sが、メールを送信できませんでした。お客さまへ別途ご連絡ください。"
             )
             self._say(request, contract_request, text % {"done": done}, messages.WARNING)
+
+
+@admin.register(AccessAttempt)
+class LoginLockAdmin(admin.ModelAdmin):
+    """Failed logins and lockouts (django-axes), for staff to see and lift.
+
+    Keys are ``<utility slug>:<identifier>`` (``staff:<login ID>`` for the admin), so staff see
+    only their own utility's rows; 「停止を解除する」 deletes them, which lifts the lockout of
+    that identifier and address at once.
+    """
+
+    list_display = ["attempt_time", "identifier", "ip_address", "failures_since_start", "state"]
+    search_fields = ["username", "ip_address"]
+    fields = ["identifier", "ip_address", "user_agent", "failures_since_start", "attempt_time"]
+    readonly_fields = fields
+    ordering = ["-attempt_time"]
+    actions = ["unlock"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser:
+            return queryset
+        if not getattr(user, "utility_id", None):
+            return queryset.none()
+        return queryset.filter(username__startswith=f"{user.utility.slug}:")
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("ログインID・メールアドレス"), ordering="username")
+    def identifier(self, attempt: AccessAttempt) -> str:
+        return (attempt.username or "").partition(":")[2]
+
+    @admin.display(description=_("状態"))
+    def state(self, attempt: AccessAttempt) -> str:
+        left = settings.AXES_FAILURE_LIMIT - attempt.failures_since_start
+        if left <= 0:
+            return gettext("停止中")
+        return gettext("あと%(left)d回で停止") % {"left": left}
+
+    @admin.action(description=_("停止を解除する"), permissions=["delete"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count, _deleted = queryset.delete()
+        self.message_user(request, gettext("%(count)d件の停止を解除しました。") % {"count": count})

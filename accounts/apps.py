@@ -6,6 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "会員"
 
     def ready(self) -> None:
-        from . import audit
+        from . import audit, backends  # noqa: F401 - backends connects its login receiver
 
         audit.connect_axes()

@@ -1,17 +1,30 @@
-"""Authentication scoped by utility: the same login ID in two utilities is two people."""
+"""Authentication scoped by utility, and the keys django-axes locks out by.
+
+The same login ID in two utilities is two people, so every lookup and every lockout key
+carries the utility. Identifiers are normalised once (``portal.normalize.identifier``)
+before the lookup, the lockout and the rate limiter see them.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import Case, Value, When
+from django.dispatch import receiver
 from django.http import HttpRequest
 
 from portal import normalize
 from portal.models import Utility
 
 from .models import Member
+
+STAFF_SCOPE = "staff"
+# axes keeps the key in a varchar(255); longer identifiers are kept as their hash.
+LONGEST_PLAIN_KEY = 200
 
 
 def find_resident(utility: Utility, identifier: str) -> Member | None:
@@ -20,12 +33,22 @@ def find_resident(utility: Utility, identifier: str) -> Member | None:
     A member who withdrew and registered again has two rows; the current one wins, and a
     withdrawn row is only found (to say 退会済み) when there is no other.
     """
+    identifier = normalize.identifier(identifier)
+    if not normalize.can_name_an_account(identifier):
+        return None
     members = Member.objects.filter(utility=utility, is_staff=False).order_by(
         Case(When(status=Member.Status.WITHDRAWN, then=Value(1)), default=Value(0)), "-pk"
     )
     if utility.logs_in_with_email:
-        return members.filter(email__iexact=normalize.nfkc(identifier)).first()
-    return members.filter(login_id__iexact=normalize.login_id(identifier)).first()
+        return members.filter(email__iexact=identifier).first()
+    return members.filter(login_id__iexact=identifier).first()
+
+
+def find_staff(identifier: str) -> Member | None:
+    identifier = normalize.identifier(identifier)
+    if not normalize.can_name_an_account(identifier):
+        return None
+    return Member.objects.filter(is_staff=True, login_id__iexact=identifier).first()
 
 
 class MemberBackend(ModelBackend):
@@ -46,12 +69,7 @@ class MemberBackend(ModelBackend):
     ) -> Member | None:
         if not username or not password:
             return None
-        if utility is None:
-            member = Member.objects.filter(
-                is_staff=True, login_id__iexact=normalize.nfkc(username)
-            ).first()
-        else:
-            member = find_resident(utility, username)
+        member = find_staff(username) if utility is None else find_resident(utility, username)
         if member is None:
             Member().set_password(password)  # same work as a real check: no timing oracle
             return None
@@ -62,8 +80,37 @@ class MemberBackend(ModelBackend):
         return member if member is not None and member.is_active else None
 
 
-def axes_username(request: HttpRequest, credentials: dict) -> str:
-    """Key django-axes lockouts by utility and identifier, so tenants never lock each other."""
+def lockout_key(utility: Utility | None, identifier: str) -> str:
+    """Return the key one identifier's failures are counted under: ``kanazawa:suidotaro``."""
+    scope = utility.slug if utility is not None else STAFF_SCOPE
+    identifier = normalize.identifier(identifier)
+    if len(identifier) > LONGEST_PLAIN_KEY:
+        identifier = "sha256:" + hashlib.sha256(identifier.encode()).hexdigest()
+    return f"{scope}:{identifier}"
+
+
+def member_lockout_key(member: Member) -> str:
+    """Return the key a member's own login failures are counted under."""
+    if member.is_staff or member.utility is None:
+        return lockout_key(None, member.login_id)
+    identifier = member.email if member.utility.logs_in_with_email else member.login_id
+    return lockout_key(member.utility, identifier)
+
+
+def axes_username(request: HttpRequest, credentials: dict | None) -> str:
+    """AXES_USERNAME_CALLABLE: the lockout key of the credentials being tried."""
+    credentials = credentials or {}
     utility = credentials.get("utility")
-    scope = utility.slug if isinstance(utility, Utility) else "staff"
-    return f"{scope}:{normalize.login_id(str(credentials.get('username', '')))}"
+    return lockout_key(
+        utility if isinstance(utility, Utility) else None, str(credentials.get("username") or "")
+    )
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.backends.clear_identifier_failures")
+def _clear_identifier_failures(sender, request, user, **kwargs) -> None:
+    """A right password clears that identifier's failures, never the address's.
+
+    (AXES_RESET_ON_SUCCESS would clear both, and let an intruder with an account of their
+    own wipe a spray's count by logging in between guesses.)
+    """
+    axes_reset(username=member_lockout_key(user))

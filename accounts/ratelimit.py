@@ -86,7 +86,7 @@ def check_signup_mail(request: HttpRequest, utility_slug: str, email: str) -> No
     """Limit signup mails per address (within the utility) and per client address."""
     hit_all(
         request,
-        (SIGNUP_MAIL_PER_EMAIL, f"{utility_slug}:{normalize.nfkc(email).casefold()}"),
+        (SIGNUP_MAIL_PER_EMAIL, f"{utility_slug}:{normalize.identifier(email)}"),
         (SIGNUP_MAIL_PER_IP, client_ip(request)),
     )
 
@@ -126,7 +126,7 @@ def check_reset_mail(request: HttpRequest, utility_slug: str, email: str) -> Non
     """Limit password-reset mails per address (within the utility) and per client address."""
     hit_all(
         request,
-        (RESET_MAIL_PER_EMAIL, f"{utility_slug}:{normalize.nfkc(email).casefold()}"),
+        (RESET_MAIL_PER_EMAIL, f"{utility_slug}:{normalize.identifier(email)}"),
         (RESET_MAIL_PER_IP, client_ip(request)),
     )
 
@@ -161,7 +161,7 @@ def check_signup_code(request: HttpRequest, utility_slug: str, email: str) -> No
     """Limit code entries per address (within the utility) and per client address."""
     hit_all(
         request,
-        (SIGNUP_CODE_ATTEMPT_PER_EMAIL, f"{utility_slug}:{normalize.nfkc(email).casefold()}"),
+        (SIGNUP_CODE_ATTEMPT_PER_EMAIL, f"{utility_slug}:{normalize.identifier(email)}"),
         (SIGNUP_CODE_ATTEMPT_PER_IP, client_ip(request)),
     )
 
@@ -173,7 +173,7 @@ def start_code_cooldown(utility_slug: str, email: str) -> None:
     場合はこちら」 always works again exactly that many seconds later.
     """
     seconds = getattr(settings, SIGNUP_CODE_COOLDOWN_SETTING, SIGNUP_CODE_COOLDOWN_DEFAULT)
-    address = f"{utility_slug}:{normalize.nfkc(email).casefold()}"
+    address = f"{utility_slug}:{normalize.identifier(email)}"
     key = f"portal.signup-code-cooldown:{_hashed(address)}"
     now = timezone.now().timestamp()
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]

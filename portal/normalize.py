@@ -30,8 +30,20 @@ def without_spaces(value: str) -> str:
     return _SPACES.sub("", nfkc(value))
 
 
-def login_id(value: str) -> str:
+def identifier(value: str) -> str:
+    """Return a login ID or email address in the one form it is looked up, limited and locked by.
+
+    NFKC turns full-width letters into their ASCII selves. Whatever is still not ASCII after
+    that (a dotless ı, a Cyrillic а) can name no account: login IDs and addresses are ASCII,
+    and callers must not hand such a value to a case-insensitive database lookup, where
+    PostgreSQL's UPPER() would fold ``suıdotaro`` into ``SUIDOTARO``.
+    """
     return nfkc(value).lower()
+
+
+def can_name_an_account(value: str) -> bool:
+    """Tell whether a normalised identifier could belong to anyone (ASCII, not empty)."""
+    return bool(value) and value.isascii()
 
 
 def secret_answer(value: str) -> str:

@@ -193,16 +193,22 @@ CONTENT_SECURITY_POLICY = {
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
-# django-axes: lock an identifier (scoped by utility) and a client address separately.
+# django-axes: lock an identifier (scoped by utility) and a client address separately
+# (README "Login lockout"). Both login forms pass the identifier as ``username``.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.5  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
+AXES_CLIENT_IP_CALLABLE = "portal.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.login.locked_out"
-AXES_RESET_ON_SUCCESS = True
-PORTAL_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
-AXES_IPWARE_PROXY_COUNT = PORTAL_PROXY_COUNT
+# A success clears only the identifier's count (accounts.backends), never the address's.
+AXES_RESET_ON_SUCCESS = False
+# Logins are in the audit log already; axes' own access log would cost a write per login.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False  # accounts.admin.LoginLockAdmin: scoped per utility, in Japanese
+PORTAL_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 
 # Rate limits come from the cache: share it (CACHE_URL=redis://...) when running several workers.
 RATELIMIT_USE_CACHE = "default"

@@ -89,13 +89,25 @@ CODE_STYLE_ORDER = [
 
 
 class NormalisedEmailField(forms.EmailField):
-    """An address typed with full-width letters or spaces is still an address."""
+    """An address typed with full-width letters or spaces is still an address.
 
-    default_error_messages = {"invalid": _("メールアドレスの形式が正しくありません。")}
+    What is not ASCII after NFKC is refused: the portal's addresses are ASCII, so a look-alike
+    (``tarı@example.jp``) can never reach a case-insensitive lookup as someone else's.
+    """
+
+    default_error_messages = {
+        "invalid": _("メールアドレスの形式が正しくありません。"),
+        "not_ascii": _("メールアドレスは半角の英数字と記号で入力してください。"),
+    }
 
     def to_python(self, value: str | None) -> str:
         value = normalize.without_spaces(value or "")
         return BaseUserManager.normalize_email(value) if value else ""
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value and not value.isascii():
+            raise ValidationError(self.error_messages["not_ascii"], code="not_ascii")
 
 
 class NormalisedCharField(forms.CharField):
@@ -320,7 +332,7 @@ class SignupDetailsForm(forms.Form):
             fields["login_id"] = NormalisedCharField(
                 label=_("ご希望のログインID"),
                 note=_("(半角英数6~16文字 ※記号以外)"),
-                normalise=normalize.login_id,
+                normalise=normalize.identifier,
                 max_length=40,
                 help_text=_(
                     "・ご希望のログインIDを既に他のお客さまが使用されている場合は登録できません。"

@@ -34,7 +34,7 @@ from portal.models import Utility
 
 from .. import emails, ratelimit, tokens
 from ..audit import log_event
-from ..backends import axes_username
+from ..backends import member_lockout_key
 from ..models import EmailChallenge, Member
 from .profile import record_event
 from .review import MAIL_ERRORS, send_or_record
@@ -417,7 +417,6 @@ def reset_password(request: HttpRequest, utility: Utility, password: str) -> Mem
         record_event(member, "password_reset", request=request)
     request.session.pop(RESET_SESSION_KEY, None)
     # A login lockout from the guesses that led here would keep the new password out.
-    identifier = member.email if utility.logs_in_with_email else member.login_id
-    axes_reset(username=axes_username(request, {"utility": utility, "username": identifier}))
+    axes_reset(username=member_lockout_key(member))
     send_or_record(member, "password_changed", lambda: emails.send_password_changed(member))
     return member
