@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import Customer
 from portal import normalize
-from portal.admin import UtilityScopedAdmin
+from portal.admin import UtilityScopedAdmin, UtilityScopedInline
 
 from . import services
 from .models import ContractLink, ContractRequest, Member, MemberEvent
@@ -35,15 +35,15 @@ def _mark(ok: bool) -> str:
     return "○" if ok else "×"
 
 
-class ContractLinkInline(admin.TabularInline):
+class ContractLinkInline(UtilityScopedInline):
     model = ContractLink
     fk_name = "member"
     extra = 0
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     readonly_fields = ["approved_by", "approved_at"]
 
 
-class MemberEventInline(admin.TabularInline):
+class MemberEventInline(UtilityScopedInline):
     model = MemberEvent
     fk_name = "member"
     extra = 0
@@ -59,7 +59,7 @@ class MemberEventInline(admin.TabularInline):
         return event.label
 
 
-class ContractRequestInline(admin.TabularInline):
+class ContractRequestInline(UtilityScopedInline):
     model = ContractRequest
     fk_name = "member"
     extra = 0
@@ -358,7 +358,7 @@ class ContractRequestAdmin(UtilityScopedAdmin):
     list_filter = ["status"]
     search_fields = ["member__login_id", "member__email", "customer_number", "name"]
     list_select_related = ["member", "reviewed_by"]
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     fields = [
         "member",
         "status",

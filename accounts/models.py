@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -210,6 +211,25 @@ class ContractLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} → {self.customer}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Every writer (a form, an inline, a service, a shell) passes here: a member may
+        # only ever see contracts of its own utility.
+        if not self.within_one_utility():
+            raise ValidationError(_("この会員の事業者の契約ではありません。"), code="other_utility")
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.member_id and self.customer_id and not self.within_one_utility():
+            raise ValidationError(
+                {"customer": _("この会員の事業者の契約ではありません。")}, code="other_utility"
+            )
+
+    def within_one_utility(self) -> bool:
+        return self.member.utility_id is not None and (
+            self.member.utility_id == self.customer.utility_id
+        )
 
 
 class ContractRequest(models.Model):

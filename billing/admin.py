@@ -105,7 +105,7 @@ class MeterReadingAdmin(CsvImportAdmin):
     list_filter = ["customer__utility"]
     search_fields = ["customer__number"]
     list_select_related = ["customer"]
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     date_hierarchy = "period_end"
     show_full_result_count = False
     import_csv = staticmethod(services.import_readings)

@@ -2,18 +2,68 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
+from django.db import DataError
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from .models import Utility
+
+# Fields that hold a hash of a secret (passwords, secret answers, link and code hashes,
+# sessions). No admin filters on them, directly or through a relation: a ?password__startswith=
+# query string would read a hash out one character at a time.
+SECRET_FIELDS = frozenset({"password", "secret_answer_hash", "secret_hash", "session_data"})
+# Bigint primary keys: a selected row outside this range can be no row at all.
+_PK_RANGE = range(-(2**63), 2**63)
 
 
 def _has_utility_field(model) -> bool:
     return any(f.name == "utility" for f in model._meta.fields)
 
 
-class UtilityScopedAdmin(admin.ModelAdmin):
+def names_a_secret(lookup: str) -> bool:
+    """Tell whether an admin lookup reaches a secret field anywhere along its path."""
+    return any(part in SECRET_FIELDS for part in lookup.split(LOOKUP_SEP))
+
+
+def scope_choices(request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    """Narrow a foreign-key choice list to the staff member's utility (superusers: all)."""
+    user = request.user
+    if user.is_superuser:
+        return queryset
+    if queryset.model is Utility:
+        return queryset.filter(pk=user.utility_id)
+    if _has_utility_field(queryset.model):
+        return queryset.filter(utility_id=user.utility_id)
+    return queryset
+
+
+class ScopedChoicesMixin:
+    """Foreign-key and many-to-many choices of a form or inline, scoped to the utility."""
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = scope_choices(request, field.queryset)
+        return field
+
+    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = scope_choices(request, field.queryset)
+        return field
+
+
+class UtilityScopedInline(ScopedChoicesMixin, admin.TabularInline):
+    """An inline whose choices are scoped like its parent admin's."""
+
+
+class UtilityScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
     """Staff attached to a utility see and edit only that utility's rows; superusers see all.
 
     ``utility_path`` is the lookup from the model to its utility ("utility",
@@ -32,27 +82,33 @@ class UtilityScopedAdmin(admin.ModelAdmin):
             return queryset.none()
         return queryset.filter(**{self.utility_path: user.utility_id})
 
-    def _scope_choices(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        user = request.user
-        if user.is_superuser:
-            return queryset
-        if queryset.model is Utility:
-            return queryset.filter(pk=user.utility_id)
-        if _has_utility_field(queryset.model):
-            return queryset.filter(utility_id=user.utility_id)
-        return queryset
+    def lookup_allowed(self, lookup: str, value, request: HttpRequest | None = None) -> bool:
+        if names_a_secret(lookup):
+            return False  # Django answers 400 (DisallowedModelAdminLookup)
+        return super().lookup_allowed(lookup, value, request)
 
-    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = self._scope_choices(request, field.queryset)
-        return field
+    def get_changelist_instance(self, request: HttpRequest):
+        # Values the database cannot take (a NUL byte, year 9999999999, a number past bigint)
+        # are the same "wacky lookup" to staff as an unknown field: back to the plain list.
+        try:
+            return super().get_changelist_instance(request)
+        except (DataError, OverflowError, ValueError, ValidationError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
 
-    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
-        field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = self._scope_choices(request, field.queryset)
-        return field
+    def response_action(self, request: HttpRequest, queryset: QuerySet):
+        pk = self.model._meta.pk
+        try:
+            selected = [pk.to_python(v) for v in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)]
+        except ValidationError:
+            selected = None
+        if selected is None or any(isinstance(v, int) and v not in _PK_RANGE for v in selected):
+            self.message_user(
+                request,
+                gettext("選択された行が正しくありません。一覧から選び直してください。"),
+                messages.ERROR,
+            )
+            return None
+        return super().response_action(request, queryset)
 
     def get_list_filter(self, request: HttpRequest):
         filters = super().get_list_filter(request)

@@ -71,7 +71,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     context = {
         "member": member,
         "question": dict(SECRET_QUESTIONS).get(member.secret_question, ""),
-        "contracts": member.contracts.order_by("number"),
+        "contracts": member.contracts.filter(utility=request.utility).order_by("number"),
         "requests": member.contract_requests.filter(status=ContractRequest.Status.PENDING),
     }
     return render(request, "accounts/profile.html", context)
