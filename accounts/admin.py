@@ -19,8 +19,8 @@ from billing.models import Customer
 from portal import normalize
 from portal.admin import UtilityScopedAdmin, UtilityScopedInline
 
-from . import services
 from .models import ContractLink, ContractRequest, Member, MemberEvent
+from .services import review
 
 MATCH_ITEMS = [
     ("number", _("番号"), "signup_customer_number", "number"),
@@ -233,7 +233,10 @@ class MemberAdmin(UtilityScopedAdmin):
         super().save_model(request, obj, form, change)
         number = form.cleaned_data.get("contract_number")
         if change and number:
-            services.choose_contract(obj, number, request.user)
+            review.choose_contract(obj, number, request.user)
+        changed = [name for name in form.changed_data if name != "contract_number"]
+        if change and changed:
+            review.record_staff_edit(obj, request.user, changed)
 
     @admin.display(description=_("契約との照合"))
     def match_summary(self, member: Member) -> str:
@@ -274,8 +277,8 @@ class MemberAdmin(UtilityScopedAdmin):
         portal_url = f"{request.scheme}://{request.get_host()}"
         for member in queryset:
             try:
-                sent = services.approve_member(member, request.user, portal_url)
-            except services.ContractRequired:
+                sent = review.approve_member(member, request.user, portal_url)
+            except review.ContractRequired:
                 self.message_user(
                     request,
                     gettext(
@@ -285,14 +288,14 @@ class MemberAdmin(UtilityScopedAdmin):
                     % {"member": member},
                     messages.ERROR,
                 )
-            except services.AlreadyReviewed:
+            except review.AlreadyReviewed:
                 self.message_user(
                     request,
                     gettext("%(member)s: 確認中ではないため承認しませんでした。")
                     % {"member": member},
                     messages.WARNING,
                 )
-            except services.NotAllowed:
+            except review.NotAllowed:
                 self.message_user(
                     request,
                     gettext("%(member)s: 担当外の会員です。") % {"member": member},
@@ -308,8 +311,8 @@ class MemberAdmin(UtilityScopedAdmin):
         if form.is_valid():
             for member in pending:
                 try:
-                    sent = services.reject_member(member, request.user, form.cleaned_data["reason"])
-                except services.ReviewError:
+                    sent = review.reject_member(member, request.user, form.cleaned_data["reason"])
+                except review.ReviewError:
                     self.message_user(
                         request,
                         gettext("%(member)s: 否認できませんでした。") % {"member": member},
@@ -390,8 +393,8 @@ class ContractRequestAdmin(UtilityScopedAdmin):
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
         for contract_request in queryset:
             try:
-                sent = services.approve_contract_request(contract_request, request.user)
-            except services.ContractRequestNeedsContract:
+                sent = review.approve_contract_request(contract_request, request.user)
+            except review.ContractRequired:
                 self._say(
                     request,
                     contract_request,
@@ -401,14 +404,14 @@ class ContractRequestAdmin(UtilityScopedAdmin):
                     ),
                     messages.ERROR,
                 )
-            except services.ContractRequestReviewed:
+            except review.AlreadyReviewed:
                 self._say(
                     request,
                     contract_request,
                     gettext("確認中ではないため承認しませんでした。"),
                     messages.WARNING,
                 )
-            except services.ContractRequestNotAllowed:
+            except review.NotAllowed:
                 self._say(request, contract_request, gettext("担当外の会員です。"), messages.ERROR)
             else:
                 self._sent(request, contract_request, sent, gettext("承認しました"))
@@ -417,8 +420,8 @@ class ContractRequestAdmin(UtilityScopedAdmin):
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
         for contract_request in queryset:
             try:
-                sent = services.reject_contract_request(contract_request, request.user)
-            except services.ProfileError:
+                sent = review.reject_contract_request(contract_request, request.user)
+            except review.ReviewError:
                 self._say(
                     request, contract_request, gettext("否認できませんでした。"), messages.ERROR
                 )

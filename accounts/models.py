@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -282,24 +281,6 @@ class ContractRequest(models.Model):
         return f"{self.member} → {self.customer_number}"
 
 
-class EmailChallengeQuerySet(models.QuerySet):
-    def latest_live(self, purpose: str, email: str, **scope) -> EmailChallenge | None:
-        """Return the newest unused, unexpired challenge with tries left, locked for update."""
-        return (
-            self.select_for_update()
-            .filter(
-                purpose=purpose,
-                email__iexact=email,
-                used_at__isnull=True,
-                expires_at__gt=timezone.now(),
-                attempts_left__gt=0,
-                **scope,
-            )
-            .order_by("-created_at")
-            .first()
-        )
-
-
 class EmailChallenge(models.Model):
     """A pending proof that someone reads an address: a hashed link token or code."""
 
@@ -322,8 +303,6 @@ class EmailChallenge(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = EmailChallengeQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("メール確認")
         verbose_name_plural = _("メール確認")
@@ -332,24 +311,13 @@ class EmailChallenge(models.Model):
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {self.email}"
 
-    def check_code(self, code: str) -> bool:
-        """Compare a typed code with the stored hash; a wrong one uses up one try."""
-        if check_password(code, self.secret_hash):
-            return True
-        self.attempts_left -= 1
-        self.save(update_fields=["attempts_left"])
-        return False
-
-    @property
-    def is_usable(self) -> bool:
-        return self.used_at is None and self.attempts_left > 0 and timezone.now() < self.expires_at
-
 
 # What staff read in the admin for each MemberEvent.action (unknown actions show as stored).
 MEMBER_EVENT_LABELS = {
     "signup": _("会員登録"),
     "approved": _("承認"),
     "auto_approved": _("自動承認"),
+    "member_cap_reached": _("契約の会員数が上限のため職員の確認待ち"),
     "rejected": _("否認"),
     "contract_chosen": _("照合する契約を選択"),
     "mail_failed": _("メール送信失敗"),
@@ -366,6 +334,7 @@ MEMBER_EVENT_LABELS = {
     "contract_request_approved": _("契約の追加を承認"),
     "contract_request_rejected": _("契約の追加を否認"),
     "withdrawn": _("退会"),
+    "edited_by_staff": _("職員が会員情報を変更"),
 }
 
 

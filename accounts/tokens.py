@@ -10,6 +10,8 @@ from django.core import signing
 from django.utils.crypto import constant_time_compare
 
 SIGNUP_LINK_SALT = "accounts.signup-link"
+RESET_LINK_SALT = "accounts.reset-link"
+EMAIL_CHANGE_LINK_SALT = "accounts.email-change-link"
 CODE_DIGITS = 6
 
 
@@ -45,9 +47,12 @@ def make_link_token(challenge_id: int, nonce: str, salt: str = SIGNUP_LINK_SALT)
 
 
 def read_link_token(
-    token: str, max_age: timedelta, salt: str = SIGNUP_LINK_SALT
+    token: str, max_age: timedelta | None = None, salt: str = SIGNUP_LINK_SALT
 ) -> tuple[int, str]:
-    """Return (challenge id, nonce) from a token, or raise TokenInvalid / TokenExpired."""
+    """Return (challenge id, nonce) from a token, or raise TokenInvalid / TokenExpired.
+
+    Challenges keep their own deadline (``expires_at``), so callers pass no ``max_age``.
+    """
     try:
         payload = signing.loads(token, salt=salt, max_age=max_age)
     except signing.SignatureExpired as exc:
@@ -65,9 +70,3 @@ def read_link_token(
 def make_code() -> str:
     """Return a 6-digit code, zero-padded (store only make_password(code))."""
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-
-
-# Recovery and account settings (issue 5) ------------------------------------------------
-
-RESET_LINK_SALT = "accounts.reset-link"
-EMAIL_CHANGE_LINK_SALT = "accounts.email-change-link"

@@ -146,6 +146,8 @@ class UtilityAdmin(UtilityScopedAdmin):
                     "password_rule",
                     "signup_link_ttl_hours",
                     "code_ttl_minutes",
+                    "code_attempts",
+                    "max_members_per_contract",
                     "session_idle_minutes",
                 ]
             },

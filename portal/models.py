@@ -95,6 +95,21 @@ class Utility(models.Model):
         _("会員登録URLの有効時間(時間)"), default=24
     )
     code_ttl_minutes = models.PositiveSmallIntegerField(_("認証コードの有効時間(分)"), default=30)
+    code_attempts = models.PositiveSmallIntegerField(
+        _("認証コードを間違えられる回数"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("この回数を間違えると、その認証コードは使えなくなります。"),
+    )
+    max_members_per_contract = models.PositiveSmallIntegerField(
+        _("1契約あたりの会員数の上限"),
+        default=4,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "ご家族などで1つの契約を見られる会員の数です。これを超える登録や契約の追加は、"
+            "職員の確認を経てから利用できるようになります。"
+        ),
+    )
     data_delay_note = models.CharField(
         _("データ反映の案内"),
         max_length=200,

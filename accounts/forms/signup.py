@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import normalize
 from portal.models import Utility
 
+from .. import challenges
 from ..models import REFERRALS, SECRET_QUESTIONS, Member
 from ..tokens import CODE_DIGITS
 from ..validators import validate_login_id
@@ -527,24 +528,31 @@ class EmailCodeForm(forms.Form):
             )
         return code
 
-    def add_refusal(self, code: str, attempts_left: int = 0) -> None:
-        """Show why the service refused the code (wrong, expired, or dead after 5 tries)."""
-        messages = {
-            "wrong": _(
+    def add_refusal(self, refusal: challenges.ChallengeError, utility: Utility) -> None:
+        """Show why a typed code was refused: wrong (tries left), expired, or dead."""
+        if isinstance(refusal, challenges.CodeWrong):
+            text = _(
                 "認証コードが正しくありません。あと%(left)d回間違えると、"
                 "この認証コードは使えなくなります。"
-            )
-            % {"left": attempts_left},
-            "expired": _(
+            ) % {"left": refusal.attempts_left}
+            code = "code_wrong"
+        elif isinstance(refusal, challenges.ChallengeExpired):
+            text = _(
                 "認証コードの有効期限が切れています。「メールが届かない場合はこちら」"
                 "から新しい認証コードを送信してください。"
-            ),
-            "dead": _(
-                "認証コードを5回間違えたため、この認証コードは使えなくなりました。"
+            )
+            code = "code_expired"
+        else:
+            text = _(
+                "認証コードを%(tries)d回間違えたため、この認証コードは使えなくなりました。"
                 "「メールが届かない場合はこちら」から新しい認証コードを送信してください。"
-            ),
-        }
-        self.add_error("code", ValidationError(messages[code], code=f"code_{code}"))
+            ) % {"tries": utility.code_attempts}
+            code = "code_dead"
+        self.add_error("code", ValidationError(text, code=code))
+
+
+# What the code pages show next to the field rather than as a page of their own.
+CODE_REFUSALS = (challenges.CodeWrong, challenges.ChallengeExpired, challenges.CodeDead)
 
 
 class SignupBackForm(forms.Form):

@@ -1,12 +1,13 @@
-"""A member's own account settings (会員情報, issue 5), and staff review of added contracts.
+"""A member's own account settings (会員情報): password, secret question, 消費税申告の有無,
+email address, added contracts and withdrawal.
 
 Every change is written as a MemberEvent (staff read them in the admin) and to the audit
-log through ``record_event``; neither ever holds a password, token, code or answer.
+log through ``record_event``; neither ever holds a password, token, code or answer. A change
+of address, password or secret answer, and withdrawal, retire every link and code still out.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from django.contrib.auth import logout, update_session_auth_hash
@@ -20,93 +21,36 @@ from billing.models import Customer
 from portal import normalize
 from portal.models import Utility
 
-from .. import emails, ratelimit, tokens
-from ..audit import log_event
-from ..models import ContractLink, ContractRequest, EmailChallenge, Member, MemberEvent
+from .. import challenges, emails, ratelimit
+from ..models import ContractRequest, EmailChallenge, Member
+from .base import NotStarted, record_event, send_or_raise, send_or_record
+from .contracts import has_room_for_another_member, link_contract
 from .matching import identity_matches, match_contract
-from .review import MAIL_ERRORS, send_or_record
-from .signup import MailNotSent
 
-logger = logging.getLogger(__name__)
-
+EMAIL_CHANGE = EmailChallenge.Purpose.EMAIL_CHANGE
 EMAIL_CHANGE_SESSION_KEY = (
-    "accounts.email_change"  # {"member", "token"} or {"member", "email", "tries"}
+    "accounts.email_change"  # {"member", "token"} or {"member", "email", "challenge"}
 )
 WITHDRAW_SESSION_KEY = "accounts.withdraw"  # {"member", "confirmed_at"}: password checked
 WITHDRAW_CONFIRM_TTL = timedelta(minutes=10)
-EMAIL_CODE_MAX_ATTEMPTS = 5
+ADDED = "added"
+REQUESTED = "requested"
 
 
-class ProfileError(Exception):
-    """Base of everything the account settings refuse."""
-
-
-class EmailChangeNotStarted(ProfileError):
-    """This session has no email change under way."""
-
-
-class EmailChangeInvalid(ProfileError):
-    """The confirmation link was not made by us, was cut, or belongs to someone else."""
-
-
-class EmailChangeExpired(ProfileError):
-    """The confirmation link or code is past its time to live."""
-
-
-class EmailChangeUsed(ProfileError):
-    """The confirmation link was already used (or a newer change replaced it)."""
-
-
-class EmailChangeFailed(ProfileError):
+class EmailChangeFailed(Exception):
     """The new address became another member's meanwhile; nothing was changed."""
 
 
-class WrongEmailCode(ProfileError):
-    """The code is wrong or expired."""
-
-
-class EmailCodeAttemptsUsedUp(ProfileError):
-    """Five wrong codes: ask for a new one."""
-
-
-class ContractAlreadyLinked(ProfileError):
+class ContractAlreadyLinked(Exception):
     """The member already sees this contract."""
 
 
-class ContractAlreadyRequested(ProfileError):
+class ContractAlreadyRequested(Exception):
     """A request for this contract is already waiting for staff."""
 
 
-class WithdrawalNotConfirmed(ProfileError):
+class WithdrawalNotConfirmed(Exception):
     """The confirmation step was skipped or is too old."""
-
-
-class ContractRequestReviewed(ProfileError):
-    """Staff review: the request is no longer pending."""
-
-
-class ContractRequestNeedsContract(ProfileError):
-    """Staff review: no contract was found for the number; pick one before approving."""
-
-
-class ContractRequestNotAllowed(ProfileError):
-    """Staff review: the staff member does not look after the member's utility."""
-
-
-def record_event(
-    member: Member,
-    action: str,
-    *,
-    actor: Member | None = None,
-    request: HttpRequest | None = None,
-    detail: dict | None = None,
-) -> MemberEvent:
-    """Record one change for staff (MemberEvent) and the audit log; the member acts by default."""
-    detail = detail or {}
-    log_event(action, request=request, member=member, **detail)
-    return MemberEvent.objects.create(
-        member=member, actor=actor or member, action=action, detail=detail
-    )
 
 
 def count_password_check(request: HttpRequest, member: Member) -> None:
@@ -122,6 +66,7 @@ def change_password(request: HttpRequest, member: Member, password: str) -> None
     with transaction.atomic():
         member.set_password(password)
         member.save(update_fields=["password"])
+        challenges.retire_member(member)
         record_event(member, "password_changed", request=request)
     update_session_auth_hash(request, member)
     send_or_record(member, "password_changed", lambda: emails.send_password_changed(member))
@@ -136,6 +81,7 @@ def change_secret_question(
         member.secret_answer_hash = make_password(normalize.secret_answer(answer))
         member.recovery_failures = 0
         member.save(update_fields=["secret_question", "secret_answer_hash", "recovery_failures"])
+        challenges.retire_member(member)
         record_event(
             member, "secret_question_changed", request=request, detail={"question": question}
         )
@@ -169,14 +115,7 @@ def start_email_change(request: HttpRequest, member: Member, new_email: str) -> 
     """
     ratelimit.check_member_limit(request, ratelimit.EMAIL_CHANGE_PER_MEMBER, member.pk)
     utility = member.utility
-    _end_email_challenges(member)
     request.session.pop(EMAIL_CHANGE_SESSION_KEY, None)
-    if utility.verification == Utility.Verification.CODE:
-        request.session[EMAIL_CHANGE_SESSION_KEY] = {
-            "member": member.pk,
-            "email": new_email,
-            "tries": 0,
-        }
     taken = (
         Member.objects.holders(utility)
         .filter(email__iexact=new_email)
@@ -184,62 +123,41 @@ def start_email_change(request: HttpRequest, member: Member, new_email: str) -> 
         .exists()
     )
     with transaction.atomic():
+        challenges.retire(member=member, purpose=EMAIL_CHANGE)
         record_event(member, "email_change_requested", request=request, detail={"new": new_email})
-        if taken:
-            _send_or_raise(lambda: emails.send_email_change_taken(utility, new_email))
-        elif utility.verification == Utility.Verification.CODE:
-            _issue_email_code(member, new_email)
+        if utility.verification == Utility.Verification.CODE:
+            _issue_email_code(request, member, new_email, taken)
+        elif taken:
+            send_or_raise(lambda: emails.send_email_change_taken(utility, new_email))
         else:
             _issue_email_link(request, member, new_email)
 
 
-def _send_or_raise(send) -> None:
-    try:
-        send()
-    except MAIL_ERRORS as exc:
-        logger.warning("email-change mail could not be sent: %s", exc)
-        raise MailNotSent from exc
-
-
-def _end_email_challenges(member: Member) -> None:
-    EmailChallenge.objects.filter(
-        member=member, purpose=EmailChallenge.Purpose.EMAIL_CHANGE, used_at__isnull=True
-    ).update(used_at=timezone.now())
-
-
-def _new_email_challenge(member: Member, email: str, secret_hash: str, ttl: timedelta, tries: int):
-    return EmailChallenge.objects.create(
-        utility=member.utility,
-        member=member,
-        purpose=EmailChallenge.Purpose.EMAIL_CHANGE,
-        email=email,
-        secret_hash=secret_hash,
-        expires_at=timezone.now() + ttl,
-        attempts_left=tries,
-    )
-
-
 def _issue_email_link(request: HttpRequest, member: Member, new_email: str) -> None:
-    nonce = tokens.new_nonce()
-    ttl = timedelta(hours=member.utility.signup_link_ttl_hours)
-    challenge = _new_email_challenge(member, new_email, tokens.hash_nonce(nonce), ttl, 1)
-    token = tokens.make_link_token(challenge.pk, nonce, salt=tokens.EMAIL_CHANGE_LINK_SALT)
+    challenge, token = challenges.issue_link(member.utility, EMAIL_CHANGE, new_email, member=member)
     path = reverse("accounts:profile_email_link", args=[member.utility.slug, token])
     url = request.build_absolute_uri(path)
-    _send_or_raise(
+    send_or_raise(
         lambda: emails.send_email_change_link(member, new_email, url, challenge.expires_at)
     )
 
 
-def _issue_email_code(member: Member, new_email: str) -> None:
-    code = tokens.make_code()
-    ttl = timedelta(minutes=member.utility.code_ttl_minutes)
-    challenge = _new_email_challenge(
-        member, new_email, make_password(code), ttl, EMAIL_CODE_MAX_ATTEMPTS
+def _issue_email_code(request: HttpRequest, member: Member, new_email: str, taken: bool) -> None:
+    """A taken address gets a code no one can pass (and its owner a "taken" mail)."""
+    challenge, code = challenges.issue_code(
+        member.utility, EMAIL_CHANGE, new_email, member=member, answerable=not taken
     )
-    _send_or_raise(
-        lambda: emails.send_email_change_code(member, new_email, code, challenge.expires_at)
-    )
+    if taken:
+        send_or_raise(lambda: emails.send_email_change_taken(member.utility, new_email))
+    else:
+        send_or_raise(
+            lambda: emails.send_email_change_code(member, new_email, code, challenge.expires_at)
+        )
+    request.session[EMAIL_CHANGE_SESSION_KEY] = {
+        "member": member.pk,
+        "email": new_email,
+        "challenge": challenge.pk,
+    }
 
 
 def stash_email_change_link(request: HttpRequest, token: str) -> None:
@@ -252,30 +170,11 @@ def _email_link_challenge(
 ) -> EmailChallenge:
     state = request.session.get(EMAIL_CHANGE_SESSION_KEY)
     if not state or "token" not in state:
-        raise EmailChangeNotStarted
-    ttl = timedelta(hours=member.utility.signup_link_ttl_hours)
-    try:
-        challenge_id, nonce = tokens.read_link_token(
-            state["token"], max_age=ttl, salt=tokens.EMAIL_CHANGE_LINK_SALT
-        )
-    except tokens.TokenExpired as exc:
-        raise EmailChangeExpired from exc
-    except tokens.TokenInvalid as exc:
-        raise EmailChangeInvalid from exc
-    challenges = EmailChallenge.objects.filter(
-        pk=challenge_id, member=member, purpose=EmailChallenge.Purpose.EMAIL_CHANGE
+        raise NotStarted
+    # member=: a link opened in another member's session is simply not theirs.
+    return challenges.open_link(
+        member.utility, EMAIL_CHANGE, state["token"], member=member, for_update=for_update
     )
-    if for_update:
-        challenges = challenges.select_for_update()
-    challenge = challenges.first()
-    # A link opened in another member's session is simply not theirs.
-    if challenge is None or not tokens.nonce_matches(nonce, challenge.secret_hash):
-        raise EmailChangeInvalid
-    if challenge.used_at is not None:
-        raise EmailChangeUsed
-    if challenge.expires_at <= timezone.now():
-        raise EmailChangeExpired
-    return challenge
 
 
 def pending_email_change(request: HttpRequest, member: Member) -> str:
@@ -297,34 +196,24 @@ def email_change_code_target(request: HttpRequest, member: Member) -> str:
     """Return the new address a code was sent to in this session."""
     state = request.session.get(EMAIL_CHANGE_SESSION_KEY)
     if not state or state.get("member") != member.pk or "email" not in state:
-        raise EmailChangeNotStarted
+        raise NotStarted
     return state["email"]
 
 
 def confirm_email_change_code(request: HttpRequest, member: Member, code: str) -> str:
     """Check the code sent to the new address; a right one changes the address.
 
-    Raises RateLimited, EmailChangeNotStarted, WrongEmailCode, EmailCodeAttemptsUsedUp or
-    EmailChangeFailed. Returns the new address.
+    Raises RateLimited, NotStarted, a challenges.ChallengeError or EmailChangeFailed.
+    Returns the new address.
     """
     ratelimit.check_recovery_code(request)
     email = email_change_code_target(request, member)
-    state = request.session[EMAIL_CHANGE_SESSION_KEY]
-    if state["tries"] >= EMAIL_CODE_MAX_ATTEMPTS:
-        raise EmailCodeAttemptsUsedUp
+    challenge_id = request.session[EMAIL_CHANGE_SESSION_KEY]["challenge"]
+    challenge = challenges.check_code(
+        member.utility, EMAIL_CHANGE, challenge_id, code, member=member
+    )
     with transaction.atomic():
-        challenge = EmailChallenge.objects.latest_live(
-            EmailChallenge.Purpose.EMAIL_CHANGE, email, member=member
-        )
-        right = challenge is not None and challenge.check_code(code)
-        if right:
-            old = _apply_email_change(request, member, challenge)
-    if not right:
-        tries = state["tries"] + 1
-        request.session[EMAIL_CHANGE_SESSION_KEY] = {**state, "tries": tries}
-        if tries >= EMAIL_CODE_MAX_ATTEMPTS:
-            raise EmailCodeAttemptsUsedUp
-        raise WrongEmailCode
+        old = _apply_email_change(request, member, challenge)
     request.session.pop(EMAIL_CHANGE_SESSION_KEY, None)
     _tell_old_address(member, old)
     return email
@@ -339,9 +228,7 @@ def _apply_email_change(request: HttpRequest, member: Member, challenge: EmailCh
     except IntegrityError as exc:
         member.email = old
         raise EmailChangeFailed from exc
-    challenge.used_at = timezone.now()
-    challenge.save(update_fields=["used_at"])
-    _end_email_challenges(member)
+    challenges.retire_member(member)  # this proof, and every other one still out
     record_event(member, "email_changed", request=request, detail={"old": old, "new": new})
     return old
 
@@ -352,12 +239,9 @@ def _tell_old_address(member: Member, old: str) -> None:
 
 # Contracts ----------------------------------------------------------------------------------
 
-ADDED = "added"
-REQUESTED = "requested"
-
 
 def add_contract(request: HttpRequest, member: Member, values: dict) -> str:
-    """Link one more contract, at once (activation "auto" and a full match) or after staff.
+    """Link one more contract, at once (activation "auto", a full match, room) or after staff.
 
     ``values`` holds customer_number, name, phone and, where the utility asks them, address
     and name_kana. Returns ADDED or REQUESTED. Raises RateLimited, ContractAlreadyLinked or
@@ -376,11 +260,10 @@ def add_contract(request: HttpRequest, member: Member, values: dict) -> str:
     match = match_contract(utility, number=number, **typed)
     detail = {"customer_number": number}
     with transaction.atomic():
-        if utility.activation == Utility.Activation.AUTO and identity_matches(utility, match):
-            customer = Customer.objects.get(pk=match["customer_id"])
-            ContractLink.objects.create(member=member, customer=customer)
+        customer = _addable_at_once(utility, match)
+        if customer is not None:
+            link_contract(member, customer, staff=None)
             record_event(member, "contract_added", request=request, detail=detail)
-            outcome = ADDED
         else:
             ContractRequest.objects.create(
                 member=member,
@@ -390,74 +273,17 @@ def add_contract(request: HttpRequest, member: Member, values: dict) -> str:
                 **typed,
             )
             record_event(member, "contract_requested", request=request, detail=detail)
-            outcome = REQUESTED
-    if outcome == ADDED:
-        send_or_record(member, "contract_added", lambda: emails.send_contract_added(member, number))
-    return outcome
+    if customer is None:
+        return REQUESTED
+    send_or_record(member, "contract_added", lambda: emails.send_contract_added(member, number))
+    return ADDED
 
 
-def _check_reviewer(staff: Member, member: Member) -> None:
-    if staff.is_superuser:
-        return
-    if not staff.is_staff or staff.utility_id is None or staff.utility_id != member.utility_id:
-        raise ContractRequestNotAllowed
-
-
-def approve_contract_request(contract_request: ContractRequest, staff: Member) -> bool:
-    """Link the requested contract and mail the member. Returns whether the mail went out.
-
-    Raises ContractRequestReviewed, ContractRequestNeedsContract or ContractRequestNotAllowed.
-    """
-    with transaction.atomic():
-        locked = ContractRequest.objects.select_for_update().get(pk=contract_request.pk)
-        member = locked.member
-        _check_reviewer(staff, member)
-        if locked.status != ContractRequest.Status.PENDING:
-            raise ContractRequestReviewed
-        customer = locked.customer
-        if customer is None or customer.utility_id != member.utility_id:
-            raise ContractRequestNeedsContract
-        now = timezone.now()
-        ContractLink.objects.update_or_create(
-            member=member, customer=customer, defaults={"approved_by": staff, "approved_at": now}
-        )
-        locked.status = ContractRequest.Status.APPROVED
-        locked.reviewed_by, locked.reviewed_at = staff, now
-        locked.save(update_fields=["status", "reviewed_by", "reviewed_at"])
-        record_event(
-            member,
-            "contract_request_approved",
-            actor=staff,
-            detail={"customer_number": customer.number},
-        )
-    return send_or_record(
-        member, "contract_added", lambda: emails.send_contract_added(member, customer.number)
-    )
-
-
-def reject_contract_request(contract_request: ContractRequest, staff: Member) -> bool:
-    """Refuse a request and mail the member. Returns whether the mail went out."""
-    with transaction.atomic():
-        locked = ContractRequest.objects.select_for_update().get(pk=contract_request.pk)
-        member = locked.member
-        _check_reviewer(staff, member)
-        if locked.status != ContractRequest.Status.PENDING:
-            raise ContractRequestReviewed
-        locked.status = ContractRequest.Status.REJECTED
-        locked.reviewed_by, locked.reviewed_at = staff, timezone.now()
-        locked.save(update_fields=["status", "reviewed_by", "reviewed_at"])
-        number = locked.customer_number
-        record_event(
-            member,
-            "contract_request_rejected",
-            actor=staff,
-            detail={"customer_number": number},
-        )
-    return send_or_record(
-        member,
-        "contract_request_rejected",
-        lambda: emails.send_contract_request_rejected(member, number),
-    )
+def _addable_at_once(utility: Utility, match: dict) -> Customer | None:
+    if utility.activation != Utility.Activation.AUTO or not identity_matches(utility, match):
+        return None
+    customer = Customer.objects.get(pk=match["customer_id"])
+    return customer if has_room_for_another_member(customer) else None
 
 
 # Withdrawal (退会) ------------------------------------------------------------------------
@@ -486,16 +312,15 @@ def withdraw_member(request: HttpRequest, member: Member) -> None:
     """
     if not withdrawal_confirmed(request, member):
         raise WithdrawalNotConfirmed
-    now = timezone.now()
     with transaction.atomic():
         locked = Member.objects.select_for_update().get(pk=member.pk)
         locked.status = Member.Status.WITHDRAWN
-        locked.withdrawn_at = now
+        locked.withdrawn_at = timezone.now()
         locked.save(update_fields=["status", "withdrawn_at"])
         locked.contract_requests.filter(status=ContractRequest.Status.PENDING).update(
             status=ContractRequest.Status.CANCELLED
         )
-        locked.email_challenges.filter(used_at__isnull=True).update(used_at=now)
+        challenges.retire_member(locked)
         record_event(locked, "withdrawn", request=request)
     logout(request)
     send_or_record(locked, "withdrawn", lambda: emails.send_withdrawn(locked))

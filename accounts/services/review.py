@@ -1,10 +1,7 @@
-"""Staff review of pending members: pick a contract, approve (guide mail) or reject."""
+"""Staff review: pending members (pick a contract, approve with the guide mail, or reject)
+and contracts members asked to add from 会員情報."""
 
 from __future__ import annotations
-
-import logging
-import smtplib
-from collections.abc import Callable
 
 from django.db import transaction
 from django.urls import reverse
@@ -13,14 +10,12 @@ from django.utils import timezone
 from billing.models import Customer
 from portal import normalize
 
-from .. import emails
-from ..models import ContractLink, Member, MemberEvent
+from .. import challenges, emails
+from ..audit import log_event
+from ..models import ContractRequest, Member, MemberEvent
+from .base import record_event, send_or_record
+from .contracts import activate_member, link_contract
 from .matching import match_contract
-
-logger = logging.getLogger(__name__)
-
-# What the mail backends raise when the server refuses or cannot be reached.
-MAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 
 class ReviewError(Exception):
@@ -28,7 +23,7 @@ class ReviewError(Exception):
 
 
 class AlreadyReviewed(ReviewError):
-    """The member is no longer pending (approved or rejected by someone already)."""
+    """No longer pending (approved or rejected by someone already)."""
 
 
 class ContractRequired(ReviewError):
@@ -43,31 +38,22 @@ class NotAllowed(ReviewError):
     """The staff member does not look after the member's utility."""
 
 
-# Staff review -----------------------------------------------------------------------------
-
-
-def _check_reviewer(staff: Member, member: Member) -> None:
+def check_reviewer(staff: Member, member: Member) -> None:
     if staff.is_superuser:
         return
     if not staff.is_staff or staff.utility_id is None or staff.utility_id != member.utility_id:
         raise NotAllowed
 
 
-def activate_member(member: Member, customer: Customer, staff: Member | None) -> None:
-    now = timezone.now()
-    ContractLink.objects.update_or_create(
-        member=member, customer=customer, defaults={"approved_by": staff, "approved_at": now}
-    )
-    member.status = Member.Status.ACTIVE
-    member.reviewed_by = staff
-    member.reviewed_at = now
-    member.save(update_fields=["status", "reviewed_by", "reviewed_at"])
-    MemberEvent.objects.create(
-        member=member,
-        actor=staff,
-        action="approved" if staff else "auto_approved",
-        detail={"customer_number": customer.number},
-    )
+def record_staff_edit(member: Member, staff: Member, fields: list[str]) -> None:
+    """Record which fields staff changed on the member page; a new address or status
+    retires every link and code still out (a reset link must not reach the old address)."""
+    if {"email", "status"} & set(fields):
+        challenges.retire_member(member)
+    record_event(member, "edited_by_staff", actor=staff, detail={"fields": fields})
+
+
+# Pending members ----------------------------------------------------------------------------
 
 
 def _chosen_customer(member: Member) -> Customer | None:
@@ -79,7 +65,7 @@ def _chosen_customer(member: Member) -> Customer | None:
 
 def choose_contract(member: Member, number: str, staff: Member) -> Member:
     """Match a pending member against the contract staff picked by its number."""
-    _check_reviewer(staff, member)
+    check_reviewer(staff, member)
     customer = Customer.objects.filter(
         utility_id=member.utility_id, number=normalize.digits(number)
     ).first()
@@ -95,9 +81,7 @@ def choose_contract(member: Member, number: str, staff: Member) -> Member:
         customer=customer,
     )
     member.save(update_fields=["signup_match"])
-    MemberEvent.objects.create(
-        member=member, actor=staff, action="contract_chosen", detail={"customer_number": number}
-    )
+    record_event(member, "contract_chosen", actor=staff, detail={"customer_number": number})
     return member
 
 
@@ -110,7 +94,7 @@ def approve_member(member: Member, staff: Member, portal_url: str) -> bool:
     with transaction.atomic():
         # The row lock makes a second, simultaneous approval wait and then see "active".
         locked = Member.objects.select_for_update().get(pk=member.pk)
-        _check_reviewer(staff, locked)
+        check_reviewer(staff, locked)
         if locked.status != Member.Status.PENDING:
             raise AlreadyReviewed
         customer = _chosen_customer(locked)
@@ -127,7 +111,7 @@ def reject_member(member: Member, staff: Member, reason: str) -> bool:
     """Refuse a pending member with a reason and mail the reason. Returns whether it went out."""
     with transaction.atomic():
         locked = Member.objects.select_for_update().get(pk=member.pk)
-        _check_reviewer(staff, locked)
+        check_reviewer(staff, locked)
         if locked.status != Member.Status.PENDING:
             raise AlreadyReviewed
         locked.status = Member.Status.REJECTED
@@ -135,18 +119,63 @@ def reject_member(member: Member, staff: Member, reason: str) -> bool:
         locked.reviewed_by = staff
         locked.reviewed_at = timezone.now()
         locked.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at"])
+        # The reason is free text for the member: kept for staff, not copied to the log.
         MemberEvent.objects.create(
             member=locked, actor=staff, action="rejected", detail={"reason": reason}
         )
+        log_event("rejected", member=locked, staff=staff.pk)
     return send_or_record(locked, "member_rejected", lambda: emails.send_member_rejected(locked))
 
 
-def send_or_record(member: Member, mail: str, send: Callable[[], None]) -> bool:
-    """Send a mail about a saved member; on failure, log it and record it for staff."""
-    try:
-        send()
-    except MAIL_ERRORS:
-        logger.exception("mail %s to member %s could not be sent", mail, member.pk)
-        MemberEvent.objects.create(member=member, action="mail_failed", detail={"mail": mail})
-        return False
-    return True
+# Contracts members asked to add -----------------------------------------------------------
+
+
+def _lock_pending_request(contract_request: ContractRequest, staff: Member) -> ContractRequest:
+    locked = ContractRequest.objects.select_for_update().get(pk=contract_request.pk)
+    check_reviewer(staff, locked.member)
+    if locked.status != ContractRequest.Status.PENDING:
+        raise AlreadyReviewed
+    return locked
+
+
+def approve_contract_request(contract_request: ContractRequest, staff: Member) -> bool:
+    """Link the requested contract and mail the member. Returns whether the mail went out.
+
+    Raises AlreadyReviewed, ContractRequired or NotAllowed.
+    """
+    with transaction.atomic():
+        locked = _lock_pending_request(contract_request, staff)
+        member, customer = locked.member, locked.customer
+        if customer is None or customer.utility_id != member.utility_id:
+            raise ContractRequired
+        link_contract(member, customer, staff)
+        locked.status = ContractRequest.Status.APPROVED
+        locked.reviewed_by, locked.reviewed_at = staff, timezone.now()
+        locked.save(update_fields=["status", "reviewed_by", "reviewed_at"])
+        record_event(
+            member,
+            "contract_request_approved",
+            actor=staff,
+            detail={"customer_number": customer.number},
+        )
+    return send_or_record(
+        member, "contract_added", lambda: emails.send_contract_added(member, customer.number)
+    )
+
+
+def reject_contract_request(contract_request: ContractRequest, staff: Member) -> bool:
+    """Refuse a request and mail the member. Returns whether the mail went out."""
+    with transaction.atomic():
+        locked = _lock_pending_request(contract_request, staff)
+        member, number = locked.member, locked.customer_number
+        locked.status = ContractRequest.Status.REJECTED
+        locked.reviewed_by, locked.reviewed_at = staff, timezone.now()
+        locked.save(update_fields=["status", "reviewed_by", "reviewed_at"])
+        record_event(
+            member, "contract_request_rejected", actor=staff, detail={"customer_number": number}
+        )
+    return send_or_record(
+        member,
+        "contract_request_rejected",
+        lambda: emails.send_contract_request_rejected(member, number),
+    )

@@ -9,17 +9,19 @@ The signup pipeline, in the order a resident meets it:
 3. ``save_signup_details`` (⑥ / ⑤) keeps the answers in the session, secrets hashed.
 4. ``complete_signup`` (本会員申請 / 登録) matches the contract, creates the member and mails.
    The code style refuses a contract that does not match (seed 003 ⑦) and lets the
-   resident correct it. Activation "auto" with a full match activates at once; otherwise
-   staff review with ``choose_contract``, ``approve_member`` and ``reject_member``.
+   resident correct it. Activation "auto" with a full match activates at once (unless the
+   contract already has the utility's most members); otherwise staff review
+   (``services.review``).
+
+Links and codes are ``accounts.challenges``; this module only decides when.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -29,14 +31,14 @@ from billing.models import Customer
 from portal import normalize
 from portal.models import Utility
 
-from .. import emails, ratelimit, tokens
+from .. import challenges, emails, ratelimit
 from ..audit import log_event
 from ..models import EmailChallenge, Member, MemberEvent
+from .base import NotStarted, record_event, send_or_raise, send_or_record
+from .contracts import activate_member, has_room_for_another_member
 from .matching import identity_matches, match_contract, match_summary
-from .review import MAIL_ERRORS, activate_member, send_or_record
 
-logger = logging.getLogger(__name__)
-
+SIGNUP = EmailChallenge.Purpose.SIGNUP
 SIGNUP_SESSION_KEY = "accounts.signup"  # the proven address: {"utility", "email", "verified_at"}
 SIGNUP_LINK_SESSION_KEY = "accounts.signup_link"  # a link token not yet used up
 SIGNUP_DETAILS_SESSION_KEY = "accounts.signup_details"  # ⑥ answers, secrets hashed
@@ -45,7 +47,6 @@ SIGNUP_CODE_SESSION_KEY = (
     "accounts.signup_code"  # the code mailed: {"utility", "email", "challenge"}
 )
 SIGNUP_SESSION_TTL = timedelta(hours=2)  # from proving the address to 本会員申請
-CODE_ATTEMPTS = 5  # wrong codes before a code is dead (STYLE.md 8)
 MATCH_ATTEMPTS = 5  # refused 「登録」 before the resident must prove the address again
 
 # Values of the details step that are copied to the member as typed (after normalising).
@@ -64,63 +65,15 @@ MEMBER_DETAIL_FIELDS = [
 ]
 
 
-class SignupError(Exception):
-    """Base of everything the signup steps refuse."""
-
-
-class MailNotSent(SignupError):
-    """The mail server refused the mail or could not be reached; nothing was saved."""
-
-
-class SignupNotStarted(SignupError):
-    """This session holds no proven address (or it is too old): start again at ③."""
-
-
-class LinkInvalid(SignupError):
-    """The signup URL was not made by us, or was cut or altered."""
-
-
-class LinkExpired(SignupError):
-    """The signup URL is genuine but past the utility's time to live."""
-
-
-class LinkUsed(SignupError):
-    """The signup URL was already used."""
-
-
-class LoginIdTaken(SignupError):
+class LoginIdTaken(Exception):
     """Someone else registered the login ID first."""
 
 
-class EmailTaken(SignupError):
+class EmailTaken(Exception):
     """The address became a member's while this signup was in progress."""
 
 
-class CodeRefused(SignupError):
-    """The code typed at seed 003 ④ does not prove the address; ``reason`` says why."""
-
-    reason = ""
-
-    def __init__(self, attempts_left: int = 0) -> None:
-        super().__init__(self.reason)
-        self.attempts_left = attempts_left
-
-
-class CodeWrong(CodeRefused):
-    reason = "wrong"
-
-
-class CodeExpired(CodeRefused):
-    reason = "expired"
-
-
-class CodeDead(CodeRefused):
-    """Five wrong tries, or a newer code was sent: only a new code helps."""
-
-    reason = "dead"
-
-
-class ContractNotMatched(SignupError):
+class ContractNotMatched(Exception):
     """The typed values do not match a contract (seed 003 ⑦); ``problems`` name them."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -128,7 +81,7 @@ class ContractNotMatched(SignupError):
         self.problems = problems
 
 
-class TooManyMismatches(SignupError):
+class TooManyMismatches(Exception):
     """Too many refused 「登録」 for one proven address: start again from the address."""
 
 
@@ -147,8 +100,8 @@ def start_signup(request: HttpRequest, utility: Utility, email: str) -> None:
         ratelimit.start_code_cooldown(utility.slug, email)
     ratelimit.check_signup_mail(request, utility.slug, email)
     request.session.pop(SIGNUP_LINK_SESSION_KEY, None)
-    is_member = Member.objects.holders(utility).filter(email__iexact=email)
-    SIGNUP_ISSUERS[utility.verification](request, utility, email, is_member.exists())
+    is_member = Member.objects.holders(utility).filter(email__iexact=email).exists()
+    SIGNUP_ISSUERS[utility.verification](request, utility, email, is_member)
 
 
 def _send_existing(request: HttpRequest, utility: Utility, email: str) -> None:
@@ -157,61 +110,27 @@ def _send_existing(request: HttpRequest, utility: Utility, email: str) -> None:
     emails.send_signup_existing(utility, email, login_url, recovery_url)
 
 
-def _send_or_raise(send: Callable[[], None]) -> None:
-    try:
-        send()
-    except MAIL_ERRORS as exc:
-        logger.warning("signup mail could not be sent: %s", exc)
-        raise MailNotSent from exc
-
-
 def _issue_signup_link(request: HttpRequest, utility: Utility, email: str, is_member: bool) -> None:
     if is_member:
-        _send_or_raise(lambda: _send_existing(request, utility, email))
+        send_or_raise(lambda: _send_existing(request, utility, email))
         return
-    nonce = tokens.new_nonce()
     # The challenge and the mail succeed or fail together: a refused mail leaves no row.
     with transaction.atomic():
-        challenge = EmailChallenge.objects.create(
-            utility=utility,
-            purpose=EmailChallenge.Purpose.SIGNUP,
-            email=email,
-            secret_hash=tokens.hash_nonce(nonce),
-            expires_at=timezone.now() + timedelta(hours=utility.signup_link_ttl_hours),
-            attempts_left=1,
+        challenge, token = challenges.issue_link(utility, SIGNUP, email)
+        url = request.build_absolute_uri(
+            reverse("accounts:signup_link", args=[utility.slug, token])
         )
-        token = tokens.make_link_token(challenge.pk, nonce)
-        path = reverse("accounts:signup_link", args=[utility.slug, token])
-        url = request.build_absolute_uri(path)
-        _send_or_raise(lambda: emails.send_signup_link(utility, email, url, challenge.expires_at))
-
-
-def _signup_challenges(utility: Utility, email: str):
-    return EmailChallenge.objects.filter(
-        utility=utility, purpose=EmailChallenge.Purpose.SIGNUP, email__iexact=email
-    )
+        send_or_raise(lambda: emails.send_signup_link(utility, email, url, challenge.expires_at))
 
 
 def _issue_signup_code(request: HttpRequest, utility: Utility, email: str, is_member: bool) -> None:
-    code = tokens.make_code()
     with transaction.atomic():
-        # Only the newest code works: asking again (seed 003 ④) kills the ones before it.
-        _signup_challenges(utility, email).filter(used_at__isnull=True).update(attempts_left=0)
-        challenge = EmailChallenge.objects.create(
-            utility=utility,
-            purpose=EmailChallenge.Purpose.SIGNUP,
-            email=email,
-            # A member's address gets a challenge that no code passes, so the code step
-            # counts, expires and dies the same way whether or not the address is
-            # registered (no enumeration); the member gets the login links instead.
-            secret_hash=make_password(None if is_member else code),
-            expires_at=timezone.now() + timedelta(minutes=utility.code_ttl_minutes),
-            attempts_left=CODE_ATTEMPTS,
-        )
+        # A member's address gets a code no one can pass (and the login links by mail).
+        challenge, code = challenges.issue_code(utility, SIGNUP, email, answerable=not is_member)
         if is_member:
-            _send_or_raise(lambda: _send_existing(request, utility, email))
+            send_or_raise(lambda: _send_existing(request, utility, email))
         else:
-            _send_or_raise(
+            send_or_raise(
                 lambda: emails.send_signup_code(utility, email, code, challenge.expires_at)
             )
     request.session[SIGNUP_CODE_SESSION_KEY] = {
@@ -233,10 +152,10 @@ SIGNUP_ISSUERS: dict[str, Callable[[HttpRequest, Utility, str, bool], None]] = {
 
 
 def code_signup_email(request: HttpRequest, utility: Utility) -> str:
-    """Return the address this session was mailed a code for; raise SignupNotStarted."""
+    """Return the address this session was mailed a code for; raise NotStarted."""
     pending = request.session.get(SIGNUP_CODE_SESSION_KEY)
     if not pending or pending.get("utility") != utility.pk:
-        raise SignupNotStarted
+        raise NotStarted
     return pending["email"]
 
 
@@ -248,42 +167,22 @@ def resend_signup_code(request: HttpRequest, utility: Utility) -> None:
 def confirm_signup_code(request: HttpRequest, utility: Utility, code: str) -> str:
     """Check a typed code against the one mailed; if right, mark its address as proven.
 
-    Raises SignupNotStarted, RateLimited, CodeWrong, CodeExpired or CodeDead.
+    Raises NotStarted, RateLimited, or a challenges.ChallengeError (CodeWrong, CodeDead,
+    ChallengeExpired).
     """
     email = code_signup_email(request, utility)
     ratelimit.check_signup_code(request, utility.slug, email)
     challenge_id = request.session[SIGNUP_CODE_SESSION_KEY]["challenge"]
-    with transaction.atomic():
-        # The row lock makes two guesses sent at once count as two.
-        challenge = (
-            _signup_challenges(utility, email).select_for_update().filter(pk=challenge_id).first()
-        )
-        refusal = _code_refusal(challenge, code)
-        if refusal is None:
-            challenge.used_at = timezone.now()
-            challenge.save(update_fields=["used_at"])
-    if refusal is not None:
-        log_event("signup_code_refused", request=request, reason=refusal.reason)
-        raise refusal
+    try:
+        challenge = challenges.check_code(utility, SIGNUP, challenge_id, code)
+    except challenges.ChallengeError as exc:
+        log_event("signup_code_refused", request=request, reason=type(exc).__name__)
+        raise
+    challenges.use(challenge)
     request.session.pop(SIGNUP_CODE_SESSION_KEY, None)
     mark_email_verified(request, utility, challenge.email)
     log_event("signup_code_verified", request=request)
     return challenge.email
-
-
-def _code_refusal(challenge: EmailChallenge | None, code: str) -> CodeRefused | None:
-    """Return why the code fails (a wrong try is counted on the row), or None if right."""
-    if challenge is None or challenge.used_at is not None or challenge.attempts_left == 0:
-        return CodeDead()
-    if challenge.expires_at <= timezone.now():
-        return CodeExpired()
-    if check_password(code, challenge.secret_hash):
-        return None
-    challenge.attempts_left -= 1
-    challenge.save(update_fields=["attempts_left"])
-    if challenge.attempts_left == 0:
-        return CodeDead()
-    return CodeWrong(challenge.attempts_left)
 
 
 # ⑤ Prove the address ---------------------------------------------------------------------
@@ -326,69 +225,46 @@ def _stashed_token(request: HttpRequest, utility: Utility) -> str | None:
     return stash["token"]
 
 
-def _open_link(utility: Utility, token: str, for_update: bool = False) -> EmailChallenge:
-    """Return the challenge behind a link (maybe already used); raise if bad or expired."""
-    ttl = timedelta(hours=utility.signup_link_ttl_hours)
-    try:
-        challenge_id, nonce = tokens.read_link_token(token, max_age=ttl)
-    except tokens.TokenExpired as exc:
-        raise LinkExpired from exc
-    except tokens.TokenInvalid as exc:
-        raise LinkInvalid from exc
-    challenges = EmailChallenge.objects.filter(
-        pk=challenge_id, utility=utility, purpose=EmailChallenge.Purpose.SIGNUP
-    )
-    if for_update:
-        challenges = challenges.select_for_update()
-    challenge = challenges.first()
-    if challenge is None or not tokens.nonce_matches(nonce, challenge.secret_hash):
-        raise LinkInvalid
-    if challenge.used_at is None and challenge.expires_at <= timezone.now():
-        raise LinkExpired
-    return challenge
-
-
 def _same_address(a: str | None, b: str) -> bool:
     return a is not None and a.casefold() == b.casefold()
+
+
+def _open_signup_link(
+    request: HttpRequest, utility: Utility, token: str, for_update: bool = False
+) -> EmailChallenge:
+    """The link's challenge; a used one only if this browser proved that address already
+    (the resident opened the mail again mid-signup)."""
+    challenge = challenges.open_link(utility, SIGNUP, token, allow_used=True, for_update=for_update)
+    if challenge.used_at is not None and not _same_address(
+        verified_email(request, utility), challenge.email
+    ):
+        raise challenges.ChallengeUsed
+    return challenge
 
 
 def signup_email(request: HttpRequest, utility: Utility) -> str:
     """Return the address this session is signing up, without using anything up.
 
-    Raises SignupNotStarted, LinkInvalid, LinkExpired or LinkUsed.
+    Raises NotStarted or a challenges.ChallengeError.
     """
     token = _stashed_token(request, utility)
+    if token is not None:
+        return _open_signup_link(request, utility, token).email
     verified = verified_email(request, utility)
-    if token is None:
-        if verified is None:
-            raise SignupNotStarted
-        return verified
-    challenge = _open_link(utility, token)
-    if challenge.used_at is None:
-        return challenge.email
-    if _same_address(verified, challenge.email):
-        return challenge.email  # the resident opened the mail again mid-signup
-    raise LinkUsed
+    if verified is None:
+        raise NotStarted
+    return verified
 
 
 def confirm_signup_link(request: HttpRequest, utility: Utility) -> str:
     """Use up the stashed signup link (once only) and mark its address as proven."""
     token = _stashed_token(request, utility)
     if token is None:
-        raise SignupNotStarted
+        raise NotStarted
     with transaction.atomic():
-        challenge = _open_link(utility, token, for_update=True)
-        if challenge.used_at is not None:
-            if not _same_address(verified_email(request, utility), challenge.email):
-                raise LinkUsed
-        else:
-            # Other links sent to the same address die too: one address, one signup.
-            EmailChallenge.objects.filter(
-                utility=utility,
-                purpose=EmailChallenge.Purpose.SIGNUP,
-                email__iexact=challenge.email,
-                used_at__isnull=True,
-            ).update(used_at=timezone.now())
+        challenge = _open_signup_link(request, utility, token, for_update=True)
+        # Other links sent to the same address die too: one address, one signup.
+        challenges.retire(utility=utility, purpose=SIGNUP, email=challenge.email)
     mark_email_verified(request, utility, challenge.email)
     return challenge.email
 
@@ -399,7 +275,7 @@ def verify_signup_email(request: HttpRequest, utility: Utility) -> str:
         return confirm_signup_link(request, utility)
     email = verified_email(request, utility)
     if email is None:
-        raise SignupNotStarted
+        raise NotStarted
     return email
 
 
@@ -431,15 +307,15 @@ def saved_signup_details(request: HttpRequest, utility: Utility) -> dict:
 def complete_signup(request: HttpRequest, utility: Utility) -> Member:
     """Create the member from the proven address and the kept details (本会員申請).
 
-    Raises RateLimited, SignupNotStarted, LoginIdTaken or EmailTaken. The completion
-    mail is sent after the member is saved; if it fails, the member stays and the
-    failure is recorded for staff.
+    Raises RateLimited, NotStarted, LoginIdTaken, EmailTaken, ContractNotMatched or
+    TooManyMismatches. The completion mail is sent after the member is saved; if it fails,
+    the member stays and the failure is recorded for staff.
     """
     ratelimit.check_signup_attempt(request)
     email = verified_email(request, utility)
     stored = request.session.get(SIGNUP_DETAILS_SESSION_KEY)
     if email is None or not stored or stored.get("utility") != utility.pk:
-        raise SignupNotStarted
+        raise NotStarted
     details = stored["values"]
     match = match_contract(
         utility,
@@ -509,10 +385,20 @@ def _create_member(utility: Utility, email: str, details: dict, match: dict) -> 
             detail = {**match_summary(match), **({"consents": consents} if consents else {})}
             MemberEvent.objects.create(member=member, action="signup", detail=detail)
             if utility.activation == Utility.Activation.AUTO and identity_matches(utility, match):
-                activate_member(member, Customer.objects.get(pk=match["customer_id"]), staff=None)
+                _activate_if_room(member, Customer.objects.get(pk=match["customer_id"]))
     except IntegrityError as exc:
         return _explain_duplicate(utility, member, exc), False
     return member, True
+
+
+def _activate_if_room(member: Member, customer: Customer) -> None:
+    """Activate at once, unless the contract already has the most members it may: staff decide."""
+    if has_room_for_another_member(customer):
+        activate_member(member, customer, staff=None)
+        return
+    record_event(
+        member, "member_cap_reached", by_portal=True, detail={"customer_number": customer.number}
+    )
 
 
 def _explain_duplicate(utility: Utility, member: Member, error: IntegrityError) -> Member:

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import services
+from .. import challenges
 from ..forms.profile import (
     ContractAddForm,
     EmailChangeForm,
@@ -26,16 +26,20 @@ from ..forms.profile import (
 )
 from ..forms.signup import EmailCodeForm
 from ..models import SECRET_QUESTIONS, ContractRequest
-from .recovery import rate_limited_response
+from ..ratelimit import RateLimited
+from ..services import profile as services
+from ..services.base import MailNotSent, NotStarted
+from .responses import rate_limited_response
 
 EMAIL_CHANGE_REASONS = {
-    services.EmailChangeNotStarted: "not_started",
-    services.EmailChangeInvalid: "invalid",
-    services.EmailChangeExpired: "expired",
-    services.EmailChangeUsed: "used",
-    services.EmailCodeAttemptsUsedUp: "code_used_up",
+    NotStarted: "not_started",
+    challenges.ChallengeInvalid: "invalid",
+    challenges.ChallengeExpired: "expired",
+    challenges.ChallengeUsed: "used",
+    challenges.CodeDead: "code_used_up",
     services.EmailChangeFailed: "failed",
 }
+WRONG_CODE = (challenges.CodeWrong, challenges.ChallengeExpired)
 PASSWORD_FIELDS = ("current_password", "password", "password_confirm")
 
 
@@ -46,7 +50,7 @@ def profile_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except services.RateLimited as exc:
+        except RateLimited as exc:
             return rate_limited_response(request, exc)
         except tuple(EMAIL_CHANGE_REASONS) as exc:
             return render(
@@ -88,7 +92,7 @@ def profile_email(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             services.start_email_change(request, member, form.cleaned_data["new_email"])
-        except services.MailNotSent:
+        except MailNotSent:
             context = {"form": form, "mail_failed": True}
             return render(
                 request,
@@ -118,7 +122,7 @@ def profile_email_code(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             services.confirm_email_change_code(request, member, form.cleaned_data["code"])
-        except services.WrongEmailCode:
+        except WRONG_CODE:
             context["wrong_code"] = True
         else:
             return _back_to_profile(request, _("メールアドレスを変更しました。"))

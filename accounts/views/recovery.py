@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import services
+from .. import challenges
 from ..forms.recovery import (
     NewPasswordForm,
     PasswordResetEmailForm,
@@ -22,26 +22,20 @@ from ..forms.recovery import (
 )
 from ..forms.signup import EmailCodeForm
 from ..models import SECRET_QUESTIONS
+from ..ratelimit import RateLimited
+from ..services import recovery as services
+from ..services.base import MailNotSent, NotStarted
+from .responses import rate_limited_response
 
 RESTART_REASONS = {
-    services.RecoveryNotStarted: "not_started",
-    services.ResetNotStarted: "not_started",
-    services.ResetLinkInvalid: "invalid",
-    services.ResetLinkExpired: "expired",
-    services.ResetLinkUsed: "used",
-    services.CodeAttemptsUsedUp: "code_used_up",
+    NotStarted: "not_started",
+    challenges.ChallengeInvalid: "invalid",
+    challenges.ChallengeExpired: "expired",
+    challenges.ChallengeUsed: "used",
+    challenges.CodeDead: "code_used_up",
 }
-
-
-def rate_limited_response(request: HttpRequest, exc: services.RateLimited) -> HttpResponse:
-    response = render(
-        request,
-        "accounts/rate_limited.html",
-        {"retry_minutes": exc.retry_minutes},
-        status=HTTPStatus.TOO_MANY_REQUESTS,
-    )
-    response["Retry-After"] = str(exc.retry_seconds)
-    return response
+# One message for a wrong and an expired code here: the address may be unknown.
+WRONG_CODE = (challenges.CodeWrong, challenges.ChallengeExpired)
 
 
 def recovery_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -51,7 +45,7 @@ def recovery_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except services.RateLimited as exc:
+        except RateLimited as exc:
             return rate_limited_response(request, exc)
         except services.RecoveryLocked as exc:
             return render(
@@ -121,7 +115,7 @@ def recovery_question(request: HttpRequest) -> HttpResponse:
             services.answer_secret_question(request, utility, form.cleaned_data["answer"])
         except services.WrongSecretAnswer as exc:
             context["attempts_left"] = exc.attempts_left
-        except services.MailNotSent:
+        except MailNotSent:
             context["mail_failed"] = True
             return render(
                 request,
@@ -150,7 +144,7 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             services.confirm_reset_code(request, utility, form.cleaned_data["code"])
-        except services.WrongCode:
+        except WRONG_CODE:
             context["wrong_code"] = True
         else:
             return redirect("accounts:recovery_password", utility.slug)

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.models import Utility
 
-from .. import services
+from .. import challenges
 from ..forms.signup import (
+    CODE_REFUSALS,
     EmailCodeForm,
     SignupBackForm,
     SignupCodeEmailForm,
@@ -26,12 +27,16 @@ from ..forms.signup import (
     SignupEmailForm,
     mismatch_messages,
 )
+from ..ratelimit import CooldownActive, RateLimited
+from ..services import signup as services
+from ..services.base import MailNotSent, NotStarted
+from .responses import rate_limited_response
 
 RESTART_REASONS = {
-    services.SignupNotStarted: "not_started",
-    services.LinkInvalid: "invalid",
-    services.LinkExpired: "expired",
-    services.LinkUsed: "used",
+    NotStarted: "not_started",
+    challenges.ChallengeInvalid: "invalid",
+    challenges.ChallengeExpired: "expired",
+    challenges.ChallengeUsed: "used",
     services.TooManyMismatches: "mismatches",
 }
 SIGNUP_SECRETS = ("password", "password_confirm", "secret_answer")
@@ -57,15 +62,8 @@ def signup_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except services.RateLimited as exc:
-            response = render(
-                request,
-                "accounts/rate_limited.html",
-                {"retry_minutes": exc.retry_minutes},
-                status=HTTPStatus.TOO_MANY_REQUESTS,
-            )
-            response["Retry-After"] = str(exc.retry_seconds)
-            return response
+        except RateLimited as exc:
+            return rate_limited_response(request, exc)
         except tuple(RESTART_REASONS) as exc:
             reason = RESTART_REASONS[type(exc)]
             return render(
@@ -88,10 +86,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             services.start_signup(request, utility, form.cleaned_data["email"])
-        except services.MailNotSent:
+        except MailNotSent:
             context = {"form": form, "mail_failed": True}
             return render(request, template, context, status=HTTPStatus.SERVICE_UNAVAILABLE)
-        except services.CooldownActive as exc:
+        except CooldownActive as exc:
             context = {"form": form, "cooldown": exc.retry_seconds}
             return render(request, template, context, status=HTTPStatus.TOO_MANY_REQUESTS)
         return redirect("accounts:signup_code" if by_code else "accounts:signup_sent", utility.slug)
@@ -107,8 +105,8 @@ def signup_code(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             services.confirm_signup_code(request, utility, form.cleaned_data["code"])
-        except services.CodeRefused as exc:
-            form.add_refusal(exc.reason, exc.attempts_left)
+        except CODE_REFUSALS as exc:
+            form.add_refusal(exc, utility)
         else:
             return redirect("accounts:signup_details", utility.slug)
     return _code_page(request, email, form)
@@ -121,9 +119,9 @@ def signup_code_resend(request: HttpRequest) -> HttpResponse:
     email = services.code_signup_email(request, utility)
     try:
         services.resend_signup_code(request, utility)
-    except services.MailNotSent:
+    except MailNotSent:
         return _code_page(request, email, status=HTTPStatus.SERVICE_UNAVAILABLE, mail_failed=True)
-    except services.CooldownActive as exc:
+    except CooldownActive as exc:
         status = HTTPStatus.TOO_MANY_REQUESTS
         return _code_page(request, email, status=status, cooldown=exc.retry_seconds)
     messages.success(request, _("認証コードを再送信しました。"))

@@ -15,8 +15,8 @@ from django.db import connection, connections
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from accounts import services
 from accounts.models import ContractLink, Member, MemberEvent
+from accounts.services import review as services
 from tests.conftest import PASSWORD
 from tests.factories import CustomerFactory, MemberFactory, StaffFactory, UtilityFactory
 

@@ -10,9 +10,9 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from accounts.models import EmailChallenge, Member, MemberEvent
-from tests.accounts.test_signup_link import refuse_mail
 from tests.conftest import PASSWORD
 from tests.factories import MemberFactory, UtilityFactory
+from tests.helpers import refuse_mail
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from accounts.models import ContractLink, ContractRequest, EmailChallenge, Member, MemberEvent
-from accounts.services import profile as profile_services
+from accounts.services import base, review
 from portal import normalize
 from tests.conftest import PASSWORD
 from tests.factories import (
@@ -374,13 +374,13 @@ def test_staff_approve_and_reject_requests(user, mailoutbox):
     reject = ContractRequest.objects.create(
         member=user, customer=third, customer_number=third.number
     )
-    assert profile_services.approve_contract_request(approve, staff)
+    assert review.approve_contract_request(approve, staff)
     link = ContractLink.objects.get(member=user, customer=second)
     assert link.approved_by == staff
     assert mailoutbox[-1].subject == f"【{user.utility.portal_name}】契約を追加しました"
-    with pytest.raises(profile_services.ContractRequestReviewed):
-        profile_services.approve_contract_request(approve, staff)
-    assert profile_services.reject_contract_request(reject, staff)
+    with pytest.raises(review.AlreadyReviewed):
+        review.approve_contract_request(approve, staff)
+    assert review.reject_contract_request(reject, staff)
     reject.refresh_from_db()
     assert reject.status == ContractRequest.Status.REJECTED
     assert not ContractLink.objects.filter(member=user, customer=third).exists()
@@ -390,10 +390,10 @@ def test_staff_approve_and_reject_requests(user, mailoutbox):
 
 def test_request_without_a_contract_cannot_be_approved_and_other_staff_cannot_touch_it(user):
     request = ContractRequest.objects.create(member=user, customer_number="99999999999999")
-    with pytest.raises(profile_services.ContractRequestNeedsContract):
-        profile_services.approve_contract_request(request, StaffFactory(utility=user.utility))
-    with pytest.raises(profile_services.ContractRequestNotAllowed):
-        profile_services.approve_contract_request(request, StaffFactory(utility=UtilityFactory()))
+    with pytest.raises(review.ContractRequired):
+        review.approve_contract_request(request, StaffFactory(utility=user.utility))
+    with pytest.raises(review.NotAllowed):
+        review.approve_contract_request(request, StaffFactory(utility=UtilityFactory()))
 
 
 def test_auto_activation_links_a_matching_contract_at_once(
@@ -545,7 +545,7 @@ def test_withdrawn_member_cannot_recover(client, user, utility):
 
 
 def test_staff_see_the_changes_and_withdrawal_in_the_admin(client, user, utility):
-    profile_services.record_event(user, "password_changed")
+    base.record_event(user, "password_changed")
     Member.objects.filter(pk=user.pk).update(status=Member.Status.WITHDRAWN, withdrawn_at=START)
     staff = StaffFactory(utility=utility, is_superuser=True, password="Staff-Pass-2026")
     client.force_login(staff)

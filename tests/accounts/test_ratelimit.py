@@ -12,14 +12,14 @@ from django.test import Client
 from pytest_django.asserts import assertContains
 
 from accounts.models import EmailChallenge
-from tests.accounts.test_signup_link import (
+from tests.factories import MemberFactory, UtilityFactory
+from tests.helpers import (
     ask_for_link,
     details_for,
     kanazawa_contract,
     reach_details,
     url,
 )
-from tests.factories import MemberFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
 

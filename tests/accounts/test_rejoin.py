@@ -7,8 +7,8 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from accounts.models import Member
-from tests.accounts.test_signup_link import EMAIL, kanazawa_contract, sign_up
 from tests.factories import MemberFactory
+from tests.helpers import EMAIL, kanazawa_contract, sign_up
 
 pytestmark = pytest.mark.django_db
 

@@ -4,102 +4,39 @@ from __future__ import annotations
 
 import datetime
 import re
-import smtplib
 import threading
 from http import HTTPStatus
-from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.hashers import check_password
-from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection, connections
 from django.test import Client
-from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from accounts import services
 from accounts.models import EmailChallenge, Member, MemberEvent
-from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
+from accounts.services import signup as services
+from tests.factories import MemberFactory, UtilityFactory
+from tests.helpers import (
+    EMAIL,
+    START,
+    ask_for_link,
+    details_for,
+    kanazawa_contract,
+    last_signup_link,
+    reach_details,
+    refuse_mail,
+    sign_up,
+    url,
+)
 
 pytestmark = pytest.mark.django_db
 
-JST = ZoneInfo("Asia/Tokyo")
-START = datetime.datetime(2025, 4, 1, 9, 0, tzinfo=JST)
-EMAIL = "taro@example.jp"
 LINK_RE = re.compile(r"https?://\S+/signup/link/\S+/")
-
-
-# Helpers shared by the other signup tests --------------------------------------------------
-
-
-def url(name: str, utility, *args) -> str:
-    return reverse(f"accounts:{name}", args=[utility.slug, *args])
-
-
-def last_signup_link(mailoutbox) -> str:
-    """Return the path of the signup URL in the last mail."""
-    match = LINK_RE.search(mailoutbox[-1].body)
-    assert match, mailoutbox[-1].body
-    return urlparse(match.group(0)).path
-
-
-def ask_for_link(client, utility, email: str = EMAIL, **overrides):
-    data = {"email": email, "email_confirm": email, "agree_terms": "on", **overrides}
-    return client.post(url("signup", utility), data)
-
-
-def kanazawa_contract(utility, **overrides):
-    values = {
-        "number": "10000000000001",
-        "name": "水道 太郎",
-        "phone": "0761234567",
-        "address": "金沢市広坂1丁目1-1",
-    }
-    return CustomerFactory(utility=utility, **{**values, **overrides})
-
-
-def details_for(customer, **overrides) -> dict:
-    data = {
-        "customer_number": customer.number,
-        "name": customer.name,
-        "address": customer.address,
-        "building": "",
-        "phone": customer.phone,
-        "login_id": "taro0401",
-        "password": "mizu2025ab",
-        "password_confirm": "mizu2025ab",
-        "secret_question": "food",
-        "secret_answer": "バナナ",
-        "tax_declaration": "no",
-        "referral": "slip",
-    }
-    return {**data, **overrides}
-
-
-def reach_details(client, utility, mailoutbox, email: str = EMAIL) -> None:
-    ask_for_link(client, utility, email)
-    client.get(last_signup_link(mailoutbox))
-
-
-def sign_up(client, utility, mailoutbox, customer, email: str = EMAIL, **overrides):
-    """Walk ③ to ⑦ and press 「本会員申請する」; return that response."""
-    reach_details(client, utility, mailoutbox, email)
-    response = client.post(url("signup_confirm", utility), details_for(customer, **overrides))
-    assert response.status_code == HTTPStatus.OK, response.content.decode()
-    return client.post(url("signup_complete", utility))
 
 
 @pytest.fixture
 def contract(utility):
     return kanazawa_contract(utility)
-
-
-def refuse_mail(monkeypatch) -> None:
-    def refuse(self, messages):
-        raise smtplib.SMTPServerDisconnected("mail server is down")
-
-    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
 
 
 # ② ③ The entry and the email step -----------------------------------------------------------

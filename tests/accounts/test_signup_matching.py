@@ -6,11 +6,11 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
-from accounts import services
 from accounts.models import ContractLink, Member, MemberEvent
+from accounts.services import matching as services
 from portal.models import Utility
-from tests.accounts.test_signup_link import EMAIL, kanazawa_contract, sign_up, url
 from tests.factories import CustomerFactory, UtilityFactory
+from tests.helpers import EMAIL, kanazawa_contract, sign_up, url
 
 pytestmark = pytest.mark.django_db
 

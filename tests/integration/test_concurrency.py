@@ -12,12 +12,12 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
 
-from accounts import services
 from accounts.models import Member
+from accounts.services import review as services
 from billing.models import Customer, MeterReading
 from billing.services import import_customers, import_readings
-from tests.accounts.test_signup_link import details_for, kanazawa_contract, reach_details, url
 from tests.factories import MemberFactory, StaffFactory, UtilityFactory
+from tests.helpers import details_for, kanazawa_contract, reach_details, url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CROWD = 50
@@ -197,3 +197,43 @@ def test_a_reading_added_by_hand_while_an_import_runs_is_merged_never_a_crash(tm
     reading = MeterReading.objects.get(customer=first, period_end=datetime.date(2025, 1, 28))
     assert (reading.usage_m3, reading.total) == (10, 3500)
     assert MeterReading.objects.filter(customer__utility=utility).count() == 3
+
+
+def test_twenty_signups_on_one_contract_activate_no_more_than_the_cap(mailoutbox):
+    from tests.helpers import reach_code_details
+
+    utility = UtilityFactory(code_style=True, max_members_per_contract=3)
+    contract = Customer.objects.create(
+        utility=utility,
+        number="20000000001",
+        name="水道 太郎",
+        name_kana="スイドウ タロウ",
+        phone="0165412345",
+    )
+    browsers = []
+    for number in range(20):
+        browser = Client(REMOTE_ADDR=f"198.51.100.{number + 1}")
+        reach_code_details(browser, utility, mailoutbox, f"family{number}@example.jp")
+        response = browser.post(
+            url("signup_confirm", utility),
+            {
+                "name": "水道",
+                "password": "Nayoro#2026",
+                "password_confirm": "Nayoro#2026",
+                "customer_number": contract.number,
+                "phone": contract.phone,
+                "name_kana": contract.name_kana,
+                "agree_terms": "on",
+                "agree_privacy": "on",
+                "relation": "family",
+                "payment_method": "keep",
+            },
+        )
+        assert response.status_code == HTTPStatus.OK
+        browsers.append(browser)
+    responses = all_at_once(lambda b: b.post(url("signup_complete", utility)), browsers)
+    assert all(getattr(r, "status_code", None) == HTTPStatus.FOUND for r in responses), responses
+    members = Member.objects.filter(utility=utility)
+    assert members.count() == 20
+    assert members.filter(status=Member.Status.ACTIVE).count() == 3
+    assert contract.member_links.count() == 3

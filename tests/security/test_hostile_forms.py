@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from accounts.models import Member
 from portal import normalize
-from tests.accounts import test_signup_code as code_flow
-from tests.accounts import test_signup_link as link_flow
+from tests import helpers as flows
 from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
 
 from .strategies import assert_handled, hostile, hostile_text
@@ -62,21 +61,21 @@ def kanazawa_member(utility) -> Member:
 
 def at_link_details(client, mailoutbox):
     utility = UtilityFactory()
-    link_flow.kanazawa_contract(utility)
-    link_flow.reach_details(client, utility, mailoutbox)
+    flows.kanazawa_contract(utility)
+    flows.reach_details(client, utility, mailoutbox)
     return utility, "signup_confirm", "signup_details"
 
 
 def at_code_entry(client, mailoutbox):
     utility = UtilityFactory(code_style=True)
-    code_flow.ask_for_code(client, utility)
+    flows.ask_for_code(client, utility)
     return utility, "signup_code", "signup_code"
 
 
 def at_code_details(client, mailoutbox):
     utility = UtilityFactory(code_style=True)
     CustomerFactory(utility=utility, number="20000000001", name_kana="スイドウ タロウ")
-    code_flow.reach_details(client, utility, mailoutbox)
+    flows.reach_code_details(client, utility, mailoutbox)
     return utility, "signup_confirm", "signup_details"
 
 

@@ -7,8 +7,8 @@ from django.urls import reverse
 from hypothesis import given
 
 from accounts.models import Member
-from tests.accounts.test_signup_link import kanazawa_contract, reach_details
 from tests.factories import ContractLinkFactory, MemberFactory, MeterReadingFactory, UtilityFactory
+from tests.helpers import kanazawa_contract, reach_details
 
 from .strategies import assert_handled, form_data, hostile, hostile_text
 

@@ -1,0 +1,22 @@
+"""Pages every account flow answers with when it must refuse or wait."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from ..ratelimit import RateLimited
+
+
+def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    """「しばらくお待ちください」 with when to try again (429)."""
+    response = render(
+        request,
+        "accounts/rate_limited.html",
+        {"retry_minutes": exc.retry_minutes},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(exc.retry_seconds)
+    return response
