@@ -32,10 +32,28 @@ def log_event(
         event,
         getattr(utility, "slug", "-"),
         getattr(member, "pk", "-"),
-        client_ip(request),
-        " ".join(f"{k}={v}" for k, v in sorted(safe.items())),
+        _quoted(client_ip(request)),
+        " ".join(f"{k}={_quoted(v)}" for k, v in sorted(safe.items())),
         extra={"event": event},
     )
+
+
+def _quoted(value) -> str:
+    """Write a value so that it can never end the line or pose as another field.
+
+    What a visitor typed (an identifier with a newline and ``event=login_succeeded``) is
+    escaped and, if it holds a space, quotes or ``=``, quoted: one event, one line.
+    """
+    characters = []
+    for ch in str(value):
+        if ch in '"\\':
+            characters.append("\\" + ch)
+        elif ch.isprintable():
+            characters.append(ch)
+        else:  # newlines, tabs, line separators, other controls
+            characters.append(ch.encode("unicode_escape").decode("ascii"))
+    text = "".join(characters)
+    return f'"{text}"' if not text or any(ch in text for ch in ' ="') else text
 
 
 @receiver(user_logged_in)

@@ -8,6 +8,7 @@ Rates are read at call time from ``PORTAL_*`` settings, with the defaults below.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from django_ratelimit.core import get_usage
 
 from portal import normalize
 from portal.net import client_ip
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,33 @@ def _hashed(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+class LimiterUnavailable(RateLimited):
+    """The cache that holds the counters cannot be reached: refuse (503) rather than not count.
+
+    Mail-sending forms are what the limits protect; letting them through uncounted while
+    Redis is down would let anyone mail anyone without limit.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(60)
+
+
 def hit(request: HttpRequest, limit: Limit, value: str) -> None:
     """Count one request against ``limit`` for ``value``; raise RateLimited when over it."""
-    usage = get_usage(
-        request,
-        group=limit.group,
-        key=lambda group, req: _hashed(value),
-        rate=limit.rate,
-        increment=True,
-    )
+    try:
+        usage = get_usage(
+            request,
+            group=limit.group,
+            key=lambda group, req: _hashed(value),
+            rate=limit.rate,
+            increment=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - redis, memcached and socket errors alike
+        logger.warning("rate-limit cache unavailable: %s", exc)
+        raise LimiterUnavailable from exc
     if usage and usage["should_limit"]:
+        if usage["time_left"] < 0:  # django-ratelimit's answer when the cache failed
+            raise LimiterUnavailable
         raise RateLimited(usage["time_left"])
 
 
@@ -177,6 +197,12 @@ def start_code_cooldown(utility_slug: str, email: str) -> None:
     key = f"portal.signup-code-cooldown:{_hashed(address)}"
     now = timezone.now().timestamp()
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
-    if seconds and not cache.add(key, now, timeout=seconds):
-        started = cache.get(key, now)
-        raise CooldownActive(math.ceil(started + seconds - now))
+    try:
+        if seconds and not cache.add(key, now, timeout=seconds):
+            started = cache.get(key, now)
+            raise CooldownActive(math.ceil(started + seconds - now))
+    except CooldownActive:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see hit()
+        logger.warning("cooldown cache unavailable: %s", exc)
+        raise LimiterUnavailable from exc

@@ -1,15 +1,42 @@
-"""Resolve the utility named in the URL once per request."""
+"""Per-request plumbing: an id for the logs, and the utility named in the URL."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 
+from .logging import REQUEST_ID
 from .models import Utility
 
+# An id the balancer already gave the request is kept if it looks like one (no log forging).
+_GIVEN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
 URL_KWARG = "utility_slug"
+
+
+class RequestIdMiddleware:
+    """Give each request an id, put it on every log line and in the X-Request-ID header.
+
+    A resident who quotes the number on the error page lets staff find the traceback.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        request.id = given if _GIVEN_ID.match(given) else uuid.uuid4().hex  # type: ignore[attr-defined]
+        token = REQUEST_ID.set(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            REQUEST_ID.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
 
 
 class UtilityMiddleware:

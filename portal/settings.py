@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -92,12 +93,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://portal")}
-# With a shared cache (Redis), sessions are read from it and written through to the database;
-# without one, the database alone holds them. Either way no worker keeps state of its own.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis that stops answering must cost a request half a second, not a hung worker.
+    CACHES["default"].setdefault("OPTIONS", {})
+    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", 0.5)
+    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", 0.5)
+# With a shared cache (Redis), sessions are read from it and written through to the database
+# (portal.sessions keeps working from the database alone when Redis is down); without one,
+# the database alone holds them. Either way no worker keeps state of its own.
+PORTAL_SHARED_CACHE = "CACHE_URL" in env.ENVIRON
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if "CACHE_URL" in env.ENVIRON
-    else "django.contrib.sessions.backends.db"
+    "portal.sessions" if PORTAL_SHARED_CACHE else "django.contrib.sessions.backends.db"
 )
 
 AUTH_USER_MODEL = "accounts.Member"
@@ -217,12 +223,27 @@ RATELIMIT_VIEW = "accounts.views.login.rate_limited"
 PORTAL_REMEMBER_ID_COOKIE = "portal_login_id"
 PORTAL_REMEMBER_ID_MAX_AGE = 60 * 60 * 24 * 365
 
+# Every line carries the request's id (X-Request-ID, also on the error page); every 500 is
+# logged with its traceback by django.request.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "portal.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "portal": {"handlers": ["console"], "level": "INFO"},
         "accounts": {"handlers": ["console"], "level": "INFO"},
         "billing": {"handlers": ["console"], "level": "INFO"},

@@ -16,6 +16,8 @@ utility_pages = (
     "portal",
 )
 
+handler500 = "portal.views.server_error"
+
 admin.site.site_header = "上下水道ポータル 管理画面"
 admin.site.site_title = "上下水道ポータル 管理画面"
 admin.site.index_title = "管理メニュー"

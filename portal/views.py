@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db import connection
+from django.template import loader
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from .models import Utility
 from .qr import login_qr_context
+
+logger = logging.getLogger(__name__)
 
 
 @login_not_required
@@ -61,7 +68,40 @@ def faq_entries(text: str) -> list[tuple[str, str]]:
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """Answer 200 when the database answers; load balancers poll this."""
+    """Answer 200 ``ok`` when the database (and a shared cache, if set) answer; else 503.
+
+    Load balancers poll this; the body names the part that failed.
+    """
+    failing = [name for name, check in _HEALTH_CHECKS if not _answers(check)]
+    if failing:
+        body = "\n".join(f"{name}: unavailable" for name in failing)
+        return HttpResponse(body, content_type="text/plain", status=503)
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def _database_answers() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return HttpResponse("ok", content_type="text/plain")
+
+
+def _cache_answers() -> None:
+    if settings.PORTAL_SHARED_CACHE:
+        cache.get("portal.healthz")
+
+
+_HEALTH_CHECKS = [("database", _database_answers), ("cache", _cache_answers)]
+
+
+def _answers(check) -> bool:
+    try:
+        check()
+    except Exception:  # noqa: BLE001 - whatever the failure, the part is not healthy
+        logger.warning("health check failed", exc_info=True)
+        return False
+    return True
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page, with the request's id to quote; it touches neither database nor cache."""
+    html = loader.get_template("500.html").render({"request_id": getattr(request, "id", "")})
+    return HttpResponse(html, status=500)

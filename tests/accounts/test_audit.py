@@ -50,3 +50,17 @@ def test_client_address_behind_a_proxy_is_the_one_the_proxy_saw(client, user, ca
     )
     line = next(x for x in audit_lines(caplog) if "login_succeeded" in x)
     assert "ip=203.0.113.5" in line  # the client-written 10.9.9.9 is not trusted
+
+
+def test_a_typed_newline_cannot_forge_a_second_audit_line(client, utility, caplog):
+    caplog.set_level(logging.INFO, logger="accounts.audit")
+    forged = "nobody\n2026-12-01 10:00:00 INFO accounts.audit event=login_succeeded member=1"
+    client.post(
+        reverse("accounts:login", args=[utility.slug]),
+        {"identifier": forged, "password": "wrong-pass1"},
+    )
+    (line,) = [x for x in audit_lines(caplog) if "login_failed" in x]
+    assert "\n" not in line and "\r" not in line
+    # The whole identifier is one quoted value, so "event=" inside it is no field of its own.
+    assert line.count("event=") == 2  # this line's own, and the quoted text
+    assert 'identifier="nobody\\n2026-12-01' in line

@@ -109,26 +109,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-@pytest.fixture
-def machines(transactional_db, static_root):
-    """Two gunicorn servers on one PostgreSQL and one Redis; skipped elsewhere (CI has both)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL shared by several servers; .ci/run runs it on PostgreSQL")
-    if not _redis_reachable():
-        pytest.skip(f"needs Redis at {REDIS_URL}; .ci/run starts one")
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    env = {
-        **os.environ,
-        **_base_env(),
-        "STATIC_ROOT": str(static_root),
-        "DATABASE_URL": _database_url(),
-        "CACHE_URL": REDIS_URL,
-        "CONN_MAX_AGE": "600",
-    }
+def start_machines(static_root: Path, count: int, **environ: str) -> list[Machine]:
+    """Start ``count`` gunicorn servers with the production settings plus ``environ``."""
+    env = {**os.environ, **_base_env(), "STATIC_ROOT": str(static_root), **environ}
     started = []
-    for _ in range(2):
+    for _ in range(count):
         port = _free_port()
         process = subprocess.Popen(
             [
@@ -151,18 +136,43 @@ def machines(transactional_db, static_root):
             stderr=subprocess.PIPE,
         )
         started.append(Machine(port, process))
+    for machine in started:
+        _wait_until_up(machine)
+    return started
+
+
+def stop_machines(machines: list[Machine]) -> None:
+    for machine in machines:
+        machine.process.terminate()
+    for machine in machines:
+        machine.process.wait(timeout=20)
+
+
+@pytest.fixture
+def machines(transactional_db, static_root):
+    """Two gunicorn servers on one PostgreSQL and one Redis; skipped elsewhere (CI has both)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL shared by several servers; .ci/run runs it on PostgreSQL")
+    if not _redis_reachable():
+        pytest.skip(f"needs Redis at {REDIS_URL}; .ci/run starts one")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    started = start_machines(
+        static_root,
+        2,
+        DATABASE_URL=_database_url(),
+        CACHE_URL=REDIS_URL,
+        CONN_MAX_AGE="600",
+    )
     try:
-        for machine in started:
-            _wait_until_up(machine)
         yield started
     finally:
-        for machine in started:
-            machine.process.terminate()
-        for machine in started:
-            machine.process.wait(timeout=20)
+        stop_machines(started)
 
 
 def _wait_until_up(machine: Machine) -> None:
+    """Wait until the server answers /healthz at all (a broken one answers 503)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if machine.process.poll() is not None:
@@ -171,6 +181,8 @@ def _wait_until_up(machine: Machine) -> None:
             with urllib.request.urlopen(f"{machine.url}/healthz", timeout=2) as response:
                 if response.status == 200:
                     return
+        except urllib.error.HTTPError:
+            return
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{machine.url} did not start")
