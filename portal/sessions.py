@@ -31,7 +31,9 @@ class SessionStore(cached_db.SessionStore):
         if not stored:
             return {}
         data = self.decode(stored.session_data)
-        self._cache_call("set", self.cache_key, data, self.get_expiry_age(expiry=stored.expire_date))
+        self._cache_call(
+            "set", self.cache_key, data, self.get_expiry_age(expiry=stored.expire_date)
+        )
         return data
 
     def exists(self, session_key: str) -> bool:

@@ -102,9 +102,7 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # (portal.sessions keeps working from the database alone when Redis is down); without one,
 # the database alone holds them. Either way no worker keeps state of its own.
 PORTAL_SHARED_CACHE = "CACHE_URL" in env.ENVIRON
-SESSION_ENGINE = (
-    "portal.sessions" if PORTAL_SHARED_CACHE else "django.contrib.sessions.backends.db"
-)
+SESSION_ENGINE = "portal.sessions" if PORTAL_SHARED_CACHE else "django.contrib.sessions.backends.db"
 
 AUTH_USER_MODEL = "accounts.Member"
 AUTHENTICATION_BACKENDS = [

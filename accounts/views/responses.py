@@ -13,7 +13,9 @@ from ..ratelimit import LimiterUnavailable, RateLimited
 def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     """「しばらくお待ちください」 with when to try again (429), or 503 if limits cannot be counted."""
     if isinstance(exc, LimiterUnavailable):
-        response = render(request, "accounts/unavailable.html", status=HTTPStatus.SERVICE_UNAVAILABLE)
+        response = render(
+            request, "accounts/unavailable.html", status=HTTPStatus.SERVICE_UNAVAILABLE
+        )
         response["Retry-After"] = str(exc.retry_seconds)
         return response
     response = render(
