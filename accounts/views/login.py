@@ -27,8 +27,12 @@ def _remembered_id(request: HttpRequest) -> str:
 
 
 def _next_url(request: HttpRequest) -> str | None:
+    """Return ``?next=`` only if it is a path of this utility's own pages (never the admin,
+    another utility or another site)."""
     target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
+    if not target or not target.startswith(f"/{request.utility.slug}/"):
+        return None
+    if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target

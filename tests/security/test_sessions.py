@@ -1,0 +1,98 @@
+"""Sessions and redirects as an intruder probes them (issue 14, "also check")."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+from tests.factories import UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def login(browser, member, **extra):
+    return browser.post(
+        reverse("accounts:login", args=[member.utility.slug]) + extra.pop("query", ""),
+        {"identifier": member.login_id, "password": PASSWORD},
+        **extra,
+    )
+
+
+def test_logging_in_gives_a_new_session_key(user):
+    """Session fixation: a key planted before login is not the one that is signed in."""
+    browser = Client()
+    browser.get(reverse("accounts:signup", args=[user.utility.slug]))
+    browser.session.save()
+    planted = browser.session.session_key
+    assert login(browser, user).status_code == HTTPStatus.FOUND
+    assert browser.session.session_key != planted
+
+
+def test_a_password_change_signs_out_every_other_session(user):
+    here, elsewhere = Client(), Client()
+    login(here, user)
+    login(elsewhere, user)
+    dashboard = reverse("billing:dashboard", args=[user.utility.slug])
+    response = here.post(
+        reverse("accounts:profile_password", args=[user.utility.slug]),
+        {"current_password": PASSWORD, "password": "kawaru2027", "password_confirm": "kawaru2027"},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    assert here.get(dashboard).status_code == HTTPStatus.OK
+    assert elsewhere.get(dashboard).status_code == HTTPStatus.FOUND  # back to the login page
+
+
+def test_logging_out_ends_that_session_on_the_server(user):
+    browser = Client()
+    login(browser, user)
+    stolen_cookie = browser.cookies["sessionid"].value
+    browser.post(reverse("accounts:logout", args=[user.utility.slug]))
+    thief = Client()
+    thief.cookies["sessionid"] = stolen_cookie
+    response = thief.get(reverse("billing:dashboard", args=[user.utility.slug]))
+    assert response.status_code == HTTPStatus.FOUND
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/admin/",
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example/",
+        "/{other}/usage/",
+    ],
+)
+def test_next_never_leaves_this_utilitys_pages(user, target):
+    other = UtilityFactory()
+    target = target.format(other=other.slug)
+    response = login(Client(), user, query=f"?next={target}")
+    assert response["Location"] == reverse("billing:dashboard", args=[user.utility.slug])
+
+
+def test_next_to_one_of_this_utilitys_pages_is_followed(user):
+    target = reverse("accounts:profile", args=[user.utility.slug])
+    response = login(Client(), user, query=f"?next={target}")
+    assert response["Location"] == target
+
+
+def test_behind_the_balancer_mail_limits_count_each_client_not_the_balancer(settings):
+    settings.PORTAL_PROXY_COUNT = 1
+    settings.PORTAL_SIGNUP_MAIL_RATE_PER_IP = "2/h"
+    utility = UtilityFactory()
+    url = reverse("accounts:signup", args=[utility.slug])
+
+    def ask(client_address: str, email: str):
+        browser = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=client_address)
+        return browser.post(url, {"email": email, "email_confirm": email, "agree_terms": "on"})
+
+    for n in range(4):  # four residents, each from their own line, through one balancer
+        assert ask(f"198.51.100.{n + 1}", f"resident{n}@example.jp").status_code == 302
+    # One client asking for many addresses is held at its own address.
+    ask("203.0.113.5", "a@example.jp")
+    ask("203.0.113.5", "b@example.jp")
+    assert ask("203.0.113.5", "c@example.jp").status_code == HTTPStatus.TOO_MANY_REQUESTS
