@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -19,7 +18,7 @@ from billing.models import Customer
 from portal import normalize
 from portal.admin import UtilityScopedAdmin, UtilityScopedInline
 
-from .models import ContractLink, ContractRequest, Member, MemberEvent
+from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent
 from .services import review
 
 MATCH_ITEMS = [
@@ -441,7 +440,7 @@ class ContractRequestAdmin(UtilityScopedAdmin):
             self._say(request, contract_request, text % {"done": done}, messages.WARNING)
 
 
-@admin.register(AccessAttempt)
+@admin.register(LoginLock)
 class LoginLockAdmin(admin.ModelAdmin):
     """Failed logins and lockouts (django-axes), for staff to see and lift.
 
@@ -478,11 +477,11 @@ class LoginLockAdmin(admin.ModelAdmin):
         return False
 
     @admin.display(description=_("ログインID・メールアドレス"), ordering="username")
-    def identifier(self, attempt: AccessAttempt) -> str:
+    def identifier(self, attempt: LoginLock) -> str:
         return (attempt.username or "").partition(":")[2]
 
     @admin.display(description=_("状態"))
-    def state(self, attempt: AccessAttempt) -> str:
+    def state(self, attempt: LoginLock) -> str:
         left = settings.AXES_FAILURE_LIMIT - attempt.failures_since_start
         if left <= 0:
             return gettext("停止中")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.models import AccessAttempt
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -360,3 +361,12 @@ class MemberEvent(models.Model):
     @property
     def label(self) -> str:
         return str(MEMBER_EVENT_LABELS.get(self.action, self.action))
+
+
+class LoginLock(AccessAttempt):
+    """Failed logins as django-axes counts them, shown to staff under 会員 (a proxy: no table)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("ログイン試行")
+        verbose_name_plural = _("ログイン試行")

@@ -179,11 +179,11 @@ def test_staff_unlock_a_resident_by_deleting_the_attempts_in_the_admin(resident,
     staff = StaffFactory(utility=utility, is_superuser=False)
     staff.user_permissions.add(*_axes_permissions())
     client.force_login(staff)
-    changelist = client.get(reverse("admin:axes_accessattempt_changelist"))
+    changelist = client.get(reverse("admin:accounts_loginlock_changelist"))
     assert "suidotaro" in changelist.content.decode()
     ids = list(AccessAttempt.objects.values_list("pk", flat=True))
     response = client.post(
-        reverse("admin:axes_accessattempt_changelist"),
+        reverse("admin:accounts_loginlock_changelist"),
         {"action": "unlock", "_selected_action": ids},
     )
     assert response.status_code == HTTPStatus.FOUND
@@ -198,7 +198,7 @@ def test_staff_see_only_their_own_utilitys_lockouts(resident, client):
     staff = StaffFactory(utility=resident.utility, is_superuser=False)
     staff.user_permissions.add(*_axes_permissions())
     client.force_login(staff)
-    page = client.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
+    page = client.get(reverse("admin:accounts_loginlock_changelist")).content.decode()
     assert "suidotaro" in page
     assert "tonari01" not in page
 
@@ -206,7 +206,7 @@ def test_staff_see_only_their_own_utilitys_lockouts(resident, client):
 def _axes_permissions():
     from django.contrib.auth.models import Permission
 
-    return Permission.objects.filter(content_type__app_label="axes")
+    return Permission.objects.filter(codename__endswith="_loginlock")
 
 
 def test_a_look_alike_address_is_refused_at_the_reset_form_and_sends_nothing(mailoutbox):
