@@ -38,6 +38,7 @@ class OperatingHoursMiddleware:
         response = render(request, "outside_hours.html", {"opens_at": opening}, status=503)
         response["Retry-After"] = str(int((opening - now).total_seconds()))
         response["Cache-Control"] = "no-store"
+        response._has_been_logged = True  # closed hours are no server error for the log
         return response
 
 

@@ -75,7 +75,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
     failing = [name for name, check in _HEALTH_CHECKS if not _answers(check)]
     if failing:
         body = "\n".join(f"{name}: unavailable" for name in failing)
-        return HttpResponse(body, content_type="text/plain", status=503)
+        response = HttpResponse(body, content_type="text/plain", status=503)
+        response._has_been_logged = True  # _answers logged each failure once, with its cause
+        return response
     return HttpResponse("ok", content_type="text/plain")
 
 

@@ -17,6 +17,7 @@ def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpRespons
             request, "accounts/unavailable.html", status=HTTPStatus.SERVICE_UNAVAILABLE
         )
         response["Retry-After"] = str(exc.retry_seconds)
+        response._has_been_logged = True  # ratelimit already logged the cache failure
         return response
     response = render(
         request,

@@ -119,3 +119,22 @@ def test_a_500_shows_the_request_id_and_logs_its_traceback(utility, monkeypatch)
     logged = stderr.getvalue()
     assert "ERROR django.request request_id=resident-call-42 Internal Server Error" in logged
     assert "RuntimeError: the database lost its mind" in logged
+
+
+def test_expected_503s_are_not_logged_as_server_errors(redis_down, monkeypatch):
+    import datetime
+
+    handlers = logging.getLogger("django.request").handlers
+    console = next(h for h in handlers if h.name == "console")
+    stderr = io.StringIO()
+    monkeypatch.setattr(console, "stream", stderr)
+    closed = UtilityFactory(opens_at=datetime.time(0, 0), closes_at=datetime.time(0, 1))
+    nayoro = UtilityFactory(code_style=True)
+    client = Client()
+    with monkeypatch.context() as m:
+        m.setattr(type(closed), "is_open_at", lambda self, moment: False)
+        assert client.get(reverse("accounts:login", args=[closed.slug])).status_code == 503
+    response = client.post(reverse("accounts:signup", args=[nayoro.slug]), {"email": "a@b.jp"})
+    assert response.status_code == 503
+    assert client.get("/healthz").status_code == 503
+    assert "ERROR django.request" not in stderr.getvalue()
