@@ -163,10 +163,10 @@ class Utility(models.Model):
 
     @property
     def hours_text(self) -> str:
-        """Say the hours in the seed's words: 「毎日AM7:00~AM2:00」."""
+        """Say the hours in the seed's words: 「毎日AM7:00〜AM2:00」."""
         if self.is_always_open:
             return "24時間"
-        return f"毎日{_clock(self.opens_at)}~{_clock(self.closes_at)}"
+        return f"毎日{_clock(self.opens_at)}〜{_clock(self.closes_at)}"
 
     @property
     def sender_domain(self) -> str:

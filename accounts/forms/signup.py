@@ -24,11 +24,11 @@ from ..validators import validate_login_id
 
 CHOOSE = ("", _("(下記よりお選びください)"))
 PASSWORD_NOTES = {
-    Utility.PasswordRule.LOWER_ALNUM: _("(半角小文字英数混在8~16文字 ※記号以外)"),
+    Utility.PasswordRule.LOWER_ALNUM: _("(半角小文字英数混在8〜16文字 ※記号以外)"),
     Utility.PasswordRule.MIXED_SYMBOL: _(
         "(半角英数字8文字以上。アルファベット大文字、小文字、数字、記号(!?#$&()-_)のすべてを含む)"
     ),
-    Utility.PasswordRule.STANDARD: _("(8~64文字)"),
+    Utility.PasswordRule.STANDARD: _("(8〜64文字)"),
 }
 MASKED_PASSWORD = "********"  # the same whatever the length
 # Seed 003 states its rule as a list under 「パスワード」.
@@ -332,7 +332,7 @@ class SignupDetailsForm(forms.Form):
         if not u.logs_in_with_email:
             fields["login_id"] = NormalisedCharField(
                 label=_("ご希望のログインID"),
-                note=_("(半角英数6~16文字 ※記号以外)"),
+                note=_("(半角英数6〜16文字 ※記号以外)"),
                 normalise=normalize.identifier,
                 max_length=40,
                 help_text=_(

@@ -6,6 +6,8 @@ import datetime
 from decimal import Decimal
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
@@ -20,17 +22,20 @@ def _signed(value: int | Decimal, text: str) -> str:
     return f"±{text}"
 
 
-@register.filter
-def yen(value: int | None) -> str:
-    """Format whole yen: 1234 → 「1,234円」."""
+def _unbroken(text: str) -> SafeString:
+    """An amount and its unit never part at a line end (「32 m³」「7,672円」)."""
+    return format_html('<span class="nowrap">{}</span>', text)
+
+
+def yen_text(value: int | None) -> str:
+    """Whole yen as plain text: 1234 → 「1,234円」."""
     if value is None or value == "":
         return ""
     return f"{int(value):,}円"
 
 
-@register.filter
-def cubic_metres(value: int | Decimal | None) -> str:
-    """Format a volume: 12 → 「12 m³」, Decimal("0.33") → 「0.33 m³」."""
+def cubic_metres_text(value: int | Decimal | None) -> str:
+    """A volume as plain text: 12 → 「12 m³」, Decimal("0.33") → 「0.33 m³」."""
     if value is None or value == "":
         return ""
     number = value if isinstance(value, Decimal) else int(value)
@@ -38,11 +43,25 @@ def cubic_metres(value: int | Decimal | None) -> str:
 
 
 @register.filter
+def yen(value: int | None) -> str:
+    """Format whole yen for a page, kept on one line: 1234 → 「1,234円」."""
+    text = yen_text(value)
+    return _unbroken(text) if text else text
+
+
+@register.filter
+def cubic_metres(value: int | Decimal | None) -> str:
+    """Format a volume for a page, kept on one line: 12 → 「12 m³」."""
+    text = cubic_metres_text(value)
+    return _unbroken(text) if text else text
+
+
+@register.filter
 def signed_cubic_metres(value: int | None) -> str:
     """Format a change in volume with its sign: 「+5 m³」「−3 m³」「±0 m³」."""
     if value is None:
         return ""
-    return _signed(value, f"{abs(int(value)):,} m³")
+    return _unbroken(_signed(value, f"{abs(int(value)):,} m³"))
 
 
 @register.filter

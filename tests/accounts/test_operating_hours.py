@@ -44,7 +44,7 @@ def test_hours_past_midnight_at_the_edges(client, kanazawa_hours, moment, status
         assert "Retry-After" not in response
     else:
         assert response["Retry-After"] == str(retry_after)
-        assertContains(response, "ご利用可能時間は、毎日AM7:00~AM2:00の間です。", status_code=503)
+        assertContains(response, "ご利用可能時間は、毎日AM7:00〜AM2:00の間です。", status_code=503)
 
 
 @pytest.mark.parametrize("moment", [at(0, 0), at(3, 30), at(23, 59)])
@@ -63,7 +63,7 @@ def test_same_day_window_closes_in_the_evening(client):
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     # Next opening is tomorrow at 08:30: 15 h 15 min later.
     assert response["Retry-After"] == str(15 * 3600 + 15 * 60)
-    assertContains(response, "AM8:30~PM5:15", status_code=503)
+    assertContains(response, "AM8:30〜PM5:15", status_code=503)
 
 
 def test_admin_static_and_healthz_stay_available_when_closed(client, kanazawa_hours, admin_client):
@@ -93,11 +93,11 @@ def test_a_post_after_closing_gets_the_closed_page_and_changes_nothing(client, k
 def test_hours_text_reads_like_the_seed():
     assert (
         UtilityFactory.build(opens_at=datetime.time(7, 0), closes_at=datetime.time(2, 0)).hours_text
-        == "毎日AM7:00~AM2:00"
+        == "毎日AM7:00〜AM2:00"
     )
     assert (
         UtilityFactory.build(
             opens_at=datetime.time(12, 0), closes_at=datetime.time(0, 30)
         ).hours_text
-        == "毎日PM12:00~AM0:30"
+        == "毎日PM12:00〜AM0:30"
     )

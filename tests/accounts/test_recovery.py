@@ -253,7 +253,7 @@ def test_link_get_only_stashes_the_token_and_redirects_to_a_token_free_page(
     assert EmailChallenge.objects.get(member=member).used_at is None
     response = client.get(url(utility, "recovery_password"))
     assertContains(response, "新しいパスワード")
-    assertContains(response, "(半角小文字英数混在8~16文字 ※記号以外)")
+    assertContains(response, "(半角小文字英数混在8〜16文字 ※記号以外)")
 
 
 def test_new_password_is_set_once_and_a_notice_is_mailed(client, utility, member, mailoutbox):

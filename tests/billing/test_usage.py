@@ -164,14 +164,14 @@ def test_chart_of_zero_usage_has_a_scale_and_empty_bars():
 
 
 def test_japanese_number_formats():
-    assert yen(1234) == "1,234円"
-    assert yen(0) == "0円"
-    assert cubic_metres(12) == "12 m³"
-    assert cubic_metres(1234) == "1,234 m³"
-    assert cubic_metres(Decimal("0.33")) == "0.33 m³"
-    assert signed_cubic_metres(5) == "+5 m³"
-    assert signed_cubic_metres(-3) == "\u22123 m³"
-    assert signed_cubic_metres(0) == "±0 m³"
+    assert yen(1234) == '<span class="nowrap">1,234円</span>'
+    assert yen(0) == '<span class="nowrap">0円</span>'
+    assert cubic_metres(12) == '<span class="nowrap">12 m³</span>'
+    assert cubic_metres(1234) == '<span class="nowrap">1,234 m³</span>'
+    assert cubic_metres(Decimal("0.33")) == '<span class="nowrap">0.33 m³</span>'
+    assert signed_cubic_metres(5) == '<span class="nowrap">+5 m³</span>'
+    assert signed_cubic_metres(-3) == '<span class="nowrap">\u22123 m³</span>'
+    assert signed_cubic_metres(0) == '<span class="nowrap">±0 m³</span>'
     assert signed_percent(25) == "+25%"
     assert signed_percent(-10) == "\u221210%"
     assert signed_percent(None) == "—"

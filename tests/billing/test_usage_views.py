@@ -81,13 +81,23 @@ def test_dashboard_shows_the_latest_period_as_the_slip_does(logged_in_client, ut
     assertContains(response, contract.number)
     assertContains(response, "2025年3月26日〜2025年5月25日")
     assertContains(response, "<dt>検針日</dt><dd>2025年5月25日</dd>", html=True)
-    assertContains(response, "<dt>今回の指針</dt><dd>1,169 m³</dd>", html=True)
-    assertContains(response, "<dt>前回の指針</dt><dd>1,144 m³</dd>", html=True)
+    assertContains(
+        response, "<dt>今回の指針</dt><dd><span class='nowrap'>1,169 m³</span></dd>", html=True
+    )
+    assertContains(
+        response, "<dt>前回の指針</dt><dd><span class='nowrap'>1,144 m³</span></dd>", html=True
+    )
     assertContains(response, "25 m³")
     assertContains(response, "6,250円")  # 請求金額
-    assertContains(response, "<dt>水道料金</dt><dd>3,750円</dd>", html=True)
-    assertContains(response, "<dt>下水道使用料</dt><dd>2,500円</dd>", html=True)
-    assertContains(response, "<dt>うち消費税</dt><dd>568円</dd>", html=True)
+    assertContains(
+        response, "<dt>水道料金</dt><dd><span class='nowrap'>3,750円</span></dd>", html=True
+    )
+    assertContains(
+        response, "<dt>下水道使用料</dt><dd><span class='nowrap'>2,500円</span></dd>", html=True
+    )
+    assertContains(
+        response, "<dt>うち消費税</dt><dd><span class='nowrap'>568円</span></dd>", html=True
+    )
 
 
 def test_dashboard_compares_with_previous_period_and_last_year(logged_in_client, utility, contract):
@@ -291,8 +301,8 @@ def test_history_chart_is_inline_svg_with_title_desc_and_a_table(
     assertContains(response, "<caption>グラフの数値(使用水量と前年同期)</caption>", html=True)
     assertContains(
         response,
-        '<tr><th scope="row">2025年5月</th><td class="num">39 m³</td>'
-        '<td class="num">33 m³</td><td class="num"><span class="chunk">+6 m³</span><span class="chunk">(+18%)</span></td></tr>',
+        '<tr><th scope="row">2025年5月</th><td class="num"><span class="nowrap">39 m³</span></td>'
+        '<td class="num"><span class="nowrap">33 m³</span></td><td class="num"><span class="chunk"><span class="nowrap">+6 m³</span></span><span class="chunk">(+18%)</span></td></tr>',
         html=True,
     )
     assert "<script" not in body and "style=" not in body
@@ -328,7 +338,7 @@ def test_period_detail_is_the_slip_of_that_period(logged_in_client, utility, con
     assertContains(response, "2025年1月26日〜2025年3月25日")
     assertContains(response, "<dt>口径</dt><dd>20 mm</dd>", html=True)
     assertContains(response, f"<dt>メーター番号</dt><dd>{contract.meter_number}</dd>", html=True)
-    assertContains(response, "<dt>使用水量</dt><dd class='usage-figure'>30 m³</dd>", html=True)
+    assertContains(response, "<dt>使用水量</dt><dd class='usage-figure'><span class='nowrap'>30 m³</span></dd>", html=True)
     assertContains(response, "7,500円")
     assertContains(response, url("period", utility, contract.number, "2025-01-25"))
     assertContains(response, url("period", utility, contract.number, "2025-05-25"))
@@ -346,8 +356,8 @@ def test_invoice_block_for_a_member_who_declares_consumption_tax(client, utility
     assertContains(response, utility.name)
     assertContains(
         response,
-        '<tr><th scope="row">10%対象</th><td class="num">5,000円</td>'
-        '<td class="num">455円</td></tr>',
+        '<tr><th scope="row">10%対象</th><td class="num"><span class="nowrap">5,000円</span></td>'
+        '<td class="num"><span class="nowrap">455円</span></td></tr>',
         html=True,
     )
     assertContains(response, "<dt>取引期間</dt><dd>2025年3月26日〜2025年5月25日</dd>", html=True)

@@ -17,7 +17,7 @@ def test_kanazawa_resident_logs_in_and_out(page: Page, live_server, demo_data, d
     expect(page.get_by_role("heading", level=1)).to_contain_text(
         "金沢市上下水道ポータルサイト ログイン"
     )
-    expect(page.get_by_text("ご利用可能時間は、毎日AM7:00~AM2:00の間です。")).to_be_visible()
+    expect(page.get_by_text("ご利用可能時間は、毎日AM7:00〜AM2:00の間です。")).to_be_visible()
     page.get_by_label("ログインID").fill("suidotaro")
     page.get_by_label("パスワード").fill("kanazawa2026")
     page.get_by_label("次回からIDの入力を省略").check()
@@ -44,7 +44,7 @@ def test_closed_hours_visit_shows_the_503_page(page: Page, live_server, demo_dat
         response = page.goto(f"{live_server.url}/kanazawa/")
     assert response.status == 503
     assert 4 * 3600 - 60 <= int(response.headers["retry-after"]) <= 4 * 3600
-    expect(page.get_by_text("ご利用可能時間は、毎日AM7:00~AM2:00の間です。")).to_be_visible()
+    expect(page.get_by_text("ご利用可能時間は、毎日AM7:00〜AM2:00の間です。")).to_be_visible()
 
 
 def test_qr_code_as_rendered_by_chromium_decodes_to_the_login_url(
