@@ -149,13 +149,13 @@ class _Echo:
         return value
 
 
-def csv_lines(contract: Customer) -> Iterator[str]:
+def csv_lines(contract: Customer, number_label: str) -> Iterator[str]:
     """Yield the whole history of one contract as CSV lines, oldest first, BOM first."""
     writer = csv.writer(_Echo())
     yield "\ufeff"  # Excel in Japan reads UTF-8 only with a BOM; without it, mojibake
     yield writer.writerow(
         [
-            _("お客様番号"),
+            number_label,
             _("ご使用期間(開始)"),
             _("ご使用期間(終了)"),
             _("検針日"),
@@ -181,6 +181,9 @@ def csv_lines(contract: Customer) -> Iterator[str]:
 @require_GET
 def history_csv(request: HttpRequest, number: str) -> StreamingHttpResponse:
     contract = _choose(request, _contracts(request), number)
-    response = StreamingHttpResponse(csv_lines(contract), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_lines(contract, request.utility.customer_number_label),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = f'attachment; filename="usage_{contract.number}.csv"'
     return response

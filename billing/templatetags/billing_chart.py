@@ -36,7 +36,11 @@ def _description(chart: BarChart) -> str:
     text = _(
         "横棒グラフ。上から新しい順に直近%(periods)s期の使用水量を濃い青の棒で、"
         "前年同期の使用水量を薄い斜線の棒で示します。最新の%(label)s検針分は%(value)sです。"
-    ) % {"periods": len(chart.rows), "label": latest.label, "value": cubic_metres_text(latest.value)}
+    ) % {
+        "periods": len(chart.rows),
+        "label": latest.label,
+        "value": cubic_metres_text(latest.value),
+    }
     if latest.last_year is not None:
         text += _("前年同期は%(value)sでした。") % {"value": cubic_metres_text(latest.last_year)}
     return text + _("同じ数値をグラフの下の表に示します。")

@@ -338,7 +338,11 @@ def test_period_detail_is_the_slip_of_that_period(logged_in_client, utility, con
     assertContains(response, "2025年1月26日〜2025年3月25日")
     assertContains(response, "<dt>口径</dt><dd>20 mm</dd>", html=True)
     assertContains(response, f"<dt>メーター番号</dt><dd>{contract.meter_number}</dd>", html=True)
-    assertContains(response, "<dt>使用水量</dt><dd class='usage-figure'><span class='nowrap'>30 m³</span></dd>", html=True)
+    assertContains(
+        response,
+        "<dt>使用水量</dt><dd class='usage-figure'><span class='nowrap'>30 m³</span></dd>",
+        html=True,
+    )
     assertContains(response, "7,500円")
     assertContains(response, url("period", utility, contract.number, "2025-01-25"))
     assertContains(response, url("period", utility, contract.number, "2025-05-25"))
@@ -392,7 +396,7 @@ def test_csv_is_the_whole_history_with_bom_and_japanese_headers(
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == [
-        "お客様番号",
+        utility.customer_number_label,  # the utility's own word for the number (issue 15)
         "ご使用期間(開始)",
         "ご使用期間(終了)",
         "検針日",
