@@ -17,7 +17,8 @@ class OperatingHoursMiddleware:
     """Answer 503 with the utility's hours on every resident page outside them.
 
     Runs after ``portal.middleware.UtilityMiddleware``: pages without a utility (the admin,
-    static files, /healthz, the list of utilities) are never closed. A POST that arrives after
+    static files, /healthz, the list of utilities) and information pages marked
+    ``@open_all_hours`` (guide, FAQ, contacts, terms) are never closed. A POST that arrives after
     closing is not processed at all, so nothing already saved is touched.
     """
 
@@ -29,13 +30,14 @@ class OperatingHoursMiddleware:
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         utility = getattr(request, "utility", None)
-        if utility is None:
+        if utility is None or getattr(view_func, "open_all_hours", False):
             return None
         now = timezone.localtime()
         if utility.is_open_at(now):
             return None
         opening = utility.next_opening(now)
-        response = render(request, "outside_hours.html", {"opens_at": opening}, status=503)
+        context = {"opens_at": opening, "posted": request.method == "POST"}
+        response = render(request, "outside_hours.html", context, status=503)
         response["Retry-After"] = str(int((opening - now).total_seconds()))
         response["Cache-Control"] = "no-store"
         response._has_been_logged = True  # closed hours are no server error for the log

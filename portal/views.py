@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 
+from .decorators import open_all_hours
 from .models import Utility
 from .qr import login_qr_context
 
@@ -25,31 +26,37 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+@open_all_hours
 def terms(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/terms.html")
 
 
 @login_not_required
+@open_all_hours
 def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/privacy.html")
 
 
 @login_not_required
+@open_all_hours
 def faq(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/faq.html", {"entries": faq_entries(request.utility.faq)})
 
 
 @login_not_required
+@open_all_hours
 def offices(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/offices.html")
 
 
 @login_not_required
+@open_all_hours
 def inquiry(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/inquiry.html")
 
 
 @login_not_required
+@open_all_hours
 def guide(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/guide.html", login_qr_context(request))
 

@@ -101,3 +101,28 @@ def test_hours_text_reads_like_the_seed():
         ).hours_text
         == "毎日PM12:00〜AM0:30"
     )
+
+
+@pytest.mark.parametrize("page", ["faq", "offices", "inquiry", "terms", "privacy", "guide"])
+def test_information_pages_stay_open_while_the_portal_is_closed(client, kanazawa_hours, page):
+    with time_machine.travel(at(3, 0), tick=False):
+        response = client.get(reverse(f"portal:{page}", args=[kanazawa_hours.slug]))
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("name", ["accounts:login", "accounts:signup", "billing:dashboard"])
+def test_member_pages_and_forms_are_closed(client, kanazawa_hours, name):
+    with time_machine.travel(at(3, 0), tick=False):
+        response = client.get(reverse(name, args=[kanazawa_hours.slug]))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def test_the_closed_page_says_nothing_was_received_only_after_a_post(client, kanazawa_hours):
+    sentence = "送信しようとした内容は受け付けていません。"
+    url = reverse("accounts:login", args=[kanazawa_hours.slug])
+    with time_machine.travel(at(3, 0), tick=False):
+        looked = client.get(url)
+        posted = client.post(url, {"identifier": "suidotaro", "password": "x"})
+    assert sentence not in looked.content.decode()
+    assertContains(posted, sentence, status_code=503)
+    assertContains(looked, reverse("portal:guide", args=[kanazawa_hours.slug]), status_code=503)
