@@ -89,7 +89,8 @@ def _create(
         purpose=purpose,
         email=email,
         secret_hash=secret_hash,
-        expires_at=timezone.now() + lifetime,
+        # Hours the portal is closed do not count: the mail states this deadline.
+        expires_at=utility.open_deadline(timezone.now(), lifetime),
         attempts_left=attempts,
     )
 

@@ -7,6 +7,7 @@ import datetime
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -156,6 +157,35 @@ class Utility(models.Model):
         if opening <= moment:
             opening = (opening + datetime.timedelta(days=1)).replace(tzinfo=moment.tzinfo)
         return opening
+
+    def next_closing(self, moment: datetime.datetime) -> datetime.datetime:
+        """Return when the open window holding this aware local moment ends."""
+        closing = moment.replace(
+            hour=self.closes_at.hour, minute=self.closes_at.minute, second=0, microsecond=0
+        )
+        if closing <= moment:
+            closing += datetime.timedelta(days=1)
+        return closing
+
+    def open_deadline(
+        self, start: datetime.datetime, lifetime: datetime.timedelta
+    ) -> datetime.datetime:
+        """Return when ``lifetime`` of open hours, counted from ``start``, has passed.
+
+        A link mailed at 01:40 with one hour to live, where the portal closes at 02:00 and
+        opens at 07:00, lives until 07:40: the hours the resident cannot use it do not count.
+        """
+        if self.is_always_open:
+            return start + lifetime
+        moment, remaining = timezone.localtime(start), lifetime
+        while True:
+            if not self.is_open_at(moment):
+                moment = self.next_opening(moment)
+            closing = self.next_closing(moment)
+            if moment + remaining <= closing:
+                return moment + remaining
+            remaining -= closing - moment
+            moment = closing
 
     @property
     def logs_in_with_email(self) -> bool:

@@ -126,3 +126,61 @@ def test_the_closed_page_says_nothing_was_received_only_after_a_post(client, kan
     assert sentence not in looked.content.decode()
     assertContains(posted, sentence, status_code=503)
     assertContains(looked, reverse("portal:guide", args=[kanazawa_hours.slug]), status_code=503)
+
+
+# Mailed links and codes live through closed hours (issue 15) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("issued", "lifetime", "deadline"),
+    [
+        (at(1, 40), datetime.timedelta(hours=1), at(7, 40)),
+        (at(12, 0), datetime.timedelta(hours=1), at(13, 0)),
+        (at(3, 0), datetime.timedelta(minutes=30), at(7, 30)),
+        # 24 open hours from 01:40: 20 minutes, a 19-hour day, then 4 h 40 min.
+        (
+            at(1, 40),
+            datetime.timedelta(hours=24),
+            datetime.datetime(2025, 4, 2, 11, 40, tzinfo=JST),
+        ),
+    ],
+)
+def test_a_deadline_counts_only_open_hours(kanazawa_hours, issued, lifetime, deadline):
+    assert kanazawa_hours.open_deadline(issued, lifetime) == deadline
+
+
+def test_a_reset_link_mailed_just_before_closing_still_works_after_opening(
+    client, kanazawa_hours, mailoutbox
+):
+    import re
+
+    from django.contrib.auth.hashers import make_password
+
+    from portal import normalize
+    from tests.factories import ContractLinkFactory
+
+    member = MemberFactory(
+        utility=kanazawa_hours,
+        email="taro@example.jp",
+        secret_question="food",
+        secret_answer_hash=make_password(normalize.secret_answer("バナナ")),
+    )
+    ContractLinkFactory(member=member, customer__number="10000000000001")
+    with time_machine.travel(at(1, 40), tick=False):
+        client.post(
+            reverse("accounts:recovery", args=[kanazawa_hours.slug]),
+            {"email": "taro@example.jp", "customer_number": "10000000000001"},
+        )
+        client.post(
+            reverse("accounts:recovery_question", args=[kanazawa_hours.slug]), {"answer": "バナナ"}
+        )
+    body = mailoutbox[-1].body
+    assert "有効期限は2025年4月1日 7:40までです。" in body
+    link = re.search(r"https?://testserver(/\S+/recovery/link/\S+/)", body).group(1)
+    with time_machine.travel(at(7, 30), tick=False):
+        client.get(link)
+        response = client.post(
+            reverse("accounts:recovery_password", args=[kanazawa_hours.slug]),
+            {"password": "mizu2027new", "password_confirm": "mizu2027new"},
+        )
+    assert response.status_code == HTTPStatus.FOUND
