@@ -135,8 +135,7 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
         "reading": reading,
         "previous_end": ends.filter(period_end__lt=period_end).order_by("-period_end").first(),
         "next_end": ends.filter(period_end__gt=period_end).order_by("period_end").first(),
-        "show_invoice": request.user.tax_declaration == TAX_DECLARED
-        and bool(utility.invoice_registration_number),
+        "show_invoice": request.user.tax_declaration == TAX_DECLARED and utility.issues_invoices,
         "tax_rate_percent": TAX_RATE_PERCENT,
     }
     return render(request, "billing/period.html", context)

@@ -188,6 +188,11 @@ class Utility(models.Model):
             moment = closing
 
     @property
+    def issues_invoices(self) -> bool:
+        """A registered issuer of qualified invoices (適格請求書): members may ask for the details."""
+        return bool(self.invoice_registration_number)
+
+    @property
     def logs_in_with_email(self) -> bool:
         return self.login_identifier == self.LoginIdentifier.EMAIL
 

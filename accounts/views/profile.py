@@ -190,7 +190,7 @@ def profile_secret(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile_tax(request: HttpRequest) -> HttpResponse:
     member = request.user
-    if not request.utility.asks_tax_declaration:
+    if not request.utility.issues_invoices:
         raise Http404
     initial = {"tax_declaration": member.tax_declaration}
     form = TaxDeclarationForm(request.POST or None, initial=initial)

@@ -572,3 +572,25 @@ def test_staff_approve_a_request_from_the_admin(client, user, utility, mailoutbo
     )
     assertContains(response, "承認しました")
     assert user.contracts.filter(pk=second.pk).exists()
+
+
+def test_a_nayoro_member_can_ask_for_qualified_invoice_details(client):
+    """Nayoro asks no tax question at signup, but issues invoices: 会員情報 must offer it."""
+    from billing.models import MeterReading
+    from tests.factories import ContractLinkFactory, MeterReadingFactory
+
+    nayoro = UtilityFactory(code_style=True, invoice_registration_number="T9000000000025")
+    member = MemberFactory(utility=nayoro, login_id="", email="hanako@example.jp")
+    contract = ContractLinkFactory(member=member).customer
+    reading = MeterReadingFactory(customer=contract)
+    client.force_login(member)
+    profile = client.get(reverse("accounts:profile", args=[nayoro.slug]))
+    assertContains(profile, "消費税申告の有無")
+    period = reverse("billing:period", args=[nayoro.slug, contract.number, reading.period_end])
+    assertNotContains(client.get(period), "T9000000000025")
+    response = client.post(
+        reverse("accounts:profile_tax", args=[nayoro.slug]), {"tax_declaration": "yes"}
+    )
+    assert response.status_code == 302
+    assertContains(client.get(period), "T9000000000025")
+    assert MeterReading.objects.count() == 1
