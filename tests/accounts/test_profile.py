@@ -93,6 +93,13 @@ def test_email_utility_hides_the_questions_it_does_not_ask(client, nayoro, nayor
     response = client.get(url(nayoro, "profile"))
     assertNotContains(response, "秘密の質問")
     assert client.get(url(nayoro, "profile_secret")).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_a_utility_that_issues_no_invoices_has_no_tax_question(client, nayoro, nayoro_member):
+    nayoro.invoice_registration_number = ""
+    nayoro.save()
+    client.force_login(nayoro_member)
+    assertNotContains(client.get(url(nayoro, "profile")), "消費税申告の有無")
     assert client.get(url(nayoro, "profile_tax")).status_code == HTTPStatus.NOT_FOUND
 
 
