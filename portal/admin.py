@@ -142,6 +142,7 @@ class UtilityAdmin(UtilityScopedAdmin):
                     "activation",
                     "offers_remember_id",
                     "customer_number_label",
+                    "customer_number_on_slip",
                     "customer_number_digits",
                     "password_rule",
                     "signup_link_ttl_hours",

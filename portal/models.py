@@ -68,6 +68,12 @@ class Utility(models.Model):
     customer_number_label = models.CharField(
         _("お客様番号の呼び名"), max_length=30, default="お客様番号"
     )
+    customer_number_on_slip = models.CharField(
+        _("検針票でのお客様番号の呼び名"),
+        max_length=40,
+        blank=True,
+        help_text=_("例: ポータルサイト用お客様番号。空欄なら「お客様番号の呼び名」と同じです。"),
+    )
     customer_number_digits = models.PositiveSmallIntegerField(
         _("お客様番号の桁数"), validators=[MinValueValidator(4), MaxValueValidator(20)]
     )

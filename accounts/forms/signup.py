@@ -41,6 +41,9 @@ PASSWORD_HELP = {
     ),
 }
 AGREED = _("同意する")
+SECRET_GROUP = _("秘密の質問と回答")
+SECRET_GROUP_NOTE = _("(ログインIDまたはパスワードを忘れた場合に、お尋ねします)")
+SECRET_GROUP_FIELDS = ("secret_question", "secret_answer")
 KANA_RE = re.compile(r"^[\u30a1-\u30fa\u30fb\u30fc\s]+$")
 
 # The words of each style for the fields both styles ask (seed 000 / seed 003).
@@ -50,7 +53,7 @@ DETAIL_WORDS = {
         "name_short": _("お客さま名"),
         "name_note": _("(全角40文字以内)"),
         "name_help": _("・検針票等に記載された水道をご使用されている方の氏名を入力してください。"),
-        "number_help": _("・検針票等に記載の%(label)sをご確認いただき、入力してください。"),
+        "number_help": _("・検針票等に記載の%(on_slip)sをご確認いただき、入力してください。"),
         "phone": _("連絡先電話番号"),
         "phone_help": _("・[例]03-1234-5678"),
         "password": _("ご希望のパスワード"),
@@ -206,6 +209,7 @@ class SignupEmailForm(forms.Form):
 class SignupDetailsForm(forms.Form):
     """The details (seed 000 ⑥, seed 003 ⑤); fields follow the utility's settings."""
 
+    secret_group_note = SECRET_GROUP_NOTE
     CUSTOMER_SECTION = [
         "customer_number",
         "name",
@@ -238,7 +242,11 @@ class SignupDetailsForm(forms.Form):
                 normalise=normalize.digits,
                 max_length=40,
                 help_text=words["number_help"]
-                % {"label": label, "digits": u.customer_number_digits},
+                % {
+                    "label": label,
+                    "digits": u.customer_number_digits,
+                    "on_slip": u.customer_number_on_slip or label,
+                },
                 error_messages=_required(label),
                 widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
             ),
@@ -364,10 +372,10 @@ class SignupDetailsForm(forms.Form):
         )
         fields["password_confirm"].note = _("(確認のため、もう一度入力してください)")
         if u.asks_secret_question:
+            # Seed 000 ⑥: one group 「秘密の質問と回答」 holding 質問 and 回答 (SECRET_GROUP).
             fields["secret_question"] = forms.ChoiceField(
-                label=_("秘密の質問"),
+                label=_("質問"),
                 choices=[CHOOSE, *SECRET_QUESTIONS],
-                help_text=_("ログインIDまたはパスワードを忘れた場合に、お尋ねします。"),
                 error_messages=_choose(_("秘密の質問")),
             )
             fields["secret_answer"] = NormalisedCharField(
@@ -400,6 +408,20 @@ class SignupDetailsForm(forms.Form):
     @property
     def login_section(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name not in self.CUSTOMER_SECTION]
+
+    @property
+    def login_groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The login section as seed 000 ⑥ lays it out: single fields, and the secret
+        question and answer together under one legend (``""``: no legend)."""
+        groups: list[tuple[str, list[forms.BoundField]]] = []
+        for bound in self.login_section:
+            if bound.name in SECRET_GROUP_FIELDS:
+                if not groups or groups[-1][0] != SECRET_GROUP:
+                    groups.append((SECRET_GROUP, []))
+                groups[-1][1].append(bound)
+            else:
+                groups.append(("", [bound]))
+        return groups
 
     def clean_customer_number(self) -> str:
         return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
@@ -474,16 +496,26 @@ class SignupDetailsForm(forms.Form):
             if bound.name != "password_confirm"
         ]
 
-    def confirmation_rows(self) -> list[tuple[str, list[tuple[str, str]]]]:
+    def confirmation_rows(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
         """Return the answers as shown on seed 000 ⑦, by section, with the password masked."""
         shown = [name for name in self.fields if name != "password_confirm"]
-        rows = dict(zip(shown, self.confirmation_list(), strict=True))
+        listed = dict(zip(shown, self.confirmation_list(), strict=True))
+
+        def row(bound: forms.BoundField) -> tuple[str, str, str]:
+            label, value = listed[bound.name]
+            note = getattr(bound.field, "note", "")
+            return (f"{label} {note}" if note else label, value, str(bound.help_text or ""))
+
+        login_rows = []
+        for bound in self.login_section:
+            if bound.name == "secret_question":  # seed 000 ⑦: 質問 and 回答 in one row
+                pair = " / ".join(f"{self[n].label} {listed[n][1]}" for n in SECRET_GROUP_FIELDS)
+                login_rows.append((f"{SECRET_GROUP} {SECRET_GROUP_NOTE}", pair, ""))
+            elif bound.name in listed and bound.name not in SECRET_GROUP_FIELDS:
+                login_rows.append(row(bound))
         return [
-            (str(_("お客さま情報")), [rows[b.name] for b in self.customer_section]),
-            (
-                str(_("ログイン情報")),
-                [rows[b.name] for b in self.login_section if b.name in rows],
-            ),
+            (str(_("お客さま情報の入力")), [row(b) for b in self.customer_section]),
+            (str(_("ログイン情報の入力")), login_rows),
         ]
 
     def _shown(self, bound: forms.BoundField, values: dict) -> str:

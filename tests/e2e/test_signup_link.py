@@ -58,7 +58,9 @@ def test_kanazawa_resident_signs_up_by_link_and_staff_approve(
     page.get_by_label("ご希望のログインID").fill(LOGIN_ID)
     page.locator("#id_password").fill(PASSWORD)
     page.get_by_label("ご希望のパスワード(確認用)").fill(PASSWORD)
-    page.get_by_label("秘密の質問").select_option(label="あなたの一番好きな食べ物は何?")
+    page.get_by_role("group", name="秘密の質問と回答").get_by_label("質問").select_option(
+        label="あなたの一番好きな食べ物は何?"
+    )
     page.get_by_label("回答").fill("バナナ")
     page.get_by_label("消費税申告の有無").select_option(label="無")
     page.get_by_label("金沢市上下水道ポータルサイトを知ったきっかけ").select_option(label="検針票")
@@ -81,7 +83,7 @@ def test_kanazawa_resident_signs_up_by_link_and_staff_approve(
     # ⑧ The completion page and mail.
     expect(page.get_by_role("heading", level=1)).to_have_text("会員登録が完了しました")
     expect(page.get_by_text("数日（受付が混み合っている場合は10日程度）")).to_be_visible()
-    assert mailoutbox[-1].subject == "【金沢市上下水道ポータルサイト】会員登録が完了しました"
+    assert mailoutbox[-1].subject == "★【金沢市上下水道ポータルサイト】会員登録が完了しました"
     assert "金沢市企業局お客さまサービス課料金センター" in mailoutbox[-1].body
 
     # Not yet: the login page says why.

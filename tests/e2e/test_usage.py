@@ -80,7 +80,7 @@ def test_resident_sees_usage_switches_contract_opens_a_slip_and_downloads_csv(
     data = saved.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("お客様番号,ご使用期間(開始),ご使用期間(終了),検針日")
+    assert lines[0].startswith("ポータル登録番号,ご使用期間(開始),ご使用期間(終了),検針日")
     assert len(lines) == 1 + 12  # kanazawa reads every two months: 24 months of demo data
     assert all(line.startswith(f"{second},") for line in lines[1:])
     assert not blocked, blocked
