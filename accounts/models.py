@@ -330,6 +330,7 @@ MEMBER_EVENT_LABELS = {
     "email_changed": _("メールアドレス変更"),
     "secret_question_changed": _("秘密の質問と回答を変更"),
     "tax_declaration_changed": _("消費税申告の有無を変更"),
+    "name_changed": _("お名前を変更"),
     "contract_added": _("契約を追加"),
     "contract_requested": _("契約の追加を申請"),
     "contract_request_approved": _("契約の追加を承認"),

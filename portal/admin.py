@@ -157,6 +157,7 @@ class UtilityAdmin(UtilityScopedAdmin):
             "登録時に尋ねる項目",
             {
                 "fields": [
+                    "name_is_nickname",
                     "asks_address",
                     "asks_secret_question",
                     "asks_tax_declaration",

@@ -81,6 +81,11 @@ class Utility(models.Model):
         _("パスワードの条件"), max_length=20, choices=PasswordRule, default=PasswordRule.STANDARD
     )
 
+    name_is_nickname = models.BooleanField(
+        _("お名前はニックネーム(会員情報で変更できる)"),
+        default=False,
+        help_text=_("お知らせの文面等に使うお名前を、会員が自分で変更できるようにします。"),
+    )
     asks_address = models.BooleanField(_("住所・建物名を尋ねる"), default=False)
     asks_secret_question = models.BooleanField(_("秘密の質問を尋ねる"), default=False)
     asks_tax_declaration = models.BooleanField(_("消費税申告の有無を尋ねる"), default=False)

@@ -58,6 +58,7 @@ class UtilityFactory(factory.django.DjangoModelFactory):
             asks_privacy_consent=True,
             asks_relation=True,
             asks_payment_method=True,
+            name_is_nickname=True,
         )
 
 

@@ -99,6 +99,19 @@ class SecretQuestionForm(CurrentPasswordMixin, forms.Form):
         self.add_current_password()
 
 
+class NameForm(forms.Form):
+    name = NormalisedCharField(
+        label=_("お名前(ニックネームでも登録いただけます)"),
+        max_length=40,
+        help_text=_("お知らせの文面等に使用されます。ニックネームでの登録が可能です。"),
+        error_messages={
+            "required": _("お名前を入力してください。"),
+            "max_length": _("お名前は40文字以内で入力してください。"),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
+    )
+
+
 class TaxDeclarationForm(forms.Form):
     tax_declaration = forms.ChoiceField(
         label=_("消費税申告の有無"),

@@ -87,6 +87,16 @@ def change_secret_question(
         )
 
 
+def change_name(request: HttpRequest, member: Member, name: str) -> None:
+    """Store the name (a nickname) the portal uses in its notices and mails."""
+    if member.name == name:
+        return
+    with transaction.atomic():
+        member.name = name
+        member.save(update_fields=["name"])
+        record_event(member, "name_changed", request=request)
+
+
 def change_tax_declaration(request: HttpRequest, member: Member, value: str) -> None:
     """Store the answer to 消費税申告の有無."""
     before = member.tax_declaration

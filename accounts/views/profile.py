@@ -19,6 +19,7 @@ from .. import challenges
 from ..forms.profile import (
     ContractAddForm,
     EmailChangeForm,
+    NameForm,
     PasswordChangeForm,
     SecretQuestionForm,
     TaxDeclarationForm,
@@ -198,6 +199,20 @@ def profile_tax(request: HttpRequest) -> HttpResponse:
         services.change_tax_declaration(request, member, form.cleaned_data["tax_declaration"])
         return _back_to_profile(request, _("消費税申告の有無を変更しました。"))
     return render(request, "accounts/profile_tax.html", {"form": form})
+
+
+@profile_view
+@require_http_methods(["GET", "POST"])
+def profile_name(request: HttpRequest) -> HttpResponse:
+    """お名前 (a nickname, seed 003): used in the portal's notices and mails."""
+    member = request.user
+    if not request.utility.name_is_nickname:
+        raise Http404
+    form = NameForm(request.POST or None, initial={"name": member.name})
+    if form.is_valid():
+        services.change_name(request, member, form.cleaned_data["name"])
+        return _back_to_profile(request, _("お名前を変更しました。"))
+    return render(request, "accounts/profile_name.html", {"form": form})
 
 
 # Contracts ----------------------------------------------------------------------------------

@@ -601,3 +601,22 @@ def test_a_nayoro_member_can_ask_for_qualified_invoice_details(client):
     assert response.status_code == 302
     assertContains(client.get(period), "T9000000000025")
     assert MeterReading.objects.count() == 1
+
+
+def test_a_nayoro_member_changes_the_nickname_used_in_notices(client):
+    nayoro = UtilityFactory(code_style=True)
+    member = MemberFactory(utility=nayoro, login_id="", email="hanako@example.jp", name="はなこ")
+    client.force_login(member)
+    assertContains(client.get(url(nayoro, "profile")), url(nayoro, "profile_name"))
+    response = client.post(url(nayoro, "profile_name"), {"name": "　ハナちゃん　"}, follow=True)
+    assertContains(response, "お名前を変更しました。")
+    member.refresh_from_db()
+    assert member.name == "ハナちゃん"
+    assert member.events.filter(action="name_changed").exists()
+    assertContains(
+        client.post(url(nayoro, "profile_name"), {"name": ""}), "お名前を入力してください。"
+    )
+
+
+def test_a_utility_whose_names_are_contract_names_has_no_name_page(logged_in_client, utility):
+    assert logged_in_client.get(url(utility, "profile_name")).status_code == HTTPStatus.NOT_FOUND

@@ -65,7 +65,7 @@ def test_nayoro_resident_signs_up_by_code_corrects_the_number_and_logs_in(
     # ⑤ 「2/4 会員情報入力」, typed as on a phone, with a wrong customer number.
     expect(page.get_by_role("heading", level=1)).to_have_text("2/4 会員情報入力")
     expect(page.get_by_text(EMAIL)).to_be_visible()
-    expect(page.get_by_text("● 半角英数字8文字以上")).to_be_visible()
+    expect(page.get_by_text("①半角英数字8文字以上")).to_be_visible()
     assert_accessible(page)
     page.get_by_label("お名前(ニックネームでも登録いただけます)").fill("すいちゃん")
     page.get_by_label("パスワード", exact=True).fill(PASSWORD)
@@ -138,3 +138,20 @@ def test_a_registered_address_sees_the_same_code_step(
     page.get_by_role("button", name="メールが届かない場合はこちら").click()
     expect(page.get_by_text("認証コードを送信したばかりです。")).to_be_visible()
     assert_accessible(page)
+
+
+def test_the_password_field_shows_and_hides_what_was_typed(
+    page: Page, live_server, demo_data, daytime
+):
+    """Seed 003's eye icon beside パスワード, as a button a keyboard reaches."""
+    page.goto(f"{live_server.url}/nayoro/")
+    field = page.get_by_label("パスワード", exact=True)
+    field.fill("Nayoro#2026")
+    page.get_by_role("button", name="入力した文字を表示する").click()
+    expect(field).to_have_attribute("type", "text")
+    hide = page.get_by_role("button", name="入力した文字を隠す")
+    expect(hide).to_have_attribute("aria-pressed", "true")
+    hide.focus()
+    page.keyboard.press("Enter")
+    expect(field).to_have_attribute("type", "password")
+    expect(field).to_have_value("Nayoro#2026")
