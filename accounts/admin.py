@@ -6,10 +6,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.expressions import OrderBy
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +22,7 @@ from billing.models import Customer
 from portal import normalize
 from portal.admin import UtilityScopedAdmin, UtilityScopedInline
 
+from .history import describe
 from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent
 from .services import review
 
@@ -28,6 +33,14 @@ MATCH_ITEMS = [
     ("phone", _("電話"), "phone", "phone"),
     ("address", _("住所"), "address", "address"),
 ]
+
+
+def japanese_time(moment) -> str:
+    """「2026年12月2日 18:25」 in Japan's time, as staff read every time in the admin."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _mark(ok: bool) -> str:
@@ -47,15 +60,19 @@ class MemberEventInline(UtilityScopedInline):
     fk_name = "member"
     extra = 0
     can_delete = False
-    fields = ["created_at", "actor", "action_label", "detail"]
+    fields = ["when", "actor", "sentence"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description=_("操作"))
-    def action_label(self, event: MemberEvent) -> str:
-        return event.label
+    @admin.display(description=_("日時"))
+    def when(self, event: MemberEvent) -> str:
+        return japanese_time(event.created_at)
+
+    @admin.display(description=_("内容"))
+    def sentence(self, event: MemberEvent) -> str:
+        return describe(event)
 
 
 class ContractRequestInline(UtilityScopedInline):
@@ -214,6 +231,41 @@ class MemberAdmin(UtilityScopedAdmin):
     ]
     inlines = [ContractLinkInline, ContractRequestInline, MemberEventInline]
     actions = ["approve", "reject"]
+    change_form_template = "admin/accounts/member/change_form.html"
+
+    def get_urls(self) -> list:
+        approve = self.admin_site.admin_view(self.approve_view)
+        reject = self.admin_site.admin_view(self.reject_view)
+        return [
+            path("<path:object_id>/approve/", approve, name="accounts_member_approve"),
+            path("<path:object_id>/reject/", reject, name="accounts_member_reject"),
+            *super().get_urls(),
+        ]
+
+    def _member_to_review(self, request: HttpRequest, object_id: str) -> Member:
+        member = self.get_object(request, object_id)  # None outside the staff's utility
+        if member is None:
+            raise Http404
+        if not self.has_change_permission(request, member):
+            raise PermissionDenied
+        return member
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """「承認」 on the member's own page (POST), beside the match evidence."""
+        member = self._member_to_review(request, object_id)
+        if request.method == "POST":
+            self.approve(request, Member.objects.filter(pk=member.pk))
+        return redirect("admin:accounts_member_change", member.pk)
+
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """「差し戻し」 on the member's own page: the reason, then the rejection mail."""
+        member = self._member_to_review(request, object_id)
+        form = RejectForm(request.POST or None)
+        if member.status == Member.Status.PENDING and form.is_valid():
+            self._reject_one(request, member, form.cleaned_data["reason"])
+            return redirect("admin:accounts_member_change", member.pk)
+        pending = [member] if member.status == Member.Status.PENDING else []
+        return self._reason_page(request, pending, form, single=True)
 
     def get_ordering(self, request: HttpRequest) -> list:
         # Pending members first: they are what staff come here to deal with.
@@ -261,7 +313,7 @@ class MemberAdmin(UtilityScopedAdmin):
             if key in match
         ]
         body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
-        return format_html(
+        table = format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             gettext("項目"),
@@ -269,6 +321,18 @@ class MemberAdmin(UtilityScopedAdmin):
             gettext("契約の値"),
             gettext("一致"),
             body,
+        )
+        if member.status != Member.Status.PENDING:
+            return table
+        # The decision beside the evidence: the button submits the (empty) form that the
+        # page's object tools hold, since no form may sit inside the change form.
+        return format_html(
+            '{}<p class="review-buttons"><button type="submit" form="member-approve-form" '
+            'class="button default">{}</button> <a class="button" href="{}">{}</a></p>',
+            table,
+            gettext("承認"),
+            reverse("admin:accounts_member_reject", args=[member.pk]),
+            gettext("差し戻し"),
         )
 
     @admin.action(description=_("承認"), permissions=["change"])
@@ -309,23 +373,32 @@ class MemberAdmin(UtilityScopedAdmin):
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             for member in pending:
-                try:
-                    sent = review.reject_member(member, request.user, form.cleaned_data["reason"])
-                except review.ReviewError:
-                    self.message_user(
-                        request,
-                        gettext("%(member)s: 否認できませんでした。") % {"member": member},
-                        messages.ERROR,
-                    )
-                else:
-                    self._report(request, member, sent, gettext("否認しました"))
+                self._reject_one(request, member, form.cleaned_data["reason"])
             return None
+        return self._reason_page(request, list(pending), form, single=False)
+
+    def _reject_one(self, request: HttpRequest, member: Member, reason: str) -> None:
+        try:
+            sent = review.reject_member(member, request.user, reason)
+        except review.ReviewError:
+            self.message_user(
+                request,
+                gettext("%(member)s: 否認できませんでした。") % {"member": member},
+                messages.ERROR,
+            )
+        else:
+            self._report(request, member, sent, gettext("否認しました"))
+
+    def _reason_page(
+        self, request: HttpRequest, members: list[Member], form: RejectForm, single: bool
+    ) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("否認の理由"),
             "opts": self.model._meta,
-            "members": pending,
+            "members": members,
             "form": form,
+            "single": single,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/accounts/member/reject.html", context)
@@ -449,9 +522,9 @@ class LoginLockAdmin(admin.ModelAdmin):
     that identifier and address at once.
     """
 
-    list_display = ["attempt_time", "identifier", "ip_address", "failures_since_start", "state"]
+    list_display = ["last_failure", "identifier", "address", "failures", "state"]
     search_fields = ["username", "ip_address"]
-    fields = ["identifier", "ip_address", "user_agent", "failures_since_start", "attempt_time"]
+    fields = ["identifier", "address", "browser", "failures", "last_failure"]
     readonly_fields = fields
     ordering = ["-attempt_time"]
     actions = ["unlock"]
@@ -479,6 +552,22 @@ class LoginLockAdmin(admin.ModelAdmin):
     @admin.display(description=_("ログインID・メールアドレス"), ordering="username")
     def identifier(self, attempt: LoginLock) -> str:
         return (attempt.username or "").partition(":")[2]
+
+    @admin.display(description=_("最後の失敗"), ordering="attempt_time")
+    def last_failure(self, attempt: LoginLock) -> str:
+        return japanese_time(attempt.attempt_time)
+
+    @admin.display(description=_("接続元"), ordering="ip_address")
+    def address(self, attempt: LoginLock) -> str:
+        return attempt.ip_address or "—"
+
+    @admin.display(description=_("ブラウザ"))
+    def browser(self, attempt: LoginLock) -> str:
+        return attempt.user_agent
+
+    @admin.display(description=_("失敗回数"), ordering="failures_since_start")
+    def failures(self, attempt: LoginLock) -> int:
+        return attempt.failures_since_start
 
     @admin.display(description=_("状態"))
     def state(self, attempt: LoginLock) -> str:

@@ -188,9 +188,14 @@ class Member(AbstractBaseUser, PermissionsMixin):
 class ContractLink(models.Model):
     """A member's right to see one contract, with who approved it and when."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="contract_links")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="contract_links", verbose_name=_("会員")
+    )
     customer = models.ForeignKey(
-        "billing.Customer", on_delete=models.CASCADE, related_name="member_links"
+        "billing.Customer",
+        on_delete=models.CASCADE,
+        related_name="member_links",
+        verbose_name=_("契約"),
     )
     approved_by = models.ForeignKey(
         Member,
@@ -343,9 +348,17 @@ MEMBER_EVENT_LABELS = {
 class MemberEvent(models.Model):
     """One change to a member's account: who did what, when. Never holds a secret."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="events")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="events", verbose_name=_("会員")
+    )
     actor = models.ForeignKey(
-        Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作した人"),
+        help_text=_("空欄はポータルが自動で行った操作です。"),
     )
     action = models.CharField(_("操作"), max_length=40)
     detail = models.JSONField(_("内容"), default=dict, blank=True)

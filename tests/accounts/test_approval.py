@@ -251,3 +251,52 @@ def test_two_staff_approving_at_once_send_one_guide_mail(mailoutbox):
     assert sorted(outcomes) == ["already", "approved"]
     assert len(mailoutbox) == 1
     assert ContractLink.objects.filter(member=member).count() == 1
+
+
+# On the member's own page ---------------------------------------------------------------
+
+
+def test_staff_approve_from_the_members_page_beside_the_evidence(
+    client, utility, contract, mailoutbox
+):
+    member = applicant(utility, contract)
+    client.force_login(make_staff(utility))
+    page = client.get(reverse("admin:accounts_member_change", args=[member.pk]))
+    html = page.content.decode()
+    assert 'form="member-approve-form"' in html and 'id="member-approve-form"' in html
+    assert html.index("契約との照合") < html.index('form="member-approve-form"')
+    response = client.post(reverse("admin:accounts_member_approve", args=[member.pk]))
+    assertRedirects(response, reverse("admin:accounts_member_change", args=[member.pk]))
+    member.refresh_from_db()
+    assert member.status == Member.Status.ACTIVE
+    assert len(mailoutbox) == 1
+
+
+def test_staff_send_back_from_the_members_page_with_a_reason(client, utility, contract, mailoutbox):
+    member = applicant(utility, contract)
+    client.force_login(make_staff(utility))
+    url = reverse("admin:accounts_member_reject", args=[member.pk])
+    assertContains(client.get(url), "否認の理由")
+    assertContains(client.post(url, {"reason": ""}), "否認の理由を入力してください。")
+    response = client.post(url, {"reason": "お電話番号が契約と異なります。"})
+    assertRedirects(response, reverse("admin:accounts_member_change", args=[member.pk]))
+    member.refresh_from_db()
+    assert member.status == Member.Status.REJECTED
+    assert "お電話番号が契約と異なります。" in mailoutbox[-1].body
+
+
+def test_the_members_page_buttons_do_not_reach_another_utility(client, utility, contract):
+    theirs = applicant(UtilityFactory())
+    client.force_login(make_staff(utility))
+    for name in ["admin:accounts_member_approve", "admin:accounts_member_reject"]:
+        response = client.post(reverse(name, args=[theirs.pk]), {"reason": "x"})
+        assert response.status_code == HTTPStatus.NOT_FOUND
+    theirs.refresh_from_db()
+    assert theirs.status == Member.Status.PENDING
+
+
+def test_a_reviewed_member_shows_no_review_buttons(client, utility, contract):
+    member = applicant(utility, contract, status=Member.Status.ACTIVE)
+    client.force_login(make_staff(utility))
+    page = client.get(reverse("admin:accounts_member_change", args=[member.pk]))
+    assertNotContains(page, "member-approve-form")

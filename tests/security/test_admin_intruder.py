@@ -7,6 +7,7 @@ inline added later is covered without editing this file.
 from __future__ import annotations
 
 import json
+import re
 from http import HTTPStatus
 
 import pytest
@@ -315,3 +316,40 @@ def test_a_forged_selection_is_refused_with_a_message(staff_client, ours, select
     )
     assert response.status_code == HTTPStatus.OK
     assert "選択された行が正しくありません" in response.content.decode()
+
+
+# The admin in Japanese (issue 15, staff side) ---------------------------------------------
+
+THEAD = re.compile(r"<thead\b.*?</thead>", re.S)
+HEADER = re.compile(r"<th\b[^>]*>(.*?)</th>", re.S)
+TAG = re.compile(r"<[^>]+>")
+LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def test_no_admin_column_header_is_in_english(staff_client, staff, ours, theirs):
+    for model, model_admin in _registered():
+        row = _our_row(model, ours, staff)
+        for url in _pages(model_admin, model, row):
+            html = staff_client.get(url).content.decode()
+            headers = [h for head in THEAD.findall(html) for h in HEADER.findall(head)]
+            for header in headers:
+                text = TAG.sub("", header).strip()
+                assert not LATIN_WORD.search(text), (url, text)
+
+
+def test_a_members_history_reads_as_japanese_sentences_in_japan_time(staff_client, ours):
+    import datetime as dt
+
+    from accounts.models import MemberEvent
+
+    MemberEvent.objects.create(
+        member=ours["member"],
+        action="approved",
+        detail={"customer_number": "10000000000001"},
+        created_at=dt.datetime(2026, 12, 1, 15, 30, tzinfo=dt.UTC),
+    )
+    page = staff_client.get(reverse("admin:accounts_member_change", args=[ours["member"].pk]))
+    html = page.content.decode()
+    assert "承認(お客様番号: 10000000000001)" in html
+    assert "2026年12月2日 00:30" in html  # 15:30 UTC is half past midnight in Japan
+    assert '{"customer_number"' not in html

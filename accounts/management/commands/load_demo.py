@@ -11,7 +11,8 @@ from billing.demo import create_demo_customers
 from portal import normalize
 from portal.models import Utility
 
-from ...models import ContractLink, Member
+from ...models import ContractLink, Member, MemberEvent
+from ...services.matching import match_contract, match_summary
 
 STAFF_GROUP = "事業者職員"
 STAFF_PERMISSIONS = [
@@ -79,7 +80,22 @@ class Command(BaseCommand):
                     member.relation = Member.Relation.SELF
                     member.payment_method = Member.PaymentMethod.KEEP
                 member.set_password(password)
+                if status == Member.Status.PENDING:
+                    # As 本会員申請 stores it: the contract found and what matched (staff
+                    # read this evidence beside 「承認」 in the admin).
+                    member.signup_match = match_contract(
+                        utility,
+                        number=contract.number,
+                        name=name,
+                        phone=contract.phone,
+                        address=contract.address,
+                        name_kana=contract.name_kana,
+                    )
                 member.save()
+                if status == Member.Status.PENDING:
+                    MemberEvent.objects.create(
+                        member=member, action="signup", detail=match_summary(member.signup_match)
+                    )
             for index in indexes:
                 ContractLink.objects.get_or_create(
                     member=member, customer=customers[slug][index - 1]
