@@ -511,7 +511,7 @@ class SignupDetailsForm(forms.Form):
         login_rows = []
         for bound in self.login_section:
             if bound.name == "secret_question":  # seed 000 ⑦: 質問 and 回答 in one row
-                pair = " / ".join(f"{self[n].label} {listed[n][1]}" for n in SECRET_GROUP_FIELDS)
+                pair = "\n".join(f"{self[n].label} {listed[n][1]}" for n in SECRET_GROUP_FIELDS)
                 login_rows.append((f"{SECRET_GROUP} {SECRET_GROUP_NOTE}", pair, ""))
             elif bound.name in listed and bound.name not in SECRET_GROUP_FIELDS:
                 login_rows.append(row(bound))

@@ -1,0 +1,255 @@
+"""Every resident page at 375 px: no sideways scrolling, no axe violations, nothing CSP blocks.
+
+One walk goes through both signup journeys (with their error states), both recoveries, the
+usage pages and 会員情報 as residents would. Each page it lands on is checked and its URL name
+recorded; the last assertion compares what was walked with the URLconf, so a page added later
+fails here until the walk reaches it (or it is listed in NOT_PAGES with the reason).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+from axe_playwright_python.sync_playwright import Axe
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from playwright.sync_api import Page, expect
+
+from billing.models import Customer
+
+PHONE = 375
+SHOTS = os.environ.get("PORTAL_SCREENSHOTS")
+# URL names that answer no page of their own (a POST that redirects, a mailed link that
+# stashes its token and redirects, a file download, the admin, a health check).
+NOT_PAGES = {
+    "index:healthz",
+    "accounts:logout",
+    "accounts:signup_link",
+    "accounts:signup_complete",
+    "accounts:signup_code_resend",
+    "accounts:recovery_link",
+    "accounts:profile_email_link",
+    "billing:history_csv",
+}
+SIGNUP_LINK = re.compile(r"https?://\S+/signup/link/\S+/")
+RESET_LINK = re.compile(r"https?://\S+/recovery/link/\S+/")
+EMAIL_LINK = re.compile(r"https?://\S+/account/email/link/\S+/")
+CODE = re.compile(r"(?:検証コード|認証コード): (\d{6})")
+
+
+class Walk:
+    def __init__(self, page: Page, base: str) -> None:
+        self.page, self.base, self.seen, self.shots = page, base, set(), 0
+        self.csp_errors: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                self.csp_errors.append(m.text)
+                if m.type == "error" and "Content Security Policy" in m.text
+                else None
+            ),
+        )
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base + path)
+        self.look()
+
+    def look(self) -> None:
+        """Check the page the browser is on, and remember which view it was."""
+        page = self.page
+        page.wait_for_load_state()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE, f"{page.url} is {width} px wide at {PHONE} px"
+        results = Axe().run(page)
+        assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+        assert not self.csp_errors, self.csp_errors
+        match = resolve(urlparse(page.url).path)
+        name = f"{match.namespace or 'index'}:{match.url_name}"
+        self.seen.add(name)
+        if SHOTS:  # PORTAL_SCREENSHOTS=dir keeps a full-page picture of each page to look at
+            self.shots += 1
+            path = Path(SHOTS) / f"{self.shots:03d}-{name.replace(':', '-')}.png"
+            page.screenshot(path=str(path), full_page=True)
+
+    def click(self, name: str, role: str = "button") -> None:
+        self.page.get_by_role(role, name=name, exact=True).click()
+        self.look()
+
+
+def _url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, namespace: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.app_name == "admin":
+                    continue
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.add(f"{namespace}:{pattern.name}")
+
+    walk(get_resolver().url_patterns, "index")
+    return names
+
+
+def _information_pages(walk: Walk) -> None:
+    walk.go("/")
+    for slug in ["kanazawa", "nayoro"]:
+        for path in ["", "guide/", "faq/", "offices/", "inquiry/", "terms/", "privacy/"]:
+            walk.go(f"/{slug}/{path}")
+
+
+def _kanazawa_signup(walk: Walk, mailoutbox) -> None:
+    page = walk.page
+    contract = Customer.objects.get(utility__slug="kanazawa", number="10000000000004")
+    walk.go("/kanazawa/signup/")
+    walk.click("メールを送信する")  # every error at once
+    page.get_by_label("メールアドレス", exact=True).fill("walk@example.jp")
+    page.get_by_label("メールアドレス (確認用)").fill("walk@example.jp")
+    page.get_by_label("ご利用規約に同意する").check()
+    walk.click("メールを送信する")
+    page.goto(SIGNUP_LINK.search(mailoutbox[-1].body).group(0))
+    walk.look()
+    walk.click("入力内容を確認する")  # the details' error state
+    page.get_by_label("ポータル登録番号").fill(contract.number)
+    page.get_by_label("お客さま名").fill(contract.name)
+    page.get_by_label("住所(市町村名・番地)").fill(contract.address)
+    page.get_by_label("連絡先電話番号").fill(contract.phone)
+    page.get_by_label("ご希望のログインID").fill("michiyuki01")
+    page.locator("#id_password").fill("aruku2026")
+    page.get_by_label("ご希望のパスワード(確認用)").fill("aruku2026")
+    page.get_by_label("質問", exact=True).select_option(label="あなたの一番好きな食べ物は何?")
+    page.get_by_label("回答").fill("バナナ")
+    page.get_by_label("消費税申告の有無").select_option(label="無")
+    page.get_by_label("金沢市上下水道ポータルサイトを知ったきっかけ").select_option(label="検針票")
+    walk.click("入力内容を確認する")
+    errors = page.locator(".field__errors, .form-errors").all_inner_texts()
+    expect(page.get_by_role("heading", level=1), str(errors)).to_have_text("お客さま情報の確認")
+    walk.click("入力画面に戻る")
+    page.locator("#id_password").fill("aruku2026")
+    page.get_by_label("ご希望のパスワード(確認用)").fill("aruku2026")
+    walk.click("入力内容を確認する")
+    walk.click("本会員申請する")
+    expect(page.get_by_role("heading", level=1)).to_have_text("会員登録が完了しました")
+
+
+def _nayoro_signup(walk: Walk, mailoutbox) -> None:
+    page = walk.page
+    contract = Customer.objects.get(utility__slug="nayoro", number="20000000004")
+    walk.go("/nayoro/signup/")
+    page.get_by_label("メールアドレス").fill("walk@example.jp")
+    walk.click("認証コードの送信")
+    page.get_by_label("認証コード").fill(
+        "000000" if "000000" not in mailoutbox[-1].body else "111111"
+    )
+    walk.click("次へ")  # a wrong code
+    page.get_by_label("認証コード").fill(CODE.search(mailoutbox[-1].body).group(1))
+    walk.click("次へ")
+    walk.click("確認")  # the details' error state
+    page.get_by_label("お名前(ニックネームでも登録いただけます)").fill("あるく")
+    page.get_by_label("パスワード", exact=True).fill("Aruku#2026")
+    page.get_by_label("パスワード(確認用)").fill("Aruku#2026")
+    page.get_by_label("お客様番号").fill("29999999999")
+    page.get_by_label("電話番号").fill(contract.phone)
+    page.get_by_label("お客様氏名カナ").fill(contract.name_kana)
+    page.get_by_role("group", name="利用規約").get_by_label("同意する").check()
+    page.get_by_role("group", name="個人情報の取り扱いについて").get_by_label("同意する").check()
+    walk.click("確認")
+    walk.click("登録")  # 「該当する契約が見つかりませんでした」
+    expect(page.get_by_text("該当する契約が見つかりませんでした。", exact=False)).to_be_visible()
+    walk.click("訂正")
+    page.get_by_label("お客様番号").fill(contract.number)
+    page.get_by_label("パスワード", exact=True).fill("Aruku#2026")
+    page.get_by_label("パスワード(確認用)").fill("Aruku#2026")
+    walk.click("確認")
+    walk.click("登録")
+    expect(page.get_by_role("heading", level=1)).to_have_text("4/4 会員登録完了")
+
+
+def _recoveries(walk: Walk, mailoutbox) -> None:
+    page = walk.page
+    walk.go("/kanazawa/recovery/")
+    page.get_by_label("ご登録のメールアドレス").fill("taro@example.jp")
+    page.get_by_label("ポータル登録番号").fill("10000000000001")
+    walk.click("次へ")
+    page.get_by_label("回答").fill("ミカン")
+    walk.click("次へ")  # a wrong answer
+    page.get_by_label("回答").fill("バナナ")
+    walk.click("次へ")
+    page.goto(RESET_LINK.search(mailoutbox[-1].body).group(0))
+    walk.look()
+    page.locator("#id_password").fill("kanazawa2026")
+    page.locator("#id_password_confirm").fill("kanazawa2026")
+    walk.click("設定する")
+    walk.go("/nayoro/recovery/")
+    page.get_by_label("メールアドレス").fill("hanako@example.jp")
+    walk.click("認証コードの送信")
+    page.get_by_label("認証コード").fill(CODE.search(mailoutbox[-1].body).group(1))
+    walk.click("次へ")
+    page.locator("#id_password").fill("Mizu&2026ab")
+    page.locator("#id_password_confirm").fill("Mizu&2026ab")
+    walk.click("設定する")
+
+
+def _log_in(walk: Walk, slug: str, identifier: str, password: str) -> None:
+    walk.go(f"/{slug}/")
+    walk.page.locator("#id_identifier").fill(identifier)
+    walk.page.locator("#id_password").fill(password)
+    walk.click("ログイン")
+
+
+def _usage_and_profile(walk: Walk, mailoutbox) -> None:
+    page = walk.page
+    _log_in(walk, "kanazawa", "yamadahanako", "mizu2026ab")
+    walk.go("/kanazawa/usage/10000000000003/")
+    page.get_by_role("link", name="使用量の推移").click()
+    walk.look()
+    page.get_by_role("link", name="最新のご使用量").click()
+    page.get_by_role("link", name="この期間の検針票を見る").click()
+    walk.look()
+    for path in ["", "password/", "secret-question/", "tax/", "contracts/add/", "withdraw/"]:
+        walk.go(f"/kanazawa/account/{path}")
+    walk.go("/kanazawa/account/email/")
+    page.get_by_label("新しいメールアドレス", exact=True).fill("hanako.new@example.jp")
+    page.get_by_label("新しいメールアドレス (確認用)").fill("hanako.new@example.jp")
+    walk.click("メールを送信する")
+    page.goto(EMAIL_LINK.search(mailoutbox[-1].body).group(0))
+    walk.look()
+    _log_in(walk, "nayoro", "taro@example.jp", "Nayoro#2026")
+    walk.go("/nayoro/account/name/")
+    walk.go("/nayoro/account/email/")
+    page.get_by_label("新しいメールアドレス", exact=True).fill("taro.new@example.jp")
+    page.get_by_label("新しいメールアドレス (確認用)").fill("taro.new@example.jp")
+    walk.click("認証コードの送信")
+    walk.go("/nayoro/account/withdraw/")
+    page.locator("#id_current_password").fill("Nayoro#2026")
+    walk.click("次へ")
+    walk.click("退会する")
+
+
+def test_every_resident_page_fits_a_phone_and_passes_axe(
+    page: Page, live_server, demo_data, daytime, mailoutbox
+):
+    walk = Walk(page, live_server.url)
+    _information_pages(walk)
+    _kanazawa_signup(walk, mailoutbox)
+    _nayoro_signup(walk, mailoutbox)
+    _recoveries(walk, mailoutbox)
+    _usage_and_profile(walk, mailoutbox)
+    missing = _url_names() - walk.seen - NOT_PAGES
+    assert not missing, f"pages no walk reaches yet: {sorted(missing)}"
+
+
+def test_the_staff_member_list_fits_a_1280_px_screen(browser, live_server, demo_data):
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_label("ログインID").fill("kanazawa-staff")
+    page.get_by_label("パスワード").fill("Kanazawa-Staff-2026")
+    page.get_by_role("button", name="ログイン").click()
+    for path in ["accounts/member/", "accounts/contractrequest/", "billing/customer/"]:
+        page.goto(f"{live_server.url}/admin/{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1280, f"{path} is {width} px wide"
+    page.close()
