@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import datetime
+import re
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# A Japanese phone number as people write it: 076-220-2111, 01654-3-2111, 0120-123-456.
+_PHONE_IN_TEXT = re.compile(r"0\d{1,4}[-(－（]\d{1,4}[-)－）]\d{3,4}")
+
+
+def validate_contact_block(text: str) -> None:
+    """A contact block that tells residents to call must give a number to call."""
+    if not _PHONE_IN_TEXT.search(text or ""):
+        raise ValidationError(
+            _("電話番号(例: 076-220-2111)を、受付時間・住所とともに書いてください。"),
+            code="contact_without_phone",
+        )
 
 
 class Utility(models.Model):
@@ -36,7 +50,9 @@ class Utility(models.Model):
     )
     short_name = models.CharField(_("略称"), max_length=40, help_text=_("例: 金沢市"))
     contact_block = models.TextField(
-        _("お問い合わせ先"), help_text=_("メールの末尾や案内に載せる窓口名と住所・電話番号")
+        _("お問い合わせ先"),
+        help_text=_("メールの末尾や案内に載せる窓口名、電話番号、受付時間、住所"),
+        validators=[validate_contact_block],
     )
     offices = models.TextField(_("お客さま窓口一覧"), blank=True)
     inquiry_email = models.EmailField(_("お問い合わせ用メールアドレス"), blank=True)

@@ -23,7 +23,7 @@ class UtilityFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"見本市{n}水道局")
     portal_name = factory.Sequence(lambda n: f"見本市{n}上下水道ポータルサイト")
     short_name = factory.Sequence(lambda n: f"見本市{n}")
-    contact_block = "見本市水道局お客さまサービス課\n見本県見本市本町1-1"
+    contact_block = "見本市水道局お客さまサービス課\n電話 03-1234-5678 受付 平日 8:30〜17:15\n見本県見本市本町1-1"
     sender_email = "noreply@city.example.jp"
     terms_text = "第1条(適用)\n本規約は本サービスの利用に適用されます。"
     opens_at = datetime.time(0, 0)

@@ -1,0 +1,145 @@
+"""The guides' own words on the screens a resident holding the guide sees (issue 15).
+
+The utilities come from fixtures/utilities.json, so the seed cities' own settings (the
+slip's term, the contact block) are checked too, not only the templates.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+from portal.models import Utility
+from tests.factories import CustomerFactory, MemberFactory
+from tests.helpers import ask_for_link, last_signup_link, reach_code_details
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _daytime(time_machine):
+    """10:00 in Japan: inside Kanazawa's hours (07:00〜02:00)."""
+    import datetime
+    from zoneinfo import ZoneInfo
+
+    time_machine.move_to(datetime.datetime(2026, 4, 1, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo")))
+
+
+@pytest.fixture
+def kanazawa(db):
+    call_command("loaddata", "utilities", verbosity=0)
+    return Utility.objects.get(slug="kanazawa")
+
+
+@pytest.fixture
+def nayoro(kanazawa):
+    return Utility.objects.get(slug="nayoro")
+
+
+def url(utility, name: str) -> str:
+    return reverse(f"accounts:{name}", args=[utility.slug])
+
+
+def test_kanazawa_step_four_says_the_guides_sentence_with_the_step_it_names(kanazawa, mailoutbox):
+    browser = Client()
+    assertContains(browser.get(url(kanazawa, "signup")), "会員登録 ③")
+    sent = browser.get(ask_for_link(browser, kanazawa)["Location"])
+    assertContains(sent, "会員登録 ④")
+    assertContains(
+        sent,
+        "なお、金沢市企業局から送られる電子メールの語尾 (@ep-r.jp) の受信を許可されていない場合は、"
+        "メールが届きませんので、受信許可の設定をされた後、再度③の登録をしてください。",
+    )
+
+
+def test_kanazawa_step_six_has_the_guides_hint_group_and_notes(kanazawa, mailoutbox):
+    browser = Client()
+    ask_for_link(browser, kanazawa)
+    page = browser.get(last_signup_link(mailoutbox), follow=True)
+    for words in [
+        "会員登録 ⑥",
+        "・検針票等に記載のポータルサイト用お客様番号をご確認いただき、入力してください。",
+        '<legend>秘密の質問と回答 <span class="field__note">(ログインIDまたはパスワードを忘れた場合に、お尋ねします)</span>',
+        '<label for="id_secret_question">質問</label>',
+        '<label for="id_secret_answer">回答</label>',
+        "※ログインIDやパスワードは金沢市上下水道ポータルサイトをご使用する際、必要となります。",
+        "※秘密の回答は、ログインIDやパスワードを忘れた場合、必要となります。",
+    ]:
+        assertContains(page, words, html=False)
+
+
+def test_kanazawa_step_seven_has_the_login_heading_and_the_hints(kanazawa, mailoutbox):
+    from tests.helpers import details_for
+
+    contract = CustomerFactory(utility=kanazawa, number="10000000000099", phone="0762202111")
+    browser = Client()
+    ask_for_link(browser, kanazawa)
+    browser.get(last_signup_link(mailoutbox))
+    page = browser.post(url(kanazawa, "signup_confirm"), details_for(contract))
+    for words in [
+        "会員登録 ⑦",
+        "<h2>ログイン情報の入力</h2>",
+        "ご希望のログインID (半角英数6〜16文字 ※記号以外)",
+        "・ご希望のログインIDを既に他のお客さまが使用されている場合は登録できません。",
+        "秘密の質問と回答 (ログインIDまたはパスワードを忘れた場合に、お尋ねします)",
+        "上記内容でよろしければ、「本会員申請する」ボタンをクリックしてください。",
+    ]:
+        assertContains(page, words, html=False)
+
+
+def test_nayoro_step_two_lists_the_password_rule_as_the_guide_does(nayoro, mailoutbox):
+    browser = Client()
+    reach_code_details(browser, nayoro, mailoutbox)
+    page = browser.get(url(nayoro, "signup_details"))
+    for words in [
+        "①半角英数字8文字以上",
+        "②アルファベット大文字",
+        "③アルファベット小文字",
+        "④記号(例:!?#$&amp;()-_)",
+        "※使用可能な記号は例示のものに限ります",
+        "お名前(ニックネームでも登録いただけます)",
+    ]:
+        assertContains(page, words, html=False)
+
+
+@pytest.mark.parametrize(
+    ("slug", "label", "digits"),
+    [("kanazawa", "ポータル登録番号", 14), ("nayoro", "お客様番号", 11)],
+)
+def test_the_guide_page_says_how_many_digits(kanazawa, slug, label, digits):
+    page = Client().get(reverse("portal:guide", args=[slug]))
+    assertContains(page, f"{label}({digits}桁)が必要となります。")
+
+
+def test_every_seed_citys_contact_block_gives_a_phone_number_hours_and_the_extensions(
+    kanazawa, nayoro
+):
+    for utility in (kanazawa, nayoro):
+        utility.full_clean()
+    assert "受付 平日" in kanazawa.contact_block and "076-220-2111" in kanazawa.contact_block
+    assert "内線3361〜3363" in nayoro.contact_block and "内線2208〜2209" in nayoro.contact_block
+    assert "01654-3-2111" in nayoro.contact_block
+
+
+def test_a_contact_block_without_a_phone_number_is_refused(kanazawa):
+    kanazawa.contact_block = (
+        "金沢市企業局お客さまサービス課料金センター\n石川県金沢市広岡3丁目3番30号"
+    )
+    with pytest.raises(ValidationError) as refusal:
+        kanazawa.full_clean()
+    assert "電話番号" in str(refusal.value)
+
+
+def test_the_dashboard_word_for_the_number_is_the_utilitys(kanazawa, client):
+    from tests.factories import ContractLinkFactory
+
+    member = MemberFactory(utility=kanazawa)
+    ContractLinkFactory(member=member)
+    client.force_login(member)
+    page = client.get(reverse("billing:dashboard", args=["kanazawa"]))
+    assertContains(page, "<dt>ポータル登録番号</dt>", html=False)
+    assert "お客様番号" not in page.content.decode().split("<main", 1)[1].split("</main>")[0]
