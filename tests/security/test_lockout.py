@@ -228,3 +228,15 @@ def test_full_width_spellings_of_an_address_share_one_reset_limit(settings, mail
         response = Client(REMOTE_ADDR=f"198.51.100.{n + 1}").post(url, {"email": spelling})
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert len(mailoutbox) == 2
+
+
+@pytest.mark.parametrize("forwarded", ["10.5.1.00", "not-an-address", "999.1.1.1", "1.2.3.4:443"])
+def test_a_forwarded_for_that_is_no_address_is_no_error(settings, resident, forwarded):
+    """A failed login stores the client address; PostgreSQL refused these as inet values."""
+    settings.PORTAL_PROXY_COUNT = 1
+    for form, data in [
+        (login_url(resident.utility), {"identifier": "suidotaro", "password": "wrong-pass1"}),
+        (reverse("admin:login"), {"username": "nobody-staff", "password": "wrong-pass1"}),
+    ]:
+        browser = Client(REMOTE_ADDR=BALANCER, HTTP_X_FORWARDED_FOR=forwarded)
+        assert browser.post(form, data).status_code == HTTPStatus.OK
