@@ -111,7 +111,8 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.MemberBackend",
 ]
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Verifies every argon2 hash whatever its cost; the cost is argued in accounts/hashers.py.
+    "accounts.hashers.PortalArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
