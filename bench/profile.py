@@ -60,7 +60,9 @@ def main() -> None:
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out).sort_stats("cumulative")
         total = sum(row[3] for row in stats.stats.values() if row[3]) and stats.total_tt
-        print(f"\n== {name} {path}: {1000 * stats.total_tt / args.requests:.2f} ms CPU-profiled a request")
+        print(
+            f"\n== {name} {path}: {1000 * stats.total_tt / args.requests:.2f} ms CPU-profiled a request"
+        )
         stats.print_stats(args.top)
         print("\n".join(out.getvalue().splitlines()[8 : 10 + args.top]))
         del queries_before, total
