@@ -76,7 +76,9 @@ class MemberBackend(ModelBackend):
         return member if member.check_password(password) else None
 
     def get_user(self, user_id: int) -> Member | None:  # type: ignore[override]
-        member = Member.objects.select_related("utility").filter(pk=user_id).first()
+        # Every signed-in request runs this: no ORDER BY (Member's default ordering would
+        # join Utility to sort one row).
+        member = Member.objects.select_related("utility").filter(pk=user_id).order_by().first()
         return member if member is not None and member.is_active else None
 
 

@@ -40,7 +40,7 @@ def match_contract(
     """
     number = normalize.digits(number)
     if customer is None:
-        customer = Customer.objects.filter(utility=utility, number=number).first()
+        customer = Customer.objects.filter(utility=utility, number=number).order_by().first()
     if customer is None:
         result = {"customer_id": None, "number": False, "name": False, "phone": False}
         if utility.asks_address:
