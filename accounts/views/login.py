@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote, urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -18,6 +20,9 @@ from portal.qr import login_qr_context
 from ..forms.login import LoginForm
 
 REMEMBER_ID_SALT = "accounts.remember-id"
+# What a path may keep unencoded (RFC 3986 pchar and "/"); everything else, "%" included,
+# is encoded again, so the browser reads exactly the path that was checked.
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def _remembered_id(request: HttpRequest) -> str:
@@ -28,15 +33,38 @@ def _remembered_id(request: HttpRequest) -> str:
 
 def _next_url(request: HttpRequest) -> str | None:
     """Return ``?next=`` only if it is a path of this utility's own pages (never the admin,
-    another utility or another site)."""
+    another utility or another site), in the resolved form that was checked."""
     target = request.POST.get("next") or request.GET.get("next")
-    if not target or not target.startswith(f"/{request.utility.slug}/"):
-        return None
-    if url_has_allowed_host_and_scheme(
+    if not target or not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return target
-    return None
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    path = _resolved_path(parts.path)
+    if not path.startswith(f"/{request.utility.slug}/"):
+        return None
+    return quote(path, safe=PATH_SAFE) + (f"?{parts.query}" if parts.query else "")
+
+
+def _resolved_path(path: str) -> str:
+    """Return the path to check: percent-decoded however often it was encoded, backslashes
+    read as slashes (as browsers do), repeated slashes as one, dot segments resolved.
+
+    /kanazawa/%2e%2e/nayoro/ is /nayoro/ to a browser, so it is checked as /nayoro/.
+    """
+    while (decoded := unquote(path)) != path:
+        path = decoded
+    segments: list[str] = []
+    for segment in path.replace("\\", "/").split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    trailing = bool(segments) and path.endswith(("/", "/.", "/.."))
+    return "/" + "/".join(segments) + ("/" if trailing else "")
 
 
 @login_not_required

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from urllib.parse import unquote
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import PASSWORD
-from tests.factories import UtilityFactory
+from tests.factories import MemberFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +79,60 @@ def test_next_to_one_of_this_utilitys_pages_is_followed(user):
     target = reverse("accounts:profile", args=[user.utility.slug])
     response = login(Client(), user, query=f"?next={target}")
     assert response["Location"] == target
+
+
+def login_from_the_link(browser, utility, identifier: str, next_query: str):
+    """The attack as it was done: open the login page from a crafted link, then log in.
+
+    ``next_query`` is the percent-encoded ?next= of the link; the page carries the value on
+    in a hidden field, and the POST sends it as the form does.
+    """
+    url = reverse("accounts:login", args=[utility.slug])
+    page = browser.get(f"{url}?next={next_query}")
+    assert page.status_code == HTTPStatus.OK
+    return browser.post(
+        url,
+        {"identifier": identifier, "password": PASSWORD, "next": unquote(next_query)},
+    )
+
+
+@pytest.mark.parametrize(
+    "next_query",
+    [
+        "%2F{ours}%2F..%2F{other}%2F",  # /kanazawa/../nayoro/
+        "/{ours}/%2e%2e/admin/",  # ends on /admin/login/?next=/admin/
+        "/{ours}/%252E%252E/{other}/signup/",  # /kanazawa/%2E%2E/nayoro/signup/
+        "/{ours}/usage/../../{other}/usage/",
+        "/{ours}/.%2e/{other}/",
+        "/{ours}/..%5C{other}/",  # a backslash is a slash to the browser
+        "/{ours}/..//{other}/",
+        "/{ours}/%252e%252e/admin/",  # the finding's literal /kanazawa/%2e%2e/admin/
+        "/{ours}/%2F%2Fevil.example/..%2F..%2F..%2Fadmin/",
+    ],
+)
+def test_next_with_dot_segments_never_leaves_this_utility(user, next_query):
+    other = UtilityFactory()
+    next_query = next_query.format(ours=user.utility.slug, other=other.slug)
+    response = login_from_the_link(Client(), user.utility, user.login_id, next_query)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == reverse("billing:dashboard", args=[user.utility.slug])
+
+
+def test_next_with_dot_segments_never_leaves_an_email_login_utility():
+    nayoro = UtilityFactory(code_style=True)
+    member = MemberFactory(utility=nayoro, login_id="", email="taro@example.jp")
+    other = UtilityFactory()
+    for next_query in [f"/{nayoro.slug}/../{other.slug}/usage/", f"/{nayoro.slug}/%2e%2e/admin/"]:
+        response = login_from_the_link(Client(), nayoro, member.email, next_query)
+        assert response["Location"] == reverse("billing:dashboard", args=[nayoro.slug])
+
+
+def test_next_inside_this_utility_is_followed_in_its_resolved_form(user):
+    slug = user.utility.slug
+    response = login_from_the_link(
+        Client(), user.utility, user.login_id, f"/{slug}/usage/../account/"
+    )
+    assert response["Location"] == reverse("accounts:profile", args=[slug])
 
 
 def test_behind_the_balancer_mail_limits_count_each_client_not_the_balancer(settings):
