@@ -207,6 +207,11 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_CLIENT_IP_CALLABLE = "portal.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.login.locked_out"
+# An attempt refused by a lock is never checked, so it is no failure on either key: the
+# standalone backend flags it and the handler records nothing (nor restarts the 30 minutes).
+# Otherwise a member's right password at a sprayed address, or their tries while their ID is
+# locked, would lock the ID or the address for others (the outside attack's amplification).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A success clears only the identifier's count (accounts.backends), never the address's.
 AXES_RESET_ON_SUCCESS = False
 # Logins are in the audit log already; axes' own access log would cost a write per login.

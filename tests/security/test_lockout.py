@@ -240,3 +240,69 @@ def test_a_forwarded_for_that_is_no_address_is_no_error(settings, resident, forw
     ]:
         browser = Client(REMOTE_ADDR=BALANCER, HTTP_X_FORWARDED_FOR=forwarded)
         assert browser.post(form, data).status_code == HTTPStatus.OK
+
+
+# Refused attempts are no failures (the outside attack's lockout amplification) -----------
+
+
+@pytest.fixture(params=["login_id", "email"])
+def city_and_member(request, db):
+    """A resident of a login-ID utility (kanazawa-like) or of an email one (nayoro-like)."""
+    if request.param == "email":
+        utility = UtilityFactory(code_style=True)
+        member = MemberFactory(utility=utility, login_id="", email="act09@example.jp")
+        return utility, member, member.email, lambda n: f"nobody{n}@example.jp"
+    utility = UtilityFactory()
+    member = MemberFactory(utility=utility, login_id="act09abc")
+    return utility, member, member.login_id, lambda n: f"nobody{n:03d}"
+
+
+def test_right_passwords_refused_at_a_locked_address_do_not_count_against_the_member(
+    settings, city_and_member
+):
+    settings.PORTAL_PROXY_COUNT = 1
+    utility, _member, identifier, made_up = city_and_member
+    for n in range(5):  # a spray locks 10.123.1.1
+        post_behind_balancer(utility, made_up(n), "Wrong#pass1", "10.123.1.1")
+    for _ in range(3):  # the member, unlucky enough to share it, tries the right password
+        response = post_behind_balancer(utility, identifier, PASSWORD, "10.123.1.1")
+        assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # Elsewhere the member still has all five tries: four typos, then the right password.
+    for n in range(4):
+        response = post_behind_balancer(utility, identifier, "Wrong#pass1", f"10.123.2.{n + 1}")
+        assert response.status_code == HTTPStatus.OK, n
+    response = post_behind_balancer(utility, identifier, PASSWORD, "10.123.3.1")
+    assert response.status_code == HTTPStatus.FOUND
+
+
+def test_tries_refused_for_a_locked_identifier_do_not_lock_the_address(settings, city_and_member):
+    settings.PORTAL_PROXY_COUNT = 1
+    utility, _member, identifier, _made_up = city_and_member
+    for n in range(5):  # someone guesses the member's password from five addresses
+        post_behind_balancer(utility, identifier, "Wrong#pass1", f"10.124.2.{n + 1}")
+    for _ in range(5):  # the member, at home, tries the right password five times
+        response = post_behind_balancer(utility, identifier, PASSWORD, "10.124.1.1")
+        assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # Another resident of the same household logs in from that address.
+    neighbour = MemberFactory(utility=utility, login_id="tonari01", email="tonari@example.jp")
+    neighbour_id = neighbour.email if utility.logs_in_with_email else neighbour.login_id
+    response = post_behind_balancer(utility, neighbour_id, PASSWORD, "10.124.1.1")
+    assert response.status_code == HTTPStatus.FOUND
+
+
+def test_an_admin_login_refused_for_a_locked_address_is_no_failure_of_the_staff_id(
+    settings, utility
+):
+    settings.PORTAL_PROXY_COUNT = 1
+    StaffFactory(utility=utility, login_id="kanazawa-staff")
+    admin_login = reverse("admin:login")
+
+    def post(username: str, password: str, address: str):
+        browser = Client(REMOTE_ADDR=BALANCER, HTTP_X_FORWARDED_FOR=address)
+        return browser.post(admin_login, {"username": username, "password": password})
+
+    for n in range(5):
+        post(f"nobody-staff{n}", "wrong-pass1", "10.125.1.1")
+    for _ in range(5):
+        assert post("kanazawa-staff", PASSWORD, "10.125.1.1").status_code == 429
+    assert post("kanazawa-staff", PASSWORD, "10.125.2.1").status_code == HTTPStatus.FOUND
