@@ -64,3 +64,21 @@ def test_a_typed_newline_cannot_forge_a_second_audit_line(client, utility, caplo
     # The whole identifier is one quoted value, so "event=" inside it is no field of its own.
     assert line.count("event=") == 2  # this line's own, and the quoted text
     assert 'identifier="nobody\\n2026-12-01' in line
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "logged"),
+    [("2001:db8:1:2:aaaa::7", "ip=2001:db8:1:2::"), ("::ffff:203.0.113.5", "ip=203.0.113.5")],
+)
+def test_the_audit_log_names_the_client_as_the_limits_count_it(
+    client, user, caplog, settings, forwarded, logged
+):
+    settings.PORTAL_PROXY_COUNT = 1
+    caplog.set_level(logging.INFO, logger="accounts.audit")
+    client.post(
+        reverse("accounts:login", args=[user.utility.slug]),
+        {"identifier": user.login_id, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+    line = next(x for x in audit_lines(caplog) if "login_succeeded" in x)
+    assert logged + " " in line + " "

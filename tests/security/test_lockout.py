@@ -306,3 +306,36 @@ def test_an_admin_login_refused_for_a_locked_address_is_no_failure_of_the_staff_
     for _ in range(5):
         assert post("kanazawa-staff", PASSWORD, "10.125.1.1").status_code == 429
     assert post("kanazawa-staff", PASSWORD, "10.125.2.1").status_code == HTTPStatus.FOUND
+
+
+# One client address, however it is written (IPv6 by /64, IPv4-mapped as IPv4) --------------
+
+
+def test_a_spray_from_one_ipv6_network_locks_that_network(settings, resident):
+    """An IPv6 client gets a /64 of its own: each address in it is the same client."""
+    settings.PORTAL_PROXY_COUNT = 1
+    utility = resident.utility
+    for n in range(1, 6):
+        response = post_behind_balancer(
+            utility, f"nobody{n:03d}", "wrong-pass1", f"2001:db8:1:2::{n:x}"
+        )
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS  # the 5th, as for IPv4
+    response = post_behind_balancer(utility, "suidotaro", PASSWORD, "2001:db8:1:2:ffff::c")
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # The next /64 is someone else.
+    response = post_behind_balancer(utility, "suidotaro", PASSWORD, "2001:db8:1:3::1")
+    assert response.status_code == HTTPStatus.FOUND
+
+
+def test_an_ipv4_mapped_address_is_the_same_client_as_the_ipv4_one(settings, resident):
+    settings.PORTAL_PROXY_COUNT = 1
+    utility = resident.utility
+    for n in range(3):
+        post_behind_balancer(utility, f"nobody{n:03d}", "wrong-pass1", "10.3.3.3")
+    for n in range(3, 5):
+        post_behind_balancer(utility, f"nobody{n:03d}", "wrong-pass1", "::ffff:10.3.3.3")
+    response = post_behind_balancer(utility, "suidotaro", PASSWORD, "10.3.3.3")
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # Without a proxy, the server's own socket may hand over the mapped form too.
+    response = post_login(utility, "suidotaro", PASSWORD, "::ffff:10.3.3.3")
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS

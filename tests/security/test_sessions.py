@@ -151,3 +151,17 @@ def test_behind_the_balancer_mail_limits_count_each_client_not_the_balancer(sett
     ask("203.0.113.5", "a@example.jp")
     ask("203.0.113.5", "b@example.jp")
     assert ask("203.0.113.5", "c@example.jp").status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def test_signup_mails_from_one_ipv6_network_share_one_limit(settings, mailoutbox):
+    """The attack: 25 Nayoro signup mails from 2001:db8:99:1::1 to ::19 all went out."""
+    settings.PORTAL_PROXY_COUNT = 1
+    utility = UtilityFactory(code_style=True)
+    url = reverse("accounts:signup", args=[utility.slug])
+    statuses = []
+    for n in range(1, 26):
+        browser = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"2001:db8:99:1::{n:x}")
+        statuses.append(browser.post(url, {"email": f"bomb{n}@example.jp"}).status_code)
+    assert statuses[:20] == [HTTPStatus.FOUND] * 20
+    assert set(statuses[20:]) == {HTTPStatus.TOO_MANY_REQUESTS}
+    assert len(mailoutbox) == 20
