@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.expressions import OrderBy
@@ -20,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import Customer
 from portal import normalize
-from portal.admin import UtilityScopedAdmin, UtilityScopedInline
+from portal.admin import PortalAdmin, UtilityScopedAdmin, UtilityScopedInline
 
 from .history import describe
 from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent
@@ -514,7 +516,7 @@ class ContractRequestAdmin(UtilityScopedAdmin):
 
 
 @admin.register(LoginLock)
-class LoginLockAdmin(admin.ModelAdmin):
+class LoginLockAdmin(PortalAdmin):
     """Failed logins and lockouts (django-axes), for staff to see and lift.
 
     Keys are ``<utility slug>:<identifier>`` (``staff:<login ID>`` for the admin), so staff see
@@ -580,3 +582,11 @@ class LoginLockAdmin(admin.ModelAdmin):
     def unlock(self, request: HttpRequest, queryset: QuerySet) -> None:
         count, _deleted = queryset.delete()
         self.message_user(request, gettext("%(count)d件の停止を解除しました。") % {"count": count})
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(PortalAdmin, DjangoGroupAdmin):
+    """Django's own group admin, with what every admin of the portal does."""

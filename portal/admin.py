@@ -63,29 +63,21 @@ class UtilityScopedInline(ScopedChoicesMixin, admin.TabularInline):
     """An inline whose choices are scoped like its parent admin's."""
 
 
-class UtilityScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
-    """Staff attached to a utility see and edit only that utility's rows; superusers see all.
-
-    ``utility_path`` is the lookup from the model to its utility ("utility",
-    "customer__utility"). Lists, detail pages, search and foreign-key choices are all scoped,
-    and a new row gets the staff member's utility whatever the form said.
-    """
-
-    utility_path = "utility"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
-        user = request.user
-        if user.is_superuser:
-            return queryset
-        if not getattr(user, "utility_id", None):
-            return queryset.none()
-        return queryset.filter(**{self.utility_path: user.utility_id})
+class PortalAdmin(admin.ModelAdmin):
+    """What every admin of this project does, scoped to a utility or not (Django's own
+    GroupAdmin is registered through it too): no lookup on a secret field, no 500 from a
+    value the database cannot take, no NUL in a search."""
 
     def lookup_allowed(self, lookup: str, value, request: HttpRequest | None = None) -> bool:
         if names_a_secret(lookup):
             return False  # Django answers 400 (DisallowedModelAdminLookup)
         return super().lookup_allowed(lookup, value, request)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # PostgreSQL refuses a NUL in text (DataError, a 500). The changelist's search form
+        # drops such a term, but the autocomplete's ``term`` arrives here as it was typed.
+        search_term = search_term.replace("\x00", "")
+        return super().get_search_results(request, queryset, search_term)
 
     def get_changelist_instance(self, request: HttpRequest):
         # Values the database cannot take (a NUL byte, year 9999999999, a number past bigint)
@@ -109,6 +101,26 @@ class UtilityScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
             )
             return None
         return super().response_action(request, queryset)
+
+
+class UtilityScopedAdmin(ScopedChoicesMixin, PortalAdmin):
+    """Staff attached to a utility see and edit only that utility's rows; superusers see all.
+
+    ``utility_path`` is the lookup from the model to its utility ("utility",
+    "customer__utility"). Lists, detail pages, search and foreign-key choices are all scoped,
+    and a new row gets the staff member's utility whatever the form said.
+    """
+
+    utility_path = "utility"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser:
+            return queryset
+        if not getattr(user, "utility_id", None):
+            return queryset.none()
+        return queryset.filter(**{self.utility_path: user.utility_id})
 
     def get_list_filter(self, request: HttpRequest):
         filters = super().get_list_filter(request)

@@ -308,6 +308,37 @@ def test_a_wacky_filter_value_goes_back_to_the_plain_list(staff_client, ours, na
         assert response["Location"].endswith("?e=1")
 
 
+@pytest.mark.parametrize(
+    ("model_name", "field_name"),
+    [("contractlink", "customer"), ("contractrequest", "customer"), ("meterreading", "customer")],
+)
+def test_a_nul_in_an_autocomplete_term_is_ignored(staff_client, ours, model_name, field_name):
+    """PostgreSQL refuses NUL in text: the attack's term=%00 answered 500."""
+    CustomerFactory(utility=ours["utility"], number="10000000000099")
+    number = ours["customer"].number
+    app_label = "billing" if model_name == "meterreading" else "accounts"
+    url = reverse("admin:autocomplete")
+    query = {"app_label": app_label, "model_name": model_name, "field_name": field_name}
+    for term in ["\x00", "a\x00b"]:
+        response = staff_client.get(url, {**query, "term": term})
+        assert response.status_code == HTTPStatus.OK, term
+    response = staff_client.get(url, {**query, "term": f"{number[:7]}\x00{number[7:]}"})
+    assert response.status_code == HTTPStatus.OK
+    results = json.loads(response.content)["results"]
+    assert [r["id"] for r in results] == [str(ours["customer"].pk)]
+
+
+def test_no_admin_search_fails_on_a_nul(rf, ours, theirs):
+    """Every registered admin, Django's own included, searches as if the NUL were not typed."""
+    request = rf.get("/admin/")
+    request.user = StaffFactory(is_superuser=True, utility=None)
+    for model, model_admin in _registered():
+        queryset = model_admin.get_queryset(request)
+        found, _distinct = model_admin.get_search_results(request, queryset, "a\x00b")
+        expected, _distinct = model_admin.get_search_results(request, queryset, "ab")
+        assert list(found) == list(expected), model._meta.label
+
+
 @pytest.mark.parametrize("selected", [["abc"], ["1", "x"], ["9" * 30], ["-" + "9" * 30]])
 def test_a_forged_selection_is_refused_with_a_message(staff_client, ours, selected):
     url = reverse("admin:accounts_member_changelist")
