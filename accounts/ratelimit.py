@@ -42,6 +42,11 @@ SIGNUP_MAIL_PER_IP = Limit("accounts.signup-mail.ip", "PORTAL_SIGNUP_MAIL_RATE_P
 SIGNUP_ATTEMPT_PER_IP = Limit(
     "accounts.signup-attempt.ip", "PORTAL_SIGNUP_ATTEMPT_RATE_PER_IP", "30/h"
 )
+# ⑥ tells whether a login ID is taken: one signup (one proven address) may ask so often,
+# from whatever client addresses it comes.
+SIGNUP_ATTEMPT_PER_EMAIL = Limit(
+    "accounts.signup-attempt.email", "PORTAL_SIGNUP_ATTEMPT_RATE_PER_EMAIL", "10/h"
+)
 
 
 class RateLimited(Exception):
@@ -114,6 +119,15 @@ def check_signup_mail(request: HttpRequest, utility_slug: str, email: str) -> No
 def check_signup_attempt(request: HttpRequest) -> None:
     """Limit signup form submissions (details and 本会員申請) per client address."""
     hit(request, SIGNUP_ATTEMPT_PER_IP, client_ip(request))
+
+
+def check_signup_details(request: HttpRequest, utility_slug: str, email: str) -> None:
+    """Limit submissions of the details step per client address and per proven address."""
+    hit_all(
+        request,
+        (SIGNUP_ATTEMPT_PER_IP, client_ip(request)),
+        (SIGNUP_ATTEMPT_PER_EMAIL, f"{utility_slug}:{normalize.identifier(email)}"),
+    )
 
 
 # Recovery and account settings (issue 5) ------------------------------------------------

@@ -282,9 +282,10 @@ def verify_signup_email(request: HttpRequest, utility: Utility) -> str:
 # ⑥ ⑦ Details and 本会員申請 --------------------------------------------------------------
 
 
-def count_signup_attempt(request: HttpRequest) -> None:
-    """Count one submission of a signup form; raise RateLimited when there are too many."""
-    ratelimit.check_signup_attempt(request)
+def count_signup_details(request: HttpRequest, utility: Utility, email: str) -> None:
+    """Count one submission of the details step, per client and per proven ``email``;
+    raise RateLimited when there are too many (the step says whether a login ID is taken)."""
+    ratelimit.check_signup_details(request, utility.slug, email)
 
 
 def save_signup_details(request: HttpRequest, utility: Utility, details: dict) -> None:

@@ -197,8 +197,8 @@ def _details_page(
 @require_POST
 def signup_confirm(request: HttpRequest) -> HttpResponse:
     utility = request.utility
-    services.count_signup_attempt(request)
     email = services.signup_email(request, utility)
+    services.count_signup_details(request, utility, email)
     form = SignupDetailsForm(request.POST, utility=utility, email=email)
     if not form.is_valid():
         return _details_page(request, utility, form, email)

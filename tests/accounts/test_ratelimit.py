@@ -105,3 +105,33 @@ def test_the_cache_never_holds_an_address_in_clear(client, utility, mailoutbox, 
     ask_for_link(client, utility)
     keys = list(cache._cache.keys())  # locmem: the stored keys
     assert keys and not any("taro" in key or "example" in key for key in keys)
+
+
+def test_login_id_checks_at_signup_are_limited_per_signup_whatever_the_client_address(
+    settings, utility, mailoutbox
+):
+    """The attack: ⑥ says 「このログインIDは既に使用されています」, so one signup session
+    tried login IDs 30 at a time and went on from a new address. Behind the balancer, each
+    try here comes from an address of its own; the proven address is what is counted."""
+    settings.PORTAL_PROXY_COUNT = 1
+    contract = kanazawa_contract(utility)
+    MemberFactory(utility=utility, login_id="suidotaro")
+    browser = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    reach_details(browser, utility, mailoutbox)
+    answers = []
+    for n in range(12):
+        browser.defaults["HTTP_X_FORWARDED_FOR"] = f"203.0.113.{n + 1}"
+        response = browser.post(
+            url("signup_confirm", utility), details_for(contract, login_id="suidotaro")
+        )
+        answers.append(response.status_code)
+    assert answers[:10] == [HTTPStatus.OK] * 10  # each of these said the ID is in use
+    assert answers[10:] == [HTTPStatus.TOO_MANY_REQUESTS] * 2
+    assertContains(response, "もう一度お試しください。", status_code=429)
+    # A second signup for the same proven address (a new mail, a new browser) is no way round.
+    again = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.99")
+    reach_details(again, utility, mailoutbox)
+    response = again.post(
+        url("signup_confirm", utility), details_for(contract, login_id="suidotaro")
+    )
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
