@@ -27,6 +27,7 @@ from portal.admin import PortalAdmin, UtilityScopedAdmin, UtilityScopedInline
 from .history import describe
 from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent
 from .services import review
+from .validators import validate_plain_email
 
 MATCH_ITEMS = [
     ("number", _("番号"), "signup_customer_number", "number"),
@@ -123,6 +124,11 @@ class MemberAdminForm(forms.ModelForm):
             "is_superuser",
             "groups",
         ]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        validate_plain_email(email)
+        return email
 
     def clean_contract_number(self) -> str:
         number = normalize.digits(self.cleaned_data["contract_number"])

@@ -21,6 +21,22 @@ def validate_login_id(value: str) -> None:
         )
 
 
+def validate_plain_email(value: str) -> None:
+    """Refuse an address whose part before the @ is quoted or escaped (``"taro"@example.jp``).
+
+    Django's EmailValidator accepts such a local part, and it reaches the mailbox of its
+    plain spelling: each spelling would get a per-recipient limit of its own and pass the
+    "already registered" check. With this, an accepted local part is a plain dot-atom, so
+    one mailbox has one normalised address.
+    """
+    local = value.rpartition("@")[0]
+    if '"' in local or "\\" in local:
+        raise ValidationError(
+            _('メールアドレスの「@」より前に「"」や「\\」は使えません。'),
+            code="quoted_local_part",
+        )
+
+
 def password_rule_problems(rule: str, password: str) -> list[str]:
     """Return what a password lacks under a utility's rule, in Japanese, or nothing."""
     if rule == Utility.PasswordRule.LOWER_ALNUM:

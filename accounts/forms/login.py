@@ -8,9 +8,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from portal import normalize
 from portal.models import Utility
 
 from ..models import Member
+from ..validators import validate_plain_email
 
 STATUS_MESSAGES = {
     Member.Status.PENDING: _(
@@ -52,6 +54,12 @@ class LoginForm(forms.Form):
         self.fields["password"].widget.attrs["autocomplete"] = "current-password"
         if not utility.offers_remember_id:
             del self.fields["remember_id"]
+
+    def clean_identifier(self) -> str:
+        identifier = self.cleaned_data["identifier"]
+        if self.utility.logs_in_with_email:
+            validate_plain_email(normalize.identifier(identifier))
+        return identifier
 
     def clean(self) -> dict:
         data = super().clean()

@@ -20,7 +20,7 @@ from portal.models import Utility
 from .. import challenges
 from ..models import REFERRALS, SECRET_QUESTIONS, Member
 from ..tokens import CODE_DIGITS
-from ..validators import validate_login_id
+from ..validators import validate_login_id, validate_plain_email
 
 CHOOSE = ("", _("(下記よりお選びください)"))
 PASSWORD_NOTES = {
@@ -114,6 +114,7 @@ class NormalisedEmailField(forms.EmailField):
         super().validate(value)
         if value and not value.isascii():
             raise ValidationError(self.error_messages["not_ascii"], code="not_ascii")
+        validate_plain_email(value)
 
 
 class NormalisedCharField(forms.CharField):
