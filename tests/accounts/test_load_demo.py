@@ -29,3 +29,19 @@ def test_load_demo_twice_changes_nothing(demo):
     before = (Member.objects.count(), MemberEvent.objects.count())
     call_command("load_demo", verbosity=0)
     assert (Member.objects.count(), MemberEvent.objects.count()) == before
+
+
+def test_create_staff_group_gives_staff_the_lockout_list(client):
+    from django.contrib.auth.models import Group
+    from django.urls import reverse
+
+    from tests.factories import StaffFactory
+
+    call_command("create_staff_group", verbosity=0)
+    call_command("create_staff_group", verbosity=0)  # again, as after an upgrade
+    staff = StaffFactory()
+    staff.groups.add(Group.objects.get(name="事業者職員"))
+    client.force_login(staff)
+    index = client.get(reverse("admin:index")).content.decode()
+    assert "ログイン試行" in index
+    assert staff.has_perm("accounts.delete_loginlock")

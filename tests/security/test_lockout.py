@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from portal.models import Utility
 from tests.conftest import PASSWORD
 from tests.factories import MemberFactory, StaffFactory, UtilityFactory
 
@@ -339,3 +340,50 @@ def test_an_ipv4_mapped_address_is_the_same_client_as_the_ipv4_one(settings, res
     # Without a proxy, the server's own socket may hand over the mapped form too.
     response = post_login(utility, "suidotaro", PASSWORD, "::ffff:10.3.3.3")
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+# Staff lift their own utility's lockouts (the demo staff, as README says) ----------------
+
+
+@pytest.fixture
+def demo(time_machine):
+    import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.core.management import call_command
+
+    # Within Kanazawa's hours (07:00〜02:00).
+    time_machine.move_to(datetime.datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo")))
+    call_command("loaddata", "utilities", verbosity=0)
+    call_command("load_demo", verbosity=0)
+
+
+def test_kanazawa_staff_see_and_lift_their_residents_lockout_in_the_admin(demo):
+    kanazawa = Utility.objects.get(slug="kanazawa")
+    nayoro = Utility.objects.get(slug="nayoro")
+    for n in range(5):
+        post_login(kanazawa, "suidotaro", "wrong-pass1", f"198.51.100.{n + 1}")
+        post_login(nayoro, "taro@example.jp", "Wrong#pass1", f"192.0.2.{n + 1}")
+    assert post_login(kanazawa, "suidotaro", "kanazawa2026", "203.0.113.9").status_code == 429
+
+    staff = Client()
+    response = staff.post(
+        reverse("admin:login"),
+        {"username": "kanazawa-staff", "password": "Kanazawa-Staff-2026", "next": "/admin/"},
+        follow=True,
+    )
+    assert "ログイン試行" in response.content.decode()  # on the admin index
+    changelist = reverse("admin:accounts_loginlock_changelist")
+    page = staff.get(changelist)
+    assert page.status_code == HTTPStatus.OK
+    text = page.content.decode()
+    assert "suidotaro" in text
+    assert "taro@example.jp" not in text  # Nayoro's lockout is Nayoro staff's
+    ids = list(page.context["cl"].result_list.values_list("pk", flat=True))
+    response = staff.post(
+        changelist, {"action": "unlock", "_selected_action": ids, "index": "0"}, follow=True
+    )
+    assert "件の停止を解除しました。" in response.content.decode()
+    assert post_login(kanazawa, "suidotaro", "kanazawa2026", "203.0.113.9").status_code == 302
+    # Nayoro's member is still locked.
+    assert post_login(nayoro, "taro@example.jp", "Nayoro#2026", "203.0.113.9").status_code == 429

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -13,17 +12,7 @@ from portal.models import Utility
 
 from ...models import ContractLink, Member, MemberEvent
 from ...services.matching import match_contract, match_summary
-
-STAFF_GROUP = "事業者職員"
-STAFF_PERMISSIONS = [
-    ("accounts", "member", ["view", "change"]),
-    ("accounts", "contractlink", ["view", "add", "change", "delete"]),
-    ("accounts", "contractrequest", ["view", "change"]),
-    ("accounts", "memberevent", ["view"]),
-    ("billing", "customer", ["view", "add", "change"]),
-    ("billing", "meterreading", ["view", "add", "change"]),
-    ("portal", "utility", ["view", "change"]),
-]
+from ...services.staff import ensure_staff_group
 
 # Everything here is fictitious. README lists these accounts; keep the two in step.
 RESIDENTS = [
@@ -100,7 +89,7 @@ class Command(BaseCommand):
                 ContractLink.objects.get_or_create(
                     member=member, customer=customers[slug][index - 1]
                 )
-        group = self._staff_group()
+        group = ensure_staff_group()
         for login_id, email, password, slug in STAFF:
             if not Member.objects.filter(is_staff=True, login_id__iexact=login_id).exists():
                 staff = Member.objects.create_user(
@@ -117,14 +106,3 @@ class Command(BaseCommand):
             f"デモデータ: 契約 {sum(len(c) for c in customers.values())} 件、"
             f"会員 {len(RESIDENTS)} 名、職員 {len(STAFF)} 名"
         )
-
-    def _staff_group(self) -> Group:
-        group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
-        for app, model, actions in STAFF_PERMISSIONS:
-            for action in actions:
-                group.permissions.add(
-                    Permission.objects.get(
-                        content_type__app_label=app, codename=f"{action}_{model}"
-                    )
-                )
-        return group

@@ -1,0 +1,33 @@
+"""The group utility staff belong to: what they may see and do in the admin.
+
+Every admin scopes rows to the staff member's own utility; these permissions only say
+which lists they reach at all.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+STAFF_GROUP = "事業者職員"
+STAFF_PERMISSIONS = [
+    ("accounts", "member", ["view", "change"]),
+    ("accounts", "contractlink", ["view", "add", "change", "delete"]),
+    ("accounts", "contractrequest", ["view", "change"]),
+    ("accounts", "memberevent", ["view"]),
+    # 会員 → ログイン試行: see their residents' lockouts and lift them (「停止を解除する」).
+    ("accounts", "loginlock", ["view", "delete"]),
+    ("billing", "customer", ["view", "add", "change"]),
+    ("billing", "meterreading", ["view", "add", "change"]),
+    ("portal", "utility", ["view", "change"]),
+]
+
+
+def ensure_staff_group() -> Group:
+    """Create the staff group, or give an existing one any permission it lacks."""
+    group, _created = Group.objects.get_or_create(name=STAFF_GROUP)
+    for app, model, actions in STAFF_PERMISSIONS:
+        for action in actions:
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app, codename=f"{action}_{model}")
+            )
+    return group
