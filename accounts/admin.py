@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -9,8 +11,9 @@ from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.db.models.expressions import OrderBy
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -521,6 +524,21 @@ class ContractRequestAdmin(UtilityScopedAdmin):
             self._say(request, contract_request, text % {"done": done}, messages.WARNING)
 
 
+def _with_lock_totals(attempts: QuerySet) -> QuerySet:
+    """Add each row's identifier's and address's failures within the cool-off, as axes sums them."""
+    recent = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - get_cool_off())
+
+    def total(key: str) -> Coalesce:
+        rows = recent.filter(**{key: OuterRef(key)}).order_by().values(key)
+        return Coalesce(
+            Subquery(rows.annotate(total=Sum("failures_since_start")).values("total")), 0
+        )
+
+    return attempts.annotate(
+        identifier_failures=total("username"), address_failures=total("ip_address")
+    )
+
+
 @admin.register(LoginLock)
 class LoginLockAdmin(PortalAdmin):
     """Failed logins and lockouts (django-axes), for staff to see and lift.
@@ -538,7 +556,7 @@ class LoginLockAdmin(PortalAdmin):
     actions = ["unlock"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
+        queryset = _with_lock_totals(super().get_queryset(request))
         user = request.user
         if user.is_superuser:
             return queryset
@@ -579,7 +597,10 @@ class LoginLockAdmin(PortalAdmin):
 
     @admin.display(description=_("状態"))
     def state(self, attempt: LoginLock) -> str:
-        left = settings.AXES_FAILURE_LIMIT - attempt.failures_since_start
+        # A row is one (identifier, address) pair, but axes locks an identifier or an address
+        # on its total over every row: one failure from each of five addresses is 停止中.
+        failures = max(attempt.identifier_failures, attempt.address_failures)
+        left = settings.AXES_FAILURE_LIMIT - failures
         if left <= 0:
             return gettext("停止中")
         return gettext("あと%(left)d回で停止") % {"left": left}

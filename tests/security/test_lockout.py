@@ -204,6 +204,23 @@ def test_staff_see_only_their_own_utilitys_lockouts(resident, client):
     assert "tonari01" not in page
 
 
+def test_every_row_of_a_locked_login_id_or_address_says_so(resident, client):
+    """A spread attack leaves one row per address, each with one failure: staff must still
+    read 「停止中」 on them, since the login ID is what is locked (and so for a spray)."""
+    utility = resident.utility
+    for n in range(5):  # a spread attack: suidotaro is locked
+        post_login(utility, "suidotaro", "wrong-pass1", f"198.51.100.{n + 1}")
+    for n in range(5):  # a spray: 203.0.113.5 is locked
+        post_login(utility, f"nobody{n:03d}", "wrong-pass1", "203.0.113.5")
+    post_login(utility, "hanako01", "wrong-pass1", "192.0.2.1")  # one typo, nothing locked
+    staff = StaffFactory(utility=utility, is_superuser=False)
+    staff.user_permissions.add(*_axes_permissions())
+    client.force_login(staff)
+    page = client.get(reverse("admin:accounts_loginlock_changelist")).content.decode()
+    assert page.count("停止中") == 10
+    assert page.count("あと4回で停止") == 1
+
+
 def _axes_permissions():
     from django.contrib.auth.models import Permission
 
@@ -377,7 +394,7 @@ def test_kanazawa_staff_see_and_lift_their_residents_lockout_in_the_admin(demo):
     page = staff.get(changelist)
     assert page.status_code == HTTPStatus.OK
     text = page.content.decode()
-    assert "suidotaro" in text
+    assert "suidotaro" in text and "停止中" in text
     assert "taro@example.jp" not in text  # Nayoro's lockout is Nayoro staff's
     ids = list(page.context["cl"].result_list.values_list("pk", flat=True))
     response = staff.post(
