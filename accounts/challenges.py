@@ -61,7 +61,7 @@ class CodeWrong(ChallengeError):
 
 
 class CodeDead(ChallengeError):
-    """No tries left, or a newer code replaced it: only a new code helps."""
+    """Typed wrong too often: only a new code helps."""
 
 
 def link_lifetime(utility: Utility, purpose: str) -> timedelta:
@@ -185,7 +185,7 @@ def check_code(
 ) -> EmailChallenge:
     """Return the challenge if ``code`` is its code; a wrong one uses up a try.
 
-    Raises CodeWrong, CodeDead or ChallengeExpired. The row lock makes two guesses sent at
+    Raises CodeWrong, CodeDead, ChallengeUsed or ChallengeExpired. The row lock makes two guesses sent at
     once count as two.
     """
     with transaction.atomic():
@@ -202,7 +202,11 @@ def check_code(
 
 
 def _code_refusal(challenge: EmailChallenge | None, code: str) -> ChallengeError | None:
-    if challenge is None or challenge.used_at is not None or challenge.attempts_left <= 0:
+    # Used, or retired by a newer code or a change to the account: the resident is told
+    # that, not that they typed it wrong too often.
+    if challenge is None or challenge.used_at is not None:
+        return ChallengeUsed()
+    if challenge.attempts_left <= 0:
         return CodeDead()
     if challenge.expires_at <= timezone.now():
         return ChallengeExpired()

@@ -564,13 +564,20 @@ class EmailCodeForm(forms.Form):
         return code
 
     def add_refusal(self, refusal: challenges.ChallengeError, utility: Utility) -> None:
-        """Show why a typed code was refused: wrong (tries left), expired, or dead."""
+        """Show why a typed code was refused: wrong (tries left), replaced, expired, or dead."""
         if isinstance(refusal, challenges.CodeWrong):
             text = _(
                 "認証コードが正しくありません。あと%(left)d回間違えると、"
                 "この認証コードは使えなくなります。"
             ) % {"left": refusal.attempts_left}
             code = "code_wrong"
+        elif isinstance(refusal, challenges.ChallengeUsed):
+            text = _(
+                "この認証コードは、既に使われたか、その後に新しい認証コードをお送りしたため、"
+                "使えなくなりました。「メールが届かない場合はこちら」から新しい認証コードを"
+                "送信してください。"
+            )
+            code = "code_replaced"
         elif isinstance(refusal, challenges.ChallengeExpired):
             text = _(
                 "認証コードの有効期限が切れています。「メールが届かない場合はこちら」"
@@ -587,7 +594,12 @@ class EmailCodeForm(forms.Form):
 
 
 # What the code pages show next to the field rather than as a page of their own.
-CODE_REFUSALS = (challenges.CodeWrong, challenges.ChallengeExpired, challenges.CodeDead)
+CODE_REFUSALS = (
+    challenges.CodeWrong,
+    challenges.ChallengeUsed,
+    challenges.ChallengeExpired,
+    challenges.CodeDead,
+)
 
 
 class SignupBackForm(forms.Form):

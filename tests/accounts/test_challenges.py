@@ -79,7 +79,7 @@ def test_the_code_page_says_the_utilitys_number_of_tries(mailoutbox):
 def test_a_new_code_kills_the_earlier_one(utility):
     first, first_code = challenges.issue_code(utility, SIGNUP, "a@example.jp")
     challenges.issue_code(utility, SIGNUP, "A@example.jp")
-    with pytest.raises(challenges.CodeDead):
+    with pytest.raises(challenges.ChallengeUsed):  # replaced, not typed wrong too often
         challenges.check_code(utility, SIGNUP, first.pk, first_code)
 
 
@@ -103,7 +103,7 @@ def test_retiring_a_member_kills_every_live_proof_of_theirs_only(utility):
     assert challenges.retire_member(member) == 2
     with pytest.raises(challenges.ChallengeUsed):
         challenges.open_link(utility, RESET, reset_token)
-    with pytest.raises(challenges.CodeDead):
+    with pytest.raises(challenges.ChallengeUsed):
         challenges.check_code(utility, EmailChallenge.Purpose.EMAIL_CHANGE, code_row.pk, code)
     assert challenges.open_link(utility, RESET, their_token).member == other
 

@@ -227,7 +227,7 @@ def test_email_change_by_link_waits_for_the_new_address(logged_in_client, user, 
     # The link is single-use.
     logged_in_client.get(link)
     response = logged_in_client.post(url(user.utility, "profile_email_confirm"))
-    assertContains(response, "既に使用された", status_code=HTTPStatus.BAD_REQUEST)
+    assertContains(response, "既に使われた", status_code=HTTPStatus.BAD_REQUEST)
 
 
 def test_email_link_opened_while_signed_out_works_after_login(client, user, mailoutbox):

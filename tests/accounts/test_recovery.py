@@ -269,7 +269,7 @@ def test_new_password_is_set_once_and_a_notice_is_mailed(client, utility, member
     # Used up: the same link again is refused.
     client.get(link)
     response = client.get(url(utility, "recovery_password"))
-    assertContains(response, "既に使用されています", status_code=HTTPStatus.BAD_REQUEST)
+    assertContains(response, "既に使われたか", status_code=HTTPStatus.BAD_REQUEST)
     assert can_log_in(client, utility, "suidotaro", NEW_PASSWORD)
 
 

@@ -13,11 +13,13 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.test import Client
 from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Member
 from portal import normalize
 from tests.conftest import PASSWORD
 from tests.factories import ContractLinkFactory, MemberFactory, StaffFactory, UtilityFactory
+from tests.helpers import last_code
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +182,84 @@ def test_a_reset_code_dies_when_the_member_withdraws(mailoutbox):
     response = browser.post(url(nayoro, "recovery_code"), {"code": code})
     assert response.status_code != HTTPStatus.FOUND
     assert "recovery_password" not in response.get("Location", "")
+
+
+# What a dead link or code says (the outside attack's minor finding) ----------------------
+
+REPLACED = (
+    "その後に新しいものをお送りしたか、パスワードやメールアドレスなどのご登録内容が変わったため"
+)
+TOO_MANY_WRONG = "認証コードを続けて間違えたため"
+
+
+def test_a_superseded_reset_code_says_a_newer_one_was_sent(mailoutbox):
+    nayoro = UtilityFactory(code_style=True)
+    MemberFactory(utility=nayoro, login_id="", email="taro@example.jp")
+    first, second = Client(), Client()
+    first.post(url(nayoro, "recovery"), {"email": "taro@example.jp"})
+    old_code = CODE_RE.search(mailoutbox[-1].body).group(1)
+    second.post(url(nayoro, "recovery"), {"email": "taro@example.jp"})  # on the phone, say
+    response = first.post(url(nayoro, "recovery_code"), {"code": old_code})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assertContains(response, REPLACED, status_code=HTTPStatus.BAD_REQUEST)
+    assertNotContains(response, TOO_MANY_WRONG, status_code=HTTPStatus.BAD_REQUEST)
+
+
+def test_a_reset_code_ended_by_a_password_change_says_the_account_changed(mailoutbox):
+    nayoro = UtilityFactory(code_style=True)
+    member = MemberFactory(utility=nayoro, login_id="", email="taro@example.jp")
+    browser = Client()
+    browser.post(url(nayoro, "recovery"), {"email": "taro@example.jp"})
+    code = CODE_RE.search(mailoutbox[-1].body).group(1)
+    resident = Client()
+    resident.force_login(member)
+    resident.post(
+        url(nayoro, "profile_password"),
+        {
+            "current_password": PASSWORD,
+            "password": "Kawaru#2027",
+            "password_confirm": "Kawaru#2027",
+        },
+    )
+    response = browser.post(url(nayoro, "recovery_code"), {"code": code})
+    assertContains(response, REPLACED, status_code=HTTPStatus.BAD_REQUEST)
+    assertNotContains(response, TOO_MANY_WRONG, status_code=HTTPStatus.BAD_REQUEST)
+
+
+def test_a_reset_code_typed_wrong_five_times_still_says_so(mailoutbox):
+    nayoro = UtilityFactory(code_style=True)
+    MemberFactory(utility=nayoro, login_id="", email="taro@example.jp")
+    browser = Client()
+    browser.post(url(nayoro, "recovery"), {"email": "taro@example.jp"})
+    code = CODE_RE.search(mailoutbox[-1].body).group(1)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        response = browser.post(url(nayoro, "recovery_code"), {"code": wrong})
+    response = browser.post(url(nayoro, "recovery_code"), {"code": code})
+    assertContains(response, TOO_MANY_WRONG, status_code=HTTPStatus.BAD_REQUEST)
+
+
+def test_a_reset_link_ended_by_a_password_change_says_the_account_changed(
+    utility, member, mailoutbox
+):
+    link = mailed_reset_link(utility, mailoutbox)
+    resident = Client()
+    resident.force_login(member)
+    resident.post(
+        url(utility, "profile_password"),
+        {"current_password": PASSWORD, "password": "kawaru2027", "password_confirm": "kawaru2027"},
+    )
+    opened, _posted = open_and_set(link, utility)
+    assertContains(opened, REPLACED, status_code=HTTPStatus.BAD_REQUEST)
+
+
+def test_a_superseded_signup_code_says_a_newer_one_was_sent(settings, mailoutbox):
+    settings.PORTAL_SIGNUP_CODE_COOLDOWN_SECONDS = 0
+    nayoro = UtilityFactory(code_style=True)
+    first, second = Client(), Client()
+    first.post(url(nayoro, "signup"), {"email": "shinki@example.jp"})
+    old_code = last_code(mailoutbox)
+    second.post(url(nayoro, "signup"), {"email": "shinki@example.jp"})
+    response = first.post(url(nayoro, "signup_code"), {"code": old_code})
+    assertContains(response, "その後に新しい認証コードをお送りしたため")
+    assertNotContains(response, "回間違えたため")
