@@ -128,6 +128,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.validators.UtilityPasswordRuleValidator"},
 ]
 LOGIN_URL = "index"
+# Only Django's own LoginView reads this, i.e. the admin's login when its ?next= is refused
+# or missing (residents' logins pick their utility's page themselves).
+LOGIN_REDIRECT_URL = "admin:index"
 
 SILENCED_SYSTEM_CHECKS = [
     # Login IDs are unique per utility, not globally (the same ID in two cities is two people).

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import PASSWORD
-from tests.factories import MemberFactory, UtilityFactory
+from tests.factories import MemberFactory, StaffFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +165,17 @@ def test_signup_mails_from_one_ipv6_network_share_one_limit(settings, mailoutbox
     assert statuses[:20] == [HTTPStatus.FOUND] * 20
     assert set(statuses[20:]) == {HTTPStatus.TOO_MANY_REQUESTS}
     assert len(mailoutbox) == 20
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/admin/", None])
+def test_an_admin_login_with_a_refused_next_lands_on_the_admin_index(db, target):
+    """It went to /accounts/profile/ (Django's LOGIN_REDIRECT_URL), a 404."""
+    staff = StaffFactory(login_id="kanazawa-staff")
+    data = {"username": staff.login_id, "password": PASSWORD}
+    if target is not None:
+        data["next"] = target
+    browser = Client()
+    response = browser.post(reverse("admin:login"), data)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == reverse("admin:index")
+    assert browser.get(response["Location"]).status_code == HTTPStatus.OK
