@@ -57,7 +57,7 @@ def record_event(
     """Record one change for staff (MemberEvent) and the audit log.
 
     The member acts unless ``actor`` (staff) is given; ``by_portal`` records no actor at all
-    (an automatic approval).
+    (an automatic approval, or what an anonymous visitor caused, as a recovery lockout).
     """
     detail = detail or {}
     log_event(action, request=request, member=member, **detail)

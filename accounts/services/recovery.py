@@ -153,7 +153,8 @@ def answer_secret_question(request: HttpRequest, utility: Utility, answer: str) 
             if member.recovery_failures >= RECOVERY_MAX_FAILURES:
                 member.recovery_failures = 0
                 member.recovery_locked_until = now + RECOVERY_LOCK
-                record_event(member, "recovery_locked", request=request)
+                # Caused by whoever typed the answers, not known to be the member.
+                record_event(member, "recovery_locked", by_portal=True, request=request)
             member.save(update_fields=["recovery_failures", "recovery_locked_until"])
     if right:
         request.session.pop(RECOVERY_SESSION_KEY, None)
@@ -200,7 +201,9 @@ def start_password_reset(request: HttpRequest, utility: Utility, email: str) -> 
 def _issue_reset_link(request: HttpRequest, member: Member) -> tuple[str, datetime]:
     challenges.retire(member=member, purpose=RESET)  # one live reset at a time
     challenge, token = challenges.issue_link(member.utility, RESET, member.email, member=member)
-    record_event(member, "recovery_mail_sent", request=request, detail={"by": "link"})
+    record_event(
+        member, "recovery_mail_sent", by_portal=True, request=request, detail={"by": "link"}
+    )
     url = request.build_absolute_uri(
         reverse("accounts:recovery_link", args=[member.utility.slug, token])
     )
@@ -218,7 +221,9 @@ def _issue_reset_code(
             utility, RESET, email, member=member, answerable=member is not None
         )
         if member is not None:
-            record_event(member, "recovery_mail_sent", request=request, detail={"by": "code"})
+            record_event(
+                member, "recovery_mail_sent", by_portal=True, request=request, detail={"by": "code"}
+            )
     request.session[RESET_EMAIL_SESSION_KEY] = {
         "utility": utility.pk,
         "email": email,

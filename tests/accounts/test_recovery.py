@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -444,3 +445,19 @@ def test_link_style_email_utility_mails_a_link(client, mailoutbox):
     set_password(client, utility, "Mizu&2027new")
     member.refresh_from_db()
     assert member.check_password("Mizu&2027new")
+
+
+def test_the_history_names_no_actor_for_what_an_anonymous_visitor_caused(
+    client, utility, member, mailoutbox
+):
+    """Whoever is at 「ログインID/パスワードを忘れた方」 is not known to be the member: staff read
+    the history's 操作した人, and the member did not stop their own recovery."""
+    identify(client, utility)
+    for _ in range(5):
+        answer(client, utility, "リンゴ")
+    assert MemberEvent.objects.get(member=member, action="recovery_locked").actor is None
+    # Nor did a Nayoro member ask for the code that anyone typing their address gets mailed.
+    nayoro = UtilityFactory(code_style=True)
+    other = MemberFactory(utility=nayoro, login_id="", email="hanako@example.jp")
+    Client().post(url(nayoro, "recovery"), {"email": "hanako@example.jp"})
+    assert MemberEvent.objects.get(member=other, action="recovery_mail_sent").actor is None
