@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.models import Utility
 
 LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9]{6,16}$")
 MIXED_SYMBOLS = "!?#$&()-_"
+
+
+class PasswordRuleWords(NamedTuple):
+    """How a password rule is told to residents: beside the label, or as a list under the field."""
+
+    note: Promise | str = ""
+    listed: Promise | str = ""
+
+
+# The one wording of each rule, on every page where a password is chosen (signup, 会員情報,
+# recovery); ``password_rule_problem`` checks exactly this. Seed 000 ⑥ puts its rule beside
+# the label. Seed 003 lists its rule under the field: the screen's words (「● …数字のすべてを
+# 含む」 without the symbol) and its step text's (①〜④ with the symbol, without the digit) each
+# leave out one kind the check demands, so the list joins them.
+PASSWORD_RULE_WORDS = {
+    Utility.PasswordRule.LOWER_ALNUM: PasswordRuleWords(
+        note=gettext_lazy("(半角小文字英数混在8〜16文字 ※記号以外)")
+    ),
+    Utility.PasswordRule.MIXED_SYMBOL: PasswordRuleWords(
+        listed=gettext_lazy(
+            "以下の条件を満たすパスワードを使用してください。\n"
+            "● 半角英数字8文字以上\n"
+            "● アルファベット大文字、小文字、数字、記号(例:!?#$&()-_)のすべてを含む\n"
+            "※使用可能な記号は例示のものに限ります"
+        )
+    ),
+    Utility.PasswordRule.STANDARD: PasswordRuleWords(note=gettext_lazy("(8〜64文字)")),
+}
 
 
 def validate_login_id(value: str) -> None:

@@ -12,10 +12,10 @@ from portal.models import Utility
 
 from ..models import Member
 from .signup import (
-    PASSWORD_NOTES,
     NormalisedCharField,
     NormalisedEmailField,
     checked_customer_number,
+    new_password_field,
 )
 
 
@@ -79,14 +79,9 @@ class NewPasswordForm(forms.Form):
     def __init__(self, *args, member: Member, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.member = member
-        self.fields["password"] = forms.CharField(
-            label=_("新しいパスワード"),
-            strip=False,
-            max_length=128,
-            error_messages=_required(_("新しいパスワード")),
-            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        self.fields["password"] = new_password_field(
+            _("新しいパスワード"), member.utility.password_rule
         )
-        self.fields["password"].note = PASSWORD_NOTES[member.utility.password_rule]
         self.fields["password_confirm"] = forms.CharField(
             label=_("新しいパスワード(確認用)"),
             strip=False,

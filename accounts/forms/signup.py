@@ -20,28 +20,10 @@ from portal.models import Utility
 from .. import challenges
 from ..models import REFERRALS, SECRET_QUESTIONS, Member
 from ..tokens import CODE_DIGITS
-from ..validators import validate_login_id, validate_plain_email
+from ..validators import PASSWORD_RULE_WORDS, validate_login_id, validate_plain_email
 
 CHOOSE = ("", _("(下記よりお選びください)"))
-PASSWORD_NOTES = {
-    Utility.PasswordRule.LOWER_ALNUM: _("(半角小文字英数混在8〜16文字 ※記号以外)"),
-    Utility.PasswordRule.MIXED_SYMBOL: _(
-        "(半角英数字8文字以上。アルファベット大文字、小文字、数字、記号(!?#$&()-_)のすべてを含む)"
-    ),
-    Utility.PasswordRule.STANDARD: _("(8〜64文字)"),
-}
 MASKED_PASSWORD = "********"  # the same whatever the length
-# Seed 003 states its rule as a list under 「パスワード」.
-PASSWORD_HELP = {
-    Utility.PasswordRule.MIXED_SYMBOL: _(
-        "以下の条件を満たすパスワードを使用してください。\n"
-        "①半角英数字8文字以上\n"
-        "②アルファベット大文字\n"
-        "③アルファベット小文字\n"
-        "④記号(例:!?#$&()-_)\n"
-        "※使用可能な記号は例示のものに限ります"
-    ),
-}
 AGREED = _("同意する")
 SECRET_GROUP = _("秘密の質問と回答")
 SECRET_GROUP_NOTE = _("(ログインIDまたはパスワードを忘れた場合に、お尋ねします)")
@@ -171,6 +153,21 @@ def checked_phone(phone: str) -> str:
             code="phone_format",
         )
     return phone
+
+
+def new_password_field(label: str, rule: str) -> forms.CharField:
+    """Return a field for a password being chosen, its rule told in the rule's one wording."""
+    words = PASSWORD_RULE_WORDS[rule]
+    field = forms.CharField(
+        label=label,
+        strip=False,
+        max_length=128,
+        help_text=words.listed,
+        error_messages=_required(label),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    field.note = words.note
+    return field
 
 
 class SignupEmailForm(forms.Form):
@@ -354,18 +351,7 @@ class SignupDetailsForm(forms.Form):
                     attrs={"autocomplete": "username", "autocapitalize": "none"}
                 ),
             )
-        fields["password"] = forms.CharField(
-            label=self.words["password"],
-            strip=False,
-            max_length=128,
-            help_text=PASSWORD_HELP.get(u.password_rule, ""),
-            error_messages=_required(self.words["password"]),
-            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        )
-        # A rule stated as a list below the field needs no note beside the label.
-        fields["password"].note = (
-            "" if u.password_rule in PASSWORD_HELP else PASSWORD_NOTES[u.password_rule]
-        )
+        fields["password"] = new_password_field(self.words["password"], u.password_rule)
         fields["password_confirm"] = forms.CharField(
             label=self.words["password_confirm"],
             strip=False,

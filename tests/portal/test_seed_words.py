@@ -95,11 +95,11 @@ def test_nayoro_step_two_lists_the_password_rule_as_the_guide_does(nayoro, mailo
     browser = Client()
     reach_code_details(browser, nayoro, mailoutbox)
     page = browser.get(url(nayoro, "signup_details"))
+    # The screen's words, with the symbol its step text ①〜④ adds (both are checked).
     for words in [
-        "①半角英数字8文字以上",
-        "②アルファベット大文字",
-        "③アルファベット小文字",
-        "④記号(例:!?#$&amp;()-_)",
+        "以下の条件を満たすパスワードを使用してください。",
+        "● 半角英数字8文字以上",
+        "● アルファベット大文字、小文字、数字、記号(例:!?#$&amp;()-_)のすべてを含む",
         "※使用可能な記号は例示のものに限ります",
         "お名前(ニックネームでも登録いただけます)",
     ]:

@@ -1,0 +1,178 @@
+"""A utility's password rule: one wording wherever a password is chosen, one message when refused.
+
+The seed cities come from fixtures/utilities.json, so their own rules are what is checked.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from html import unescape
+from http import HTTPStatus
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.test import Client
+from pytest_django.asserts import assertRedirects
+
+from portal import normalize
+from portal.models import Utility
+from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory
+from tests.helpers import reach_code_details, reach_details, url
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "taro@example.jp"
+SIGNUP_EMAIL = "mizu@example.jp"
+CURRENT = {"kanazawa": "kanazawa2026", "nayoro": "Nayoro#2026"}
+# A password that meets everything each seed city's pages say, and nothing more.
+MEETS_WHAT_IS_SHOWN = {"kanazawa": "mizu2027ab", "nayoro": "Mizu&2027ab"}
+RESET_LINK_RE = re.compile(r"https?://\S+(/\S+/recovery/link/\S+/)")
+RESET_CODE_RE = re.compile(r"認証コード: (\d{6})")
+
+
+@pytest.fixture(autouse=True)
+def _daytime(time_machine):
+    """10:00 in Japan: inside Kanazawa's hours (07:00〜02:00)."""
+    time_machine.move_to(datetime.datetime(2026, 4, 1, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo")))
+
+
+@pytest.fixture
+def seeds(db) -> dict[str, Utility]:
+    call_command("loaddata", "utilities", verbosity=0)
+    return {u.slug: u for u in Utility.objects.all()}
+
+
+def _member(utility: Utility, email: str = EMAIL):
+    member = MemberFactory(
+        utility=utility,
+        login_id="" if utility.logs_in_with_email else email.partition("@")[0],
+        email=email,
+        password=CURRENT[utility.slug],
+        secret_question="food",
+        secret_answer_hash=make_password(normalize.secret_answer("バナナ")),
+    )
+    ContractLinkFactory(member=member)
+    return member
+
+
+def shown_rule(response) -> str:
+    """Return what a page says beside and under its password field, without tags."""
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    start = html.index('<label for="id_password">')
+    block = html[start : html.index('<label for="id_password_confirm">', start)]
+    parts = [
+        re.search(r'<span class="field__note">(.*?)</span>', block, re.S),
+        re.search(r'id="id_password_helptext">(.*?)</p>', block, re.S),
+    ]
+    return "\n".join(unescape(p.group(1).replace("<br>", "\n")) for p in parts if p)
+
+
+def signup_page(client: Client, utility: Utility, mailoutbox):
+    if utility.verification == Utility.Verification.CODE:
+        reach_code_details(client, utility, mailoutbox, SIGNUP_EMAIL)
+    else:
+        reach_details(client, utility, mailoutbox, SIGNUP_EMAIL)
+    return client.get(url("signup_details", utility))
+
+
+def profile_page(client: Client, utility: Utility, member):
+    client.force_login(member)
+    return client.get(url("profile_password", utility))
+
+
+def recovery_page(client: Client, utility: Utility, member, mailoutbox):
+    if utility.asks_secret_question:
+        client.post(
+            url("recovery", utility),
+            {"email": member.email, "customer_number": member.contracts.get().number},
+        )
+        client.post(url("recovery_question", utility), {"answer": "バナナ"})
+        client.get(RESET_LINK_RE.search(mailoutbox[-1].body).group(1))
+    else:
+        client.post(url("recovery", utility), {"email": member.email})
+        code = RESET_CODE_RE.search(mailoutbox[-1].body).group(1)
+        client.post(url("recovery_code", utility), {"code": code})
+    return client.get(url("recovery_password", utility))
+
+
+def signup_details(utility: Utility, contract, password: str) -> dict:
+    both = {"password": password, "password_confirm": password, "phone": contract.phone}
+    if utility.verification == Utility.Verification.CODE:
+        return {
+            **both,
+            "name": "水道太郎",
+            "customer_number": contract.number,
+            "name_kana": contract.name_kana,
+            "agree_terms": "on",
+            "agree_privacy": "on",
+            "relation": "self",
+            "payment_method": "keep",
+        }
+    return {
+        **both,
+        "customer_number": contract.number,
+        "name": contract.name,
+        "address": contract.address,
+        "login_id": "mizutaro",
+        "secret_question": "food",
+        "secret_answer": "バナナ",
+        "tax_declaration": "no",
+        "referral": "slip",
+    }
+
+
+# Finding 4: one wording, true to the check ---------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["nayoro", "kanazawa"])
+def test_every_page_that_chooses_a_password_shows_the_same_rule_and_accepts_what_it_says(
+    seeds, slug, mailoutbox
+):
+    utility = seeds[slug]
+    changes, forgets = _member(utility), _member(utility, "hanako@example.jp")
+    signup, profile, recovery = Client(), Client(), Client()
+    rules = [
+        shown_rule(signup_page(signup, utility, mailoutbox)),
+        shown_rule(profile_page(profile, utility, changes)),
+        shown_rule(recovery_page(recovery, utility, forgets, mailoutbox)),
+    ]
+    assert rules[0] and rules == [rules[0]] * 3, rules
+
+    password = MEETS_WHAT_IS_SHOWN[slug]
+    contract = CustomerFactory(utility=utility)
+    confirm = signup.post(
+        url("signup_confirm", utility), signup_details(utility, contract, password)
+    )
+    assert confirm.status_code == HTTPStatus.OK
+    assert "form" not in confirm.context, confirm.context["form"].errors  # ⑦ / 3/4 shown
+    changed = profile.post(
+        url("profile_password", utility),
+        {"current_password": CURRENT[slug], "password": password, "password_confirm": password},
+    )
+    assertRedirects(changed, url("profile", utility))
+    reset = recovery.post(
+        url("recovery_password", utility), {"password": password, "password_confirm": password}
+    )
+    assertRedirects(reset, url("recovery_done", utility))
+
+
+def test_nayoro_says_every_kind_of_character_its_check_demands(seeds, mailoutbox):
+    nayoro = seeds["nayoro"]
+    rule = shown_rule(signup_page(Client(), nayoro, mailoutbox))
+    # The guide's screen words, with the symbols its step text names; 数字 on its own, not
+    # only inside 半角英数字 (Suidou#Nayoro met every shown condition and was refused).
+    assert rule == (
+        "以下の条件を満たすパスワードを使用してください。\n"
+        "● 半角英数字8文字以上\n"
+        "● アルファベット大文字、小文字、数字、記号(例:!?#$&()-_)のすべてを含む\n"
+        "※使用可能な記号は例示のものに限ります"
+    )
+    member = MemberFactory.build(utility=nayoro, login_id="", email=EMAIL)
+    with pytest.raises(ValidationError, match="数字を含めてください"):
+        validate_password("Suidou#Nayoro", member)
