@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.models import Utility
+
+if TYPE_CHECKING:
+    from .models import Member
 
 LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9]{6,16}$")
 MIXED_SYMBOLS = "!?#$&()-_"
@@ -68,48 +72,94 @@ def validate_plain_email(value: str) -> None:
         )
 
 
-def password_rule_problems(rule: str, password: str) -> list[str]:
-    """Return what a password lacks under a utility's rule, in Japanese, or nothing."""
-    if rule == Utility.PasswordRule.LOWER_ALNUM:
-        if not re.fullmatch(r"[a-z0-9]{8,16}", password):
-            return [
-                _(
-                    "パスワードは半角の小文字英字と数字で8〜16文字にしてください(記号・大文字は使えません)。"
-                )
-            ]
-        if not (re.search(r"[a-z]", password) and re.search(r"[0-9]", password)):
-            return [_("パスワードには英字と数字の両方を含めてください。")]
-        return []
-    if rule == Utility.PasswordRule.MIXED_SYMBOL:
-        problems = []
-        allowed = re.escape(MIXED_SYMBOLS)
-        if not re.fullmatch(f"[A-Za-z0-9{allowed}]+", password):
-            problems.append(_("使用できる記号は !?#$&()-_ のみです。全角文字や空白は使えません。"))
-        if len(password) < 8:
-            problems.append(_("パスワードは半角8文字以上にしてください。"))
-        for pattern, label in (
-            (r"[A-Z]", _("アルファベット大文字")),
-            (r"[a-z]", _("アルファベット小文字")),
-            (r"[0-9]", _("数字")),
-            (f"[{allowed}]", _("記号(!?#$&()-_)")),
-        ):
-            if not re.search(pattern, password):
-                problems.append(_("パスワードに%(kind)sを含めてください。") % {"kind": label})
-        return problems
-    if not 8 <= len(password) <= 64:
-        return [_("パスワードは8〜64文字にしてください。")]
-    return []
+def password_rule_problem(rule: str, password: str) -> str:
+    """Return the one thing to fix for a password under a utility's rule, or ""."""
+    if rule == Utility.PasswordRule.STANDARD:
+        return "" if 8 <= len(password) <= 64 else _("パスワードは8〜64文字にしてください。")
+    mixed = rule == Utility.PasswordRule.MIXED_SYMBOL
+    return _wrong_characters(password, mixed) or (
+        _mixed_symbol_lacks(password) if mixed else _lower_alnum_lacks(password)
+    )
+
+
+def _mixed_symbol_lacks(password: str) -> str:
+    missing = [str(label) for pattern, label in _MIXED_KINDS if not re.search(pattern, password)]
+    kinds = "、".join(missing)
+    if len(password) < 8:
+        if missing:
+            return _("パスワードは8文字以上にし、%(kinds)sを含めてください。") % {"kinds": kinds}
+        return _("パスワードは半角8文字以上にしてください。")
+    return _("パスワードに%(kinds)sを含めてください。") % {"kinds": kinds} if missing else ""
+
+
+def _lower_alnum_lacks(password: str) -> str:
+    one_kind = not (re.search(r"[a-z]", password) and re.search(r"[0-9]", password))
+    if not 8 <= len(password) <= 16:
+        if one_kind:
+            return _("パスワードは8〜16文字にし、英字と数字の両方を含めてください。")
+        return _("パスワードは8〜16文字にしてください。")
+    return _("パスワードには英字と数字の両方を含めてください。") if one_kind else ""
+
+
+_MIXED_KINDS = (
+    (r"[A-Z]", gettext_lazy("アルファベット大文字")),
+    (r"[a-z]", gettext_lazy("アルファベット小文字")),
+    (r"[0-9]", gettext_lazy("数字")),
+    (f"[{re.escape(MIXED_SYMBOLS)}]", gettext_lazy("記号(!?#$&()-_)")),
+)
+
+
+def _wrong_characters(password: str, mixed: bool) -> str:
+    """Say what to type instead of characters a restricted rule never takes, or ""."""
+    if not password.isascii():
+        # A password typed in full width is refused as a whole, not as lacking every kind.
+        if mixed:
+            return _("全角文字は使えません。半角の英数字と記号(!?#$&()-_)で入力してください。")
+        return _("全角文字は使えません。半角の小文字英字と数字で入力してください。")
+    if re.search(r"\s", password):
+        return _("パスワードに空白は使えません。")
+    if not mixed:
+        if re.fullmatch(r"[a-z0-9]*", password):
+            return ""
+        return _("パスワードは半角の小文字英字と数字で入力してください(記号・大文字は使えません)。")
+    others = dict.fromkeys(c for c in password if not c.isalnum() and c not in MIXED_SYMBOLS)
+    if not others:
+        return ""
+    return _("使用できる記号は !?#$&()-_ のみです(%(chars)sは使えません)。") % {
+        "chars": "".join(f"「{c}」" for c in others)
+    }
+
+
+def validate_new_password(password: str, user: Member) -> None:
+    """Refuse a password being chosen with the one message that says what to fix first.
+
+    Django's validate_password() gives every validator's complaint at once: 「abc」 got its
+    length message, 「一般的すぎます」 and the utility's rule together. The rule speaks first
+    and alone (it covers the length, so MinimumLengthValidator never repeats it); the checks
+    for common passwords, look-alikes of the login ID or address and all digits speak once
+    the rule is met, the first of them only.
+    """
+    problem = password_rule_problem(_rule_of(user), password)
+    if problem:
+        raise ValidationError(problem, code="password_rule")
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise exc.error_list[0] from None
+
+
+def _rule_of(user: Member | None) -> str:
+    utility = getattr(user, "utility", None)
+    return utility.password_rule if utility else Utility.PasswordRule.STANDARD
 
 
 class UtilityPasswordRuleValidator:
     """Apply the password rule of the member's utility (staff: the standard rule)."""
 
-    def validate(self, password: str, user=None) -> None:
-        utility = getattr(user, "utility", None)
-        rule = utility.password_rule if utility else Utility.PasswordRule.STANDARD
-        problems = password_rule_problems(rule, password)
-        if problems:
-            raise ValidationError(problems, code="password_rule")
+    def validate(self, password: str, user: Member | None = None) -> None:
+        problem = password_rule_problem(_rule_of(user), password)
+        if problem:
+            raise ValidationError(problem, code="password_rule")
 
     def get_help_text(self) -> str:
         return _("事業者ごとのパスワードの条件を満たしてください。")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -11,6 +10,7 @@ from portal import normalize
 from portal.models import Utility
 
 from ..models import Member
+from ..validators import validate_new_password
 from .signup import (
     NormalisedCharField,
     NormalisedEmailField,
@@ -108,7 +108,7 @@ class NewPasswordForm(forms.Form):
             )
         if password and "password" not in self.errors:
             try:
-                validate_password(password, self.member)
+                validate_new_password(password, self.member)
             except ValidationError as exc:
                 self.add_error("password", exc)
         return data

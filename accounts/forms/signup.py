@@ -10,7 +10,6 @@ import re
 
 from django import forms
 from django.contrib.auth.base_user import BaseUserManager
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -20,7 +19,12 @@ from portal.models import Utility
 from .. import challenges
 from ..models import REFERRALS, SECRET_QUESTIONS, Member
 from ..tokens import CODE_DIGITS
-from ..validators import PASSWORD_RULE_WORDS, validate_login_id, validate_plain_email
+from ..validators import (
+    PASSWORD_RULE_WORDS,
+    validate_login_id,
+    validate_new_password,
+    validate_plain_email,
+)
 
 CHOOSE = ("", _("(下記よりお選びください)"))
 MASKED_PASSWORD = "********"  # the same whatever the length
@@ -458,7 +462,7 @@ class SignupDetailsForm(forms.Form):
                 name=data.get("name", ""),
             )
             try:
-                validate_password(password, candidate)
+                validate_new_password(password, candidate)
             except ValidationError as exc:
                 self.add_error("password", exc)
         return data

@@ -17,8 +17,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client
-from pytest_django.asserts import assertRedirects
+from pytest_django.asserts import assertNotContains, assertRedirects
 
+from accounts.forms.recovery import NewPasswordForm
 from portal import normalize
 from portal.models import Utility
 from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory
@@ -176,3 +177,103 @@ def test_nayoro_says_every_kind_of_character_its_check_demands(seeds, mailoutbox
     member = MemberFactory.build(utility=nayoro, login_id="", email=EMAIL)
     with pytest.raises(ValidationError, match="数字を含めてください"):
         validate_password("Suidou#Nayoro", member)
+
+
+# Finding 6: one message that says what to fix --------------------------------------------
+
+
+def password_errors(utility: Utility, password: str, **member) -> list[str]:
+    """Return the messages the new-password form gives beside its password field."""
+    member = MemberFactory.build(utility=utility, **member)
+    form = NewPasswordForm({"password": password, "password_confirm": password}, member=member)
+    assert not form.is_valid()
+    return form.errors["password"]
+
+
+@pytest.mark.parametrize(
+    ("slug", "password", "message"),
+    [
+        # Too short and lacking a digit: the rule says both, Django's length message does not
+        # come too, nor the common-password one (「abc」 is in its list).
+        ("kanazawa", "abc", "パスワードは8〜16文字にし、英字と数字の両方を含めてください。"),
+        ("kanazawa", "abcdefghijk", "パスワードには英字と数字の両方を含めてください。"),
+        ("kanazawa", "mizu2025abcdefghi", "パスワードは8〜16文字にしてください。"),
+        (
+            "kanazawa",
+            "Mizu2025ab",
+            "パスワードは半角の小文字英字と数字で入力してください(記号・大文字は使えません)。",
+        ),
+        (
+            "kanazawa",
+            "ｍｉｚｕ２０２５ａｂ",
+            "全角文字は使えません。半角の小文字英字と数字で入力してください。",
+        ),
+        ("kanazawa", "mizu 2025ab", "パスワードに空白は使えません。"),
+        # Typed in full width: only that, not four more saying upper, lower, digit and symbol
+        # are missing (they are there, in full width).
+        (
+            "nayoro",
+            "Ａｂｃ１２３４５＃",
+            "全角文字は使えません。半角の英数字と記号(!?#$&()-_)で入力してください。",
+        ),
+        (
+            "nayoro",
+            "abc",
+            "パスワードは8文字以上にし、アルファベット大文字、数字、記号(!?#$&()-_)を含めてください。",
+        ),
+        ("nayoro", "Ny#2025", "パスワードは半角8文字以上にしてください。"),
+        ("nayoro", "nayoro#2025", "パスワードにアルファベット大文字を含めてください。"),
+        ("nayoro", "Suidou#Nayoro", "パスワードに数字を含めてください。"),
+        ("nayoro", "Nayoro2025", "パスワードに記号(!?#$&()-_)を含めてください。"),
+        (
+            "nayoro",
+            "Nayoro@2025%",
+            "使用できる記号は !?#$&()-_ のみです(「@」「%」は使えません)。",
+        ),
+    ],
+)
+def test_a_refused_password_gets_one_message_that_says_what_to_fix(seeds, slug, password, message):
+    assert password_errors(seeds[slug], password) == [message]
+
+
+@pytest.mark.parametrize(
+    ("slug", "password", "member", "message"),
+    [
+        ("kanazawa", "password1", {}, "よく使われていて推測されやすい"),
+        ("nayoro", "Password1!", {}, "よく使われていて推測されやすい"),
+        ("kanazawa", "suidotaro1", {"login_id": "suidotaro"}, "ログインIDと似ている"),
+        ("nayoro", "Suido#12", {"email": "suido@example.jp"}, "メールアドレスと似ている"),
+    ],
+)
+def test_common_and_look_alike_passwords_that_meet_the_rule_stay_refused(
+    seeds, slug, password, member, message
+):
+    errors = password_errors(seeds[slug], password, **member)
+    assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_signup_shows_one_message_for_a_short_password(seeds, mailoutbox):
+    kanazawa, client = seeds["kanazawa"], Client()
+    signup_page(client, kanazawa, mailoutbox)
+    contract = CustomerFactory(utility=kanazawa)
+    response = client.post(
+        url("signup_confirm", kanazawa), signup_details(kanazawa, contract, "abc")
+    )
+    assert response.context["form"].errors["password"] == [
+        "パスワードは8〜16文字にし、英字と数字の両方を含めてください。"
+    ]
+    assertNotContains(response, "短すぎます")
+    assertNotContains(response, "一般的すぎます")
+
+
+def test_nayoro_signup_shows_only_the_full_width_message(seeds, mailoutbox):
+    nayoro, client = seeds["nayoro"], Client()
+    signup_page(client, nayoro, mailoutbox)
+    contract = CustomerFactory(utility=nayoro)
+    response = client.post(
+        url("signup_confirm", nayoro), signup_details(nayoro, contract, "Ａｂｃ１２３４５＃")
+    )
+    assert response.context["form"].errors["password"] == [
+        "全角文字は使えません。半角の英数字と記号(!?#$&()-_)で入力してください。"
+    ]
+    assertNotContains(response, "を含めてください")

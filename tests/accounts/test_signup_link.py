@@ -289,7 +289,7 @@ def test_a_utility_asks_only_the_questions_it_has_switched_on(client, mailoutbox
         (
             {"password": "password1", "password_confirm": "password1"},
             "password",
-            "一般的すぎます",
+            "よく使われていて推測されやすいため、使えません。",
         ),
         (
             {"password_confirm": "mizu2025ac"},
