@@ -27,6 +27,7 @@ from billing.models import Customer
 from portal import normalize
 from portal.admin import PortalAdmin, UtilityScopedAdmin, UtilityScopedInline
 
+from .forms.signup import checked_phone
 from .history import describe
 from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent
 from .services import review
@@ -132,6 +133,10 @@ class MemberAdminForm(forms.ModelForm):
         email = self.cleaned_data["email"]
         validate_plain_email(email)
         return email
+
+    def clean_phone(self) -> str:
+        phone = normalize.phone(self.cleaned_data["phone"])
+        return checked_phone(phone) if phone else ""
 
     def clean_contract_number(self) -> str:
         number = normalize.digits(self.cleaned_data["contract_number"])

@@ -12,6 +12,7 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from portal import normalize
 from portal.admin import UtilityScopedAdmin
 
 from . import services
@@ -87,8 +88,29 @@ class CsvImportAdmin(UtilityScopedAdmin):
         return TemplateResponse(request, "admin/billing/import_csv.html", context)
 
 
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "utility",
+            "number",
+            "name",
+            "name_kana",
+            "address",
+            "building",
+            "phone",
+            "meter_diameter_mm",
+            "meter_number",
+        ]
+
+    def clean_phone(self) -> str:
+        """Keep the digits only, as the importer does (076(220)2111, ０７６－２２０－２１１１)."""
+        return normalize.phone(self.cleaned_data["phone"])
+
+
 @admin.register(Customer)
 class CustomerAdmin(CsvImportAdmin):
+    form = CustomerAdminForm
     list_display = ["number", "name", "name_kana", "phone", "meter_diameter_mm", "utility"]
     list_filter = ["utility", "meter_diameter_mm"]
     search_fields = ["number", "name", "name_kana", "phone", "address"]

@@ -21,6 +21,7 @@ from typing import BinaryIO, NamedTuple
 
 from django.utils.translation import gettext as _
 
+from portal import normalize
 from portal.normalize import digits, katakana, nfkc
 
 from .models import METER_DIAMETERS_MM
@@ -60,7 +61,6 @@ MAX_LENGTHS = {"name": 100, "name_kana": 100, "address": 256, "building": 256, "
 CHUNK_SIZE = 1 << 20
 # Rows an importer holds at a time between reading and writing.
 BATCH_SIZE = 5000
-_PARENTHESES = str.maketrans("", "", "()")
 _KANA = re.compile(r"[\u30a0-\u30ff ]*")
 _SPACES = re.compile(r"\s+")
 
@@ -250,7 +250,7 @@ def validate_customers(
         _length(line, "name_kana", kana, errors)
         address = _text(line, "address", address, errors)
         building = _text(line, "building", building, errors)
-        phone = digits(phone).translate(_PARENTHESES)  # 076(220)2111 is a common way to write it
+        phone = normalize.phone(phone)  # 076(220)2111 is a common way to write it
         if phone and not (phone.isascii() and phone.isdigit() and 10 <= len(phone) <= 11):
             errors.append(RowError(line, "phone", _("電話番号は数字10〜11桁で入力してください。")))
         size = _integer(line, "meter_diameter_mm", diameter, errors)

@@ -9,6 +9,8 @@ import unicodedata
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff70\u30fc\uff0d"
 _NUMBER_NOISE = re.compile(f"[\\s{re.escape(_HYPHENS)}]")
 _SPACES = re.compile(r"\s+")
+# NFKC has made （） into (): 076(220)2111 and (0165)42-6128 are how people write phones.
+_PHONE_NOISE = re.compile(f"[\\s(){re.escape(_HYPHENS)}]")
 
 
 def nfkc(value: str) -> str:
@@ -18,6 +20,11 @@ def nfkc(value: str) -> str:
 def digits(value: str) -> str:
     """Return a number as typed with full-width digits, spaces and any hyphen removed."""
     return _NUMBER_NOISE.sub("", unicodedata.normalize("NFKC", value or ""))
+
+
+def phone(value: str) -> str:
+    """Return a phone number as typed with brackets, full-width digits, spaces and hyphens removed."""
+    return _PHONE_NOISE.sub("", unicodedata.normalize("NFKC", value or ""))
 
 
 def katakana(value: str) -> str:

@@ -11,7 +11,13 @@ from portal.models import Utility
 
 from ..models import SECRET_QUESTIONS, Member
 from .recovery import NewPasswordForm, email_field
-from .signup import CHOOSE, NormalisedCharField, checked_customer_number, checked_phone
+from .signup import (
+    CHOOSE,
+    DETAIL_WORDS,
+    NormalisedCharField,
+    checked_customer_number,
+    checked_phone,
+)
 
 
 def _required(label: str) -> dict:
@@ -158,12 +164,13 @@ class ContractAddForm(forms.Form):
                 help_text=_("・[例]〇〇市△△町1500-1"),
                 error_messages=_required(_("住所")),
             )
+        words = DETAIL_WORDS[utility.verification]
         self.fields["phone"] = NormalisedCharField(
-            label=_("連絡先電話番号"),
-            normalise=normalize.digits,
+            label=words["phone"],
+            normalise=normalize.phone,
             max_length=30,
-            help_text=_("・水道の契約で届け出た電話番号を入力してください。[例]03-1234-5678"),
-            error_messages=_required(_("連絡先電話番号")),
+            help_text=words["contract_phone_help"] % {"office": utility.name},
+            error_messages=_required(words["phone"]),
             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
         )
 

@@ -46,6 +46,10 @@ DETAIL_WORDS = {
         "phone_help": _("・[例]03-1234-5678"),
         "password": _("ご希望のパスワード"),
         "password_confirm": _("ご希望のパスワード(確認用)"),
+        # The hint on 会員情報 → 契約の追加, where the phone must be the contract's.
+        "contract_phone_help": _(
+            "・水道の契約で届け出た電話番号を入力してください。[例]03-1234-5678"
+        ),
     },
     Utility.Verification.CODE: {
         "name": _("お名前(ニックネームでも登録いただけます)"),
@@ -63,6 +67,10 @@ DETAIL_WORDS = {
         ),
         "password": _("パスワード"),
         "password_confirm": _("パスワード(確認用)"),
+        "contract_phone_help": _(
+            "%(office)sに届け出た電話番号の入力となりますので注意してください。"
+            "また、ハイフンを除いた数字で入力してください。"
+        ),
     },
 }
 # Seed 003's order on 「2/4 会員情報入力」.
@@ -148,13 +156,16 @@ def checked_customer_number(utility: Utility, number: str) -> str:
 
 
 def checked_phone(phone: str) -> str:
-    """Return an already normalised phone number, or refuse what is not 10-11 digits from 0."""
+    """Return an already normalised phone number, or refuse what is not 10-11 digits from 0.
+
+    No example here: the field's hint beside the message gives the utility's own (seed 000
+    writes 03-1234-5678, seed 003 asks for the digits without hyphens).
+    """
     if not (
         phone.isascii() and phone.isdigit() and phone.startswith("0") and 10 <= len(phone) <= 11
     ):
         raise ValidationError(
-            _("電話番号は市外局番から10〜11桁の数字で入力してください(例: 03-1234-5678)。"),
-            code="phone_format",
+            _("電話番号は市外局番から10〜11桁の数字で入力してください。"), code="phone_format"
         )
     return phone
 
@@ -300,7 +311,7 @@ class SignupDetailsForm(forms.Form):
             )
         fields["phone"] = NormalisedCharField(
             label=words["phone"],
-            normalise=normalize.digits,
+            normalise=normalize.phone,
             max_length=30,
             help_text=words["phone_help"] % {"office": u.name},
             error_messages=_required(words["phone"]),

@@ -52,7 +52,7 @@ def match_contract(
         "customer_id": customer.pk,
         "number": number == customer.number,
         "name": _same(normalize.without_spaces, name, customer.name),
-        "phone": _same(normalize.digits, phone, customer.phone),
+        "phone": _same(normalize.phone, phone, customer.phone),
     }
     if utility.asks_address:
         result["address"] = _same(_address_key, address, customer.address)
