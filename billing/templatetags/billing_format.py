@@ -73,12 +73,21 @@ def signed_percent(value: int | None) -> str:
 
 
 # Dates are Gregorian everywhere on these pages (the slip's 令和 is not used): one format, here.
-@register.filter
-def jdate(value: datetime.date | None) -> str:
-    """Format a date the Japanese way: 「2025年5月25日」."""
+def jdate_text(value: datetime.date | None) -> str:
+    """A date the Japanese way, as plain text: 「2025年5月25日」."""
     if not value:
         return ""
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+@register.filter
+def jdate(value: datetime.date | None) -> str:
+    """Format a date for a page, kept whole on one line: a range breaks only at 「〜」."""
+    text = jdate_text(value)
+    return _unbroken(text) if text else text
+
+
+register.filter("jdate_text", jdate_text)
 
 
 @register.filter

@@ -12,6 +12,7 @@ from billing.models import MeterReading
 from billing.templatetags.billing_format import (
     cubic_metres,
     jdate,
+    jdate_text,
     jmonth,
     signed_cubic_metres,
     signed_percent,
@@ -178,7 +179,12 @@ def test_japanese_number_formats():
 
 
 def test_dates_are_gregorian_in_japanese_style():
-    assert jdate(datetime.date(2025, 5, 25)) == "2025年5月25日"
-    assert jdate(datetime.date(2025, 10, 1)) == "2025年10月1日"
+    assert jdate_text(datetime.date(2025, 5, 25)) == "2025年5月25日"
+    assert jdate_text(datetime.date(2025, 10, 1)) == "2025年10月1日"
     assert jmonth(datetime.date(2025, 5, 25)) == "2025年5月"
+    assert jdate_text(None) == ""
+
+
+def test_a_date_on_a_page_never_breaks_so_a_range_breaks_only_at_the_wave_dash():
+    assert jdate(datetime.date(2025, 10, 26)) == '<span class="nowrap">2025年10月26日</span>'
     assert jdate(None) == ""

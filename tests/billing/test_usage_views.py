@@ -32,6 +32,11 @@ LAST_END = datetime.date(2025, 5, 25)
 MAX_QUERIES = 7
 
 
+def whole(start: str, end: str) -> str:
+    """A period as the pages write it: each date unbroken, a line may break only at 「〜」."""
+    return f'<span class="nowrap">{start}</span>〜<span class="nowrap">{end}</span>'
+
+
 def _months_back(day: datetime.date, months: int) -> datetime.date:
     index = day.year * 12 + day.month - 1 - months
     return day.replace(year=index // 12, month=index % 12 + 1)
@@ -79,8 +84,10 @@ def test_dashboard_shows_the_latest_period_as_the_slip_does(logged_in_client, ut
     response = logged_in_client.get(url("dashboard", utility))
     assert response.status_code == HTTPStatus.OK
     assertContains(response, contract.number)
-    assertContains(response, "2025年3月26日〜2025年5月25日")
-    assertContains(response, "<dt>検針日</dt><dd>2025年5月25日</dd>", html=True)
+    assertContains(response, whole("2025年3月26日", "2025年5月25日"))
+    assertContains(
+        response, "<dt>検針日</dt><dd><span class='nowrap'>2025年5月25日</span></dd>", html=True
+    )
     assertContains(
         response, "<dt>今回の指針</dt><dd><span class='nowrap'>1,169 m³</span></dd>", html=True
     )
@@ -106,7 +113,7 @@ def test_dashboard_compares_with_previous_period_and_last_year(logged_in_client,
     response = logged_in_client.get(url("dashboard", utility))
     assertContains(response, "+5 m³")
     assertContains(response, "+25%")
-    assertContains(response, "2024年3月26日〜2024年5月25日")
+    assertContains(response, whole("2024年3月26日", "2024年5月25日"))
     assertContains(response, "+1 m³")
     assertContains(response, "+4%")
     assertContains(response, "0.41 m³")  # 25 m³ over 61 days
@@ -312,16 +319,12 @@ def test_history_pages_every_period(logged_in_client, utility, contract):
     add_history(contract, list(range(1, 121)), months=1)  # 120 monthly periods
     response = logged_in_client.get(url("history", utility, contract.number))
     assertContains(response, "全120件、1/5ページ")
-    assertContains(
-        response,
-        '<span class="chunk">2025年4月26日〜</span><span class="chunk">2025年5月25日</span>',
-        html=True,
-    )
+    assertContains(response, whole("2025年4月26日", "2025年5月25日"), html=True)
     assertContains(response, f'href="{url("period", utility, contract.number, LAST_END)}"')
     assertContains(response, 'rel="next"')
     response = logged_in_client.get(url("history", utility, contract.number) + "?page=5")
     assertContains(response, "全120件、5/5ページ")
-    assertContains(response, '<span class="chunk">2015年5月26日〜</span>', html=True)  # the oldest
+    assertContains(response, '<span class="nowrap">2015年5月26日</span>〜')  # the oldest
     response = logged_in_client.get(url("history", utility, contract.number) + "?page=abc")
     assertContains(response, "1/5ページ")
 
@@ -335,7 +338,7 @@ def test_period_detail_is_the_slip_of_that_period(logged_in_client, utility, con
     response = logged_in_client.get(url("period", utility, contract.number, end))
     assert response.status_code == HTTPStatus.OK
     assertContains(response, "上下水道料金のお知らせ(検針票)")
-    assertContains(response, "2025年1月26日〜2025年3月25日")
+    assertContains(response, whole("2025年1月26日", "2025年3月25日"))
     assertContains(response, "<dt>口径</dt><dd>20 mm</dd>", html=True)
     assertContains(response, f"<dt>メーター番号</dt><dd>{contract.meter_number}</dd>", html=True)
     assertContains(
@@ -364,7 +367,9 @@ def test_invoice_block_for_a_member_who_declares_consumption_tax(client, utility
         '<td class="num"><span class="nowrap">455円</span></td></tr>',
         html=True,
     )
-    assertContains(response, "<dt>取引期間</dt><dd>2025年3月26日〜2025年5月25日</dd>", html=True)
+    assertContains(
+        response, f"<dt>取引期間</dt><dd>{whole('2025年3月26日', '2025年5月25日')}</dd>", html=True
+    )
 
 
 @pytest.mark.parametrize("declaration", ["no", ""])

@@ -1,9 +1,13 @@
-"""Every resident page at 375 px: no sideways scrolling, no axe violations, nothing CSP blocks.
+"""Every resident page at every width from 320 to 1280 px, and axe and the CSP at 375 px.
 
 One walk goes through both signup journeys (with their error states), both recoveries, the
-usage pages and 会員情報 as residents would. Each page it lands on is checked and its URL name
-recorded; the last assertion compares what was walked with the URLconf, so a page added later
-fails here until the walk reaches it (or it is listed in NOT_PAGES with the reason).
+usage pages and 会員情報 as residents would. Each page it lands on is checked at 375 px (axe,
+nothing CSP blocks), then resized through WIDTHS without reloading (so a page that is the
+answer to a POST is seen at every width too) and its layout checked at each (tests/e2e/
+layout.py: no sideways scroll, no squeezed cell, no date, amount or word split across lines).
+Its URL name is recorded; the last assertion compares what was walked with the URLconf, so a
+page added later fails here until the walk reaches it (or it is listed in NOT_PAGES with the
+reason).
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from playwright.sync_api import Page, expect
 
 from billing.models import Customer
 
+from .layout import layout_problems
+
 PHONE = 375
+# Phones to desktops: a two-column list once fitted 375 and 1280 px and broke at 480-700.
+WIDTHS = (320, 375, 414, 480, 540, 600, 680, 768, 900, 1024, 1280)
 SHOTS = os.environ.get("PORTAL_SCREENSHOTS")
 # URL names that answer no page of their own (a POST that redirects, a mailed link that
 # stashes its token and redirects, a file download, the admin, a health check).
@@ -42,6 +50,7 @@ CODE = re.compile(r"(?:検証コード|認証コード): (\d{6})")
 class Walk:
     def __init__(self, page: Page, base: str) -> None:
         self.page, self.base, self.seen, self.shots = page, base, set(), 0
+        self.layout: list[str] = []
         self.csp_errors: list[str] = []
         page.on(
             "console",
@@ -68,10 +77,17 @@ class Walk:
         match = resolve(urlparse(page.url).path)
         name = f"{match.namespace or 'index'}:{match.url_name}"
         self.seen.add(name)
-        if SHOTS:  # PORTAL_SCREENSHOTS=dir keeps a full-page picture of each page to look at
-            self.shots += 1
-            path = Path(SHOTS) / f"{self.shots:03d}-{name.replace(':', '-')}.png"
-            page.screenshot(path=str(path), full_page=True)
+        self.shots += 1
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 812})
+            self.layout += [f"{page.url} at {width} px: {p}" for p in layout_problems(page)]
+            if SHOTS:  # PORTAL_SCREENSHOTS=dir keeps a full-page picture of each page and width
+                path = Path(SHOTS) / f"{self.shots:03d}-{name.replace(':', '-')}-{width}.png"
+                page.screenshot(path=str(path), full_page=True)
+        page.set_viewport_size({"width": PHONE, "height": 812})
+        page.emulate_media(media="print")  # a slip is printed: its heading breaks no word either
+        self.layout += [f"{page.url} printed: {p}" for p in layout_problems(page)]
+        page.emulate_media(media="screen")
 
     def click(self, name: str, role: str = "button") -> None:
         self.page.get_by_role(role, name=name, exact=True).click()
@@ -229,7 +245,7 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     walk.click("退会する")
 
 
-def test_every_resident_page_fits_a_phone_and_passes_axe(
+def test_every_resident_page_reads_at_every_width_and_passes_axe(
     page: Page, live_server, demo_data, daytime, mailoutbox
 ):
     walk = Walk(page, live_server.url)
@@ -240,6 +256,7 @@ def test_every_resident_page_fits_a_phone_and_passes_axe(
     _usage_and_profile(walk, mailoutbox)
     missing = _url_names() - walk.seen - NOT_PAGES
     assert not missing, f"pages no walk reaches yet: {sorted(missing)}"
+    assert not walk.layout, "\n".join(walk.layout)
 
 
 def test_the_staff_member_list_fits_a_1280_px_screen(browser, live_server, demo_data):

@@ -64,7 +64,9 @@ def test_inquiry_page_links_the_utilitys_address_or_gives_the_phone_desk(client)
 
 def test_terms_page_shows_the_utilitys_terms(client, utility):
     response = client.get(reverse("portal:terms", args=[utility.slug]))
-    assertContains(response, f"{utility.portal_name}利用規約")
+    assertContains(
+        response, f'<h1><span class="phrase">{utility.portal_name}</span>利用規約</h1>', html=True
+    )
     assertContains(response, "本規約は本サービスの利用に適用されます。")
 
 
