@@ -143,3 +143,31 @@ def test_the_dashboard_word_for_the_number_is_the_utilitys(kanazawa, client):
     page = client.get(reverse("billing:dashboard", args=["kanazawa"]))
     assertContains(page, "<dt>ポータル登録番号</dt>", html=False)
     assert "お客様番号" not in page.content.decode().split("<main", 1)[1].split("</main>")[0]
+
+
+def _main(page) -> str:
+    """The page's own content, without the header and the footer's contact block."""
+    return page.content.decode().split("<main", 1)[1].split("</main>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("slug", "phone", "hours", "address"),
+    [
+        ("kanazawa", "076-220-2111", "受付 平日 8:30〜17:45", "石川県金沢市広岡3丁目3番30号"),
+        ("nayoro", "01654-3-2111", "受付 平日 8:45〜17:15", "北海道名寄市大通南1丁目1番地"),
+    ],
+)
+def test_the_offices_page_gives_the_number_to_call_the_hours_and_the_address(
+    kanazawa, slug, phone, hours, address
+):
+    page = Client().get(reverse("portal:offices", args=[slug]))
+    main = _main(page)
+    for words in (phone, hours, address):
+        assert words in main, f"{words} not on お客さま窓口一覧 of {slug}"
+
+
+def test_the_offices_page_adds_the_utilitys_office_notes_to_its_contact_block(kanazawa):
+    page = Client().get(reverse("portal:offices", args=["kanazawa"]))
+    main = _main(page)
+    assert "上下水道の引越し等の手続き、料金のお支払いに関するご相談を承ります。" in main
+    assert main.count("076-220-2111") == 1
