@@ -13,3 +13,18 @@ def open_all_hours(view: Callable) -> Callable:
     """
     view.open_all_hours = True  # type: ignore[attr-defined]
     return view
+
+
+def resumes_at(url_name: str, label: str) -> Callable[[Callable], Callable]:
+    """Name the page a resident goes on from when a POST-only step is opened by GET.
+
+    A reload, a bookmark or a reopened tab asks for the step again by GET; the 405 page
+    (portal.middleware.MethodNotAllowedPageMiddleware) links ``url_name`` of the same utility,
+    with ``label`` as its words. Without a mark it links the utility's login page.
+    """
+
+    def mark(view: Callable) -> Callable:
+        view.resumes_at = (url_name, label)  # type: ignore[attr-defined]
+        return view
+
+    return mark

@@ -8,6 +8,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from .logging import REQUEST_ID
 from .models import Utility
@@ -62,6 +65,31 @@ class UtilityMiddleware:
             raise Http404("unknown utility")
         request.utility = utility  # type: ignore[attr-defined]
         return None
+
+
+class MethodNotAllowedPageMiddleware:
+    """Answer a GET on a POST-only step under a utility with a page that says where to go on.
+
+    Reloading a confirmation, reopening its tab or following a bookmark asks by GET for a step
+    only a form's button reaches; Chromium shows the bare 405 as 「HTTP ERROR 405」 in English.
+    The view's ``@resumes_at`` names the page to go on from (the utility's login page if none).
+    Runs after ``UtilityMiddleware``; the status and the Allow header stay.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        utility = getattr(request, "utility", None)
+        if response.status_code != 405 or request.method not in ("GET", "HEAD") or not utility:
+            return response
+        view = request.resolver_match.func if request.resolver_match else None
+        url_name, label = getattr(view, "resumes_at", ("accounts:login", _("ログインページへ")))
+        context = {"resume_url": reverse(url_name, args=[utility.slug]), "resume_label": label}
+        page = render(request, "405.html", context, status=405)
+        page["Allow"] = response["Allow"]
+        return page
 
 
 def _signed_in_utility(request: HttpRequest, slug: str) -> Utility | None:

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.UtilityMiddleware",
+    "portal.middleware.MethodNotAllowedPageMiddleware",
     "accounts.middleware.OperatingHoursMiddleware",
     "accounts.middleware.SessionIdleTimeoutMiddleware",
     "accounts.middleware.ResidentLoginRequiredMiddleware",

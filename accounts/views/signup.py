@@ -11,10 +11,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.decorators import resumes_at
 from portal.models import Utility
 
 from .. import challenges
@@ -31,6 +33,9 @@ from ..ratelimit import CooldownActive, RateLimited
 from ..services import signup as services
 from ..services.base import MailNotSent, NotStarted
 from .responses import rate_limited_response
+
+# A reloaded or reopened step a button posts to goes on from the details (kept in the session).
+BACK_TO_DETAILS = resumes_at("accounts:signup_details", gettext_lazy("入力画面に戻る"))
 
 RESTART_REASONS = {
     NotStarted: "not_started",
@@ -112,6 +117,7 @@ def signup_code(request: HttpRequest) -> HttpResponse:
     return _code_page(request, email, form)
 
 
+@resumes_at("accounts:signup_code", gettext_lazy("認証コードの入力に戻る"))
 @signup_view
 @require_POST
 def signup_code_resend(request: HttpRequest) -> HttpResponse:
@@ -163,6 +169,7 @@ def signup_details(request: HttpRequest) -> HttpResponse:
     return _details_page(request, utility, form, email)
 
 
+@BACK_TO_DETAILS
 @signup_view
 @sensitive_post_parameters("secret_answer")
 @require_POST
@@ -192,6 +199,7 @@ def _details_page(
     return render(request, template, context, status=status)
 
 
+@BACK_TO_DETAILS
 @signup_view
 @sensitive_post_parameters(*SIGNUP_SECRETS)
 @require_POST
@@ -215,6 +223,7 @@ def signup_confirm(request: HttpRequest) -> HttpResponse:
     return render(request, _template(utility, "accounts/signup_confirm.html"), context)
 
 
+@BACK_TO_DETAILS
 @signup_view
 @require_POST
 def signup_complete(request: HttpRequest) -> HttpResponse:

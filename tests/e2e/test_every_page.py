@@ -175,7 +175,9 @@ def _nayoro_signup(walk: Walk, mailoutbox) -> None:
     walk.click("確認")
     walk.click("登録")  # 「該当する契約が見つかりませんでした」
     expect(page.get_by_text("該当する契約が見つかりませんでした。", exact=False)).to_be_visible()
-    walk.click("訂正")
+    walk.go("/nayoro/signup/complete/")  # that tab reopened: a page that says where to go on
+    expect(page.get_by_role("heading", level=1)).to_have_text("この画面は再表示できません")
+    walk.click("入力画面に戻る", role="link")
     page.get_by_label("お客様番号").fill(contract.number)
     page.get_by_label("パスワード", exact=True).fill("Aruku#2026")
     page.get_by_label("パスワード(確認用)").fill("Aruku#2026")
