@@ -128,6 +128,10 @@ def _kanazawa_signup(walk: Walk, mailoutbox) -> None:
     walk.click("メールを送信する")
     page.goto(SIGNUP_LINK.search(mailoutbox[-1].body).group(0))
     walk.look()
+    secret = page.get_by_role("group", name=re.compile("^秘密の質問と回答"))
+    expect(secret).to_have_css("border-top-style", "solid")  # accounts.css, not the groove
+    expect(secret.locator("legend")).to_have_css("font-weight", "700")
+    expect(secret.locator(".required")).to_have_count(1)
     walk.click("入力内容を確認する")  # the details' error state
     page.get_by_label("ポータル登録番号").fill(contract.number)
     page.get_by_label("お客さま名").fill(contract.name)

@@ -171,3 +171,26 @@ def test_the_offices_page_adds_the_utilitys_office_notes_to_its_contact_block(ka
     main = _main(page)
     assert "上下水道の引越し等の手続き、料金のお支払いに関するご相談を承ります。" in main
     assert main.count("076-220-2111") == 1
+
+
+def test_kanazawa_step_six_is_styled_and_says_required_once_for_the_secret_group(
+    kanazawa, mailoutbox
+):
+    browser = Client()
+    ask_for_link(browser, kanazawa)
+    page = browser.get(last_signup_link(mailoutbox), follow=True)
+    assertContains(page, "css/accounts.css")  # the group's border and bold legend live there
+    group = page.content.decode().split('<fieldset class="field-group">', 1)[1]
+    group = group.split("</fieldset>", 1)[0]
+    assert group.count('class="required"') == 1, group
+    assert group.split("</legend>", 1)[0].count('class="required"') == 1
+
+
+def test_nayoros_consents_say_required_once_each(nayoro, mailoutbox):
+    browser = Client()
+    reach_code_details(browser, nayoro, mailoutbox)
+    page = browser.get(url(nayoro, "signup_details")).content.decode()
+    groups = [g.split("</fieldset>", 1)[0] for g in page.split('<fieldset class="consent">')[1:]]
+    assert len(groups) == 2
+    for group in groups:
+        assert group.count('class="required"') == 1, group
