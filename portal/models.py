@@ -231,6 +231,14 @@ class Utility(models.Model):
         return f"毎日{_clock(self.opens_at)}〜{_clock(self.closes_at)}"
 
     @property
+    def office_name(self) -> str:
+        """The utility as its own residents call it, without the city: 「上下水道室」.
+
+        Nayoro's guide asks for 「上下水道室に届け出た電話番号」, not 「名寄市上下水道室に…」.
+        """
+        return self.name.removeprefix(self.short_name) or self.name
+
+    @property
     def sender_domain(self) -> str:
         return self.sender_email.rpartition("@")[2]
 

@@ -284,7 +284,7 @@ class SignupDetailsForm(forms.Form):
                 normalise=normalize.katakana,
                 max_length=100,
                 help_text=_("%(office)sに届け出た契約者名をカタカナで入力してください。")
-                % {"office": u.name},
+                % {"office": u.office_name},
                 error_messages=_required(_("お客様氏名カナ")),
             )
         if u.asks_address:
@@ -313,7 +313,7 @@ class SignupDetailsForm(forms.Form):
             label=words["phone"],
             normalise=normalize.phone,
             max_length=30,
-            help_text=words["phone_help"] % {"office": u.name},
+            help_text=words["phone_help"] % {"office": u.office_name},
             error_messages=_required(words["phone"]),
             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
         )

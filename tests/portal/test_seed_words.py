@@ -15,7 +15,12 @@ from pytest_django.asserts import assertContains
 
 from portal.models import Utility
 from tests.factories import CustomerFactory, MemberFactory
-from tests.helpers import ask_for_link, last_signup_link, reach_code_details
+from tests.helpers import (
+    ask_for_link,
+    last_signup_link,
+    reach_code_details,
+    sign_up,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +71,8 @@ def test_kanazawa_step_six_has_the_guides_hint_group_and_notes(kanazawa, mailout
         '<legend>秘密の質問と回答 <span class="field__note">(ログインIDまたはパスワードを忘れた場合に、お尋ねします)</span>',
         '<label for="id_secret_question">質問</label>',
         '<label for="id_secret_answer">回答</label>',
-        "※ログインIDやパスワードは金沢市上下水道ポータルサイトをご使用する際、必要となります。",
+        # The guide's own words: 「ポータルサイト」, as its ① defines it, not the full name.
+        "※ログインIDやパスワードはポータルサイトをご使用する際、必要となります。",
         "※秘密の回答は、ログインIDやパスワードを忘れた場合、必要となります。",
     ]:
         assertContains(page, words, html=False)
@@ -194,3 +200,91 @@ def test_nayoros_consents_say_required_once_each(nayoro, mailoutbox):
     assert len(groups) == 2
     for group in groups:
         assert group.count('class="required"') == 1, group
+
+
+def test_kanazawa_step_eight_says_the_guides_sentences_with_the_portals_own_name(
+    kanazawa, mailoutbox
+):
+    """The guide's ⑧ screen says 「金沢市上下水道料金ポータルサイト」 once, a slip: its own mail for
+    the same sentence, its title and every screen say 「金沢市上下水道ポータルサイト」."""
+    browser = Client()
+    contract = CustomerFactory(utility=kanazawa, number="10000000000099", phone="0762202111")
+    sign_up(browser, kanazawa, mailoutbox, contract)
+    page = browser.get(url(kanazawa, "signup_done"))
+    for words in [
+        "会員登録 ⑧ ・ 自動応答メッセージ",
+        "会員登録が完了しました。",
+        "後日お送りする「ご使用量等の確認についてのご案内」メールご到着後、ご登録いただいたID、"
+        "パスワードで金沢市上下水道ポータルサイトにログインいただき、ご使用量等を確認してください。",
+        "なお、ご案内メールをお送りするまでには、数日（受付が混み合っている場合は10日程度）"
+        "お時間をいただきます。",
+        "また、金沢市企業局から電話等でご登録内容を確認させていただく場合がありますので、"
+        "ご了承ください。",
+        "← 金沢市上下水道ポータルサイトのトップページへ",
+    ]:
+        assertContains(page, words, html=False)
+    assert "料金ポータルサイト" not in page.content.decode()
+
+
+def test_nayoro_step_two_hints_name_the_office_as_the_guide_does(nayoro, mailoutbox):
+    browser = Client()
+    reach_code_details(browser, nayoro, mailoutbox)
+    page = browser.get(url(nayoro, "signup_details"))
+    for words in [
+        "上下水道室に届け出た電話番号の入力となりますので注意してください。"
+        "また、ハイフンを除いた数字で入力してください。",
+        "上下水道室に届け出た契約者名をカタカナで入力してください。",
+    ]:
+        assertContains(page, words, html=False)
+    assert "名寄市上下水道室に届け出た" not in page.content.decode()
+
+
+def _guide_steps(slug: str) -> list[str]:
+    page = Client().get(reverse("portal:guide", args=[slug])).content.decode()
+    steps = page.split('<ol class="guide__steps">', 1)[1].split("</ol>", 1)[0]
+    return [step.split("</li>", 1)[0] for step in steps.split("<li>")[1:]]
+
+
+def test_kanazawas_guide_page_numbers_its_steps_and_words_them_as_the_printed_guide(kanazawa):
+    steps = _guide_steps("kanazawa")
+    assert [step[: step.index("</span>") + len("</span>")] for step in steps] == [
+        f'<span class="guide__number">{n}</span>' for n in "①②③④⑤⑥⑦⑧"
+    ]
+    assert (
+        "金沢市上下水道ポータルサイト（以下「ポータルサイト」といいます。）のログイン画面を開いてください。"
+        in steps[0]
+    )
+    assert "ポータルサイトログイン画面の「会員登録する」ボタンをクリックしてください。" in steps[1]
+    assert (
+        "メール送信完了画面が表示されます。登録されたメールアドレスにメールが届くのを待ってください。"
+        "なお、金沢市企業局から送られる電子メールの語尾 (@ep-r.jp) の受信を許可されていない場合は、"
+        "メールが届きませんので、受信許可の設定をされた後、再度③の登録をしてください。"
+    ) in steps[3]
+    assert "本会員登録用画面で必要情報を登録してください。" in steps[5]
+    assert (
+        "登録内容を確認後、間違いがなければ「本会員申請する」をクリックしてください。" in steps[6]
+    )
+    assert "登録完了画面が表示されます。その後、会員登録完了のメールが送られてきます。" in steps[7]
+
+
+def test_nayoros_guide_page_numbers_its_steps_and_words_them_as_the_printed_guide(kanazawa):
+    steps = _guide_steps("nayoro")
+    assert [step[: step.index("</span>") + len("</span>")] for step in steps] == [
+        f'<span class="guide__number">{n}</span>' for n in "①②③④⑤⑥⑦⑧⑨"
+    ]
+    for number, words in [
+        (0, "「初めての方はこちら」をタップします。"),
+        (1, "メールアドレスを入力します。「認証コードの送信」ボタンを押します。"),
+        (1, "※認証コードの有効時間は30分です。"),
+        (2, "入力したメールアドレス宛にメールが届きます。記載された認証コードをコピーします。"),
+        (3, "メールに記載された認証コードを入力し、「次へ」ボタンを押します。"),
+        (4, "認証が完了すると会員情報の入力画面へ遷移します。ここで必要事項を記入していきます。"),
+        (5, "入力が完了しましたら、「確認」ボタンを押してください。"),
+        (
+            6,
+            "入力情報確認画面へ遷移します。入力内容に誤りがなければ、「登録」ボタンを押してください。",
+        ),
+        (7, "会員登録完了画面が表示されましたら、登録は完了です。"),
+        (8, "登録に使用したメールアドレスとパスワードでログインすることができます。"),
+    ]:
+        assert words in steps[number], (number, steps[number])
