@@ -193,6 +193,7 @@ class UtilityAdmin(UtilityScopedAdmin):
                     "terms_text",
                     "privacy_text",
                     "data_delay_note",
+                    "signup_complete_subject",
                 ]
             },
         ),

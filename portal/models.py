@@ -138,6 +138,15 @@ class Utility(models.Model):
             "職員の確認を経てから利用できるようになります。"
         ),
     )
+    signup_complete_subject = models.CharField(
+        _("会員登録完了メールの件名"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "案内に載せた件名があれば、そのとおりに(例: ★【金沢市上下水道ポータルサイト】"
+            "会員登録が完了しました)。空欄なら「【ポータル名】会員登録が完了しました」です。"
+        ),
+    )
     data_delay_note = models.CharField(
         _("データ反映の案内"),
         max_length=200,

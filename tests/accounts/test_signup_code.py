@@ -493,7 +493,7 @@ def test_the_done_page_and_the_login_with_the_email(client, utility, mailoutbox,
         assertContains(page, words)
     assertContains(page, f'href="{url("login", utility)}"')
     mail = mailoutbox[-1]
-    assert mail.subject == f"★【{utility.portal_name}】会員登録が完了しました"
+    assert mail.subject == f"【{utility.portal_name}】会員登録が完了しました"
     assert "メールアドレスとパスワードで" in mail.body
     login = client.post(url("login", utility), {"identifier": EMAIL, "password": PASSWORD})
     assertRedirects(login, reverse("billing:dashboard", args=[utility.slug]))

@@ -436,7 +436,7 @@ def test_completion_saves_a_pending_member_and_mails_the_seed_text(
     mail = mailoutbox[-1]
     assert len(mailoutbox) == 2
     assert mail.to == [EMAIL]
-    assert mail.subject == f"★【{utility.portal_name}】会員登録が完了しました"
+    assert mail.subject == f"【{utility.portal_name}】会員登録が完了しました"
     assert f"{utility.portal_name}にご登録いただき、誠にありがとうございます。" in mail.body
     assert "数日（受付が混み合っている場合は10日程度）お時間をいただきます。" in mail.body
     assert "※本メールは送信専用アドレスからお送りしています。" in mail.body

@@ -288,3 +288,16 @@ def test_nayoros_guide_page_numbers_its_steps_and_words_them_as_the_printed_guid
         (8, "登録に使用したメールアドレスとパスワードでログインすることができます。"),
     ]:
         assert words in steps[number], (number, steps[number])
+
+
+def test_the_completion_mail_subject_is_each_guides(kanazawa, nayoro, mailoutbox):
+    """Kanazawa's guide shows 「★【金沢市上下水道ポータルサイト】会員登録が完了しました」; Nayoro's
+    shows no such mail, so its subject carries no ★ of Kanazawa's."""
+    from accounts.emails import send_signup_complete
+
+    for utility in (kanazawa, nayoro):
+        send_signup_complete(MemberFactory(utility=utility))
+    assert [mail.subject for mail in mailoutbox] == [
+        "★【金沢市上下水道ポータルサイト】会員登録が完了しました",
+        "【名寄市上下水道ポータル】会員登録が完了しました",
+    ]
