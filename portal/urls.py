@@ -16,6 +16,9 @@ utility_pages = (
     "portal",
 )
 
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"
 
 admin.site.site_header = "上下水道ポータル 管理画面"

@@ -7,10 +7,11 @@ import logging
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from .decorators import open_all_hours
@@ -108,6 +109,43 @@ def _answers(check) -> bool:
         logger.warning("health check failed", exc_info=True)
         return False
     return True
+
+
+# Error pages ------------------------------------------------------------------------------
+# An address that matches no page, or a form refused before any view ran (an expired CSRF
+# token), never reached UtilityMiddleware.process_view: the utility is read from the path so
+# the page keeps its header, its contact block and the way back to its own login page.
+
+
+def _keep_utility(request: HttpRequest) -> None:
+    if getattr(request, "utility", None) is not None:
+        return
+    slug = request.path_info.lstrip("/").partition("/")[0]
+    try:
+        request.utility = Utility.objects.filter(slug=slug).first() if slug else None
+    except DatabaseError:  # the error page must not fail too; the portal's own page will do
+        request.utility = None
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    _keep_utility(request)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    _keep_utility(request)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    _keep_utility(request)
+    return defaults.page_not_found(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """The page for a form refused by CSRF (it sat open too long), under its utility."""
+    _keep_utility(request)
+    return render(request, "403_csrf.html", status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

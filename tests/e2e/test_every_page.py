@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from axe_playwright_python.sync_playwright import Axe
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
 from playwright.sync_api import Page, expect
 
 from billing.models import Customer
@@ -74,8 +74,11 @@ class Walk:
         results = Axe().run(page)
         assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
         assert not self.csp_errors, self.csp_errors
-        match = resolve(urlparse(page.url).path)
-        name = f"{match.namespace or 'index'}:{match.url_name}"
+        try:
+            match = resolve(urlparse(page.url).path)
+            name = f"{match.namespace or 'index'}:{match.url_name}"
+        except Resolver404:
+            name = "index:not-found"
         self.seen.add(name)
         self.shots += 1
         for width in WIDTHS:
@@ -115,6 +118,22 @@ def _information_pages(walk: Walk) -> None:
     for slug in ["kanazawa", "nayoro"]:
         for path in ["", "guide/", "faq/", "offices/", "inquiry/", "terms/", "privacy/"]:
             walk.go(f"/{slug}/{path}")
+
+
+def _error_pages(walk: Walk) -> None:
+    """A mistyped address and a form that sat open too long, under their utility."""
+    page = walk.page
+    walk.go("/kanazawa/no-such-page/")
+    expect(page.locator(".site-footer")).to_contain_text("076-220-2111")
+    walk.go("/nayoro/")
+    page.context.clear_cookies()  # as if the CSRF cookie had expired
+    page.locator("#id_identifier").fill("taro@example.jp")
+    page.locator("#id_password").fill("Nayoro#2026")
+    walk.click("ログイン")
+    expect(page.get_by_role("heading", level=1)).to_have_text("このページは表示できません")
+    expect(
+        page.get_by_role("link", name="← 名寄市上下水道ポータルのトップページへ")
+    ).to_be_visible()
 
 
 def _kanazawa_signup(walk: Walk, mailoutbox) -> None:
@@ -256,6 +275,7 @@ def test_every_resident_page_reads_at_every_width_and_passes_axe(
 ):
     walk = Walk(page, live_server.url)
     _information_pages(walk)
+    _error_pages(walk)
     _kanazawa_signup(walk, mailoutbox)
     _nayoro_signup(walk, mailoutbox)
     _recoveries(walk, mailoutbox)
