@@ -29,7 +29,7 @@ from portal.admin import PortalAdmin, UtilityScopedAdmin, UtilityScopedInline
 
 from .forms.signup import checked_phone
 from .history import describe
-from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent
+from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent, japanese_time
 from .services import review
 from .validators import validate_plain_email
 
@@ -40,14 +40,6 @@ MATCH_ITEMS = [
     ("phone", _("電話"), "phone", "phone"),
     ("address", _("住所"), "address", "address"),
 ]
-
-
-def japanese_time(moment) -> str:
-    """「2026年12月2日 18:25」 in Japan's time, as staff read every time in the admin."""
-    if moment is None:
-        return "—"
-    local = timezone.localtime(moment)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _mark(ok: bool) -> str:
@@ -79,7 +71,8 @@ class MemberEventInline(UtilityScopedInline):
 
     @admin.display(description=_("内容"))
     def sentence(self, event: MemberEvent) -> str:
-        return describe(event)
+        # event.member is the page's member (the inline's parent): one utility for every row.
+        return describe(event, number_word=event.member.utility_word)
 
 
 class ContractRequestInline(UtilityScopedInline):
@@ -88,6 +81,7 @@ class ContractRequestInline(UtilityScopedInline):
     extra = 0
     can_delete = False
     fields = ["created_at", "customer_number", "status", "reviewed_by", "reviewed_at"]
+    customer_number_labels = {"customer_number": _("入力された%(word)s")}
     readonly_fields = fields
     show_change_link = True
 
@@ -97,7 +91,7 @@ class ContractRequestInline(UtilityScopedInline):
 
 class MemberAdminForm(forms.ModelForm):
     contract_number = forms.CharField(
-        label=_("照合する契約のお客様番号"),
+        label=_("照合する契約の番号"),  # with the member's utility's word, in __init__
         required=False,
         max_length=40,
         help_text=_(
@@ -129,6 +123,11 @@ class MemberAdminForm(forms.ModelForm):
             "groups",
         ]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        label = gettext("照合する契約の%(word)s") % {"word": self.instance.utility_word}
+        self.fields["contract_number"].label = label
+
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
         validate_plain_email(email)
@@ -159,13 +158,17 @@ class RejectForm(forms.Form):
 
 
 def _match_line(match: dict | None) -> str:
-    """Say each matched item at a glance: 「番号○ 氏名○ 電話× 住所○」."""
+    """Say each matched item at a glance: 「番号○ 氏名○ 電話× 住所○」, each item unbroken."""
     if not match:
         return "—"
-    return " ".join(
-        f"{label}{_mark(match[key])}"
-        for key, label, _typed, _contract in MATCH_ITEMS
-        if key in match
+    return format_html_join(
+        " ",
+        '<span class="match-item">{}{}</span>',
+        (
+            (label, _mark(match[key]))
+            for key, label, _typed, _contract in MATCH_ITEMS
+            if key in match
+        ),
     )
 
 
@@ -180,18 +183,13 @@ def _pending_first(pending: str) -> OrderBy:
 @admin.register(Member)
 class MemberAdmin(UtilityScopedAdmin):
     form = MemberAdminForm
-    list_display = [
-        "__str__",
-        "name",
-        "email",
-        "status",
-        "match_summary",
-        "utility",
-        "date_joined",
-        "withdrawn_at",
-    ]
+    # Beside the navigation and the filters, 1280 px leaves a list 631 px: the address (a
+    # member who logs in by email is listed by it anyway) and 退会日時 (the state says 退会)
+    # are on the member's page, and searching finds a member by address.
+    list_display = ["__str__", "name", "status", "match_summary", "utility", "joined"]
     list_filter = ["status", "utility", "is_staff"]
     search_fields = ["login_id", "email", "name", "name_kana", "phone", "signup_customer_number"]
+    customer_number_labels = {"signup_customer_number": _("申請時の%(word)s")}
     list_select_related = ["utility"]
     readonly_fields = [
         "match_table",
@@ -309,6 +307,11 @@ class MemberAdmin(UtilityScopedAdmin):
     def match_summary(self, member: Member) -> str:
         return _match_line(member.signup_match)
 
+    @admin.display(description=_("登録日"), ordering="date_joined")
+    def joined(self, member: Member) -> str:
+        local = timezone.localtime(member.date_joined)
+        return f"{local.year}年{local.month}月{local.day}日"
+
     @admin.display(description=_("契約との照合(入力値と契約の値)"))
     def match_table(self, member: Member) -> str:
         match = member.signup_match or {}
@@ -362,9 +365,9 @@ class MemberAdmin(UtilityScopedAdmin):
                     request,
                     gettext(
                         "%(member)s: 契約が見つからないため承認できません。詳細画面で「照合する契約の"
-                        "お客様番号」を入力して保存してから承認してください。"
+                        "%(word)s」を入力して保存してから承認してください。"
                     )
-                    % {"member": member},
+                    % {"member": member, "word": member.utility_word},
                     messages.ERROR,
                 )
             except review.AlreadyReviewed:
@@ -450,6 +453,7 @@ class ContractRequestAdmin(UtilityScopedAdmin):
     search_fields = ["member__login_id", "member__email", "customer_number", "name"]
     list_select_related = ["member", "reviewed_by"]
     autocomplete_fields = ["customer"]
+    customer_number_labels = {"customer_number": _("入力された%(word)s")}
     fields = [
         "member",
         "status",

@@ -7,7 +7,6 @@ from django.utils.translation import gettext as _
 from .models import SECRET_QUESTIONS, Member, MemberEvent
 
 _NAMES = {
-    "customer_number": "お客様番号",
     "new": "新しいメールアドレス",
     "old": "元のメールアドレス",
     "by": "方法",
@@ -67,8 +66,10 @@ def _value(key: str, value) -> str:
     return _WORDS.get(str(value), str(value)) if value not in ("", None) else "—"
 
 
-def describe(event: MemberEvent) -> str:
-    """「承認(お客様番号: 10000000000001)」: the event's name and its details, in Japanese."""
+def describe(event: MemberEvent, number_word: str = "お客様番号") -> str:
+    """「承認(ポータル登録番号: 10000000000001)」: the event's name and its details, in Japanese,
+    the customer number under the member's utility's word for it."""
     detail = event.detail if isinstance(event.detail, dict) else {}
-    parts = [f"{_NAMES.get(key, key)}: {_value(key, value)}" for key, value in detail.items()]
+    names = {**_NAMES, "customer_number": number_word}
+    parts = [f"{names.get(key, key)}: {_value(key, value)}" for key, value in detail.items()]
     return f"{event.label}({_('、').join(parts)})" if parts else event.label

@@ -177,6 +177,11 @@ class Member(AbstractBaseUser, PermissionsMixin):
         return self.login_id or self.email
 
     @property
+    def utility_word(self) -> str:
+        """The member's utility's word for the customer number (「ポータル登録番号」)."""
+        return self.utility.customer_number_label if self.utility_id else str(_("お客様番号"))
+
+    @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.status == self.Status.ACTIVE
 
@@ -318,6 +323,14 @@ class EmailChallenge(models.Model):
         return f"{self.get_purpose_display()} {self.email}"
 
 
+def japanese_time(moment) -> str:
+    """「2026年12月2日 18:25」 in Japan's time, as staff read every time in the admin."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
 # What staff read in the admin for each MemberEvent.action (unknown actions show as stored).
 MEMBER_EVENT_LABELS = {
     "signup": _("会員登録"),
@@ -370,7 +383,7 @@ class MemberEvent(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+        return f"{japanese_time(self.created_at)} {self.label}"
 
     @property
     def label(self) -> str:

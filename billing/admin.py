@@ -112,6 +112,7 @@ class CustomerAdminForm(forms.ModelForm):
 class CustomerAdmin(CsvImportAdmin):
     form = CustomerAdminForm
     list_display = ["number", "name", "name_kana", "phone", "meter_diameter_mm", "utility"]
+    customer_number_labels = {"number": "%(word)s"}
     list_filter = ["utility", "meter_diameter_mm"]
     search_fields = ["number", "name", "name_kana", "phone", "address"]
     list_select_related = ["utility"]

@@ -381,6 +381,6 @@ def test_a_members_history_reads_as_japanese_sentences_in_japan_time(staff_clien
     )
     page = staff_client.get(reverse("admin:accounts_member_change", args=[ours["member"].pk]))
     html = page.content.decode()
-    assert "承認(お客様番号: 10000000000001)" in html
+    assert "承認(ポータル登録番号: 10000000000001)" in html
     assert "2026年12月2日 00:30" in html  # 15:30 UTC is half past midnight in Japan
     assert '{"customer_number"' not in html
