@@ -7,6 +7,7 @@
   that breaks no run of text (a 16 px value column once showed one letter a line);
 - a date (「2025年10月26日」), a count of days (「(61日間)」), an amount (「7,672円」) or a volume
   (「32 m³」) never splits across lines, so a range can only break at 「〜」;
+- no line starts with 「ー」 or a small kana (「センタ|ー」), the rule of Japanese typesetting;
 - a Japanese word in a heading, label, legend, term, table header, caption or button never
   splits across lines (「ロ|グイン」, 「(検針|票)」, 「含|む)」): words come from the browser's own
   dictionary (``Intl.Segmenter``); as it is coarser than ``word-break: auto-phrase`` phrases,
@@ -79,6 +80,17 @@ LAYOUT_JS = r"""
     for (const m of node.data.matchAll(whole)) {
       if (lines(rangeOf(node, m.index, m.index + m[0].length)) > 1) {
         problems.push(`「${m[0]}」 is split across lines in ${label(node.parentElement)}`);
+      }
+    }
+  }
+  // 行頭禁則: no line of any text starts with a long-vowel mark or a small kana (「センタ|ー」).
+  const noStart = /[ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ]/g;
+  for (const node of textNodes(document.body)) {
+    for (const m of node.data.matchAll(noStart)) {
+      if (m.index === 0) continue;
+      if (lines(rangeOf(node, m.index - 1, m.index + 1)) > 1) {
+        problems.push(`a line starts with 「${m[0]}」 in ${label(node.parentElement)}: `
+          + `「${node.data.slice(Math.max(0, m.index - 8), m.index + 4)}」`);
       }
     }
   }
