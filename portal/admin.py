@@ -103,23 +103,6 @@ class PortalAdmin(admin.ModelAdmin):
     GroupAdmin is registered through it too): no lookup on a secret field, no 500 from a
     value the database cannot take, no NUL in a search."""
 
-    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
-        # Labels of model fields, read-only ones too (the admin reads them from the form's Meta).
-        kwargs["labels"] = {**self.number_labels(request, obj), **kwargs.get("labels", {})}
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_list_display(self, request: HttpRequest):
-        """The columns: the utility's word on number columns, no 事業者 for one utility's staff
-        (every row is theirs; the column cost a list its fit at 1280 px)."""
-        labels = self.number_labels(request)
-        columns = [
-            _labelled_column(name, labels[name]) if name in labels else name
-            for name in super().get_list_display(request)
-        ]
-        if request.user.is_superuser:
-            return columns
-        return [c for c in columns if c != self.utility_path]
-
     def lookup_allowed(self, lookup: str, value, request: HttpRequest | None = None) -> bool:
         if names_a_secret(lookup):
             return False  # Django answers 400 (DisallowedModelAdminLookup)
@@ -164,6 +147,23 @@ class UtilityScopedAdmin(ScopedChoicesMixin, PortalAdmin):
     """
 
     utility_path = "utility"
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        # Labels of model fields, read-only ones too (the admin reads them from the form's Meta).
+        kwargs["labels"] = {**self.number_labels(request, obj), **kwargs.get("labels", {})}
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_list_display(self, request: HttpRequest):
+        """The columns: the utility's word on number columns, no 事業者 for one utility's staff
+        (every row is theirs; the column cost a list its fit at 1280 px)."""
+        labels = self.number_labels(request)
+        columns = [
+            _labelled_column(name, labels[name]) if name in labels else name
+            for name in super().get_list_display(request)
+        ]
+        if request.user.is_superuser:
+            return columns
+        return [c for c in columns if c != self.utility_path]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
