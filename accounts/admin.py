@@ -11,9 +11,19 @@ from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Left, StrIndex
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -27,6 +37,7 @@ from billing.models import Customer
 from portal import normalize
 from portal.admin import PortalAdmin, UtilityScopedAdmin, UtilityScopedInline
 
+from .backends import STAFF_SCOPE, staff_lockout_keys
 from .forms.signup import checked_phone
 from .history import describe
 from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent, japanese_time
@@ -533,18 +544,27 @@ class ContractRequestAdmin(UtilityScopedAdmin):
             self._say(request, contract_request, text % {"done": done}, messages.WARNING)
 
 
-def _with_lock_totals(attempts: QuerySet) -> QuerySet:
-    """Add each row's identifier's and address's failures within the cool-off, as axes sums them."""
-    recent = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - get_cool_off())
+def _lock_scope() -> Left:
+    """The login a row's failure happened at, as its key's prefix: ``kanazawa:``, ``staff:``."""
+    return Left("username", StrIndex("username", Value(":")))
 
-    def total(key: str) -> Coalesce:
-        rows = recent.filter(**{key: OuterRef(key)}).order_by().values(key)
+
+def _with_lock_totals(attempts: QuerySet) -> QuerySet:
+    """Add each row's identifier's and address's failures within the cool-off, as axes sums
+    them: an identifier's everywhere, an address's at the same login (accounts.lockout)."""
+    recent = AccessAttempt.objects.filter(
+        attempt_time__gte=timezone.now() - get_cool_off()
+    ).annotate(lock_scope=_lock_scope())
+
+    def total(*keys: str) -> Coalesce:
+        rows = recent.filter(**{key: OuterRef(key) for key in keys}).order_by().values(keys[0])
         return Coalesce(
             Subquery(rows.annotate(total=Sum("failures_since_start")).values("total")), 0
         )
 
-    return attempts.annotate(
-        identifier_failures=total("username"), address_failures=total("ip_address")
+    return attempts.annotate(lock_scope=_lock_scope()).annotate(
+        identifier_failures=total("username"),
+        address_failures=total("ip_address", "lock_scope"),
     )
 
 
@@ -552,9 +572,11 @@ def _with_lock_totals(attempts: QuerySet) -> QuerySet:
 class LoginLockAdmin(PortalAdmin):
     """Failed logins and lockouts (django-axes), for staff to see and lift.
 
-    Keys are ``<utility slug>:<identifier>`` (``staff:<login ID>`` for the admin), so staff see
-    only their own utility's rows; 「停止を解除する」 deletes them, which lifts the lockout of
-    that identifier and address at once.
+    Keys are ``<utility slug>:<identifier>`` (``staff:<login ID>`` for the admin). Staff see
+    their own utility's residents' rows and the admin-login rows of their own utility's staff
+    accounts, which covers every lock that keeps one of them out: an address is locked only
+    at the login where it failed. 「停止を解除する」 deletes the rows, which lifts the lockout
+    of that identifier and address at once.
     """
 
     list_display = ["last_failure", "identifier", "address", "failures", "state"]
@@ -571,7 +593,8 @@ class LoginLockAdmin(PortalAdmin):
             return queryset
         if not getattr(user, "utility_id", None):
             return queryset.none()
-        return queryset.filter(username__startswith=f"{user.utility.slug}:")
+        residents = Q(username__startswith=f"{user.utility.slug}:")
+        return queryset.filter(residents | Q(username__in=staff_lockout_keys(user.utility)))
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
@@ -586,7 +609,10 @@ class LoginLockAdmin(PortalAdmin):
 
     @admin.display(description=_("ログインID・メールアドレス"), ordering="username")
     def identifier(self, attempt: LoginLock) -> str:
-        return (attempt.username or "").partition(":")[2]
+        scope, _colon, identifier = (attempt.username or "").partition(":")
+        if scope == STAFF_SCOPE:  # an admin login
+            return gettext("%(login_id)s(職員)") % {"login_id": identifier}
+        return identifier
 
     @admin.display(description=_("最後の失敗"), ordering="attempt_time")
     def last_failure(self, attempt: LoginLock) -> str:

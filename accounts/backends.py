@@ -91,6 +91,19 @@ def lockout_key(utility: Utility | None, identifier: str) -> str:
     return f"{scope}:{identifier}"
 
 
+def lockout_scope(key: str) -> str:
+    """Return the login a lockout key belongs to: a utility's slug, or ``staff`` (the admin)."""
+    return key.partition(":")[0]
+
+
+def staff_lockout_keys(utility: Utility) -> list[str]:
+    """Return the keys the admin logins of this utility's staff are counted under."""
+    login_ids = Member.objects.filter(is_staff=True, utility=utility).values_list(
+        "login_id", flat=True
+    )
+    return [lockout_key(None, login_id) for login_id in login_ids]
+
+
 def member_lockout_key(member: Member) -> str:
     """Return the key a member's own login failures are counted under."""
     if member.is_staff or member.utility is None:

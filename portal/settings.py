@@ -212,6 +212,9 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_CLIENT_IP_CALLABLE = "portal.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.login.locked_out"
+# An address is counted within the login it failed at (a utility's, or the admin's): a spray
+# at Nayoro locks that address at Nayoro only, where Nayoro's staff see and lift it.
+AXES_HANDLER = "accounts.lockout.ScopedDatabaseHandler"
 # An attempt refused by a lock is never checked, so it is no failure on either key: the
 # standalone backend flags it and the handler records nothing (nor restarts the 30 minutes).
 # Otherwise a member's right password at a sprayed address, or their tries while their ID is
