@@ -107,8 +107,9 @@ SESSION_ENGINE = "portal.sessions" if PORTAL_SHARED_CACHE else "django.contrib.s
 
 AUTH_USER_MODEL = "accounts.Member"
 AUTHENTICATION_BACKENDS = [
-    # axes first: it refuses locked-out identifiers and addresses before any password check.
-    "axes.backends.AxesStandaloneBackend",
+    # axes first: it refuses locked-out identifiers and addresses before any password check
+    # (and notes which key refused, for the audit log).
+    "accounts.lockout.LockoutBackend",
     "accounts.backends.MemberBackend",
 ]
 PASSWORD_HASHERS = [
