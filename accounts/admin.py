@@ -134,10 +134,52 @@ class MemberAdminForm(forms.ModelForm):
             "groups",
         ]
 
+    # Set by MemberAdmin.get_form for staff of a utility: their saves land in it, whatever
+    # the form says (UtilityScopedAdmin.save_model), so the checks look there too.
+    forced_utility_id: int | None = None
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         label = gettext("照合する契約の%(word)s") % {"word": self.instance.utility_word}
         self.fields["contract_number"].label = label
+
+    def clean(self) -> dict:
+        data = super().clean()
+        self._refuse_taken(data)
+        return data
+
+    def _saved(self, data: dict, name: str):
+        """The value a field will be saved with: as typed, else (read-only) as it is."""
+        return data[name] if name in data else getattr(self.instance, name)
+
+    def _refuse_taken(self, data: dict) -> None:
+        """Say beside the field that a login ID or address is taken, where the database's
+        unique constraints (Member.Meta) would refuse the save with an error page."""
+        utility = self._saved(data, "utility")
+        utility_id = self.forced_utility_id or (utility.pk if utility else None)
+        login_id, email = data.get("login_id"), data.get("email")
+        others = Member.objects.exclude(pk=self.instance.pk)
+        if self._saved(data, "is_staff"):
+            # Staff log in to the admin without a utility: their login IDs are global.
+            holders, email = others.filter(is_staff=True), None
+        elif self._saved(data, "status") != Member.Status.WITHDRAWN:
+            holders = others.filter(utility_id=utility_id, is_staff=False).exclude(
+                status=Member.Status.WITHDRAWN
+            )
+        else:
+            return  # a withdrawn member gives both back
+        if login_id and holders.filter(login_id__iexact=login_id).exists():
+            self.add_error(
+                "login_id",
+                forms.ValidationError(_("このログインIDは既に使用されています。"), code="taken"),
+            )
+        if email and holders.filter(email__iexact=email).exists():
+            self.add_error(
+                "email",
+                forms.ValidationError(
+                    _("このメールアドレスは既に他の会員が使用しています。"), code="taken"
+                ),
+            )
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
@@ -291,6 +333,12 @@ class MemberAdmin(UtilityScopedAdmin):
             return redirect("admin:accounts_member_change", member.pk)
         pending = [member] if member.status == Member.Status.PENDING else []
         return self._reason_page(request, pending, form, single=True)
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)  # a new class per request
+        if not request.user.is_superuser:
+            form.forced_utility_id = request.user.utility_id
+        return form
 
     def get_ordering(self, request: HttpRequest) -> list:
         # Pending members first: they are what staff come here to deal with.

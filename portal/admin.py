@@ -7,6 +7,7 @@ import functools
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
 from django.db import DataError
 from django.db.models import QuerySet
@@ -63,6 +64,39 @@ def scope_choices(request: HttpRequest, queryset: QuerySet) -> QuerySet:
     return queryset
 
 
+def can_be_key(db_field, value) -> bool:
+    """Tell whether ``value`` could be the key a foreign key points at (``abc``, ``1e3``,
+    ``21\x00`` or a number past bigint cannot)."""
+    target = db_field.remote_field.model._meta.get_field(db_field.remote_field.field_name)
+    try:
+        key = target.get_prep_value(target.to_python(value))
+    except (TypeError, ValueError, ValidationError):
+        return False
+    return not isinstance(key, int) or key in _PK_RANGE
+
+
+class KeysCheckedAutocompleteMixin:
+    """An autocomplete that draws a typed value which is no key as nothing chosen.
+
+    The form says the choice is not valid; Django's widget would first look the value up to
+    draw the page again, and an ``abc`` there is a ValueError (a 500), not an error message.
+    """
+
+    def optgroups(self, name: str, value: list, attr=None):
+        checked = [v for v in value if can_be_key(self.field, v)]
+        return super().optgroups(name, checked, attr)
+
+
+class KeysCheckedAutocompleteSelect(KeysCheckedAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class KeysCheckedAutocompleteSelectMultiple(
+    KeysCheckedAutocompleteMixin, AutocompleteSelectMultiple
+):
+    pass
+
+
 class ScopedChoicesMixin:
     """Foreign-key and many-to-many choices of a form or inline, scoped to the utility, and
     fields named after the customer number labelled with the utility's word for it.
@@ -78,12 +112,20 @@ class ScopedChoicesMixin:
         return {name: label % {"word": word} for name, label in self.customer_number_labels.items()}
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KeysCheckedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and hasattr(field, "queryset"):
             field.queryset = scope_choices(request, field.queryset)
         return field
 
     def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KeysCheckedAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         if field is not None and hasattr(field, "queryset"):
             field.queryset = scope_choices(request, field.queryset)

@@ -1,0 +1,190 @@
+"""What a member of staff types in the admin is checked by the form: errors, never a 500
+(findings 14b-3 and 14b-4).
+
+The second outside attack, as Kanazawa staff: another member's email or ``SUIDOTARO`` on a
+member's page answered 500 (UniqueViolation from save_model); ``abc`` in a contract field
+that is an autocomplete answered 500 (ValueError while the page with errors was drawn); and
+``suıdotaro``, ``sec 14k5``, ``ab`` or ``<b>x</b>`` were saved as login IDs.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import ContractLink, ContractRequest, Member
+from accounts.services.staff import ensure_staff_group
+from billing.models import MeterReading
+from tests.factories import CustomerFactory, MemberFactory, StaffFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kanazawa():
+    return UtilityFactory(slug="kanazawa")
+
+
+@pytest.fixture
+def staff_client(client, kanazawa):
+    """Kanazawa's staff as README makes them: the utility and the staff group."""
+    staff = StaffFactory(utility=kanazawa, login_id="kanazawa-staff")
+    staff.groups.add(ensure_staff_group())
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def suidotaro(kanazawa):
+    return MemberFactory(utility=kanazawa, login_id="suidotaro", email="taro@example.jp")
+
+
+@pytest.fixture
+def hanako(kanazawa):
+    return MemberFactory(utility=kanazawa, login_id="hanako01", email="hanako@example.jp")
+
+
+def member_page_data(member: Member, **changes) -> dict:
+    """The member page's POST as the browser sends it, with ``changes`` typed in."""
+    data = {
+        "status": member.status,
+        "utility": member.utility_id or "",
+        "login_id": member.login_id,
+        "email": member.email,
+        "name": member.name,
+        "phone": member.phone,
+        "contract_links-TOTAL_FORMS": "0",
+        "contract_links-INITIAL_FORMS": "0",
+        "contract_requests-TOTAL_FORMS": "0",
+        "contract_requests-INITIAL_FORMS": "0",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+        "_save": "保存",
+    }
+    return {**data, **changes}
+
+
+def post_member(client, member: Member, **changes):
+    url = reverse("admin:accounts_member_change", args=[member.pk])
+    return client.post(url, member_page_data(member, **changes))
+
+
+def field_errors(response, field: str) -> list[str]:
+    assert response.status_code == HTTPStatus.OK  # the page again, not a redirect or a 500
+    return list(response.context["adminform"].form.errors.get(field, []))
+
+
+# 3a: unique login IDs and addresses ------------------------------------------------------
+
+
+def test_another_members_email_is_a_field_error(staff_client, suidotaro, hanako):
+    response = post_member(staff_client, hanako, email="Taro@Example.jp")
+    assert field_errors(response, "email") == ["このメールアドレスは既に他の会員が使用しています。"]
+    hanako.refresh_from_db()
+    assert hanako.email == "hanako@example.jp"
+
+
+def test_a_case_variant_of_another_members_login_id_is_a_field_error(
+    staff_client, suidotaro, hanako
+):
+    response = post_member(staff_client, hanako, login_id="SUIDOTARO")
+    assert field_errors(response, "login_id") == ["このログインIDは既に使用されています。"]
+    hanako.refresh_from_db()
+    assert hanako.login_id == "hanako01"
+
+
+def test_a_withdrawn_members_login_id_and_email_may_be_given_again(staff_client, kanazawa, hanako):
+    MemberFactory(
+        utility=kanazawa,
+        login_id="oldtaro01",
+        email="old@example.jp",
+        status=Member.Status.WITHDRAWN,
+    )
+    response = post_member(staff_client, hanako, login_id="oldtaro01", email="old@example.jp")
+    assert response.status_code == HTTPStatus.FOUND
+    hanako.refresh_from_db()
+    assert (hanako.login_id, hanako.email) == ("oldtaro01", "old@example.jp")
+
+
+def test_the_same_login_id_in_another_utility_is_someone_else(staff_client, hanako):
+    MemberFactory(utility=UtilityFactory(), login_id="tonari01")
+    response = post_member(staff_client, hanako, login_id="tonari01")
+    assert response.status_code == HTTPStatus.FOUND
+
+
+def test_a_member_saved_unchanged_is_not_its_own_duplicate(staff_client, hanako):
+    assert post_member(staff_client, hanako).status_code == HTTPStatus.FOUND
+
+
+def test_another_staff_members_login_id_is_a_field_error(staff_client, kanazawa):
+    colleague = StaffFactory(utility=kanazawa, login_id="kanazawa-staff2")
+    response = post_member(staff_client, colleague, login_id="Kanazawa-Staff")
+    assert field_errors(response, "login_id") == ["このログインIDは既に使用されています。"]
+
+
+def test_a_blank_utility_chosen_by_staff_is_still_checked_in_their_own(
+    staff_client, suidotaro, hanako
+):
+    """Staff's saves land in their own utility whatever the form says: so does the check."""
+    response = post_member(staff_client, hanako, utility="", login_id="suidotaro")
+    assert field_errors(response, "login_id") == ["このログインIDは既に使用されています。"]
+
+
+# 3b: a typed id in an autocomplete field ---------------------------------------------------
+
+NOT_AN_ID = ["abc", "1e3", "21\x00", "99999999999999999999999"]
+
+
+@pytest.mark.parametrize("typed", NOT_AN_ID)
+def test_a_contract_link_with_no_id_is_a_field_error(staff_client, hanako, typed):
+    response = post_member(
+        staff_client,
+        hanako,
+        **{
+            "contract_links-TOTAL_FORMS": "1",
+            "contract_links-0-customer": typed,
+            "contract_links-0-member": str(hanako.pk),
+        },
+    )
+    assert response.status_code == HTTPStatus.OK
+    (errors,) = response.context["inline_admin_formsets"][0].formset.errors
+    assert "customer" in errors
+    assert not ContractLink.objects.filter(member=hanako).exists()
+
+
+@pytest.mark.parametrize("typed", NOT_AN_ID)
+def test_a_contract_request_with_no_customer_id_is_a_field_error(
+    staff_client, kanazawa, hanako, typed
+):
+    customer = CustomerFactory(utility=kanazawa)
+    request = ContractRequest.objects.create(
+        member=hanako, customer=customer, customer_number=customer.number
+    )
+    url = reverse("admin:accounts_contractrequest_change", args=[request.pk])
+    response = staff_client.post(url, {"customer": typed, "_save": "保存"})
+    assert field_errors(response, "customer")
+    request.refresh_from_db()
+    assert request.customer == customer
+
+
+@pytest.mark.parametrize("typed", NOT_AN_ID)
+def test_a_new_reading_with_no_customer_id_is_a_field_error(staff_client, typed):
+    data = {
+        "customer": typed,
+        "period_start": "2026-10-01",
+        "period_end": "2026-11-30",
+        "read_on": "2026-12-01",
+        "previous_index": "100",
+        "current_index": "120",
+        "usage_m3": "20",
+        "water_charge": "2000",
+        "sewer_charge": "1500",
+        "tax": "318",
+        "total": "3500",
+        "_save": "保存",
+    }
+    response = staff_client.post(reverse("admin:billing_meterreading_add"), data)
+    assert field_errors(response, "customer")
+    assert not MeterReading.objects.exists()
