@@ -36,13 +36,14 @@ from django.utils.translation import gettext_lazy as _
 from billing.models import Customer
 from portal import normalize
 from portal.admin import PortalAdmin, UtilityScopedAdmin, UtilityScopedInline
+from portal.models import Utility
 
 from .backends import STAFF_SCOPE, staff_lockout_keys
 from .forms.signup import checked_phone
 from .history import describe
 from .models import ContractLink, ContractRequest, LoginLock, Member, MemberEvent, japanese_time
 from .services import review
-from .validators import validate_plain_email
+from .validators import validate_login_id, validate_plain_email, validate_staff_login_id
 
 MATCH_ITEMS = [
     ("number", _("番号"), "signup_customer_number", "number"),
@@ -145,6 +146,7 @@ class MemberAdminForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        self._check_login_id(data)
         self._refuse_taken(data)
         return data
 
@@ -152,11 +154,30 @@ class MemberAdminForm(forms.ModelForm):
         """The value a field will be saved with: as typed, else (read-only) as it is."""
         return data[name] if name in data else getattr(self.instance, name)
 
+    def _saved_utility_id(self, data: dict) -> int | None:
+        utility = self._saved(data, "utility")
+        return self.forced_utility_id or (utility.pk if utility else None)
+
+    def _check_login_id(self, data: dict) -> None:
+        """Hold a login ID that staff typed to the rule a resident meets at signup (staff
+        accounts: the staff rule), normalised as it is looked up at login. An ID that
+        was not changed is kept as it is, so older IDs do not stop other edits."""
+        if "login_id" not in data or (self.instance.pk and "login_id" not in self.changed_data):
+            return
+        login_id = data["login_id"] = normalize.identifier(data["login_id"])
+        utility = Utility.objects.filter(pk=self._saved_utility_id(data)).first()
+        try:
+            if self._saved(data, "is_staff"):
+                validate_staff_login_id(login_id)
+            elif login_id or (utility is not None and not utility.logs_in_with_email):
+                validate_login_id(login_id)
+        except forms.ValidationError as error:
+            self.add_error("login_id", error)
+
     def _refuse_taken(self, data: dict) -> None:
         """Say beside the field that a login ID or address is taken, where the database's
         unique constraints (Member.Meta) would refuse the save with an error page."""
-        utility = self._saved(data, "utility")
-        utility_id = self.forced_utility_id or (utility.pk if utility else None)
+        utility_id = self._saved_utility_id(data)
         login_id, email = data.get("login_id"), data.get("email")
         others = Member.objects.exclude(pk=self.instance.pk)
         if self._saved(data, "is_staff"):

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .models import Member
 
 LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9]{6,16}$")
+# Staff IDs are made by the platform's operators (``kanazawa-staff``, ``admin``), not at signup.
+STAFF_LOGIN_ID_RE = re.compile(r"^[a-z0-9._-]{3,64}$")
 MIXED_SYMBOLS = "!?#$&()-_"
 
 
@@ -53,6 +55,18 @@ def validate_login_id(value: str) -> None:
         raise ValidationError(
             _("ログインIDは半角英数字6〜16文字で入力してください(記号は使えません)。"),
             code="login_id_format",
+        )
+
+
+def validate_staff_login_id(value: str) -> None:
+    """Refuse a staff login ID (normalised: NFKC, lower case) that is not plain ASCII."""
+    if not STAFF_LOGIN_ID_RE.match(value):
+        raise ValidationError(
+            _(
+                "職員のログインIDは、半角英数字と「-」「_」「.」を使って3〜64文字で"
+                "入力してください。"
+            ),
+            code="staff_login_id_format",
         )
 
 

@@ -188,3 +188,74 @@ def test_a_new_reading_with_no_customer_id_is_a_field_error(staff_client, typed)
     response = staff_client.post(reverse("admin:billing_meterreading_add"), data)
     assert field_errors(response, "customer")
     assert not MeterReading.objects.exists()
+
+
+# 4: the login-ID rule, as at signup ------------------------------------------------------
+
+RULE = "ログインIDは半角英数字6〜16文字で入力してください(記号は使えません)。"
+
+
+@pytest.mark.parametrize("typed", ["suıdotaro", "sec 14k5", "ab", "<b>x</b>", "suidotaro_2"])
+def test_staff_cannot_give_a_resident_a_login_id_the_signup_would_refuse(
+    staff_client, suidotaro, typed
+):
+    response = post_member(staff_client, suidotaro, login_id=typed)
+    assert field_errors(response, "login_id") == [RULE]
+    suidotaro.refresh_from_db()
+    assert suidotaro.login_id == "suidotaro"
+
+
+def test_a_login_id_typed_in_full_width_or_capitals_is_saved_as_the_resident_logs_in(
+    staff_client, client, suidotaro
+):
+    response = post_member(staff_client, suidotaro, login_id="ＳｕｉｄｏＴａｒｏ２")
+    assert response.status_code == HTTPStatus.FOUND
+    suidotaro.refresh_from_db()
+    assert suidotaro.login_id == "suidotaro2"
+    client.logout()
+    response = client.post(
+        reverse("accounts:login", args=[suidotaro.utility.slug]),
+        {"identifier": "suidotaro2", "password": "suido2026"},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+
+
+def test_a_resident_of_a_login_id_utility_keeps_a_login_id(staff_client, suidotaro):
+    response = post_member(staff_client, suidotaro, login_id="")
+    assert field_errors(response, "login_id") == [RULE]
+
+
+def test_an_email_login_resident_needs_no_login_id(client):
+    nayoro = UtilityFactory(code_style=True, slug="nayoro")
+    staff = StaffFactory(utility=nayoro, login_id="nayoro-staff")
+    staff.groups.add(ensure_staff_group())
+    client.force_login(staff)
+    member = MemberFactory(utility=nayoro, login_id="", email="taro@example.jp")
+    assert post_member(client, member, name="名寄 太郎").status_code == HTTPStatus.FOUND
+    response = post_member(client, member, login_id="ab")
+    assert field_errors(response, "login_id") == [RULE]
+
+
+def test_a_login_id_saved_long_ago_does_not_stop_other_edits(staff_client, kanazawa):
+    """The rule is for what staff type: an unchanged older ID is kept as it is."""
+    member = MemberFactory(utility=kanazawa, login_id="old_id")
+    assert post_member(staff_client, member, name="水道 花子").status_code == HTTPStatus.FOUND
+    member.refresh_from_db()
+    assert (member.login_id, member.name) == ("old_id", "水道 花子")
+
+
+@pytest.mark.parametrize("typed", ["kanazawa staff", "職員01", "<b>x</b>", "ab"])
+def test_a_staff_login_id_follows_the_staff_rule(staff_client, kanazawa, typed):
+    colleague = StaffFactory(utility=kanazawa, login_id="kanazawa-staff2")
+    response = post_member(staff_client, colleague, login_id=typed)
+    assert field_errors(response, "login_id") == [
+        "職員のログインIDは、半角英数字と「-」「_」「.」を使って3〜64文字で入力してください。"
+    ]
+
+
+def test_a_staff_login_id_may_keep_its_hyphen(staff_client, kanazawa):
+    colleague = StaffFactory(utility=kanazawa, login_id="kanazawa-staff2")
+    response = post_member(staff_client, colleague, login_id="Kanazawa-Staff3")
+    assert response.status_code == HTTPStatus.FOUND
+    colleague.refresh_from_db()
+    assert colleague.login_id == "kanazawa-staff3"
