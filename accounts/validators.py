@@ -71,19 +71,40 @@ def validate_staff_login_id(value: str) -> None:
 
 
 def validate_plain_email(value: str) -> None:
-    """Refuse an address whose part before the @ is quoted or escaped (``"taro"@example.jp``).
+    """Refuse an address no resident has, which would reach a mailbox or a host by a back way.
 
-    Django's EmailValidator accepts such a local part, and it reaches the mailbox of its
-    plain spelling: each spelling would get a per-recipient limit of its own and pass the
-    "already registered" check. With this, an accepted local part is a plain dot-atom, so
-    one mailbox has one normalised address.
+    A part before the @ that is quoted or escaped (``"taro"@example.jp``): Django's
+    EmailValidator accepts it, and it reaches the mailbox of its plain spelling, so each
+    spelling would get a per-recipient limit of its own and pass the "already registered"
+    check. With this, an accepted local part is a plain dot-atom, so one mailbox has one
+    normalised address.
+
+    A part after the @ that names no host by a domain name: an IP literal (``x@[10.0.0.5]``,
+    ``x@[169.254.169.254]``), a single label (``x@localhost``, which Django allows) or an
+    all-digit last label (``x@1.2.3.45``). The mail relay would connect to that internal
+    host or the cloud's metadata address, and each literal was a limit bucket of its own.
     """
-    local = value.rpartition("@")[0]
+    local, at, domain = value.rpartition("@")
     if '"' in local or "\\" in local:
         raise ValidationError(
             _('メールアドレスの「@」より前に「"」や「\\」は使えません。'),
             code="quoted_local_part",
         )
+    if at and not _is_domain_name(domain):
+        raise ValidationError(
+            _(
+                "メールアドレスの「@」より後ろには、「example.jp」のようなドメイン名を"
+                "入力してください(IPアドレスや「localhost」は使えません)。"
+            ),
+            code="not_a_domain_name",
+        )
+
+
+def _is_domain_name(domain: str) -> bool:
+    labels = domain.split(".")
+    return (
+        not domain.startswith("[") and len(labels) >= 2 and all(labels) and not labels[-1].isdigit()
+    )
 
 
 def password_rule_problem(rule: str, password: str) -> str:

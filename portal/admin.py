@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -240,8 +241,31 @@ def _labelled_column(name: str, label: str):
     return column
 
 
+class UtilityAdminForm(forms.ModelForm):
+    """A utility's addresses are held to the rule every typed address meets."""
+
+    class Meta:
+        model = Utility
+        fields = ["inquiry_email", "sender_email"]  # the admin's fieldsets give the rest
+
+    def clean_inquiry_email(self) -> str:
+        return _plain_email(self.cleaned_data["inquiry_email"])
+
+    def clean_sender_email(self) -> str:
+        return _plain_email(self.cleaned_data["sender_email"])
+
+
+def _plain_email(email: str) -> str:
+    from accounts.validators import validate_plain_email  # accounts builds on portal
+
+    if email:
+        validate_plain_email(email)
+    return email
+
+
 @admin.register(Utility)
 class UtilityAdmin(UtilityScopedAdmin):
+    form = UtilityAdminForm
     utility_path = "pk"
     list_display = ["portal_name", "slug", "verification", "login_identifier", "activation"]
     search_fields = ["portal_name", "name", "slug"]
