@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django import forms
@@ -246,6 +248,35 @@ def _match_line(match: dict | None) -> str:
     )
 
 
+# The confirmation page's box for each member to approve (README "Staff review").
+APPROVE_FIELD = "approve_member"
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    """One member on the 「承認」 confirmation page, with their evidence at a glance.
+
+    A member whose typed values all match the contract is ticked; one with a × is listed
+    unticked, for staff to tick after checking; one without a contract cannot be ticked.
+    """
+
+    member: Member
+    match_line: str
+    contract_found: bool
+    all_match: bool
+
+    @classmethod
+    def of(cls, member: Member) -> ApprovalRow:
+        match = member.signup_match or {}
+        found = bool(match.get("customer_id"))
+        every = [match[key] for key, *_rest in MATCH_ITEMS if key in match]
+        return cls(member, _match_line(match), found, found and all(every))
+
+    @property
+    def ticked(self) -> bool:
+        return self.all_match
+
+
 def _pending_first(pending: str) -> OrderBy:
     """Order rows waiting for staff before every other row (the changelist's ordering wins
     over any queryset ordering, so this goes through ``get_ordering``)."""
@@ -342,7 +373,7 @@ class MemberAdmin(UtilityScopedAdmin):
         """「承認」 on the member's own page (POST), beside the match evidence."""
         member = self._member_to_review(request, object_id)
         if request.method == "POST":
-            self.approve(request, Member.objects.filter(pk=member.pk))
+            self._approve_each(request, [member])
         return redirect("admin:accounts_member_change", member.pk)
 
     def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -435,9 +466,40 @@ class MemberAdmin(UtilityScopedAdmin):
         )
 
     @admin.action(description=_("承認"), permissions=["change"])
-    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """「承認」 on the list: first a page listing the pending members with their evidence,
+        then only the members ticked there (the page ticks none whose evidence shows ×)."""
+        if "apply" not in request.POST:
+            return self._approval_page(request, queryset)
+        pending = queryset.filter(status=Member.Status.PENDING)
+        ticked = set(request.POST.getlist(APPROVE_FIELD))
+        chosen = [member for member in queryset if str(member.pk) in ticked]
+        self._approve_each(request, chosen)
+        left = pending.exclude(pk__in=[member.pk for member in chosen]).count()
+        if left:
+            self.message_user(
+                request,
+                gettext("チェックを入れなかった%(count)d件は承認していません。") % {"count": left},
+                messages.INFO,
+            )
+        return None
+
+    def _approval_page(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse:
+        pending = queryset.filter(status=Member.Status.PENDING).select_related("utility")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("承認の確認"),
+            "opts": self.model._meta,
+            "rows": [ApprovalRow.of(member) for member in pending],
+            "not_pending": queryset.exclude(status=Member.Status.PENDING).count(),
+            "approve_field": APPROVE_FIELD,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/member/approve.html", context)
+
+    def _approve_each(self, request: HttpRequest, members) -> None:
         portal_url = f"{request.scheme}://{request.get_host()}"
-        for member in queryset:
+        for member in members:
             try:
                 sent = review.approve_member(member, request.user, portal_url)
             except review.ContractRequired:

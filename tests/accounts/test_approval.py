@@ -13,7 +13,12 @@ from django.contrib.auth.models import Permission
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection, connections
 from django.urls import reverse
-from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
+from pytest_django.asserts import (
+    assertContains,
+    assertNotContains,
+    assertRedirects,
+    assertTemplateUsed,
+)
 
 from accounts.models import ContractLink, Member, MemberEvent
 from accounts.services import review as services
@@ -72,6 +77,16 @@ def run_action(client, action: str, *members, **extra):
     return client.post(reverse(CHANGELIST), data, follow=True)
 
 
+def approve_from_list(client, *members, tick=None):
+    """「承認」 on the list, then 「承認する」 on its confirmation page with the boxes the page
+    ticked itself (members whose evidence all matches), or with ``tick`` ticked instead."""
+    page = run_action(client, "approve", *members)
+    assert page.status_code == HTTPStatus.OK
+    if tick is None:
+        tick = [row.member for row in page.context.get("rows", []) if row.ticked]
+    return run_action(client, "approve", *members, apply="1", approve_member=[m.pk for m in tick])
+
+
 def test_pending_members_come_first_with_the_match_at_a_glance(staff_client, utility, contract):
     MemberFactory(utility=utility, login_id="active01")
     applicant(utility, contract, login_id="pending01", phone="0769999999")
@@ -96,7 +111,7 @@ def test_approval_links_the_contract_activates_and_sends_the_guide_once(
 ):
     time_machine.move_to(NOON, tick=False)
     member = applicant(utility, contract)
-    response = run_action(staff_client, "approve", member)
+    response = approve_from_list(staff_client, member)
     assertContains(response, f"{member.login_id}: 承認しました。")
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
@@ -111,6 +126,8 @@ def test_approval_links_the_contract_activates_and_sends_the_guide_once(
     assert utility.contact_block in mail.body
 
     again = run_action(staff_client, "approve", member)
+    assertContains(again, "確認中の会員が選ばれていません。")
+    again = approve_from_list(staff_client, member, tick=[member])
     assertContains(again, "確認中ではないため承認しませんでした。")
     assert len(mailoutbox) == 1
 
@@ -129,7 +146,10 @@ def test_an_unknown_number_cannot_be_approved_until_staff_pick_the_contract(
     staff_client, utility, contract, mailoutbox
 ):
     member = applicant(utility, number="19999999999999")
-    response = run_action(staff_client, "approve", member)
+    page = run_action(staff_client, "approve", member)
+    assertContains(page, "契約が見つかりません。")
+    assertNotContains(page, 'name="approve_member"')  # nothing to tick
+    response = approve_from_list(staff_client, member, tick=[member])  # a forged tick
     assertContains(response, "契約が見つからないため承認できません。")
     member.refresh_from_db()
     assert member.status == Member.Status.PENDING
@@ -154,7 +174,10 @@ def test_an_unknown_number_cannot_be_approved_until_staff_pick_the_contract(
     assert member.signup_match["customer_id"] == contract.pk
     assert member.signup_match["number"] is False  # typed 1999…, chosen by staff
 
-    run_action(staff_client, "approve", member)
+    approve_from_list(staff_client, member)  # number ×: the page does not tick it
+    member.refresh_from_db()
+    assert member.status == Member.Status.PENDING
+    approve_from_list(staff_client, member, tick=[member])  # staff tick it themselves
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
     assert list(member.contracts.all()) == [contract]
@@ -216,7 +239,7 @@ def test_a_failed_guide_mail_keeps_the_approval_and_warns_staff(
 
     monkeypatch.setattr(EmailBackend, "send_messages", refuse)
     member = applicant(utility, contract)
-    response = run_action(staff_client, "approve", member)
+    response = approve_from_list(staff_client, member)
     assertContains(response, "メールを送信できませんでした。")
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
@@ -301,3 +324,78 @@ def test_a_reviewed_member_shows_no_review_buttons(client, utility, contract):
     client.force_login(make_staff(utility))
     page = client.get(reverse("admin:accounts_member_change", args=[member.pk]))
     assertNotContains(page, "member-approve-form")
+
+
+# 「承認」 on the list asks first, as 「否認」 does (findings 14b-8) ---------------------------
+
+
+@pytest.fixture
+def two_applicants(utility, contract):
+    """One whose typed values all match the contract, one whose phone does not."""
+    matching = applicant(utility, contract, login_id="matching1")
+    other = CustomerFactory(utility=utility, name="水道 次郎", phone="0762222222")
+    mismatched = applicant(
+        utility, other, login_id="mismatch1", name="水道 次郎", phone="0769999999"
+    )
+    return matching, mismatched
+
+
+def test_approve_on_the_list_first_lists_the_members_with_their_evidence(
+    staff_client, two_applicants, mailoutbox
+):
+    """The outside attack: 「承認」 with every row selected (select_across) approved at once,
+    members whose evidence showed × included."""
+    matching, mismatched = two_applicants
+    page = staff_client.post(
+        reverse(CHANGELIST),
+        {"action": "approve", "_selected_action": [matching.pk], "select_across": "1"},
+    )
+    assert page.status_code == HTTPStatus.OK
+    assertTemplateUsed(page, "admin/accounts/member/approve.html")
+    text = page.content.decode()
+    assert "承認の確認" in text
+    assert "matching1" in text and "mismatch1" in text
+    assert '<span class="match-item">電話×</span>' in text
+    assert "一致しない項目があります" in text
+    ticked = {row.member: row.ticked for row in page.context["rows"]}
+    assert ticked == {matching: True, mismatched: False}
+    for member in two_applicants:
+        member.refresh_from_db()
+        assert member.status == Member.Status.PENDING
+    assert mailoutbox == []
+
+
+def test_confirming_approves_the_ticked_and_leaves_an_unticked_mismatch_pending(
+    staff_client, two_applicants, mailoutbox
+):
+    matching, mismatched = two_applicants
+    response = approve_from_list(staff_client, matching, mismatched)
+    assertContains(response, "matching1: 承認しました。")
+    assertContains(response, "チェックを入れなかった1件は承認していません。")
+    matching.refresh_from_db()
+    mismatched.refresh_from_db()
+    assert (matching.status, mismatched.status) == (Member.Status.ACTIVE, Member.Status.PENDING)
+    assert [m.to for m in mailoutbox] == [[matching.email]]
+
+
+def test_a_mismatch_ticked_by_staff_is_approved(staff_client, two_applicants):
+    response = approve_from_list(staff_client, *two_applicants, tick=two_applicants)
+    assertContains(response, "mismatch1: 承認しました。")
+    assert not Member.objects.filter(status=Member.Status.PENDING).exists()
+
+
+def test_a_forged_apply_with_select_across_approves_nothing_unticked(
+    staff_client, two_applicants, mailoutbox
+):
+    matching, _mismatched = two_applicants
+    staff_client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "approve",
+            "_selected_action": [matching.pk],
+            "select_across": "1",
+            "apply": "1",
+        },
+    )
+    assert not Member.objects.filter(status=Member.Status.ACTIVE, is_staff=False).exists()
+    assert mailoutbox == []

@@ -106,6 +106,10 @@ def test_kanazawa_resident_signs_up_by_link_and_staff_approve(
     row.get_by_role("checkbox").check()
     staff.locator("select[name=action]").select_option(label="承認")
     staff.get_by_role("button", name="実行").click()
+    # A confirmation page lists the member with the evidence, ticked since all of it matches.
+    expect(staff.get_by_role("heading", name="承認の確認")).to_be_visible()
+    expect(staff.get_by_role("checkbox", name=LOGIN_ID)).to_be_checked()
+    staff.get_by_role("button", name="チェックを入れた会員を承認する").click()
     expect(staff.locator(".messagelist")).to_contain_text("承認しました")
     staff.close()
 
