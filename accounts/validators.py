@@ -90,7 +90,7 @@ def validate_plain_email(value: str) -> None:
             _('メールアドレスの「@」より前に「"」や「\\」は使えません。'),
             code="quoted_local_part",
         )
-    if at and not _is_domain_name(domain):
+    if at and _names_no_host_by_name(domain):
         raise ValidationError(
             _(
                 "メールアドレスの「@」より後ろには、「example.jp」のようなドメイン名を"
@@ -100,10 +100,13 @@ def validate_plain_email(value: str) -> None:
         )
 
 
-def _is_domain_name(domain: str) -> bool:
-    labels = domain.split(".")
+def _names_no_host_by_name(domain: str) -> bool:
+    """An IP literal, a single label or an all-digit top label. (A domain that is no domain
+    at all, such as an empty one, is left to EmailValidator's 「形式が正しくありません」.)"""
     return (
-        not domain.startswith("[") and len(labels) >= 2 and all(labels) and not labels[-1].isdigit()
+        domain.startswith("[")
+        or (bool(domain) and "." not in domain)
+        or domain.rpartition(".")[2].isdigit()
     )
 
 
