@@ -19,3 +19,13 @@ def phrase(value: str) -> SafeString:
     wider than the line itself.
     """
     return format_html('<span class="phrase">{}</span>', value)
+
+
+@register.filter
+def live_regions(messages) -> list[tuple[str, list]]:
+    """Split Django messages into the live regions that announce them: errors at once
+    (``alert``), every other level politely (``status``); an empty region is left out."""
+    errors, others = [], []
+    for message in messages:
+        (errors if message.level_tag == "error" else others).append(message)
+    return [(role, listed) for role, listed in (("alert", errors), ("status", others)) if listed]
