@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Hyphens, dashes and the long-vowel mark people type in numbers: - ‐ ‑ ‒ – — ― − ｰ ー －
-_HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff70\u30fc\uff0d"
+# Hyphens, dashes and the long-vowel mark people type in numbers: - ‐ ‑ ‒ – — ― − ｰ ー － and
+# the box-drawing lines a Japanese IME offers for 「ー」 (─ ━); NFKC leaves all but － and ｰ be.
+_HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u2500\u2501\uff70\u30fc\uff0d"
 _NUMBER_NOISE = re.compile(f"[\\s{re.escape(_HYPHENS)}]")
 _SPACES = re.compile(r"\s+")
 # NFKC has made （） into (): 076(220)2111 and (0165)42-6128 are how people write phones.
@@ -20,6 +21,25 @@ def nfkc(value: str) -> str:
 def digits(value: str) -> str:
     """Return a number as typed with full-width digits, spaces and any hyphen removed."""
     return _NUMBER_NOISE.sub("", unicodedata.normalize("NFKC", value or ""))
+
+
+# 1丁目2番3号, 1丁目2番地3, 2番地の3 and 1-2-3 are one address: each number's unit word (and
+# 「の」 between numbers) is a separator, as a hyphen is.
+_ADDRESS_UNITS = re.compile(r"(?<=\d)(?:丁目|番地の?|番の?|号|の)(?=\d|$)")
+_ADDRESS_HYPHENS = re.compile(f"[{re.escape(_HYPHENS)}]+")
+
+
+def address(value: str) -> str:
+    """Return an address in the one form addresses are compared in (signup and 契約の追加).
+
+    NFKC (full-width digits), no spaces, every hyphen look-alike a ``-``, and 丁目/番地/番/号
+    after a number read as the hyphen a resident may type instead (「1丁目2番3号」 = 「1-2-3」).
+    Hyphens are kept as separators, so 「1-23」 and 「12-3」 stay two addresses.
+    """
+    text = _SPACES.sub("", unicodedata.normalize("NFKC", value or ""))
+    text = _ADDRESS_HYPHENS.sub("-", text)
+    text = _ADDRESS_UNITS.sub("-", text)
+    return _ADDRESS_HYPHENS.sub("-", text).strip("-")
 
 
 def phone(value: str) -> str:

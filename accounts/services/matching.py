@@ -16,10 +16,6 @@ def _same(normalise: Callable[[str], str], typed: str, on_contract: str) -> bool
     return bool(typed) and typed == normalise(on_contract)
 
 
-def _address_key(value: str) -> str:
-    return normalize.digits(value)  # NFKC, without spaces or hyphens of any shape
-
-
 def _kana_key(value: str) -> str:
     return normalize.without_spaces(normalize.katakana(value))
 
@@ -36,7 +32,9 @@ def match_contract(
     """Compare typed values with the utility's contract of that number (or ``customer``).
 
     Returns ``{"customer_id", "number", "name", "phone", ...}``: the contract found (or
-    None) and, for each item the utility asks, whether it matches after normalising.
+    None) and, for each item the utility asks, whether it matches after normalising. Where
+    the name is a nickname (seed 003's 「お名前(ニックネームでも登録いただけます)」) it is no
+    evidence and is left out; the kana name stands for the holder.
     """
     number = normalize.digits(number)
     if customer is None:
@@ -47,7 +45,7 @@ def match_contract(
             result["address"] = False
         if utility.asks_kana:
             result["name_kana"] = False
-        return result
+        return _without_nickname(utility, result)
     result = {
         "customer_id": customer.pk,
         "number": number == customer.number,
@@ -55,9 +53,15 @@ def match_contract(
         "phone": _same(normalize.phone, phone, customer.phone),
     }
     if utility.asks_address:
-        result["address"] = _same(_address_key, address, customer.address)
+        result["address"] = _same(normalize.address, address, customer.address)
     if utility.asks_kana:
         result["name_kana"] = _same(_kana_key, name_kana, customer.name_kana)
+    return _without_nickname(utility, result)
+
+
+def _without_nickname(utility: Utility, result: dict) -> dict:
+    if utility.name_is_nickname:
+        result.pop("name", None)
     return result
 
 

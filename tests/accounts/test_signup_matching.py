@@ -118,3 +118,48 @@ def test_auto_activation_without_a_full_match_waits_for_staff(client, mailoutbox
     assert member.status == Member.Status.PENDING
     assert not member.contracts.exists()
     assert "後日お送りする「ご使用量等の確認についてのご案内」" in mailoutbox[-1].body
+
+
+def test_a_nickname_is_never_compared_with_the_holders_name():
+    """Seed 003: 「お名前」 is a free nickname; staff must not read 「氏名×」 as evidence."""
+    utility = UtilityFactory(code_style=True)
+    contract = CustomerFactory(utility=utility, name="水道 太郎", phone="0165412345")
+    found = services.match_contract(
+        utility,
+        contract.number,
+        name="たろちゃん",
+        phone=contract.phone,
+        name_kana="スイドウタロウ",
+    )
+    missing = services.match_contract(utility, "29999999999", name="たろちゃん")
+    assert "name" not in found and "name" not in missing
+    assert found == {"customer_id": contract.pk, "number": True, "phone": True, "name_kana": True}
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "金沢市広坂1丁目2番3号",
+        "金沢市広坂1丁目2番地3",
+        "金沢市広坂1-2-3",
+        "金沢市広坂１－２－３",
+        "金沢市広坂１ー２ー３",  # the long-vowel mark an IME gives for a hyphen
+        "金沢市広坂1‐2‐3",
+        "金沢市広坂1−2−3",
+        "金沢市広坂 1丁目 2-3",
+    ],
+)
+def test_an_address_typed_with_chome_banchi_go_or_any_hyphen_matches(utility, typed):
+    contract = kanazawa_contract(utility, address="金沢市広坂1丁目2-3")
+    match = services.match_contract(
+        utility, contract.number, contract.name, contract.phone, address=typed
+    )
+    assert match["address"] is True
+
+
+def test_hyphens_still_separate_the_numbers_of_an_address(utility):
+    contract = kanazawa_contract(utility, address="金沢市広坂1-23")
+    match = services.match_contract(
+        utility, contract.number, contract.name, contract.phone, address="金沢市広坂12-3"
+    )
+    assert match["address"] is False
