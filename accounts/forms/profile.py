@@ -6,17 +6,19 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from portal import normalize
 from portal.models import Utility
 
 from ..models import SECRET_QUESTIONS, Member
 from .recovery import NewPasswordForm, email_field
 from .signup import (
     CHOOSE,
+    CODE_STYLE_ORDER,
     DETAIL_WORDS,
     NormalisedCharField,
     checked_customer_number,
+    checked_kana,
     checked_phone,
+    contract_fields,
 )
 
 
@@ -129,56 +131,28 @@ class TaxDeclarationForm(forms.Form):
 
 
 class ContractAddForm(forms.Form):
-    """The same details as signup's お客さま情報, matched against the contract."""
+    """What the utility's signup identifies a contract by, matched against the contract."""
 
     def __init__(self, *args, utility: Utility, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.utility = utility
-        label = utility.customer_number_label
-        self.fields["customer_number"] = NormalisedCharField(
-            label=label,
-            note=_("(半角数字%(digits)d文字)") % {"digits": utility.customer_number_digits},
-            normalise=normalize.digits,
-            max_length=40,
-            help_text=_("・検針票等に記載の%(label)sを入力してください。") % {"label": label},
-            error_messages=_required(label),
-            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-        )
-        self.fields["name"] = NormalisedCharField(
-            label=_("お客さま名"),
-            max_length=40,
-            help_text=_("・検針票等に記載された水道をご使用されている方の氏名を入力してください。"),
-            error_messages=_required(_("お客さま名")),
-        )
-        if utility.asks_kana:
-            self.fields["name_kana"] = NormalisedCharField(
-                label=_("お客様氏名カナ"),
-                normalise=normalize.katakana,
-                max_length=100,
-                error_messages=_required(_("お客様氏名カナ")),
-            )
-        if utility.asks_address:
-            self.fields["address"] = NormalisedCharField(
-                label=_("住所(市町村名・番地)"),
-                max_length=256,
-                help_text=_("・[例]〇〇市△△町1500-1"),
-                error_messages=_required(_("住所")),
-            )
-        words = DETAIL_WORDS[utility.verification]
-        self.fields["phone"] = NormalisedCharField(
-            label=words["phone"],
-            normalise=normalize.phone,
-            max_length=30,
-            help_text=words["contract_phone_help"] % {"office": utility.name},
-            error_messages=_required(words["phone"]),
-            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
-        )
+        self.fields.update(contract_fields(utility))
+        phone = self.fields["phone"]
+        # Signup's Kanazawa phone is any contact number; here it must be the contract's.
+        phone.help_text = DETAIL_WORDS[utility.verification]["contract_phone_help"] % {
+            "office": utility.office_name
+        }
+        if utility.verification == Utility.Verification.CODE:
+            self.order_fields(CODE_STYLE_ORDER)
 
     def clean_customer_number(self) -> str:
         return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
 
     def clean_phone(self) -> str:
         return checked_phone(self.cleaned_data["phone"])
+
+    def clean_name_kana(self) -> str:
+        return checked_kana(self.cleaned_data["name_kana"])
 
 
 class WithdrawForm(CurrentPasswordMixin, forms.Form):

@@ -221,6 +221,90 @@ class SignupEmailForm(forms.Form):
         return data
 
 
+def contract_fields(utility: Utility) -> dict[str, forms.Field]:
+    """Return the fields that identify a contract, as the utility's signup asks them.
+
+    Signup's details step and 会員情報 → 契約の追加 both ask these (one set per utility:
+    Kanazawa ⑥ number, name, address, phone; Nayoro 2/4 number, phone, kana). A name that
+    is a nickname identifies nothing, so it is not among them.
+    """
+    u, words = utility, DETAIL_WORDS[utility.verification]
+    label = u.customer_number_label
+    fields: dict[str, forms.Field] = {
+        "customer_number": NormalisedCharField(
+            label=label,
+            note=_("(半角数字%(digits)d文字)") % {"digits": u.customer_number_digits},
+            normalise=normalize.digits,
+            max_length=40,
+            help_text=words["number_help"]
+            % {
+                "label": label,
+                "digits": u.customer_number_digits,
+                "on_slip": u.customer_number_on_slip or label,
+            },
+            error_messages=_required(label),
+            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        ),
+    }
+    if not u.name_is_nickname:
+        fields["name"] = _name_field(words)
+    if u.asks_kana:
+        fields["name_kana"] = NormalisedCharField(
+            label=_("お客様氏名カナ"),
+            normalise=normalize.katakana,
+            max_length=100,
+            help_text=_("%(office)sに届け出た契約者名をカタカナで入力してください。")
+            % {"office": u.office_name},
+            error_messages=_required(_("お客様氏名カナ")),
+        )
+    if u.asks_address:
+        fields["address"] = NormalisedCharField(
+            label=_("住所(市町村名・番地)"),
+            note=_("(全角256文字以内)"),
+            max_length=256,
+            help_text=_("・[例]〇〇市△△町1500-1"),
+            error_messages={
+                **_required(_("住所")),
+                "max_length": _("住所は256文字以内で入力してください。"),
+            },
+            widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+        )
+    fields["phone"] = NormalisedCharField(
+        label=words["phone"],
+        normalise=normalize.phone,
+        max_length=30,
+        help_text=words["phone_help"] % {"office": u.office_name},
+        error_messages=_required(words["phone"]),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+    return fields
+
+
+def _name_field(words: dict) -> forms.CharField:
+    return NormalisedCharField(
+        label=words["name"],
+        note=words["name_note"],
+        max_length=40,
+        help_text=words["name_help"],
+        error_messages={
+            **_required(words["name_short"]),
+            "max_length": _("%(label)sは40文字以内で入力してください。")
+            % {"label": words["name_short"]},
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+
+
+def checked_kana(kana: str) -> str:
+    """Return kana already made katakana, or refuse what is not kana."""
+    if not KANA_RE.match(kana):
+        raise ValidationError(
+            _("お客様氏名カナはカタカナで入力してください(ひらがなも使えます)。"),
+            code="kana_format",
+        )
+    return kana
+
+
 class SignupDetailsForm(forms.Form):
     """The details (seed 000 ⑥, seed 003 ⑤); fields follow the utility's settings."""
 
@@ -249,56 +333,9 @@ class SignupDetailsForm(forms.Form):
 
     def _customer_fields(self) -> dict[str, forms.Field]:
         u, words = self.utility, self.words
-        label = u.customer_number_label
-        fields: dict[str, forms.Field] = {
-            "customer_number": NormalisedCharField(
-                label=label,
-                note=_("(半角数字%(digits)d文字)") % {"digits": u.customer_number_digits},
-                normalise=normalize.digits,
-                max_length=40,
-                help_text=words["number_help"]
-                % {
-                    "label": label,
-                    "digits": u.customer_number_digits,
-                    "on_slip": u.customer_number_on_slip or label,
-                },
-                error_messages=_required(label),
-                widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-            ),
-            "name": NormalisedCharField(
-                label=words["name"],
-                note=words["name_note"],
-                max_length=40,
-                help_text=words["name_help"],
-                error_messages={
-                    **_required(words["name_short"]),
-                    "max_length": _("%(label)sは40文字以内で入力してください。")
-                    % {"label": words["name_short"]},
-                },
-                widget=forms.TextInput(attrs={"autocomplete": "name"}),
-            ),
-        }
-        if u.asks_kana:
-            fields["name_kana"] = NormalisedCharField(
-                label=_("お客様氏名カナ"),
-                normalise=normalize.katakana,
-                max_length=100,
-                help_text=_("%(office)sに届け出た契約者名をカタカナで入力してください。")
-                % {"office": u.office_name},
-                error_messages=_required(_("お客様氏名カナ")),
-            )
+        fields = contract_fields(u)
+        fields.setdefault("name", _name_field(words))  # a nickname (seed 003) is asked too
         if u.asks_address:
-            fields["address"] = NormalisedCharField(
-                label=_("住所(市町村名・番地)"),
-                note=_("(全角256文字以内)"),
-                max_length=256,
-                help_text=_("・[例]〇〇市△△町1500-1"),
-                error_messages={
-                    **_required(_("住所")),
-                    "max_length": _("住所は256文字以内で入力してください。"),
-                },
-                widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
-            )
             fields["building"] = NormalisedCharField(
                 label=_("建物名・アパート名・部屋番号"),
                 note=_("(全角256文字以内)"),
@@ -309,14 +346,7 @@ class SignupDetailsForm(forms.Form):
                     "max_length": _("建物名・アパート名・部屋番号は256文字以内で入力してください。")
                 },
             )
-        fields["phone"] = NormalisedCharField(
-            label=words["phone"],
-            normalise=normalize.phone,
-            max_length=30,
-            help_text=words["phone_help"] % {"office": u.office_name},
-            error_messages=_required(words["phone"]),
-            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
-        )
+        fields = {name: fields[name] for name in self.CUSTOMER_SECTION if name in fields}
         if u.asks_relation:
             fields["relation"] = forms.ChoiceField(
                 label=_("申込者と契約者の関係"),
@@ -434,13 +464,7 @@ class SignupDetailsForm(forms.Form):
         return checked_phone(self.cleaned_data["phone"])
 
     def clean_name_kana(self) -> str:
-        kana = self.cleaned_data["name_kana"]
-        if not KANA_RE.match(kana):
-            raise ValidationError(
-                _("お客様氏名カナはカタカナで入力してください(ひらがなも使えます)。"),
-                code="kana_format",
-            )
-        return kana
+        return checked_kana(self.cleaned_data["name_kana"])
 
     def clean_login_id(self) -> str:
         login_id = self.cleaned_data["login_id"]

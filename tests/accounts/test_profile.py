@@ -618,3 +618,37 @@ def test_a_nayoro_member_changes_the_nickname_used_in_notices(client):
 
 def test_a_utility_whose_names_are_contract_names_has_no_name_page(logged_in_client, utility):
     assert logged_in_client.get(url(utility, "profile_name")).status_code == HTTPStatus.NOT_FOUND
+
+
+def _labels(response) -> list[str]:
+    return [str(bound.label) for bound in response.context["form"]]
+
+
+def test_contract_add_asks_what_each_utilitys_signup_identifies_a_contract_by(
+    client, logged_in_client, user, nayoro, nayoro_member
+):
+    """Kanazawa ⑥: number, name, address, phone; Nayoro 2/4: number, phone, kana (its
+    お名前 is a nickname and identifies no contract)."""
+    kanazawa = _labels(logged_in_client.get(url(user.utility, "profile_contract_add")))
+    assert kanazawa == ["ポータル登録番号", "お客さま名", "住所(市町村名・番地)", "連絡先電話番号"]
+    client.force_login(nayoro_member)
+    response = client.get(url(nayoro, "profile_contract_add"))
+    assert _labels(response) == ["お客様番号", "電話番号", "お客様氏名カナ"]
+    assertContains(response, "ハイフン抜きで入力してください。")  # its signup's own hint
+    assertNotContains(response, "お客さま名")
+
+
+def test_nayoro_adds_a_contract_without_any_name_but_the_kana(client, nayoro, nayoro_member):
+    client.force_login(nayoro_member)
+    second = CustomerFactory(utility=nayoro, name_kana="スイドウ ハナコ")
+    response = client.post(
+        url(nayoro, "profile_contract_add"),
+        {"customer_number": second.number, "phone": second.phone, "name_kana": "すいどうはなこ"},
+    )
+    assertRedirects(response, url(nayoro, "profile"))
+    assert nayoro_member.contracts.filter(pk=second.pk).exists()
+    refused = client.post(
+        url(nayoro, "profile_contract_add"),
+        {"customer_number": "20000000999", "phone": second.phone, "name_kana": "Hanako"},
+    )
+    assertContains(refused, "お客様氏名カナはカタカナで入力してください")
