@@ -13,7 +13,8 @@ import datetime
 from collections.abc import Callable, Iterator
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Window
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -67,20 +68,48 @@ def _readings(contract: Customer) -> MeterReadingQuerySet:
     return MeterReading.objects.filter(customer=contract)
 
 
+def _recent_by_contract(contracts: list[Customer]) -> dict[int, list[MeterReading]]:
+    """Return each contract's RECENT_WINDOW latest periods, newest first, in one query."""
+    recent: dict[int, list[MeterReading]] = {contract.pk: [] for contract in contracts}
+    rows = (
+        MeterReading.objects.filter(customer__in=contracts)
+        .annotate(
+            recency=Window(
+                RowNumber(), partition_by=[F("customer_id")], order_by=F("period_end").desc()
+            )
+        )
+        .filter(recency__lte=RECENT_WINDOW)
+        .order_by("customer_id", "-period_end")
+    )
+    for reading in rows:
+        recent[reading.customer_id].append(reading)
+    return recent
+
+
 @never_cache
 @require_GET
 def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
-    summary = None
-    if contract is not None:
-        recent = list(_readings(contract).latest_first()[:RECENT_WINDOW])
-        summary = usage.summarise(
+    utility = request.utility
+    summaries = {
+        pk: usage.summarise(
             recent,
-            leak_ratio_percent=request.utility.leak_ratio_percent,
-            leak_min_increase_m3=request.utility.leak_min_increase_m3,
+            leak_ratio_percent=utility.leak_ratio_percent,
+            leak_min_increase_m3=utility.leak_min_increase_m3,
         )
-    context = {"contracts": contracts, "contract": contract, "summary": summary}
+        for pk, recent in _recent_by_contract(contracts).items()
+    }
+    # A leak is told at the contract it concerns, whichever contract the page shows.
+    leaks = [
+        (c, summaries[c.pk]) for c in contracts if getattr(summaries[c.pk], "possible_leak", False)
+    ]
+    context = {
+        "contracts": contracts,
+        "contract": contract,
+        "summary": summaries[contract.pk] if contract else None,
+        "leaks": leaks,
+    }
     return render(request, "billing/dashboard.html", context)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from http import HTTPStatus
 
 import pytest
@@ -147,6 +148,32 @@ def test_leak_notice_follows_the_utilitys_thresholds(logged_in_client, utility, 
     utility.save()
     response = logged_in_client.get(url("dashboard", utility))
     assertContains(response, "水漏れの可能性についてのお知らせ")
+
+
+def test_each_leaking_contract_has_its_own_notice_naming_it_first_on_the_dashboard(
+    logged_in_client, utility, contract, user
+):
+    """A member with several contracts hears of a leak at the one it concerns, whichever
+    contract the dashboard shows, each notice naming the contract by number and address."""
+    calm = ContractLinkFactory(member=user, customer__address="見本市本町2丁目2-2").customer
+    rental = ContractLinkFactory(member=user, customer__address="見本市港町3丁目3-3").customer
+    add_history(contract, [20, 20, 20, 20, 20, 20, 20])
+    add_history(calm, [20, 20, 20, 20, 20, 20, 21])
+    add_history(rental, [20, 20, 20, 20, 20, 20, 42])
+    response = logged_in_client.get(url("contract", utility, contract.number))
+    html = response.content.decode()
+    assert html.count("水漏れの可能性についてのお知らせ") == 1
+    notice = html[html.index('class="notice notice--warning leak-notice"') :]
+    notice = notice[: notice.index("</section>")]
+    assert rental.number in notice and "見本市港町3丁目3-3" in notice
+    assert calm.number not in notice and contract.number not in notice
+    # First on the page: above the contract switcher and the shown contract's figures.
+    assert html.index("leak-notice") < html.index("contract-switcher")
+    MeterReading.objects.filter(customer=contract).delete()
+    add_history(contract, [20, 20, 20, 20, 20, 20, 45])  # now the first contract leaks too
+    html = logged_in_client.get(url("contract", utility, calm.number)).content.decode()
+    assert html.count("水漏れの可能性についてのお知らせ") == 2
+    assert len(set(re.findall(r'id="(leak-[^"]+)"', html))) == 2  # each heading its own id
 
 
 def test_contract_without_readings_shows_when_data_will_appear(logged_in_client, utility, contract):
