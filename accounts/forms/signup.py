@@ -32,6 +32,8 @@ AGREED = _("同意する")
 SECRET_GROUP = _("秘密の質問と回答")
 SECRET_GROUP_NOTE = _("(ログインIDまたはパスワードを忘れた場合に、お尋ねします)")
 SECRET_GROUP_FIELDS = ("secret_question", "secret_answer")
+ANSWER_KEPT = _("(入力済み)")
+ANSWER_UNCHANGED = _("入力済み(変更なし)")
 KANA_RE = re.compile(r"^[\u30a1-\u30fa\u30fb\u30fc\s]+$")
 
 # The words of each style for the fields both styles ask (seed 000 / seed 003).
@@ -320,10 +322,13 @@ class SignupDetailsForm(forms.Form):
         "payment_method",
     ]
 
-    def __init__(self, *args, utility: Utility, email: str, **kwargs) -> None:
+    def __init__(
+        self, *args, utility: Utility, email: str, answer_kept: bool = False, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.utility = utility
         self.email = email
+        self.answer_kept = answer_kept  # a secret answer typed before: empty keeps it
         self.words = DETAIL_WORDS[utility.verification]
         self.fields.update(self._customer_fields())
         self.fields.update(self._login_fields())
@@ -421,6 +426,14 @@ class SignupDetailsForm(forms.Form):
                 },
                 widget=forms.TextInput(attrs={"autocomplete": "off"}),
             )
+            if self.answer_kept:
+                answer = fields["secret_answer"]
+                answer.required = False
+                answer.note = ANSWER_KEPT
+                answer.help_text = _(
+                    "・回答は入力済みです(表示していません)。"
+                    "変更する場合のみ、新しい回答を入力してください。"
+                )
         if u.asks_tax_declaration:
             fields["tax_declaration"] = forms.ChoiceField(
                 label=_("消費税申告の有無"),
@@ -550,6 +563,8 @@ class SignupDetailsForm(forms.Form):
         value = values.get(bound.name, "")
         if bound.name == "password":
             return MASKED_PASSWORD
+        if bound.name == "secret_answer" and not value and self.answer_kept:
+            return str(ANSWER_UNCHANGED)
         if isinstance(bound.field, forms.BooleanField):
             return str(AGREED) if value in (True, "True") else ""
         if isinstance(bound.field, forms.ChoiceField):
@@ -625,12 +640,6 @@ CODE_REFUSALS = (
     challenges.ChallengeExpired,
     challenges.CodeDead,
 )
-
-
-class SignupBackForm(forms.Form):
-    """The secret answer carried back by 「入力画面に戻る」 (it is never kept in clear)."""
-
-    secret_answer = forms.CharField(required=False, max_length=40, strip=False)
 
 
 def mismatch_messages(utility: Utility, problems: list[str]) -> list[str]:

@@ -289,12 +289,32 @@ def count_signup_details(request: HttpRequest, utility: Utility, email: str) -> 
 
 
 def save_signup_details(request: HttpRequest, utility: Utility, details: dict) -> None:
-    """Keep the details-step answers for 本会員申請, password and secret answer hashed."""
+    """Keep the details-step answers for 本会員申請, password and secret answer hashed.
+
+    A secret answer left empty after 「入力画面に戻る」 (the form says 「入力済み」) keeps the
+    hash of the one typed before: the answer itself is never kept, nor sent back to a page.
+    """
     data = {k: v for k, v in details.items() if k not in ("password", "password_confirm")}
     data["password_hash"] = make_password(details["password"])
     answer = data.pop("secret_answer", "")
-    data["secret_answer_hash"] = make_password(normalize.secret_answer(answer)) if answer else ""
+    data["secret_answer_hash"] = (
+        make_password(normalize.secret_answer(answer))
+        if answer
+        else _kept_answer_hash(request, utility)
+    )
     request.session[SIGNUP_DETAILS_SESSION_KEY] = {"utility": utility.pk, "values": data}
+
+
+def _kept_answer_hash(request: HttpRequest, utility: Utility) -> str:
+    stored = request.session.get(SIGNUP_DETAILS_SESSION_KEY)
+    if not stored or stored.get("utility") != utility.pk:
+        return ""
+    return stored["values"].get("secret_answer_hash", "")
+
+
+def secret_answer_kept(request: HttpRequest, utility: Utility) -> bool:
+    """Tell whether the details step already has a secret answer (its hash) for this signup."""
+    return bool(utility.asks_secret_question and _kept_answer_hash(request, utility))
 
 
 def saved_signup_details(request: HttpRequest, utility: Utility) -> dict:

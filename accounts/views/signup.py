@@ -23,7 +23,6 @@ from .. import challenges
 from ..forms.signup import (
     CODE_REFUSALS,
     EmailCodeForm,
-    SignupBackForm,
     SignupCodeEmailForm,
     SignupDetailsForm,
     SignupEmailForm,
@@ -164,26 +163,29 @@ def signup_link(request: HttpRequest, token: str) -> HttpResponse:
 def signup_details(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     email = services.signup_email(request, utility)
-    initial = services.saved_signup_details(request, utility)
-    form = SignupDetailsForm(utility=utility, email=email, initial=initial)
+    form = _kept_details_form(request, utility, email)
     return _details_page(request, utility, form, email)
+
+
+def _kept_details_form(request: HttpRequest, utility: Utility, email: str) -> SignupDetailsForm:
+    """The details form refilled from the session: every value but the passwords, and the
+    secret answer shown as 「入力済み」 (only its hash is kept; it is never refilled)."""
+    return SignupDetailsForm(
+        utility=utility,
+        email=email,
+        initial=services.saved_signup_details(request, utility),
+        answer_kept=services.secret_answer_kept(request, utility),
+    )
 
 
 @BACK_TO_DETAILS
 @signup_view
-@sensitive_post_parameters("secret_answer")
 @require_POST
 def signup_back(request: HttpRequest) -> HttpResponse:
     """「入力画面に戻る」 / 「訂正」: the details again, every value but the passwords."""
     utility = request.utility
     email = services.signup_email(request, utility)
-    initial = services.saved_signup_details(request, utility)
-    back = SignupBackForm(request.POST)
-    if back.is_valid() and back.cleaned_data["secret_answer"]:
-        # Only its hash is kept: the confirmation page carried the answer back here.
-        initial["secret_answer"] = back.cleaned_data["secret_answer"]
-    form = SignupDetailsForm(utility=utility, email=email, initial=initial)
-    return _details_page(request, utility, form, email)
+    return _details_page(request, utility, _kept_details_form(request, utility, email), email)
 
 
 def _details_page(
@@ -207,18 +209,18 @@ def signup_confirm(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     email = services.signup_email(request, utility)
     services.count_signup_details(request, utility, email)
-    form = SignupDetailsForm(request.POST, utility=utility, email=email)
+    kept = services.secret_answer_kept(request, utility)
+    form = SignupDetailsForm(request.POST, utility=utility, email=email, answer_kept=kept)
     if not form.is_valid():
         return _details_page(request, utility, form, email)
     services.verify_signup_email(request, utility)
     services.save_signup_details(request, utility, form.to_session())
-    # ⑦ is this POST's answer, so the secret answer can be shown once without being kept;
-    # the page's 「入力画面に戻る」 form carries it back in a hidden field.
+    # ⑦ answers the POST that typed the secret answer, so it shows it once (as the guide's
+    # ⑦ does); nothing on the page carries it further, and the session keeps its hash only.
     context = {
         "rows": form.confirmation_rows(),
         "items": form.confirmation_list(),
         "email": email,
-        "secret_answer": form.cleaned_data.get("secret_answer", ""),
     }
     return render(request, _template(utility, "accounts/signup_confirm.html"), context)
 
@@ -253,8 +255,7 @@ def _not_matched(request: HttpRequest, utility: Utility, problems: list[str]) ->
 
 def _details_again(request: HttpRequest, utility: Utility, error: Exception) -> HttpResponse:
     email = services.signup_email(request, utility)
-    initial = services.saved_signup_details(request, utility)
-    form = SignupDetailsForm(utility=utility, email=email, initial=initial)
+    form = _kept_details_form(request, utility, email)
     if isinstance(error, services.LoginIdTaken):
         form.add_login_id_taken()
         return _details_page(request, utility, form, email, status=HTTPStatus.CONFLICT)

@@ -384,30 +384,63 @@ def test_back_to_the_form_keeps_the_values_and_asks_passwords_again(
     reach_details(client, utility, mailoutbox)
     confirm = client.post(url("signup_confirm", utility), details_for(contract))
     assertContains(confirm, f'action="{url("signup_back", utility)}"')
-    assertContains(confirm, '<input type="hidden" name="secret_answer" value="バナナ">')
-    response = client.post(url("signup_back", utility), {"secret_answer": "バナナ"})
+    response = client.post(url("signup_back", utility))
     assertContains(response, 'value="10000000000001"')
     assertContains(response, 'value="taro0401"')
     assertContains(response, '<option value="food" selected>')
-    assertContains(response, 'name="secret_answer" value="バナナ"')
     assertNotContains(response, "mizu2025ab")
-    changed = details_for(contract, login_id="taro0402")
+    changed = details_for(contract, login_id="taro0402", secret_answer="")
     client.post(url("signup_confirm", utility), changed)
     assertRedirects(client.post(url("signup_complete", utility)), url("signup_done", utility))
-    assert Member.objects.get(email=EMAIL).login_id == "taro0402"
+    member = Member.objects.get(email=EMAIL)
+    assert member.login_id == "taro0402"
+    assert check_password("バナナ", member.secret_answer_hash)  # typed once, at the first ⑥
 
 
-def test_the_secret_answer_goes_back_through_the_page_never_the_session(
+def test_back_to_the_form_keeps_the_secret_answer_without_it_ever_in_a_page(
+    client, utility, mailoutbox, contract
+):
+    """Issue 15: going back from ⑦ keeps the answer (「入力済み」), but no page carries it
+    (no hidden field on ⑦, no value on ⑥) and the session holds only its hash."""
+    reach_details(client, utility, mailoutbox)
+    confirm = client.post(
+        url("signup_confirm", utility), details_for(contract, secret_answer="ばなな")
+    )
+    assertNotContains(confirm, 'type="hidden" name="secret_answer"')
+    kept = str(dict(client.session.items()))
+    assert "ばなな" not in kept and "バナナ" not in kept
+    for back in (
+        client.post(url("signup_back", utility)),
+        client.get(url("signup_details", utility)),
+    ):
+        html = back.content.decode()
+        assert "ばなな" not in html and "バナナ" not in html
+        assertContains(back, "入力済み")
+        assertContains(back, "変更する場合のみ")
+    # Unchanged, ⑦ says it is already entered; 本会員申請 keeps the first answer.
+    again = client.post(url("signup_confirm", utility), details_for(contract, secret_answer=""))
+    assertContains(again, "入力済み(変更なし)")
+    assert "ばなな" not in again.content.decode()
+    client.post(url("signup_complete", utility))
+    assert check_password("バナナ", Member.objects.get(email=EMAIL).secret_answer_hash)
+
+
+def test_a_new_answer_typed_after_going_back_replaces_the_kept_one(
     client, utility, mailoutbox, contract
 ):
     reach_details(client, utility, mailoutbox)
-    client.post(url("signup_confirm", utility), details_for(contract, secret_answer="ばなな"))
-    kept = str(dict(client.session.items()))
-    assert "ばなな" not in kept and "バナナ" not in kept
-    # Without the page's hidden field (a plain GET), the answer is simply asked again.
-    response = client.get(url("signup_details", utility))
-    assertContains(response, 'value="taro0401"')
-    assertNotContains(response, 'name="secret_answer" value=')
+    client.post(url("signup_confirm", utility), details_for(contract))
+    client.post(url("signup_back", utility))
+    client.post(url("signup_confirm", utility), details_for(contract, secret_answer="りんご"))
+    client.post(url("signup_complete", utility))
+    assert check_password("リンゴ", Member.objects.get(email=EMAIL).secret_answer_hash)
+
+
+def test_without_a_kept_answer_the_answer_is_still_required(client, utility, mailoutbox, contract):
+    reach_details(client, utility, mailoutbox)
+    response = client.post(url("signup_confirm", utility), details_for(contract, secret_answer=""))
+    assertContains(response, "秘密の質問の回答を入力してください。")
+    assertNotContains(response, "入力済み")
 
 
 # ⑧ Completion ------------------------------------------------------------------------------

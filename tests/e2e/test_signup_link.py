@@ -73,7 +73,10 @@ def test_kanazawa_resident_signs_up_by_link_and_staff_approve(
     expect(page.get_by_text(PASSWORD)).to_have_count(0)
     page.get_by_role("button", name="入力画面に戻る").click()
     expect(page.get_by_label("ご希望のログインID")).to_have_value(LOGIN_ID)
-    expect(page.get_by_label("回答")).to_have_value("バナナ")  # only the passwords go
+    # The answer stays (「入力済み」) without coming back into the page; the passwords go.
+    expect(page.get_by_label("回答")).to_have_value("")
+    expect(page.get_by_text("回答は入力済みです")).to_be_visible()
+    assert "バナナ" not in page.content()
     expect(page.locator("#id_password")).to_have_value("")
     page.locator("#id_password").fill(PASSWORD)
     page.get_by_label("ご希望のパスワード(確認用)").fill(PASSWORD)
