@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from django import template
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from portal import normalize
 
 register = template.Library()
+
+# A phone number as a contact block writes it: 076-220-2111, (0165)42-6128, ０３－１２３４－５６７８.
+# What it reads as (normalize.phone) must be 10 or 11 digits from 0, so 内線3361 and 8:30 are not.
+_PHONE_LIKE = re.compile(
+    r"[(\uff08]?[0\uff10][0-9\uff10-\uff19()\uff08\uff09\-\uff0d\u2010\u2212\u30fc]{8,16}[0-9\uff10-\uff19]"
+)
 
 
 @register.filter
@@ -29,3 +39,28 @@ def live_regions(messages) -> list[tuple[str, list]]:
     for message in messages:
         (errors if message.level_tag == "error" else others).append(message)
     return [(role, listed) for role, listed in (("alert", errors), ("status", others)) if listed]
+
+
+def _is_phone(digits: str) -> bool:
+    return (
+        digits.isascii() and digits.isdigit() and digits.startswith("0") and 10 <= len(digits) <= 11
+    )
+
+
+@register.filter
+def phone_links(text: str) -> SafeString:
+    """Return a contact block as HTML: each line escaped, each phone number a ``tel:`` link
+    (a resident on a phone calls with one tap), lines joined with ``<br>``."""
+    lines = []
+    for line in (text or "").splitlines():
+        parts, end = [], 0
+        for match in _PHONE_LIKE.finditer(line):
+            digits = normalize.phone(match.group(0))
+            if not _is_phone(digits):
+                continue
+            parts.append(conditional_escape(line[end : match.start()]))
+            parts.append(format_html('<a href="tel:{}">{}</a>', digits, match.group(0)))
+            end = match.end()
+        parts.append(conditional_escape(line[end:]))
+        lines.append("".join(parts))
+    return mark_safe("<br>".join(lines))  # every part above is escaped

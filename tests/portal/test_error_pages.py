@@ -23,7 +23,8 @@ def assert_the_utilitys_page(response, utility, status: int) -> None:
     top = utility.get_absolute_url()
     header = f'<p class="site-name"><a href="{top}">{utility.portal_name}</a></p>'
     assertContains(response, header, status_code=status)
-    assertContains(response, utility.contact_block.splitlines()[1], status_code=status)
+    assertContains(response, utility.contact_block.splitlines()[0], status_code=status)
+    assertContains(response, 'href="tel:0312345678"', status_code=status)  # line 2's phone
     home = f'<a href="{top}">← {utility.portal_name}のトップページへ</a>'
     assertContains(response, home, status_code=status, html=True)
     assertNotContains(response, "ポータルのトップページへ", status_code=status)
