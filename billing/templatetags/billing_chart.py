@@ -65,7 +65,7 @@ def _scale(chart: BarChart) -> list[str]:
             f'<line x1="{tick.x}" y1="{chart.plot_top}" x2="{tick.x}" y2="{chart.plot_bottom}" '
             f'stroke="{GRID}" stroke-width="1"/>'
             f'<text x="{tick.x}" y="{chart.plot_top - 4}" text-anchor="middle" fill="{MUTED}" '
-            f'font-size="10">{tick.value}</text>'
+            f'font-size="10">{tick.value:,}</text>'
         )
     return parts
 
@@ -86,7 +86,7 @@ def _rows(chart: BarChart) -> list[str]:
             )
         parts.append(
             f'<text x="{row.value_x}" y="{row.value_y}" fill="{INK}" font-size="10">'
-            f"{row.value}</text>"
+            f"{row.value:,}</text>"
         )
     return parts
 

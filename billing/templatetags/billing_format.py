@@ -57,6 +57,14 @@ def cubic_metres(value: int | Decimal | None) -> str:
 
 
 @register.filter
+def thousands(value: int | None) -> str:
+    """Write a whole number with thousands separators, as every figure here is: 32787 → 「32,787」."""
+    if value is None or value == "":
+        return ""
+    return f"{int(value):,}"
+
+
+@register.filter
 def signed_cubic_metres(value: int | None) -> str:
     """Format a change in volume with its sign: 「+5 m³」「−3 m³」「±0 m³」."""
     if value is None:

@@ -176,6 +176,20 @@ def test_each_leaking_contract_has_its_own_notice_naming_it_first_on_the_dashboa
     assert len(set(re.findall(r'id="(leak-[^"]+)"', html))) == 2  # each heading its own id
 
 
+def test_litres_and_cubic_metres_have_thousands_separators_everywhere(
+    logged_in_client, utility, contract
+):
+    """A large user (a school, a shop): 「約32,787リットル」 and the chart's 「2,000」, never 「32787」."""
+    add_history(contract, [1900, 1950, 1980, 1990, 1995, 1999, 2000])
+    dashboard = logged_in_client.get(url("dashboard", utility)).content.decode()
+    assert "約32,787リットル" in dashboard  # 2,000 m³ over 61 days
+    assert "32787" not in dashboard
+    history = logged_in_client.get(url("history", utility, contract.number)).content.decode()
+    chart = history[history.index("<svg") : history.index("</svg>")]
+    assert ">2,000</text>" in chart
+    assert not re.search(r">\d{4,}</text>", chart), re.findall(r">\d{4,}</text>", chart)
+
+
 def test_contract_without_readings_shows_when_data_will_appear(logged_in_client, utility, contract):
     for name in ("dashboard", "contract", "history"):
         args = [] if name == "dashboard" else [contract.number]
