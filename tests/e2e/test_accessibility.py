@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 PAGES = [
     "/",
@@ -50,3 +50,27 @@ def test_login_works_with_the_keyboard_alone(page: Page, live_server, demo_data,
     page.keyboard.type("Nayoro#2026")
     page.keyboard.press("Enter")
     page.wait_for_url("**/nayoro/usage/")
+
+
+@pytest.mark.parametrize(
+    ("path", "button"), [("/kanazawa/signup/", "メールを送信する"), ("/nayoro/", "ログイン")]
+)
+def test_a_refused_field_is_outlined_invalid_and_described_by_its_message(
+    page: Page, live_server, demo_data, daytime, path, button
+):
+    """Each refused field: aria-invalid, described by its message, and a red outline seen
+    without relying on the border's colour alone; the focus ring still wins when focused."""
+    page.goto(f"{live_server.url}{path}")
+    page.get_by_role("button", name=button, exact=True).click()
+    expect(page.locator(".form-errors")).to_be_visible()
+    invalid = page.locator('[aria-invalid="true"]')
+    assert invalid.count() >= 2
+    for index in range(invalid.count()):
+        field = invalid.nth(index)
+        described = (field.get_attribute("aria-describedby") or "").split()
+        messages = [page.locator(f"#{ref}").inner_text() for ref in described]
+        assert any("ください" in message for message in messages), (described, messages)
+        expect(field).to_have_css("outline-style", "solid")
+        expect(field).to_have_css("outline-color", "rgb(176, 0, 32)")
+    invalid.first.focus()
+    expect(invalid.first).to_have_css("outline-color", "rgb(255, 191, 71)")  # --focus
