@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from axes.helpers import get_cool_off
@@ -31,9 +32,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from billing.models import Customer
 from portal import normalize
@@ -248,6 +251,44 @@ def _match_line(match: dict | None) -> str:
     )
 
 
+def _evidence_table(match: dict, typed: Callable[[str], str], customer: Customer | None) -> str:
+    """The typed values against the contract's, item by item, with ○/× (README "Staff review")."""
+    not_found = gettext("(見つかりません)")
+    rows = [
+        (
+            label,
+            typed(typed_field) or "—",
+            (getattr(customer, on_contract) or "—") if customer else not_found,
+            _mark(match[key]),
+        )
+        for key, label, typed_field, on_contract in MATCH_ITEMS
+        if key in match
+    ]
+    body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+    return format_html(
+        '<table class="match-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+        "</tr></thead><tbody>{}</tbody></table>",
+        gettext("項目"),
+        gettext("入力された値"),
+        gettext("契約の値"),
+        gettext("一致"),
+        body,
+    )
+
+
+def _review_buttons(table: str, approve_form: str, send_back: str) -> str:
+    """「承認」 and ``send_back`` (「差し戻し」) under the evidence. No form may sit inside the
+    change form, so 承認 submits the (empty) form ``approve_form`` in the page's object tools."""
+    return format_html(
+        '{}<p class="review-buttons"><button type="submit" form="{}" class="button default">'
+        "{}</button> {}</p>",
+        table,
+        approve_form,
+        gettext("承認"),
+        send_back,
+    )
+
+
 # The confirmation page's box for each member to approve (README "Staff review").
 APPROVE_FIELD = "approve_member"
 
@@ -431,39 +472,14 @@ class MemberAdmin(UtilityScopedAdmin):
         customer = Customer.objects.filter(
             pk=match.get("customer_id"), utility_id=member.utility_id
         ).first()
-        not_found = gettext("(見つかりません)")
-        rows = [
-            (
-                label,
-                getattr(member, typed) or "—",
-                (getattr(customer, on_contract) or "—") if customer else not_found,
-                _mark(match[key]),
-            )
-            for key, label, typed, on_contract in MATCH_ITEMS
-            if key in match
-        ]
-        body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
-        table = format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            gettext("項目"),
-            gettext("入力された値"),
-            gettext("契約の値"),
-            gettext("一致"),
-            body,
-        )
+        table = _evidence_table(match, lambda field: getattr(member, field), customer)
         if member.status != Member.Status.PENDING:
             return table
-        # The decision beside the evidence: the button submits the (empty) form that the
-        # page's object tools hold, since no form may sit inside the change form.
-        return format_html(
-            '{}<p class="review-buttons"><button type="submit" form="member-approve-form" '
-            'class="button default">{}</button> <a class="button" href="{}">{}</a></p>',
-            table,
-            gettext("承認"),
-            reverse("admin:accounts_member_reject", args=[member.pk]),
-            gettext("差し戻し"),
+        reason_page = reverse("admin:accounts_member_reject", args=[member.pk])
+        send_back = format_html(
+            '<a class="button" href="{}">{}</a>', reason_page, gettext("差し戻し")
         )
+        return _review_buttons(table, "member-approve-form", send_back)
 
     @admin.action(description=_("承認"), permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -599,19 +615,79 @@ class ContractRequestAdmin(UtilityScopedAdmin):
     fields = [
         "member",
         "status",
+        "match_table",
         "customer",
         "customer_number",
         "name",
         "name_kana",
         "phone",
         "address",
-        "match_summary",
-        "created_at",
+        "requested",
         "reviewed_by",
-        "reviewed_at",
+        "reviewed",
     ]
     readonly_fields = [f for f in fields if f != "customer"]
     actions = ["approve", "reject"]
+    change_form_template = "admin/accounts/contractrequest/change_form.html"
+
+    def get_urls(self) -> list:
+        approve = self.admin_site.admin_view(self.approve_view)
+        reject = self.admin_site.admin_view(self.reject_view)
+        return [
+            path("<path:object_id>/approve/", approve, name="accounts_contractrequest_approve"),
+            path("<path:object_id>/reject/", reject, name="accounts_contractrequest_reject"),
+            *super().get_urls(),
+        ]
+
+    def _request_to_review(self, request: HttpRequest, object_id: str) -> ContractRequest:
+        contract_request = self.get_object(request, object_id)  # None outside the utility
+        if contract_request is None:
+            raise Http404
+        if not self.has_change_permission(request, contract_request):
+            raise PermissionDenied
+        return contract_request
+
+    @method_decorator(require_POST)
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """「承認」 on the request's own page, beside the match evidence."""
+        contract_request = self._request_to_review(request, object_id)
+        self.approve(request, ContractRequest.objects.filter(pk=contract_request.pk))
+        return redirect("admin:accounts_contractrequest_change", contract_request.pk)
+
+    @method_decorator(require_POST)
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """「差し戻し」 on the request's own page: refused, and the member told by mail."""
+        contract_request = self._request_to_review(request, object_id)
+        self.reject(request, ContractRequest.objects.filter(pk=contract_request.pk))
+        return redirect("admin:accounts_contractrequest_change", contract_request.pk)
+
+    @admin.display(description=_("申請日時"), ordering="created_at")
+    def requested(self, contract_request: ContractRequest) -> str:
+        return japanese_time(contract_request.created_at)
+
+    @admin.display(description=_("確認日時"), ordering="reviewed_at")
+    def reviewed(self, contract_request: ContractRequest) -> str:
+        return japanese_time(contract_request.reviewed_at) if contract_request.reviewed_at else "—"
+
+    @admin.display(description=_("契約との照合(入力値と契約の値)"))
+    def match_table(self, contract_request: ContractRequest) -> str:
+        match = contract_request.match or {}
+        if not match:
+            return "—"
+        typed = {"signup_customer_number": contract_request.customer_number}
+        customer = Customer.objects.filter(
+            pk=match.get("customer_id"), utility_id=contract_request.member.utility_id
+        ).first()
+        table = _evidence_table(
+            match, lambda field: typed.get(field, getattr(contract_request, field, "")), customer
+        )
+        if contract_request.status != ContractRequest.Status.PENDING:
+            return table
+        send_back = format_html(
+            '<button type="submit" form="contract-request-reject-form" class="button">{}</button>',
+            gettext("差し戻し"),
+        )
+        return _review_buttons(table, "contract-request-approve-form", send_back)
 
     def get_ordering(self, request: HttpRequest) -> list:
         return [_pending_first(ContractRequest.Status.PENDING), "-created_at"]
