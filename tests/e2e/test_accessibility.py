@@ -74,3 +74,25 @@ def test_a_refused_field_is_outlined_invalid_and_described_by_its_message(
         expect(field).to_have_css("outline-color", "rgb(176, 0, 32)")
     invalid.first.focus()
     expect(invalid.first).to_have_css("outline-color", "rgb(255, 191, 71)")  # --focus
+
+
+@pytest.mark.parametrize("width", [320, 375, 1280])
+def test_the_footer_lines_up_with_the_page_and_its_links_wrap_whole(
+    page: Page, live_server, demo_data, daytime, width
+):
+    """The footer's text starts where the header's and the page's do, and a link that does
+    not fit moves to the next line whole (never 「登録方法の|ご案内」)."""
+    page.set_viewport_size({"width": width, "height": 812})
+    page.goto(f"{live_server.url}/nayoro/")
+    lefts = page.evaluate(
+        """() => ['.site-name', 'main h1', '.site-footer__title', '.contact-block']
+            .map(s => document.querySelector(s))
+            .map(e => Math.round(e.getBoundingClientRect().left
+                                 + parseFloat(getComputedStyle(e).paddingLeft)))"""
+    )
+    assert len(set(lefts)) == 1, lefts
+    links = page.locator(".site-footer a")
+    for index in range(links.count()):
+        lines = links.nth(index).evaluate("a => a.getClientRects().length")
+        assert lines == 1, (links.nth(index).inner_text(), lines)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
