@@ -7,7 +7,8 @@
   that breaks no run of text (a 16 px value column once showed one letter a line);
 - a date (「2025年10月26日」), a count of days (「(61日間)」), an amount (「7,672円」) or a volume
   (「32 m³」) never splits across lines, so a range can only break at 「〜」;
-- no line starts with 「ー」 or a small kana (「センタ|ー」), the rule of Japanese typesetting;
+- no line starts with 「ー」, a small kana (「センタ|ー」) or closing punctuation (。、」) etc.),
+  the rule of Japanese typesetting;
 - a Japanese word in a heading, label, legend, term, table header, caption or button never
   splits across lines (「ロ|グイン」, 「(検針|票)」, 「含|む)」): words come from the browser's own
   dictionary (``Intl.Segmenter``); as it is coarser than ``word-break: auto-phrase`` phrases,
@@ -83,8 +84,9 @@ LAYOUT_JS = r"""
       }
     }
   }
-  // 行頭禁則: no line of any text starts with a long-vowel mark or a small kana (「センタ|ー」).
-  const noStart = /[ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ]/g;
+  // 行頭禁則: no line of any text starts with a long-vowel mark, a small kana (「センタ|ー」) or
+  // closing punctuation (「。」「、」「」」「)」「:」…), the rules of Japanese typesetting.
+  const noStart = /[ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ。、，．・：；？！」』）)〕］\]｝}〉》】〙〗〟’”ゝゞヽヾ々〜]/g;
   for (const node of textNodes(document.body)) {
     for (const m of node.data.matchAll(noStart)) {
       if (m.index === 0) continue;
