@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
@@ -84,3 +85,42 @@ def test_resident_sees_usage_switches_contract_opens_a_slip_and_downloads_csv(
     assert len(lines) == 1 + 12  # kanazawa reads every two months: 24 months of demo data
     assert all(line.startswith(f"{second},") for line in lines[1:])
     assert not blocked, blocked
+
+
+@pytest.mark.parametrize(
+    ("slug", "login", "password", "index"),
+    [
+        ("kanazawa", "yamadahanako", "mizu2026ab", 3),
+        ("nayoro", "hanako@example.jp", "Mizu&2026ab", 3),
+    ],
+)
+def test_a_large_users_figures_fit_a_phone_without_any_sideways_scroll(
+    page: Page, live_server, demo_data, daytime, slug, login, password, index
+):
+    """A school or a shop: about 2,000 m³ and 700,000円 a period. The dashboard and the
+    history fit 320 and 375 px, page and table boxes alike (tests/e2e/layout.py)."""
+    from billing.models import MeterReading
+
+    from .layout import layout_problems
+
+    utility = Utility.objects.get(slug=slug)
+    number = demo_customer_number(utility, index)
+    periods = MeterReading.objects.filter(customer__utility=utility, customer__number=number)
+    for step, reading in enumerate(periods.order_by("-period_end")):
+        reading.usage_m3 = 1900 + 7 * step
+        reading.previous_index, reading.current_index = 98000, 98000 + reading.usage_m3
+        reading.water_charge, reading.sewer_charge, reading.tax = 412345, 298765, 64646
+        reading.total = 711110
+        reading.save()
+    page.goto(f"{live_server.url}/{slug}/")
+    page.locator("#id_identifier").fill(login)
+    page.locator("#id_password").fill(password)
+    page.get_by_role("button", name="ログイン", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/{slug}/usage/$"))
+    problems = []
+    for path in (f"usage/{number}/", f"usage/{number}/history/"):
+        page.goto(f"{live_server.url}/{slug}/{path}")
+        for width in (320, 375):
+            page.set_viewport_size({"width": width, "height": 812})
+            problems += [f"{path} at {width} px: {p}" for p in layout_problems(page)]
+    assert not problems, problems
