@@ -96,3 +96,16 @@ def test_the_footer_lines_up_with_the_page_and_its_links_wrap_whole(
         lines = links.nth(index).evaluate("a => a.getClientRects().length")
         assert lines == 1, (links.nth(index).inner_text(), lines)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_the_logout_message_is_a_status_region_axe_accepts(
+    page: Page, live_server, demo_data, daytime
+):
+    page.goto(f"{live_server.url}/nayoro/")
+    page.locator("#id_identifier").fill("taro@example.jp")
+    page.locator("#id_password").fill("Nayoro#2026")
+    page.get_by_role("button", name="ログイン", exact=True).click()
+    page.get_by_role("button", name="ログアウト").click()
+    expect(page.get_by_role("status")).to_have_text("ログアウトしました。")
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
