@@ -142,6 +142,8 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 LANGUAGE_CODE = "ja"
+# Date formats of our own for "ja" (portal/formats/ja/formats.py); Django's fill the rest.
+FORMAT_MODULE_PATH = ["portal.formats"]
 LANGUAGES = [("ja", "日本語")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True

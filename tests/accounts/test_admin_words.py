@@ -100,3 +100,14 @@ def test_staff_read_their_utilitys_word_for_the_number(client, request, which, w
     assertContains(pages["会員"], f"照合する契約の{word}")
     assertContains(pages["会員"], f"承認({word}: {contract.number})")
     assertContains(pages["追加申請"], f"入力された{word}")
+
+
+def test_every_time_on_a_members_page_reads_as_the_history_does(client, kanazawa):
+    """「2026年12月6日 12:26」 for 登録日時 and 最終ログイン too, not Django's 「…6日12:26」."""
+    member, _contract = pending(kanazawa, "10000000000011")
+    Member.objects.filter(pk=member.pk).update(date_joined=SIGNED_UP, last_login=SIGNED_UP)
+    client.force_login(staff_of(kanazawa, "member"))
+    response = client.get(reverse("admin:accounts_member_change", args=[member.pk]))
+    html = response.content.decode()
+    assert html.count("2026年12月6日 12:26") >= 2, html[html.find("登録日時") :][:300]
+    assert "2026年12月6日12:26" not in html
