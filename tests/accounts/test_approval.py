@@ -399,3 +399,30 @@ def test_a_forged_apply_with_select_across_approves_nothing_unticked(
     )
     assert not Member.objects.filter(status=Member.Status.ACTIVE, is_staff=False).exists()
     assert mailoutbox == []
+
+
+def test_a_nickname_stored_as_evidence_before_is_not_held_against_the_member(client):
+    """Matches stored before matching left the nickname out carry 「name: false」: staff
+    of a nickname utility see no 氏名× and the approval page ticks the member."""
+    nayoro = UtilityFactory(code_style=True, activation="staff")
+    contract = CustomerFactory(utility=nayoro, phone="0165412345", name_kana="スイドウ タロウ")
+    member = MemberFactory(utility=nayoro, status=Member.Status.PENDING, name="たろちゃん")
+    member.signup_customer_number = contract.number
+    member.signup_match = {
+        "customer_id": contract.pk,
+        "number": True,
+        "name": False,
+        "phone": True,
+        "name_kana": True,
+    }
+    member.save()
+    client.force_login(make_staff(nayoro))
+    listed = client.get(reverse(CHANGELIST))
+    assertContains(listed, '<span class="match-item">カナ○</span>')
+    assertNotContains(listed, "氏名×")
+    page = client.get(reverse("admin:accounts_member_change", args=[member.pk]))
+    assertNotContains(page, "<th>氏名</th>")
+    confirm = client.post(
+        reverse(CHANGELIST), {"action": "approve", "_selected_action": [member.pk]}
+    )
+    assert [row.ticked for row in confirm.context["rows"]] == [True]
