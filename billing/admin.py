@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import normalize
 from portal.admin import UtilityScopedAdmin
 
-from . import services
+from . import integrity, services
 from .importers import CUSTOMER_COLUMNS, READING_COLUMNS
 from .models import Customer, MeterReading
 
@@ -121,11 +121,34 @@ class CustomerAdmin(CsvImportAdmin):
     csv_columns = ",".join(CUSTOMER_COLUMNS)
 
 
+class MeterReadingForm(forms.ModelForm):
+    """The model's ``clean`` refuses a period that overlaps a stored one of the same contract."""
+
+    class Meta:
+        model = MeterReading
+        # Not flag: it is set from the neighbouring periods when the reading is saved.
+        fields = [
+            "customer",
+            "period_start",
+            "period_end",
+            "read_on",
+            "previous_index",
+            "current_index",
+            "usage_m3",
+            "water_charge",
+            "sewer_charge",
+            "tax",
+            "total",
+        ]
+
+
 @admin.register(MeterReading)
 class MeterReadingAdmin(CsvImportAdmin):
+    form = MeterReadingForm
     utility_path = "customer__utility"
-    list_display = ["customer", "period_start", "period_end", "usage_m3", "total"]
-    list_filter = ["customer__utility"]
+    list_display = ["customer", "period", "usage_m3", "total", "flag"]
+    list_filter = ["flag", "customer__utility"]
+    readonly_fields = ["flag"]
     search_fields = ["customer__number"]
     list_select_related = ["customer"]
     autocomplete_fields = ["customer"]
@@ -133,3 +156,24 @@ class MeterReadingAdmin(CsvImportAdmin):
     show_full_result_count = False
     import_csv = staticmethod(services.import_readings)
     csv_columns = ",".join(READING_COLUMNS)
+
+    @admin.display(description=_("使用期間"), ordering="period_end")
+    def period(self, obj: MeterReading) -> str:
+        """Both ends in one column, as the overlap message writes a period."""
+        return f"{obj.period_start.isoformat()}〜{obj.period_end.isoformat()}"
+
+    def save_model(self, request: HttpRequest, obj: MeterReading, form, change: bool) -> None:
+        before = MeterReading.objects.filter(pk=obj.pk).values_list("customer_id", flat=True)
+        customers = {obj.customer_id, *before}
+        super().save_model(request, obj, form, change)
+        integrity.refresh_flags(customers)
+
+    def delete_model(self, request: HttpRequest, obj: MeterReading) -> None:
+        customer_id = obj.customer_id
+        super().delete_model(request, obj)
+        integrity.refresh_flags([customer_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        customers = list(queryset.values_list("customer_id", flat=True).distinct())
+        super().delete_queryset(request, queryset)
+        integrity.refresh_flags(customers)

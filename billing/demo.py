@@ -56,8 +56,15 @@ def _phone(prefix: str, rng: random.Random) -> str:
 
 
 def _period_ends(today: datetime.date, months_per_period: int, periods: int) -> list[datetime.date]:
-    # Meters are read on the 25th; the latest period is the last one already read.
+    """The ends of the last ``periods`` periods already read, on a grid fixed in the calendar.
+
+    Meters are read on the 25th. Periods end in the last month of each block of
+    ``months_per_period`` months counted from January (two-monthly: February, April, ...,
+    December), whatever the day the demo is loaded, so the demo's periods and those of
+    ``fixtures/demo_readings.csv`` are the same periods and never overlap.
+    """
     end = today.replace(day=25) if today.day > 25 else _add_months(today.replace(day=25), -1)
+    end = _add_months(end, -(end.month % months_per_period))
     return [_add_months(end, -months_per_period * i) for i in range(periods)][::-1]
 
 

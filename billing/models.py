@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -47,7 +48,16 @@ class MeterReadingQuerySet(models.QuerySet):
 
 
 class MeterReading(models.Model):
-    """One billing period of one contract, named as the CIS export's columns."""
+    """One billing period of one contract, named as the CIS export's columns.
+
+    A contract's periods never overlap (PostgreSQL holds this with an exclusion constraint;
+    on SQLite ``clean`` and the importer do). ``flag`` says why a row needs a second look.
+    """
+
+    class Flag(models.TextChoices):
+        NONE = "", _("なし")
+        ROLLOVER = "rollover", _("メーター一巡・交換")
+        GAP = "gap", _("前回指針の不一致")
 
     # No index of its own: the unique (customer, period_end) index starts with it and serves
     # every lookup by customer, and a second index would cost every imported row.
@@ -68,6 +78,15 @@ class MeterReading(models.Model):
     sewer_charge = models.PositiveIntegerField(_("下水道使用料(円)"))
     tax = models.PositiveIntegerField(_("うち消費税(円)"))
     total = models.PositiveIntegerField(_("請求金額(円)"))
+    # db_default: the importer's INSERTs name the CSV's columns only.
+    flag = models.CharField(
+        _("要確認"),
+        max_length=10,
+        choices=Flag,
+        default=Flag.NONE,
+        db_default=Flag.NONE,
+        blank=True,
+    )
 
     objects = MeterReadingQuerySet.as_manager()
 
@@ -85,6 +104,14 @@ class MeterReading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer.number} {self.period_start}〜{self.period_end}"
+
+    def clean(self) -> None:
+        """Refuse a period that ends before it starts, is too long, or overlaps a stored one."""
+        from .integrity import period_problems  # integrity works on models' rows
+
+        problems = period_problems(self)
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def days(self) -> int:

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
-from . import checking, importers, pipeline
+from . import checking, importers, integrity, pipeline
 from .importers import RowError, UtilityRules
 from .models import Customer, MeterReading
 from .repeats import KeysAscend
@@ -233,7 +233,9 @@ def _import_readings_postgresql(
         _check_staged_readings(cursor, rules, today, result, max_errors)
         _check_staged(cursor, READINGS_STAGED, result, max_errors, repeats_possible)
         if result.ok:
-            _merge_readings_postgresql(cursor, result)
+            _merge_readings_postgresql(cursor, result, max_errors)
+        if result.ok and not dry_run:
+            integrity.refresh_flags_sql(cursor, f"SELECT c.id {_STAGED_CUSTOMERS}")
         cursor.execute(f"DROP TABLE {STAGE_TABLE}")
         if dry_run or not result.ok:
             transaction.set_rollback(True)
@@ -335,29 +337,66 @@ def _check_staged_readings(
         (result.flagged,) = cursor.fetchone()
 
 
-def _merge_readings_postgresql(cursor, result: ImportResult) -> None:
+def _merge_readings_postgresql(cursor, result: ImportResult, max_errors: int) -> None:
     """Update the rows that differ, then insert the new ones (imports take turns, see above).
 
     Only imports take turns: a reading typed in the admin may commit a key this import is
     inserting. Then the merge is undone to its savepoint and done again once every other
     writer has finished and new ones wait for this import to commit (residents' pages, which
-    only read, are not held up); the second merge finds that row and updates it.
+    only read, are not held up); the second merge finds that row and updates it. A period
+    that overlaps another of its contract is refused by the database; the lines that do are
+    then reported and nothing is written.
     """
     try:
         with transaction.atomic():
             _update_then_insert_readings(cursor, result)
     except IntegrityError:
         cursor.execute(f"LOCK TABLE {_q(MeterReading._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE")
-        _update_then_insert_readings(cursor, result)
+        try:
+            with transaction.atomic():
+                _update_then_insert_readings(cursor, result)
+        except IntegrityError as exc:
+            if integrity.OVERLAP_CONSTRAINT not in str(exc):
+                raise
+            result.inserted = result.updated = result.unchanged = 0
+            _report_overlaps(cursor, result, max_errors)
+
+
+# The staged rows with their contract's id.
+_STAGED_CUSTOMERS = (
+    f"FROM {STAGE_TABLE} s JOIN portal_utility u ON u.slug = s.utility "
+    f"JOIN billing_customer c ON c.utility_id = u.id AND c.number = s.customer_number"
+)
+
+
+def _report_overlaps(cursor, result: ImportResult, max_errors: int) -> None:
+    """Refuse each staged line whose period overlaps another of its contract's periods."""
+    cursor.execute(
+        f"SELECT s.line, s.period_start, s.period_end, r.period_start, r.period_end "
+        f"{_STAGED_CUSTOMERS} JOIN billing_meterreading r ON r.customer_id = c.id "
+        f"AND r.period_end <> s.period_end AND r.period_start <= s.period_end "
+        f"AND r.period_end >= s.period_start WHERE NOT EXISTS (SELECT 1 FROM {STAGE_TABLE} o "
+        f"WHERE o.utility = s.utility AND o.customer_number = s.customer_number "
+        f"AND o.period_end = r.period_end) ORDER BY s.line LIMIT {int(max_errors)}"
+    )
+    for line, start, end, stored_start, stored_end in cursor.fetchall():
+        message = integrity.overlap_message(start, end, stored_start, stored_end)
+        result.add_error(RowError(line, "period_start", message), max_errors)
+    cursor.execute(
+        f"SELECT s.line, s.period_start, s.period_end, o.line, o.period_start, o.period_end "
+        f"FROM {STAGE_TABLE} s JOIN {STAGE_TABLE} o ON o.utility = s.utility "
+        f"AND o.customer_number = s.customer_number AND o.line < s.line "
+        f"AND o.period_start <= s.period_end AND o.period_end >= s.period_start "
+        f"ORDER BY s.line, o.line LIMIT {int(max_errors)}"
+    )
+    for line, start, end, other, other_start, other_end in cursor.fetchall():
+        message = integrity.file_overlap_message(start, end, other, other_start, other_end)
+        result.add_error(RowError(line, "period_start", message), max_errors)
 
 
 def _update_then_insert_readings(cursor, result: ImportResult) -> None:
     table = _q(MeterReading._meta.db_table)
-    joined = (
-        f"FROM {STAGE_TABLE} s JOIN {_q(Utility._meta.db_table)} u ON u.slug = s.utility "
-        f"JOIN {_q(Customer._meta.db_table)} c "
-        f"ON c.utility_id = u.id AND c.number = s.customer_number"
-    )
+    joined = _STAGED_CUSTOMERS
     compared = [f for f in _READING_FIELDS if f != "period_end"]
     cursor.execute(
         f"UPDATE {table} r SET {', '.join(f'{_q(f)} = s.{f}' for f in compared)} {joined} "
@@ -408,9 +447,12 @@ def _import_readings_sqlite(
         encoding=encoding,
         max_errors=max_errors,
     )
+    touched = "billing_import_customers"  # whose flags to set once the file is written
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
         (highest,) = cursor.fetchone()
+        cursor.execute(f"DROP TABLE IF EXISTS {touched}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {touched} (id integer PRIMARY KEY)")
         raw = connection.connection  # the sqlite3 connection: no SQL rewriting per batch
         changed = 0
         unknown = _unknown_customer()
@@ -437,6 +479,8 @@ def _import_readings_sqlite(
             if result.ok:
                 rows = zip(customers, *columns, strict=True)
                 changed += raw.executemany(upsert, rows).rowcount
+                ids_sql = f"INSERT OR IGNORE INTO {touched} VALUES (?)"
+                raw.executemany(ids_sql, ((customer,) for customer in set(run_ids)))
             progress.read(len(lines) + error_count)
         progress.done_reading()
         if result.ok:
@@ -446,6 +490,9 @@ def _import_readings_sqlite(
             (result.inserted,) = cursor.fetchone()
             result.updated = changed - result.inserted
             result.unchanged = result.rows - changed
+            if not dry_run:
+                integrity.refresh_flags_sql(cursor, f"SELECT id FROM {touched}")
+        cursor.execute(f"DROP TABLE {touched}")
         if dry_run or not result.ok:
             transaction.set_rollback(True)
     result.keep_first(max_errors)

@@ -332,6 +332,7 @@ class UtilityAdmin(UtilityScopedAdmin):
             {
                 "fields": [
                     "invoice_registration_number",
+                    "billing_cycle_months",
                     "leak_ratio_percent",
                     "leak_min_increase_m3",
                 ]

@@ -159,6 +159,15 @@ class Utility(models.Model):
     session_idle_minutes = models.PositiveSmallIntegerField(
         _("無操作でログアウトするまでの時間(分)"), default=30
     )
+    billing_cycle_months = models.PositiveSmallIntegerField(
+        _("検針・請求の間隔(か月)"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text=_(
+            "毎月検針なら1、隔月検針なら2。取り込む使用期間の長さの上限になります"
+            "(1か月31日として、この月数分に7日を加えた日数まで)。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("事業者")

@@ -33,6 +33,7 @@ class UtilityFactory(factory.django.DjangoModelFactory):
     activation = Utility.Activation.STAFF
     customer_number_label = "ポータル登録番号"
     customer_number_digits = 14
+    billing_cycle_months = 2  # the readings below are two-monthly
     password_rule = Utility.PasswordRule.LOWER_ALNUM
     asks_address = True
     asks_secret_question = True
@@ -92,7 +93,10 @@ class MeterReadingFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     period_end = factory.Sequence(lambda n: _months_back(datetime.date(2025, 5, 25), 2 * n))
-    period_start = factory.LazyAttribute(lambda o: o.period_end - datetime.timedelta(days=60))
+    # The day after the previous period's end: a contract's periods never overlap.
+    period_start = factory.LazyAttribute(
+        lambda o: _months_back(o.period_end, 2) + datetime.timedelta(days=1)
+    )
     read_on = factory.SelfAttribute("period_end")
     previous_index = 55
     current_index = 75

@@ -1,0 +1,161 @@
+"""What makes a contract's readings trustworthy, in one place for the admin, the importer and
+the migrations.
+
+- A contract's periods never overlap (both ends inclusive): usage would be counted twice and
+  「前回」 compared against a period that overlaps this one. PostgreSQL holds this itself with
+  the exclusion constraint ``reading_periods_do_not_overlap``; elsewhere ``clean`` and the
+  importer do.
+- A period starts on or before its end, is at most ``31 × billing cycle + 7`` days long, and
+  its meter was read within ``READ_ON_DAYS`` of its end.
+- ``flag``: 「rollover」 when this index is below the previous one (the meter went round or
+  was replaced: usage_m3 stands as given); 「gap」 when previous_index is not the previous
+  period's current_index. A flagged row is stored and listed for staff, never refused.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+READ_ON_DAYS = 7
+OVERLAP_CONSTRAINT = "reading_periods_do_not_overlap"
+ROLLOVER, GAP = "rollover", "gap"
+
+
+class _Indexes(Protocol):
+    previous_index: int
+    current_index: int
+
+
+def max_period_days(billing_cycle_months: int) -> int:
+    """The longest period a utility billing every ``billing_cycle_months`` months may store."""
+    return 31 * billing_cycle_months + 7
+
+
+def overlap_message(
+    start: datetime.date, end: datetime.date, stored_start: datetime.date, stored_end: datetime.date
+) -> str:
+    return _("%(start)s〜%(end)s は保存済みの %(stored_start)s〜%(stored_end)s と重なります") % {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "stored_start": stored_start.isoformat(),
+        "stored_end": stored_end.isoformat(),
+    }
+
+
+def file_overlap_message(
+    start: datetime.date, end: datetime.date, line: int, other_start, other_end
+) -> str:
+    return _("%(start)s〜%(end)s は %(line)d行目の %(other_start)s〜%(other_end)s と重なります") % {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "line": line,
+        "other_start": other_start.isoformat(),
+        "other_end": other_end.isoformat(),
+    }
+
+
+def period_problems(reading) -> dict[str, str]:
+    """{field: message} for what is wrong with one reading's dates (the admin form's check)."""
+    from .models import MeterReading  # models import this module lazily from ``clean``
+
+    start, end, read_on = reading.period_start, reading.period_end, reading.read_on
+    if start is None or end is None:
+        return {}
+    if end < start:
+        return {"period_end": _("使用期間(開始)より前の日付です。")}
+    problems = {}
+    customer = reading.customer if reading.customer_id else None
+    longest = max_period_days(customer.utility.billing_cycle_months) if customer else None
+    if longest is not None and (end - start).days + 1 > longest:
+        problems["period_end"] = _("使用期間が%(days)d日あります(%(longest)d日までです)。") % {
+            "days": (end - start).days + 1,
+            "longest": longest,
+        }
+    if read_on is not None and abs((read_on - end).days) > READ_ON_DAYS:
+        problems["read_on"] = _("検針日は使用期間(終了)の前後%(days)d日以内の日付です。") % {
+            "days": READ_ON_DAYS
+        }
+    if customer is not None:
+        clash = (
+            MeterReading.objects.filter(
+                customer_id=reading.customer_id, period_start__lte=end, period_end__gte=start
+            )
+            .exclude(pk=reading.pk)
+            .order_by("period_start")
+            .first()
+        )
+        if clash is not None:
+            problems["period_start"] = overlap_message(
+                start, end, clash.period_start, clash.period_end
+            )
+    return problems
+
+
+def flags(readings: Sequence[_Indexes]) -> list[str]:
+    """The flag of each of one contract's readings, given in the order of their periods."""
+    result, before = [], None
+    for reading in readings:
+        if reading.current_index < reading.previous_index:
+            result.append(ROLLOVER)
+        elif before is not None and reading.previous_index != before.current_index:
+            result.append(GAP)
+        else:
+            result.append("")
+        before = reading
+    return result
+
+
+def refresh_flags(customer_ids: Iterable[int]) -> None:
+    """Set the flags of these contracts' readings (after a reading is saved or deleted)."""
+    from .models import MeterReading
+
+    for customer_id in set(customer_ids):
+        readings = list(
+            MeterReading.objects.filter(customer_id=customer_id)
+            .order_by("period_start")
+            .only("id", "previous_index", "current_index", "flag")
+        )
+        changed = []
+        for reading, flag in zip(readings, flags(readings), strict=True):
+            if reading.flag != flag:
+                reading.flag = flag
+                changed.append(reading)
+        MeterReading.objects.bulk_update(changed, ["flag"])
+
+
+def refresh_flags_sql(cursor, customers_sql: str, params: Sequence | None = None) -> None:
+    """Set the flags of the readings of the contracts ``customers_sql`` selects (one query).
+
+    The same rule as ``flags``, for the importer: ``customers_sql`` is a SELECT of customer ids.
+    """
+    table = connection.ops.quote_name("billing_meterreading")
+    cursor.execute(
+        f"UPDATE {table} SET flag = f.flag FROM ("
+        f"SELECT id, CASE WHEN current_index < previous_index THEN '{ROLLOVER}' "
+        f"WHEN LAG(current_index) OVER (PARTITION BY customer_id ORDER BY period_start) "
+        f"<> previous_index THEN '{GAP}' ELSE '' END AS flag "
+        f"FROM {table} WHERE customer_id IN ({customers_sql})) f "
+        f"WHERE {table}.id = f.id AND {table}.flag <> f.flag",
+        params,
+    )
+
+
+def overlapping_pairs_sql(where: str = "") -> str:
+    """SELECT (customer_id, first id, start, end, second id, start, end) of overlapping periods.
+
+    Each pair once, the earlier-ending period first. ``where`` narrows the first reading ``a``.
+    """
+    return (
+        "SELECT a.customer_id, a.id, a.period_start, a.period_end, "
+        "b.id, b.period_start, b.period_end "
+        "FROM billing_meterreading a JOIN billing_meterreading b "
+        "ON b.customer_id = a.customer_id AND b.period_end > a.period_end "
+        "AND b.period_start <= a.period_end "
+        f"{'WHERE ' + where if where else ''} "
+        "ORDER BY a.customer_id, a.period_end, b.period_end"
+    )
