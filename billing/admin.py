@@ -15,8 +15,15 @@ from django.utils.translation import gettext_lazy as _
 from portal import normalize
 from portal.admin import UtilityScopedAdmin
 
-from . import integrity, services
-from .importers import CUSTOMER_COLUMNS, READING_COLUMNS
+from . import integrity
+from .imports import (
+    CUSTOMER_COLUMNS,
+    READING_COLUMNS,
+    READING_OPTIONAL,
+    ImportResult,
+    import_customers,
+    import_readings,
+)
 from .models import Customer, MeterReading
 
 
@@ -40,13 +47,25 @@ class CsvImportForm(forms.Form):
     )
 
 
+class ReadingsImportForm(CsvImportForm):
+    replace_overlapping = forms.BooleanField(
+        label=_("使用期間が重なる保存済みの検針を置き換える(訂正の取り込み)"),
+        required=False,
+        help_text=_(
+            "チェックしないと、保存済みの使用期間と重なる行は取り込めません"
+            "(replaces_period_end 列で置き換える期間を行ごとに指定することもできます)。"
+        ),
+    )
+
+
 class CsvImportAdmin(UtilityScopedAdmin):
     """Adds 「CSVを取り込む」 to the list: the same importer as the management command.
 
     A staff member's upload may only hold rows of their own utility; superusers may load any.
     """
 
-    import_csv: Callable[..., services.ImportResult]
+    import_csv: Callable[..., ImportResult]
+    import_form: type[CsvImportForm] = CsvImportForm
     csv_columns: str = ""
     change_list_template = "admin/billing/change_list_import.html"
 
@@ -60,22 +79,23 @@ class CsvImportAdmin(UtilityScopedAdmin):
         allowed = self.has_add_permission(request) and self.has_change_permission(request)
         if not allowed or not (user.is_superuser or getattr(user, "utility_id", None)):
             raise PermissionDenied
-        form = CsvImportForm(request.POST or None, request.FILES or None)
+        form = self.import_form(request.POST or None, request.FILES or None)
         result = None
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
+            options = dict(form.cleaned_data)
+            upload, encoding = options.pop("file"), options.pop("encoding")
             upload.seek(0)
             result = type(self).import_csv(
                 upload.file,
-                encoding=form.cleaned_data["encoding"] or None,
-                dry_run=form.cleaned_data["dry_run"],
+                encoding=encoding or None,
                 utility=None if user.is_superuser else user.utility,
+                **options,
             )
             if result.ok and not result.dry_run:
                 messages.success(request, result.summary())
                 return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
             if result.ok:  # a clean dry run: offer the real import next
-                form = CsvImportForm(initial={**form.cleaned_data, "dry_run": False})
+                form = self.import_form(initial={**form.cleaned_data, "dry_run": False})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -117,7 +137,7 @@ class CustomerAdmin(CsvImportAdmin):
     search_fields = ["number", "name", "name_kana", "phone", "address"]
     list_select_related = ["utility"]
     show_full_result_count = False
-    import_csv = staticmethod(services.import_customers)
+    import_csv = staticmethod(import_customers)
     csv_columns = ",".join(CUSTOMER_COLUMNS)
 
 
@@ -154,8 +174,9 @@ class MeterReadingAdmin(CsvImportAdmin):
     autocomplete_fields = ["customer"]
     date_hierarchy = "period_end"
     show_full_result_count = False
-    import_csv = staticmethod(services.import_readings)
-    csv_columns = ",".join(READING_COLUMNS)
+    import_csv = staticmethod(import_readings)
+    import_form = ReadingsImportForm
+    csv_columns = ",".join(READING_COLUMNS) + f" (任意: {','.join(READING_OPTIONAL)})"
 
     @admin.display(description=_("使用期間"), ordering="period_end")
     def period(self, obj: MeterReading) -> str:

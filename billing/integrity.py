@@ -14,7 +14,6 @@ the migrations.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -36,26 +35,23 @@ def max_period_days(billing_cycle_months: int) -> int:
     return 31 * billing_cycle_months + 7
 
 
-def overlap_message(
-    start: datetime.date, end: datetime.date, stored_start: datetime.date, stored_end: datetime.date
-) -> str:
+# Dates print as YYYY-MM-DD, whether a date or the text SQLite gives back.
+def overlap_message(start, end, stored_start, stored_end) -> str:
     return _("%(start)s〜%(end)s は保存済みの %(stored_start)s〜%(stored_end)s と重なります") % {
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "stored_start": stored_start.isoformat(),
-        "stored_end": stored_end.isoformat(),
+        "start": start,
+        "end": end,
+        "stored_start": stored_start,
+        "stored_end": stored_end,
     }
 
 
-def file_overlap_message(
-    start: datetime.date, end: datetime.date, line: int, other_start, other_end
-) -> str:
+def file_overlap_message(start, end, line: int, other_start, other_end) -> str:
     return _("%(start)s〜%(end)s は %(line)d行目の %(other_start)s〜%(other_end)s と重なります") % {
-        "start": start.isoformat(),
-        "end": end.isoformat(),
+        "start": start,
+        "end": end,
         "line": line,
-        "other_start": other_start.isoformat(),
-        "other_end": other_end.isoformat(),
+        "other_start": other_start,
+        "other_end": other_end,
     }
 
 

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 from portal.models import Utility
 
 from . import charts, usage
-from .importers import READING_COLUMNS
+from .imports import READING_COLUMNS
 from .models import Customer, MeterReading, MeterReadingQuerySet
 from .tariff import TAX_RATE_PERCENT
 from .templatetags.billing_format import jmonth

@@ -117,7 +117,7 @@ def test_verbosity_0_prints_nothing_on_success_and_only_errors_on_failure():
 def test_verbosity_2_lists_the_flagged_lines():
     run("import_customers", str(FIXTURES / "customers_good.csv"))
     out, _ = run("import_readings", str(FIXTURES / "readings_good.csv"), "-v", "2")
-    assert out.splitlines()[0] == "要確認(指針の巻き戻り・メーター交換)の行: 7"
+    assert out.splitlines()[0] == "要確認(メーター一巡・交換、前回指針の不一致)の行: 7"
 
 
 def test_a_missing_file_is_a_clear_error():

@@ -14,8 +14,8 @@ from django.test import Client
 
 from accounts.models import Member
 from accounts.services import review as services
+from billing.imports import import_customers, import_readings
 from billing.models import Customer, MeterReading
-from billing.services import import_customers, import_readings
 from tests.factories import MemberFactory, StaffFactory, UtilityFactory
 from tests.helpers import details_for, kanazawa_contract, reach_details, url
 

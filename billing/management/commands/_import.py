@@ -9,12 +9,11 @@ from contextlib import ExitStack
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from billing.importers import ENCODINGS
-from billing.services import ImportResult
+from billing.imports import ENCODINGS, ImportResult
 
 # More than this is noise on a terminal; the count of the rest is printed.
 SHOWN_ERRORS = 100
-# No monitor thread: the importer forks a reader process only while no other thread runs.
+# No monitor thread: nothing else runs while the command imports.
 tqdm.monitor_interval = 0
 
 
@@ -33,6 +32,10 @@ class ImportCommand(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="検査と件数の確認だけを行い、書き込みません。"
         )
+
+    def service_options(self, options: dict) -> dict:
+        """What this command passes on to its service besides the file and encoding."""
+        return {}
 
     def handle(self, *args, **options) -> None:
         with ExitStack() as stack:
@@ -56,6 +59,7 @@ class ImportCommand(BaseCommand):
                 stream,
                 encoding=options["encoding"],
                 dry_run=options["dry_run"],
+                **self.service_options(options),
                 progress=bar.update,
                 # The bar stands still while the database checks and writes: say so.
                 writing=lambda: bar.set_description_str(f"{self.what}(照合・書き込み中)"),
@@ -71,6 +75,6 @@ class ImportCommand(BaseCommand):
             )
         if options["verbosity"] >= 2 and result.flagged_lines:
             lines = ", ".join(str(line) for line in result.flagged_lines)
-            self.stdout.write(f"要確認(指針の巻き戻り・メーター交換)の行: {lines}")
+            self.stdout.write(f"要確認(メーター一巡・交換、前回指針の不一致)の行: {lines}")
         if options["verbosity"] >= 1:
             self.stdout.write(result.summary())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing.services import import_customers
+from billing.imports import import_customers
 
 from ._import import ImportCommand
 

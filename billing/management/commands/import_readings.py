@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from billing.services import import_readings
+from django.core.management.base import CommandParser
+
+from billing.imports import import_readings
 
 from ._import import ImportCommand
 
@@ -12,6 +14,18 @@ class Command(ImportCommand):
         "検針・料金のCSVを取り込みます。1行でも誤りがあれば何も書き込みません。"
         "列: utility,customer_number,period_start,period_end,read_on,previous_index,"
         "current_index,usage_m3,water_charge,sewer_charge,tax,total"
+        "(任意: replaces_period_end)"
     )
     service = staticmethod(import_readings)
     what = "検針"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--replace-overlapping",
+            action="store_true",
+            help="使用期間が重なる保存済みの検針を、ファイルの行で置き換えます(訂正の取り込み)。",
+        )
+
+    def service_options(self, options: dict) -> dict:
+        return {"replace_overlapping": options["replace_overlapping"]}

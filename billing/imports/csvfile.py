@@ -1,0 +1,195 @@
+"""Read a CSV file in blocks into numbered records, whatever the file holds.
+
+Memory stays that of one block: a line longer than ``RECORD_LIMIT`` is refused at once with
+its number (a stream with no newline is never held whole), and a quoted field the ``csv``
+module refuses (over 128 KiB, a stray quote) is reported with its line like any bad field.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import BinaryIO, NamedTuple
+
+from django.utils.translation import gettext as _
+
+ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
+BLOCK_SIZE = 1 << 20
+RECORD_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.column}: {self.message}"
+
+
+class Record(NamedTuple):
+    """One row of the file: its first line's number and its fields in the order ``records``
+    was given the column names (an optional column the header lacks is blank)."""
+
+    line: int
+    fields: tuple[str, ...]
+
+
+class Refused(Exception):
+    """The file cannot be read on from here; nothing of it is written."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def too_long(line: int) -> RowError:
+    return RowError(line, "row", _("長すぎます(1行は %(kib)d KiB までです)。") % {"kib": 64})
+
+
+def records(
+    stream: BinaryIO,
+    columns: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    encoding: str | None = None,
+) -> Iterator[Record | RowError]:
+    """Yield each record of the file, or a RowError for a record that cannot be read.
+
+    The header names the columns in any order; ``columns`` must all be there, ``optional``
+    may be. ``encoding``: utf-8, utf-8-sig or cp932; None is utf-8 with a BOM detected.
+    """
+    if encoding is not None and encoding not in ENCODINGS:
+        raise ValueError(encoding)
+    errors: list[RowError] = []
+    reader = csv.reader(_lines(stream, encoding or "utf-8", errors))
+    try:
+        try:
+            header = next(reader, None)
+        except csv.Error:
+            raise Refused(too_long(1)) from None
+        names = _header(header, columns, optional, errors)
+        yield from errors
+        if names is None:
+            return
+        errors.clear()
+        yield from _rows(reader, names, (*columns, *optional), errors)
+    except Refused as refused:
+        yield from errors
+        yield refused.error
+
+
+def _header(header, columns, optional, errors: list[RowError]) -> list[str] | None:
+    if errors:  # the header does not decode
+        return None
+    names = [name.strip() for name in header or []]
+    if not any(names):
+        errors.append(RowError(1, "header", _("ヘッダー行がありません。")))
+        return None
+    known = (*columns, *optional)
+    for i, name in enumerate(names):
+        if name not in known:
+            errors.append(
+                RowError(
+                    1, name or "header", _("不明な列「%(name)s」があります。") % {"name": name}
+                )
+            )
+        elif name in names[:i]:
+            errors.append(RowError(1, name, _("列「%(name)s」が2回あります。") % {"name": name}))
+    for name in columns:
+        if name not in names:
+            errors.append(RowError(1, name, _("列「%(name)s」がありません。") % {"name": name}))
+    return None if errors else names
+
+
+def _rows(reader, names: list[str], wanted: tuple, errors: list) -> Iterator[Record | RowError]:
+    width, last = len(names), reader.line_num
+    # An optional column the header lacks is read from a blank appended to each row.
+    pick = itemgetter(*(names.index(n) if n in names else width for n in wanted))
+    while True:
+        try:
+            fields = next(reader, None)
+        except csv.Error:  # a field over the csv module's limit, a quote in the wrong place
+            yield from errors
+            raise Refused(too_long(last + 1)) from None
+        line, last = last + 1, reader.line_num
+        yield from errors
+        errors.clear()
+        if fields is None:
+            return
+        if len(fields) == width:
+            fields.append("")
+            yield Record(line, pick(fields))
+        elif fields:  # a blank line (or one that did not decode, reported) is not a row
+            message = _("列の数が%(got)d個です(%(want)d個必要です)。") % {
+                "got": len(fields),
+                "want": width,
+            }
+            yield RowError(line, "row", message)
+
+
+def _lines(stream: BinaryIO, encoding: str, errors: list[RowError]) -> Iterator[str]:
+    """The file's lines, decoded, one block at a time; a line that does not decode is blank."""
+    codec = "cp932" if encoding == "cp932" else "utf-8"
+    number, pending, first = 0, b"", True
+    while True:
+        block = stream.read(BLOCK_SIZE)
+        if first and encoding != "cp932" and block.startswith(codecs.BOM_UTF8):
+            block = block[len(codecs.BOM_UTF8) :]
+        first = False
+        data = pending + block
+        cut = data.rfind(b"\n") + 1 if block else len(data)
+        chunk, pending = data[:cut], data[cut:]
+        if number == 0 and (chunk or len(pending) > RECORD_LIMIT):
+            _check_newlines(chunk or pending)
+        if len(pending) > RECORD_LIMIT:
+            raise Refused(too_long(number + 1))
+        if not chunk:
+            if not block:
+                return
+            continue
+        _check_line_lengths(chunk, number)
+        yield from _decoded(chunk, codec, number, errors)
+        number += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+
+
+def _check_line_lengths(chunk: bytes, number: int) -> None:
+    if len(chunk) <= RECORD_LIMIT:
+        return
+    lengths = list(map(len, chunk.split(b"\n")))
+    if max(lengths) > RECORD_LIMIT:
+        index = next(i for i, length in enumerate(lengths) if length > RECORD_LIMIT)
+        raise Refused(too_long(number + index + 1))
+
+
+def _check_newlines(data: bytes) -> None:
+    """Refuse a file whose lines end in CR alone (old Mac style): it would read as one line."""
+    end = data.find(b"\n")
+    first = data[:end] if end >= 0 else data
+    if b"\r" in first.rstrip(b"\r"):
+        message = _("改行がCRだけです。改行コードをLFかCRLFにして保存し直してください。")
+        raise Refused(RowError(1, "row", message))
+
+
+def _decoded(chunk: bytes, codec: str, number: int, errors: list[RowError]) -> Iterator[str]:
+    try:
+        return iter(io.StringIO(chunk.decode(codec), newline="\n"))
+    except UnicodeDecodeError:
+        return _decoded_by_line(chunk, codec, number, errors)
+
+
+def _decoded_by_line(chunk: bytes, codec: str, number: int, errors: list[RowError]):
+    for line, raw in enumerate(io.BytesIO(chunk), start=number + 1):
+        try:
+            yield raw.decode(codec)
+        except UnicodeDecodeError as exc:
+            message = _(
+                "%(encoding)s として読めないバイト(0x%(byte)s)があります。"
+                "文字コード(utf-8, utf-8-sig, cp932)の指定を確かめてください。"
+            ) % {"encoding": codec, "byte": raw[exc.start : exc.start + 1].hex()}
+            errors.append(RowError(line, "encoding", message))
+            yield "\n"  # keeps the csv reader's line count in step

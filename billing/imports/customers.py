@@ -1,0 +1,115 @@
+"""Import contracts: all or nothing, an upsert by (utility, customer number).
+
+Every record is read and checked (rows.parse_customer), the good ones staged; SQL finds
+numbers the file repeats, then one INSERT ... ON CONFLICT DO UPDATE writes the rows that are
+new or differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.models import Utility
+
+from . import stage
+from .csvfile import RowError, records
+from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
+from .rows import CUSTOMER_COLUMNS, CustomerRow, parse_customer
+
+BATCH_SIZE = 5000
+CUSTOMERS = "billing_customer"
+FIELDS = ("name", "name_kana", "address", "building", "phone", "meter_diameter_mm", "meter_number")
+
+
+def import_customers(
+    stream,
+    *,
+    encoding: str | None = None,
+    dry_run: bool = False,
+    utility: Utility | None = None,
+    progress: Callable[[int], None] | None = None,
+    writing: Callable[[], None] | None = None,
+    max_errors: int = MAX_ERRORS,
+) -> ImportResult:
+    """Upsert contracts from a CSV; write nothing if any row is bad.
+
+    ``utility`` limits the rows to that utility's (a staff member's upload). ``progress(rows)``
+    is called as rows are read; ``writing()`` once the file is read and only the database's
+    checks and the write remain.
+    """
+    result, report = ImportResult(dry_run=dry_run), Progress(progress, writing)
+    rules = utility_rules(utility)
+    with transaction.atomic(), connection.cursor() as cursor:
+        stage.create(cursor, CustomerRow)
+        write, batch = stage.writer(cursor, CustomerRow), []
+        for record in records(stream, CUSTOMER_COLUMNS, encoding=encoding):
+            row = record if isinstance(record, RowError) else parse_customer(record, rules)
+            if isinstance(row, CustomerRow):
+                batch.append(row)
+            else:
+                for error in [row] if isinstance(row, RowError) else row:
+                    result.add_error(error, max_errors)
+            if len(batch) == BATCH_SIZE:
+                _write_batch(write, batch, result, report)
+        _write_batch(write, batch, result, report)
+        report.done_reading()
+        _refuse_repeats(cursor, result, max_errors)
+        if result.ok:
+            _merge(cursor, result)
+        stage.drop(cursor)
+        if dry_run or not result.ok:
+            transaction.set_rollback(True)
+    result.keep_first(max_errors)
+    return result
+
+
+def _write_batch(write, batch: list, result: ImportResult, report: Progress) -> None:
+    write(batch)
+    result.rows += len(batch)
+    report.read(len(batch))
+    batch.clear()
+
+
+def _refuse_repeats(cursor, result: ImportResult, max_errors: int) -> None:
+    count, repeats = stage.repeated_keys(cursor, ("utility_id", "customer_number"), max_errors)
+    for line, first_line in repeats:
+        message = _("%(line)d行目と customer_number が同じです。") % {"line": first_line}
+        result.add_error(RowError(line, "customer_number", message), max_errors)
+    result.error_count += count - len(repeats)
+
+
+def _merge(cursor, result: ImportResult) -> None:
+    """Insert new contracts, update those that differ; count each."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sets = ", ".join(f"{n} = excluded.{n}" for n in FIELDS)
+    differs = " OR ".join(f"{CUSTOMERS}.{n} <> excluded.{n}" for n in FIELDS)
+    # "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+    upsert = (
+        f"INSERT INTO {CUSTOMERS} (utility_id, number, {', '.join(FIELDS)}, updated_at) "
+        f"SELECT utility_id, customer_number, {', '.join(FIELDS)}, %s FROM {stage.TABLE} "
+        f"WHERE true ON CONFLICT (utility_id, number) DO UPDATE SET {sets}, "
+        f"updated_at = excluded.updated_at WHERE {differs}"
+    )
+    if connection.vendor == "postgresql":
+        # xmax is 0 on a freshly inserted row version and set on an updated one.
+        cursor.execute(
+            f"WITH merged AS ({upsert} RETURNING (xmax = 0) AS inserted) "
+            "SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM merged",
+            [now],
+        )
+        inserted, changed = cursor.fetchone()
+    else:
+        # SQLite writes one transaction at a time and AUTOINCREMENT ids only grow: the rows
+        # above the old highest id are the ones this merge inserted.
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {CUSTOMERS}")
+        (highest,) = cursor.fetchone()
+        cursor.execute(upsert, [now])
+        changed = cursor.rowcount
+        cursor.execute(f"SELECT COUNT(*) FROM {CUSTOMERS} WHERE id > %s", [highest])
+        (inserted,) = cursor.fetchone()
+    result.inserted, result.updated = inserted, changed - inserted
+    result.unchanged = result.rows - changed

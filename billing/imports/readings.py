@@ -1,0 +1,283 @@
+"""Import meter readings: all or nothing, an upsert by (contract, period end).
+
+1. Imports of readings take turns (an advisory lock on PostgreSQL; SQLite has one writer).
+2. Every record is read and its fields checked (rows.parse_reading), then staged.
+3. SQL checks the staged rows: the row rule (rows.bad_reading_sql), contracts that exist
+   (one UPDATE fills in each row's customer_id), keys the file repeats, corrections, and
+   periods that overlap, within the file and against what is stored.
+4. Merge: stored periods a correction replaces are deleted, rows that differ are updated,
+   new ones inserted. If a writer outside the import took a key or a period meanwhile
+   (PostgreSQL refuses the insert), the table is closed to other writers and the stored
+   periods are checked again.
+5. The flags (integrity.py) of the file's contracts are set again; flagged lines are listed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.models import Utility
+
+from .. import integrity
+from . import stage
+from .csvfile import RowError, records
+from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
+from .rows import (
+    READING_COLUMNS,
+    READING_OPTIONAL,
+    Reading,
+    bad_reading_sql,
+    check_reading,
+    parse_reading,
+)
+
+READINGS_LOCK = 0x62696C6C  # "bill"
+BATCH_SIZE = 5000
+S = stage.TABLE
+READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
+VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
+# A stored period overlapping a staged row (different end), and not itself in the file.
+_STORED_OVERLAP = (
+    f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
+    "AND r.period_end >= s.period_start AND r.period_start <= s.period_end "
+    "AND r.period_end <> s.period_end "
+    f"WHERE NOT EXISTS (SELECT 1 FROM {S} o WHERE o.customer_id = r.customer_id "
+    "AND o.period_end = r.period_end)"
+)
+
+
+def import_readings(
+    stream,
+    *,
+    encoding: str | None = None,
+    dry_run: bool = False,
+    utility: Utility | None = None,
+    progress: Callable[[int], None] | None = None,
+    writing: Callable[[], None] | None = None,
+    max_errors: int = MAX_ERRORS,
+    replace_overlapping: bool = False,
+) -> ImportResult:
+    """Upsert a CIS export's readings; write nothing if any row is bad (see the module).
+
+    ``utility`` limits the rows to that utility's (a staff member's upload). A row whose
+    period overlaps a stored one replaces it if its ``replaces_period_end`` names that
+    period, or with ``replace_overlapping``; otherwise it is refused.
+    """
+    result, report = ImportResult(dry_run=dry_run), Progress(progress, writing)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [READINGS_LOCK])
+        stage.create(cursor, Reading, ", customer_id integer")
+        _stage_file(cursor, stream, utility_rules(utility), encoding, result, report, max_errors)
+        report.done_reading()
+        _check(cursor, timezone.localdate(), result, max_errors, replace_overlapping)
+        if result.ok:
+            _merge(cursor, result, max_errors, replace_overlapping)
+        if result.ok:
+            _set_flags(cursor, result, max_errors)
+        stage.drop(cursor)
+        if dry_run or not result.ok:
+            transaction.set_rollback(True)
+    result.keep_first(max_errors)
+    return result
+
+
+def _stage_file(cursor, stream, rules, encoding, result, report: Progress, max_errors) -> None:
+    write, dates, batch = stage.writer(cursor, Reading), {}, []
+    for record in records(stream, READING_COLUMNS, READING_OPTIONAL, encoding):
+        reading = record if isinstance(record, RowError) else parse_reading(record, rules, dates)
+        if isinstance(reading, Reading):
+            batch.append(reading)
+        else:
+            for error in [reading] if isinstance(reading, RowError) else reading:
+                result.add_error(error, max_errors)
+            report.read(1)
+        if len(batch) == BATCH_SIZE:
+            write(batch)
+            result.rows += len(batch)
+            report.read(len(batch))
+            batch = []
+    write(batch)
+    result.rows += len(batch)
+    report.read(len(batch))
+
+
+def _check(cursor, today: datetime.date, result, max_errors: int, replace_overlapping: bool):
+    if connection.vendor == "postgresql":
+        cursor.execute(f"ANALYZE {S}")
+    _refuse_bad_rows(cursor, today, result, max_errors)
+    cursor.execute(
+        f"UPDATE {S} SET customer_id = c.id FROM billing_customer c "
+        f"WHERE c.utility_id = {S}.utility_id AND c.number = {S}.customer_number"
+    )
+    _refuse(
+        cursor,
+        f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL",
+        (),
+        lambda: unknown_customer(),
+        result,
+        max_errors,
+    )
+    if _periods_meet_in_file(cursor) and not _refuse_repeats(cursor, result, max_errors):
+        _refuse_overlaps_in_file(cursor, result, max_errors)
+    _refuse_bad_corrections(cursor, result, max_errors)
+    if not replace_overlapping:
+        _refuse_stored_overlaps(cursor, result, max_errors)
+
+
+def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult, max_errors: int):
+    """Rows the SQL rule refuses, each explained by check_reading; then they are unstaged."""
+    bad, params = bad_reading_sql(connection.vendor), {"today": today}
+    cursor.execute(f"SELECT COUNT(*) FROM {S} WHERE {bad}", params)
+    (count,) = cursor.fetchone()
+    if not count:
+        return
+    fields = ", ".join(Reading._fields)
+    cursor.execute(f"SELECT {fields} FROM {S} WHERE {bad} ORDER BY line LIMIT {max_errors}", params)
+    found = [_reading(row) for row in cursor.fetchall()]
+    for reading in found:
+        errors = check_reading(reading, today)
+        if not errors:  # the two halves of the rule must agree; never import on a doubt
+            raise RuntimeError(f"line {reading.line} fails bad_reading_sql but not check_reading")
+        for error in errors:
+            result.add_error(error, max_errors)
+    result.error_count += count - len(found)
+    result.rows -= count
+    cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
+
+
+def _reading(row: tuple) -> Reading:
+    """A staged row as a Reading again."""
+    values = dict(zip(Reading._fields, row, strict=True))
+    for name in ("period_start", "period_end", "read_on", "replaces_period_end"):
+        if isinstance(values[name], datetime.date):  # PostgreSQL's; SQLite gives the text
+            values[name] = values[name].isoformat()
+    return Reading(**values)
+
+
+def _refuse(cursor, sql: str, params, message: Callable[..., str], result, max_errors: int):
+    """Add an error for each (line, column, *details) row ``sql`` selects, by line."""
+    cursor.execute(f"SELECT COUNT(*) FROM ({sql}) x", params)
+    (count,) = cursor.fetchone()
+    if not count:
+        return
+    cursor.execute(f"{sql} ORDER BY 1 LIMIT {max_errors}", params)
+    found = cursor.fetchall()
+    for line, column, *details in found:
+        result.add_error(RowError(line, column, message(*details)), max_errors)
+    result.error_count += count - len(found)
+
+
+def _periods_meet_in_file(cursor) -> bool:
+    """Whether two rows of one contract share a day (a repeated key does): one sorted pass."""
+    before = (
+        "MAX(period_end) OVER (PARTITION BY customer_id ORDER BY period_start, period_end "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    )
+    cursor.execute(
+        f"SELECT COUNT(*) FROM (SELECT period_start, {before} AS before_end FROM {S} "
+        "WHERE customer_id IS NOT NULL) w WHERE period_start <= before_end"
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _refuse_repeats(cursor, result: ImportResult, max_errors: int) -> int:
+    key = ("utility_id", "customer_number", "period_end")
+    count, repeats = stage.repeated_keys(cursor, key, max_errors)
+    for line, first_line in repeats:
+        message = _("%(line)d行目と customer_number・period_end が同じです。")
+        result.add_error(RowError(line, "period_end", message % {"line": first_line}), max_errors)
+    result.error_count += count - len(repeats)
+    return count
+
+
+def _refuse_overlaps_in_file(cursor, result: ImportResult, max_errors: int) -> None:
+    """A row overlapping an earlier line of the file for the same contract."""
+    sql = (
+        f"SELECT s.line, 'period_start', s.period_start, s.period_end, o.line, o.period_start, "
+        f"o.period_end FROM {S} s JOIN {S} o ON o.customer_id = s.customer_id "
+        "AND o.period_start <= s.period_end AND o.period_end >= s.period_start "
+        "AND o.line < s.line"
+    )
+    _refuse(cursor, sql, (), integrity.file_overlap_message, result, max_errors)
+
+
+def _refuse_stored_overlaps(cursor, result: ImportResult, max_errors: int) -> None:
+    """A row overlapping a stored period that it does not name in replaces_period_end."""
+    sql = (
+        "SELECT s.line, 'period_start', s.period_start, s.period_end, r.period_start, "
+        f"r.period_end {_STORED_OVERLAP} AND (s.replaces_period_end IS NULL "
+        "OR s.replaces_period_end <> r.period_end)"
+    )
+    _refuse(cursor, sql, (), integrity.overlap_message, result, max_errors)
+
+
+def _refuse_bad_corrections(cursor, result: ImportResult, max_errors: int) -> None:
+    """replaces_period_end must name a stored period of the contract that this row overlaps."""
+    sql = (
+        f"SELECT s.line, 'replaces_period_end', s.replaces_period_end FROM {S} s "
+        "WHERE s.replaces_period_end IS NOT NULL AND s.customer_id IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id "
+        "AND r.period_end = s.replaces_period_end AND r.period_start <= s.period_end "
+        "AND r.period_end >= s.period_start)"
+    )
+    message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
+    _refuse(cursor, sql, (), lambda end: message % {"end": end}, result, max_errors)
+
+
+def _merge(cursor, result: ImportResult, max_errors: int, replace_overlapping: bool) -> None:
+    """Write the staged rows; if another writer got in the way, close the table and retry."""
+    try:
+        with transaction.atomic():
+            _write(cursor, result, replace_overlapping)
+    except IntegrityError:
+        if connection.vendor != "postgresql":
+            raise
+        cursor.execute(f"LOCK TABLE {READINGS} IN SHARE ROW EXCLUSIVE MODE")
+        if not replace_overlapping:
+            _refuse_stored_overlaps(cursor, result, max_errors)
+        if result.ok:
+            _write(cursor, result, replace_overlapping)
+
+
+def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
+    named = "" if replace_overlapping else "AND s.replaces_period_end = r.period_end"
+    cursor.execute(f"DELETE FROM {READINGS} WHERE id IN (SELECT r.id {_STORED_OVERLAP} {named})")
+    replaced = cursor.rowcount
+    compared = [name for name in VALUES if name != "period_end"]
+    cursor.execute(
+        f"UPDATE {READINGS} SET {', '.join(f'{n} = s.{n}' for n in compared)} FROM {S} s "
+        f"WHERE {READINGS}.customer_id = s.customer_id AND {READINGS}.period_end = s.period_end "
+        f"AND ({' OR '.join(f'{READINGS}.{n} <> s.{n}' for n in compared)})"
+    )
+    result.updated = cursor.rowcount
+    cursor.execute(
+        f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}) "
+        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)} FROM {S} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} r "
+        "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end)"
+    )
+    # A correction that replaced a stored period counts as an update of it.
+    result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)
+    result.updated += min(replaced, cursor.rowcount)
+    result.unchanged = result.rows - result.inserted - result.updated
+
+
+def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
+    """Flag the file's contracts' readings again; count and list the file's flagged lines."""
+    integrity.refresh_flags_sql(cursor, f"SELECT customer_id FROM {S}")
+    flagged = (
+        f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
+        "AND r.period_end = s.period_end WHERE r.flag <> ''"
+    )
+    cursor.execute(f"SELECT s.line {flagged} ORDER BY s.line LIMIT {max_errors}")
+    result.flagged_lines = [line for (line,) in cursor.fetchall()]
+    result.flagged = len(result.flagged_lines)
+    if result.flagged == max_errors:
+        cursor.execute(f"SELECT COUNT(*) {flagged}")
+        (result.flagged,) = cursor.fetchone()

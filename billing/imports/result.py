@@ -1,0 +1,90 @@
+"""What an import tells its caller: counts, the first errors, the flagged lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from portal.models import Utility
+
+from .csvfile import RowError
+from .rows import UtilityRules
+
+MAX_ERRORS = 200
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    flagged: int = 0
+    flagged_lines: list[int] = field(default_factory=list)  # the first ``max_errors``
+    errors: list[RowError] = field(default_factory=list)  # the first ``max_errors``, by line
+    error_count: int = 0
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    @property
+    def more_errors(self) -> int:
+        return self.error_count - len(self.errors)
+
+    def summary(self) -> str:
+        """Return the one summary line: rows, inserted, updated, unchanged, flagged."""
+        text = _(
+            "%(rows)d 行: 追加 %(inserted)d 件、更新 %(updated)d 件、変更なし %(unchanged)d 件、"
+            "要確認 %(flagged)d 件"
+        ) % {
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "flagged": self.flagged,
+        }
+        return _("[検査のみ・書き込みなし] ") + text if self.dry_run else text
+
+    def add_error(self, error: RowError, limit: int) -> None:
+        self.error_count += 1
+        self.errors.append(error)
+        if len(self.errors) > 2 * limit:
+            self.keep_first(limit)
+
+    def keep_first(self, limit: int) -> None:
+        """Keep the first ``limit`` errors by line (the count stays)."""
+        self.errors.sort()
+        del self.errors[limit:]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an import reports how far it has read, and when the reading is over."""
+
+    rows: Callable[[int], None] | None = None
+    writing: Callable[[], None] | None = None
+
+    def read(self, count: int) -> None:
+        if self.rows is not None and count:
+            self.rows(count)
+
+    def done_reading(self) -> None:
+        if self.writing is not None:
+            self.writing()
+
+
+def utility_rules(only: Utility | None) -> dict[str, UtilityRules]:
+    """The rules of every utility by slug; only ``only``'s rows are allowed if it is given."""
+    fields = ("pk", "slug", "customer_number_digits", "billing_cycle_months")
+    return {
+        slug: UtilityRules(pk, slug, digits, cycle, allowed=only is None or pk == only.pk)
+        for pk, slug, digits, cycle in Utility.objects.values_list(*fields)
+    }
+
+
+def unknown_customer() -> str:
+    return _("このお客様番号の契約がありません。先に契約を取り込んでください。")

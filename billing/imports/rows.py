@@ -1,0 +1,314 @@
+"""THE rule for a row of a CIS export: what a valid reading and a valid customer are.
+
+A reading is checked in two steps. ``parse_reading`` reads each field (known utility, the
+utility's number of digits, real dates from 1900 to 2099, whole numbers that fit): no field
+can be half right past it. What ties fields together (dates in order, the period's length,
+the day read, sums, today) is ``check_reading`` in Python and, beside it and saying the same,
+``bad_reading_sql`` on the staged rows: the database checks a million rows in one pass, and
+``check_reading`` says what is wrong with each row it picks. A property test holds the two
+to the same verdicts on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple, NewType
+
+from django.utils.translation import gettext as _
+
+from portal import normalize
+
+from ..integrity import READ_ON_DAYS, max_period_days
+from ..models import METER_DIAMETERS_MM
+from .csvfile import Record, RowError
+
+READING_COLUMNS = (
+    "utility",
+    "customer_number",
+    "period_start",
+    "period_end",
+    "read_on",
+    "previous_index",
+    "current_index",
+    "usage_m3",
+    "water_charge",
+    "sewer_charge",
+    "tax",
+    "total",
+)
+# Names the stored period a corrected row replaces (see readings.py).
+READING_OPTIONAL = ("replaces_period_end",)
+NUMBERS = READING_COLUMNS[5:]
+CUSTOMER_COLUMNS = (
+    "utility",
+    "customer_number",
+    "name",
+    "name_kana",
+    "address",
+    "building",
+    "phone",
+    "meter_diameter_mm",
+    "meter_number",
+)
+MAX_INTEGER = 2_147_483_647  # PositiveIntegerField is a 4-byte integer on PostgreSQL
+DATES_CACHED = 10_000  # distinct date strings parsed once (a CIS export repeats a few)
+MAX_LENGTHS = {"name": 100, "name_kana": 100, "address": 256, "building": 256, "meter_number": 20}
+_KANA = re.compile(r"[\u30a0-\u30ff ]*")
+_SPACES = re.compile(r"\s+")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True)
+class UtilityRules:
+    """What a row naming this utility is checked against."""
+
+    id: int
+    slug: str
+    customer_number_digits: int
+    billing_cycle_months: int = 1
+    allowed: bool = True
+    max_days: int = field(init=False)  # the longest period this utility may store
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_days", max_period_days(self.billing_cycle_months))
+
+
+# A date checked to be a real one from 1900 to 2099, kept as the file wrote it: YYYY-MM-DD.
+IsoDate = NewType("IsoDate", str)
+
+
+class Reading(NamedTuple):
+    line: int
+    utility_id: int
+    customer_number: str
+    period_start: IsoDate
+    period_end: IsoDate
+    read_on: IsoDate
+    previous_index: int
+    current_index: int
+    usage_m3: int
+    water_charge: int
+    sewer_charge: int
+    tax: int
+    total: int
+    max_days: int  # the utility's longest period
+    replaces_period_end: IsoDate | None
+
+
+class CustomerRow(NamedTuple):
+    line: int
+    utility_id: int
+    customer_number: str
+    name: str
+    name_kana: str
+    address: str
+    building: str
+    phone: str
+    meter_diameter_mm: int
+    meter_number: str
+
+
+def parse_reading(
+    record: Record, utilities: Mapping[str, UtilityRules], dates: dict[str, IsoDate]
+) -> Reading | list[RowError]:
+    """Read one record's fields; ``dates`` holds the date strings already found right.
+
+    A row as a CIS export writes it (plain digits, dates seen before) takes one short test;
+    any other is read field by field, which also says what is wrong.
+    """
+    slug, number, start, end, read_on, *numbers, replaces = record.fields
+    rules = utilities.get(slug)
+    text = "".join(numbers)
+    if (
+        rules is not None
+        and rules.allowed
+        and len(number) == rules.customer_number_digits
+        and number.isdigit()
+        and number.isascii()
+        and text.isdigit()
+        and text.isascii()
+        and len(max(numbers, key=len)) < 10
+        and start in dates
+        and end in dates
+        and read_on in dates
+        and not replaces
+    ):
+        values = map(int, numbers)
+        return Reading(
+            record.line, rules.id, number, start, end, read_on, *values, rules.max_days, None
+        )
+    return _parse_reading_slowly(record, utilities, dates)
+
+
+def _parse_reading_slowly(record: Record, utilities, dates) -> Reading | list[RowError]:
+    line, errors = record.line, []
+    slug, number, *fields = record.fields
+    rules = _utility(line, slug, utilities, errors)
+    number = _customer_number(line, number, rules, errors)
+    start, end, read_on = (
+        _date(line, name, value, dates, errors)
+        for name, value in zip(READING_COLUMNS[2:5], fields[:3], strict=True)
+    )
+    replaces = fields[-1] or None
+    if replaces is not None:
+        replaces = _date(line, "replaces_period_end", replaces, dates, errors)
+    values = [
+        _integer(line, name, value, errors)
+        for name, value in zip(NUMBERS, fields[3:-1], strict=True)
+    ]
+    if errors:
+        return errors
+    return Reading(line, rules.id, number, start, end, read_on, *values, rules.max_days, replaces)
+
+
+def check_reading(reading: Reading, today: datetime.date) -> list[RowError]:
+    """What is wrong with a reading whose fields are each right (``bad_reading_sql`` in Python)."""
+    r, errors = reading, []
+    start, end, read_on = map(
+        datetime.date.fromisoformat, (r.period_start, r.period_end, r.read_on)
+    )
+
+    def refuse(column: str, message: str) -> None:
+        errors.append(RowError(r.line, column, message))
+
+    days = (end - start).days + 1
+    if days < 1:
+        refuse("period_end", _("使用期間(開始)より前の日付です。"))
+    elif days > r.max_days:
+        refuse(
+            "period_end",
+            _("使用期間が%(days)d日あります(%(longest)d日までです)。")
+            % {"days": days, "longest": r.max_days},
+        )
+    if abs((read_on - end).days) > READ_ON_DAYS:
+        refuse(
+            "read_on",
+            _("検針日は使用期間(終了)の前後%(days)d日以内の日付です。") % {"days": READ_ON_DAYS},
+        )
+    if read_on > today:
+        refuse("read_on", _("未来の日付です。"))
+    if r.current_index >= r.previous_index and r.usage_m3 != r.current_index - r.previous_index:
+        diff = r.current_index - r.previous_index
+        refuse("usage_m3", _("指針の差(%(diff)d)と一致しません。") % {"diff": diff})
+    if r.total != r.water_charge + r.sewer_charge:
+        total = r.water_charge + r.sewer_charge
+        refuse("total", _("水道料金と下水道使用料の合計(%(sum)d)と一致しません。") % {"sum": total})
+    if r.tax > r.total:
+        refuse("tax", _("請求金額を超えています。"))
+    return errors
+
+
+def bad_reading_sql(vendor: str) -> str:
+    """``check_reading`` as a condition on a staged row; ``%(today)s`` is today's date."""
+    if vendor == "postgresql":
+        days, read_gap = "(period_end - period_start + 1)", "abs(read_on - period_end)"
+    else:
+        days = "(julianday(period_end) - julianday(period_start) + 1)"
+        read_gap = "abs(julianday(read_on) - julianday(period_end))"
+    return (
+        f"({days} < 1 OR {days} > max_days OR {read_gap} > {READ_ON_DAYS} "
+        "OR read_on > %(today)s "
+        "OR (current_index >= previous_index AND usage_m3 <> current_index - previous_index) "
+        "OR total <> water_charge + sewer_charge OR tax > total)"
+    )
+
+
+def parse_customer(record: Record, utilities: Mapping[str, UtilityRules]) -> CustomerRow | list:
+    """Check and normalise one customer record (full-width digits, kana, phone written 076(…))."""
+    line, errors = record.line, []
+    f = dict(zip(CUSTOMER_COLUMNS, record.fields, strict=False))
+    rules = _utility(line, f["utility"], utilities, errors)
+    number = _customer_number(line, f["customer_number"], rules, errors)
+    name = _text(line, "name", f["name"], errors, required=True)
+    kana = _SPACES.sub(" ", normalize.katakana(f["name_kana"]))
+    if not _KANA.fullmatch(kana):
+        errors.append(RowError(line, "name_kana", _("カタカナで入力してください。")))
+    _length(line, "name_kana", kana, errors)
+    address = _text(line, "address", f["address"], errors)
+    building = _text(line, "building", f["building"], errors)
+    phone = normalize.phone(f["phone"])
+    if phone and not (phone.isascii() and phone.isdigit() and 10 <= len(phone) <= 11):
+        errors.append(RowError(line, "phone", _("電話番号は数字10〜11桁で入力してください。")))
+    size = _integer(line, "meter_diameter_mm", f["meter_diameter_mm"], errors)
+    if size is not None and size not in METER_DIAMETERS_MM:
+        sizes = "、".join(str(d) for d in METER_DIAMETERS_MM)
+        message = _("口径は %(sizes)s のいずれかです。") % {"sizes": sizes}
+        errors.append(RowError(line, "meter_diameter_mm", message))
+    meter = _text(line, "meter_number", f["meter_number"], errors)
+    if errors:
+        return errors
+    return CustomerRow(line, rules.id, number, name, kana, address, building, phone, size, meter)
+
+
+def _utility(line: int, slug: str, utilities: Mapping[str, UtilityRules], errors: list):
+    rules = utilities.get(slug)
+    if rules is None:
+        message = _("事業者「%(slug)s」は登録されていません。") % {"slug": slug}
+        errors.append(RowError(line, "utility", message))
+    elif not rules.allowed:
+        message = _("事業者「%(slug)s」の行は取り込めません(担当外の事業者です)。") % {"slug": slug}
+        errors.append(RowError(line, "utility", message))
+    return rules
+
+
+def _customer_number(line: int, value: str, rules: UtilityRules | None, errors: list) -> str:
+    number = value if value.isdigit() and value.isascii() else normalize.digits(value)
+    if not (number.isascii() and number.isdigit()):
+        errors.append(RowError(line, "customer_number", _("数字で入力してください。")))
+    elif rules is not None and len(number) != rules.customer_number_digits:
+        message = _("%(digits)d桁の数字で入力してください(%(got)d桁です)。") % {
+            "digits": rules.customer_number_digits,
+            "got": len(number),
+        }
+        errors.append(RowError(line, "customer_number", message))
+    return number
+
+
+def _date(line: int, column: str, value: str, dates: dict, errors: list) -> IsoDate | None:
+    if value in dates:
+        return dates[value]
+    try:
+        parsed = datetime.date.fromisoformat(value) if _ISO_DATE.fullmatch(value) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors.append(RowError(line, column, _("日付は YYYY-MM-DD で入力してください。")))
+        return None
+    if not 1900 <= parsed.year <= 2099:
+        errors.append(RowError(line, column, _("1900〜2099年の日付で入力してください。")))
+        return None
+    if len(dates) < DATES_CACHED:
+        dates[value] = IsoDate(value)
+    return IsoDate(value)
+
+
+def _integer(line: int, column: str, value: str, errors: list) -> int | None:
+    if not (value.isdigit() and value.isascii()):
+        value = normalize.nfkc(value)
+    if value.startswith("-") and value[1:].isdigit():
+        errors.append(RowError(line, column, _("負の数は指定できません。")))
+    elif not (value.isascii() and value.isdigit()):
+        errors.append(RowError(line, column, _("整数で入力してください。")))
+    elif len(value) > 10 or int(value) > MAX_INTEGER:
+        errors.append(RowError(line, column, _("値が大きすぎます。")))
+    else:
+        return int(value)
+    return None
+
+
+def _text(line: int, column: str, value: str, errors: list, required: bool = False) -> str:
+    text = normalize.nfkc(value)
+    if required and not text:
+        errors.append(RowError(line, column, _("入力してください。")))
+    _length(line, column, text, errors)
+    return text
+
+
+def _length(line: int, column: str, text: str, errors: list) -> None:
+    limit = MAX_LENGTHS[column]
+    if len(text) > limit:
+        message = _("%(limit)d文字以内で入力してください。") % {"limit": limit}
+        errors.append(RowError(line, column, message))

@@ -1,0 +1,87 @@
+"""A temporary table holding the checked rows of one file, so SQL can check them as a whole.
+
+Its columns are the fields of the row's NamedTuple, by name: a column added to the CIS
+header is a field added there, never a position to shift. PostgreSQL takes the rows by COPY,
+SQLite by executemany on the raw connection. The table is private to the connection and
+dropped before the import's transaction ends (or rolled back with it).
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from django.db import connection
+
+from .rows import IsoDate
+
+TABLE = "billing_import_stage"
+_SQL_TYPES = {int: "integer", str: "text", IsoDate: "date"}
+
+
+def columns(row_type: type[NamedTuple]) -> dict[str, str]:
+    """{field: SQL type} of a row NamedTuple (``date | None`` is a nullable date)."""
+    hints = typing.get_type_hints(row_type)
+    found = {}
+    for name in row_type._fields:
+        hint = hints[name]
+        base = (
+            next(t for t in typing.get_args(hint) if t is not type(None))
+            if typing.get_args(hint)
+            else hint
+        )
+        found[name] = _SQL_TYPES[base]
+    return found
+
+
+def create(cursor, row_type: type[NamedTuple], extra: str = "") -> None:
+    """Create the staging table for ``row_type``'s fields (and ``extra`` column definitions)."""
+    definitions = ", ".join(f"{name} {sql}" for name, sql in columns(row_type).items())
+    cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} ({definitions}{extra})")
+
+
+def writer(cursor, row_type: type[NamedTuple]) -> Callable[[Iterable[NamedTuple]], None]:
+    """A function that appends a batch of ``row_type`` rows to the staging table."""
+    names = ", ".join(row_type._fields)
+    if connection.vendor == "postgresql":
+        copy_sql = f"COPY {TABLE} ({names}) FROM STDIN"
+        raw_cursor = cursor.cursor
+
+        def write(batch: Iterable[NamedTuple]) -> None:
+            with raw_cursor.copy(copy_sql) as copy:
+                for row in batch:
+                    copy.write_row(row)
+
+        return write
+    insert = f"INSERT INTO {TABLE} ({names}) VALUES ({', '.join('?' * len(row_type._fields))})"
+    raw = connection.connection  # Django's wrapper would rewrite the SQL for every batch
+    return lambda batch: raw.executemany(insert, batch)
+
+
+def drop(cursor) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def repeated_keys(cursor, key: tuple[str, ...], limit: int) -> tuple[int, list[tuple[int, int]]]:
+    """Rows whose ``key`` an earlier line of the file has: (count, first (line, earlier line)s).
+
+    One GROUP BY, whatever order the file is in (by customer, by period, or none).
+    """
+    names = ", ".join(key)
+    groups = (
+        f"SELECT {names}, MIN(line) AS first_line FROM {TABLE} GROUP BY {names} HAVING COUNT(*) > 1"
+    )
+    on = " AND ".join(f"s.{name} = d.{name}" for name in key)
+    cursor.execute(
+        f"SELECT s.line, d.first_line FROM {TABLE} s JOIN ({groups}) d ON {on} "
+        f"WHERE s.line <> d.first_line ORDER BY s.line"
+    )
+    found = cursor.fetchmany(limit)
+    if len(found) < limit:
+        return len(found), found
+    cursor.execute(
+        f"SELECT COUNT(*) FROM {TABLE} s JOIN ({groups}) d ON {on} WHERE s.line <> d.first_line"
+    )
+    return cursor.fetchone()[0], found

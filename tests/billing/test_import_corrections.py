@@ -1,0 +1,216 @@
+"""Corrections, overlaps and repeated keys on import, the same on SQLite and PostgreSQL.
+
+A CIS export may move a period's dates: the row replaces the stored period only when the file
+says so (``replaces_period_end``, or ``--replace-overlapping``); otherwise it is refused.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from billing.imports import import_readings
+from billing.models import MeterReading
+from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+JST = datetime.timezone(datetime.timedelta(hours=9))
+HEADER = (
+    "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
+    "usage_m3,water_charge,sewer_charge,tax,total"
+)
+D = datetime.date
+REFUSED = (
+    "line 2: period_start: 2026-09-26〜2026-11-25 は保存済みの 2026-08-26〜2026-10-25 と重なります"
+)
+
+
+@pytest.fixture(autouse=True)
+def _new_year_2027():
+    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
+        yield
+
+
+@pytest.fixture
+def kanazawa():
+    return UtilityFactory(slug="kanazawa", billing_cycle_months=2)
+
+
+@pytest.fixture
+def customer(kanazawa):
+    customer = CustomerFactory(utility=kanazawa)
+    for start, end, previous, current in [
+        (D(2026, 6, 26), D(2026, 8, 25), 100, 120),
+        (D(2026, 8, 26), D(2026, 10, 25), 120, 152),
+    ]:
+        MeterReading.objects.create(
+            customer=customer,
+            period_start=start,
+            period_end=end,
+            read_on=end,
+            previous_index=previous,
+            current_index=current,
+            usage_m3=current - previous,
+            water_charge=3000,
+            sewer_charge=2000,
+            tax=454,
+            total=5000,
+        )
+    return customer
+
+
+def row(customer, start: str, end: str, previous=120, current=150, replaces=None) -> str:
+    text = (
+        f"kanazawa,{customer.number},{start},{end},{end},{previous},{current},"
+        f"{current - previous},3000,2000,454,5000"
+    )
+    return text if replaces is None else f"{text},{replaces}"
+
+
+def csv(*rows: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def periods(customer) -> list[tuple]:
+    return list(
+        customer.readings.order_by("period_start").values_list("period_start", "period_end", "flag")
+    )
+
+
+def test_a_moved_period_is_refused_without_a_word_from_the_file(customer):
+    result = import_readings(io.BytesIO(csv(row(customer, "2026-09-26", "2026-11-25"))))
+    assert [str(e) for e in result.errors] == [REFUSED]
+    assert len(periods(customer)) == 2
+
+
+def test_a_row_naming_the_period_it_replaces_replaces_it(customer):
+    header = HEADER + ",replaces_period_end"
+    data = csv(row(customer, "2026-08-26", "2026-10-24", 120, 150, "2026-10-25"), header=header)
+    result = import_readings(io.BytesIO(data))
+    assert result.ok, result.errors
+    assert (result.inserted, result.updated, result.unchanged) == (0, 1, 0)
+    assert periods(customer) == [
+        (D(2026, 6, 26), D(2026, 8, 25), ""),
+        (D(2026, 8, 26), D(2026, 10, 24), ""),
+    ]
+
+
+def test_the_column_may_be_blank_on_rows_that_replace_nothing(customer):
+    header = HEADER + ",replaces_period_end"
+    data = csv(row(customer, "2026-10-26", "2026-12-25", 152, 170, ""), header=header)
+    result = import_readings(io.BytesIO(data))
+    assert result.ok and result.inserted == 1
+
+
+def test_a_row_naming_a_period_that_is_not_stored_or_not_overlapped_is_refused(customer):
+    header = HEADER + ",replaces_period_end"
+    data = csv(
+        row(customer, "2026-09-26", "2026-11-25", 120, 150, "2026-10-26"),
+        row(customer, "2026-10-26", "2026-12-25", 150, 170, "2026-08-25"),
+        header=header,
+    )
+    result = import_readings(io.BytesIO(data))
+    assert [str(e) for e in result.errors] == [
+        "line 2: period_start: 2026-09-26〜2026-11-25 は保存済みの 2026-08-26〜2026-10-25 と重なります",
+        "line 2: replaces_period_end: 2026-10-26 に終わる保存済みの使用期間で、この行と重なるものはありません。",
+        "line 3: period_start: 2026-10-26〜2026-12-25 は 2行目の 2026-09-26〜2026-11-25 と重なります",
+        "line 3: replaces_period_end: 2026-08-25 に終わる保存済みの使用期間で、この行と重なるものはありません。",
+    ]
+
+
+def test_replace_overlapping_replaces_every_stored_period_a_row_overlaps(customer):
+    result = import_readings(
+        io.BytesIO(csv(row(customer, "2026-08-20", "2026-10-25", 100, 150))),
+        replace_overlapping=True,
+    )
+    assert result.ok, result.errors
+    assert periods(customer) == [(D(2026, 8, 20), D(2026, 10, 25), "")]
+
+
+def test_the_command_refuses_then_replaces_with_the_flag(customer, tmp_path):
+    path = tmp_path / "corrected.csv"
+    path.write_bytes(csv(row(customer, "2026-09-26", "2026-11-25", 120, 150)))
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_readings", str(path), stderr=err)
+    assert err.getvalue() == REFUSED + "\n"
+    out = io.StringIO()
+    call_command("import_readings", str(path), "--replace-overlapping", stdout=out)
+    assert out.getvalue() == "1 行: 追加 0 件、更新 1 件、変更なし 0 件、要確認 0 件\n"
+    assert periods(customer)[-1] == (D(2026, 9, 26), D(2026, 11, 25), "")
+
+
+def test_the_admin_upload_replaces_only_when_ticked(customer, client):
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    url = reverse("admin:billing_meterreading_import_csv")
+
+    def upload(**extra):
+        data = csv(row(customer, "2026-09-26", "2026-11-25", 120, 150))
+        return client.post(url, {"file": SimpleUploadedFile("c.csv", data), **extra})
+
+    assert REFUSED in upload().content.decode()
+    assert upload(replace_overlapping="on").status_code == 302
+    assert periods(customer)[-1] == (D(2026, 9, 26), D(2026, 11, 25), "")
+
+
+def test_a_row_that_keeps_its_end_corrects_the_stored_period_in_place(customer):
+    shrunk = import_readings(io.BytesIO(csv(row(customer, "2026-08-27", "2026-10-25", 120, 152))))
+    assert shrunk.ok and (shrunk.updated, shrunk.inserted) == (1, 0)
+    grown = import_readings(io.BytesIO(csv(row(customer, "2026-08-25", "2026-10-25", 120, 152))))
+    assert [str(e) for e in grown.errors] == [
+        "line 2: period_start: 2026-08-25〜2026-10-25 は保存済みの 2026-06-26〜2026-08-25 と重なります"
+    ]
+
+
+def test_overlapping_rows_in_one_file_are_refused_in_either_order(kanazawa):
+    customer = CustomerFactory(utility=kanazawa)
+    first = row(customer, "2026-08-26", "2026-10-25", 100, 120)
+    second = row(customer, "2026-10-25", "2026-12-25", 120, 140)
+    forward = import_readings(io.BytesIO(csv(first, second)))
+    backward = import_readings(io.BytesIO(csv(second, first)))
+    assert [str(e) for e in forward.errors] == [
+        "line 3: period_start: 2026-10-25〜2026-12-25 は 2行目の 2026-08-26〜2026-10-25 と重なります"
+    ]
+    assert [str(e) for e in backward.errors] == [
+        "line 3: period_start: 2026-08-26〜2026-10-25 は 2行目の 2026-10-25〜2026-12-25 と重なります"
+    ]
+    assert not MeterReading.objects.exists()
+
+
+def test_import_flags_a_break_and_the_stored_period_after_it(customer):
+    MeterReading.objects.filter(period_end=D(2026, 8, 25)).delete()
+    data = csv(row(customer, "2026-06-26", "2026-08-25", 100, 110))
+    result = import_readings(io.BytesIO(data))
+    assert result.ok and (result.flagged, result.flagged_lines) == (0, [])
+    assert [flag for *_dates, flag in periods(customer)] == ["", "gap"]
+
+
+def _monthly(customer, month: int) -> str:
+    start = D(2026, month, 1)
+    end = D(2026, month, 28)
+    return row(customer, start.isoformat(), end.isoformat(), 100 + month, 101 + month)
+
+
+@pytest.mark.parametrize("order", ["by customer", "by period", "unsorted"])
+def test_repeated_keys_are_found_in_every_order_cis_exports_use(kanazawa, order):
+    a, b = CustomerFactory(utility=kanazawa), CustomerFactory(utility=kanazawa)
+    by_customer = [_monthly(c, m) for c in (a, b) for m in (1, 2, 3)]
+    rows = {
+        "by customer": by_customer,
+        "by period": [_monthly(c, m) for m in (1, 2, 3) for c in (a, b)],
+        "unsorted": [by_customer[i] for i in (4, 0, 5, 2, 1, 3)],
+    }[order]
+    repeated = rows[1]
+    result = import_readings(io.BytesIO(csv(*rows, repeated)))
+    assert [str(e) for e in result.errors] == [
+        "line 8: period_end: 3行目と customer_number・period_end が同じです。"
+    ]
+    clean = import_readings(io.BytesIO(csv(*rows)))
+    assert clean.ok and clean.inserted == 6

@@ -1,0 +1,162 @@
+"""One rule for a reading: the Python check and the SQL predicate give the same verdicts.
+
+Hypothesis generates rows, valid and each kind of invalid, writes them in every encoding and
+quoting the reader accepts, and sends them through the whole import (the SQL predicate on
+this test's database, SQLite or PostgreSQL). The errors must be exactly those the Python rule
+(rows.parse_reading, then rows.check_reading) gives for each row on its own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from billing.imports import import_readings, stage
+from billing.imports.csvfile import Record
+from billing.imports.result import utility_rules
+from billing.imports.rows import (
+    READING_COLUMNS,
+    Reading,
+    bad_reading_sql,
+    check_reading,
+    parse_reading,
+)
+from tests.factories import CustomerFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+JST = datetime.timezone(datetime.timedelta(hours=9))
+TODAY = datetime.date(2025, 8, 1)
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.fixture
+def numbers():
+    utility = UtilityFactory(slug="kanazawa", customer_number_digits=14, billing_cycle_months=2)
+    return [CustomerFactory(utility=utility).number for _ in range(3)]
+
+
+@st.composite
+def readings(draw, numbers: list[str]) -> dict[str, str]:
+    """A row whose fields are each right; the ties between them may be wrong, as drawn."""
+    end = TODAY - datetime.timedelta(days=draw(st.integers(-3, 400)))
+    days = draw(st.sampled_from([1, 30, 61, 69, 70, 90, 0, -1]))
+    start = end - datetime.timedelta(days=days - 1)
+    read_on = end + datetime.timedelta(days=draw(st.sampled_from([0, 0, 3, -7, 7, 8, -8, 20])))
+    previous = draw(st.integers(0, 5000))
+    current = draw(st.one_of(st.integers(previous, previous + 80), st.integers(0, previous)))
+    usage = current - previous if current >= previous else draw(st.integers(0, 90))
+    usage += draw(st.sampled_from([0, 0, 0, 1]))
+    water, sewer = draw(st.integers(0, 20000)), draw(st.integers(0, 20000))
+    total = water + sewer + draw(st.sampled_from([0, 0, 0, 1]))
+    tax = draw(st.one_of(st.just(total * 10 // 110), st.integers(total + 1, total + 9)))
+    return {
+        "utility": "kanazawa",
+        "customer_number": draw(st.sampled_from(numbers)),
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "read_on": read_on.isoformat(),
+        **dict(
+            zip(
+                READING_COLUMNS[5:],
+                map(str, (previous, current, usage, water, sewer, tax, total)),
+                strict=True,
+            )
+        ),
+    }
+
+
+@st.composite
+def spoiled(draw, row: dict[str, str]) -> dict[str, str]:
+    """The row, perhaps with one field wrong in a way a CIS export or a hand edit could be."""
+    column = draw(st.sampled_from(READING_COLUMNS))
+    value = row[column]
+    kind = draw(st.sampled_from(["none", "none", "full-width", "text", "negative", "huge", "date"]))
+    spoilt = {
+        "none": value,
+        "full-width": value.translate(FULL_WIDTH),
+        "text": "abc",
+        "negative": "-5",
+        "huge": "99999999999",
+        "date": draw(st.sampled_from(["2025/01/25", "2100-01-01", "1899-12-31", "2025-02-30"])),
+    }[kind]
+    return {**row, column: spoilt}
+
+
+def csv_text(rows: list[dict[str, str]], quoted: bool) -> str:
+    def cell(value: str) -> str:
+        return f'"{value}"' if quoted else value
+
+    lines = [",".join(READING_COLUMNS)]
+    lines += [",".join(cell(row[c]) for c in READING_COLUMNS) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _record(line: int, row: dict[str, str]) -> Record:
+    return Record(line, (*(row[c] for c in READING_COLUMNS), ""))  # no replaces_period_end
+
+
+def python_verdict(rows: list[dict[str, str]]) -> list[str]:
+    """The errors the Python rule gives each row on its own, as ``line N: column: message``."""
+    rules, errors = utility_rules(None), []
+    for line, fields in enumerate(rows, start=2):
+        parsed = parse_reading(_record(line, fields), rules, {})
+        found = parsed if isinstance(parsed, list) else check_reading(parsed, TODAY)
+        errors += sorted(found)
+    return [str(error) for error in errors]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_the_import_refuses_exactly_what_the_python_rule_refuses(numbers, data):
+    base = data.draw(st.lists(readings(numbers), min_size=1, max_size=3))
+    rows = [data.draw(spoiled(row)) for row in base]
+    # One period per contract: only the row rule is under test here, not overlaps.
+    rows = _one_per_contract(rows, numbers)
+    encoding = data.draw(st.sampled_from(["utf-8", "utf-8-sig", "cp932"]))
+    text = csv_text(rows, quoted=data.draw(st.booleans()))
+    raw = text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    if encoding == "utf-8-sig":
+        raw = "\ufeff".encode() + raw
+    with time_machine.travel(datetime.datetime(2025, 8, 1, 9, 0, tzinfo=JST), tick=False):
+        result = import_readings(io.BytesIO(raw), encoding=encoding, dry_run=True)
+    assert [str(error) for error in result.errors] == python_verdict(rows)
+
+
+def _one_per_contract(rows: list[dict[str, str]], numbers: list[str]) -> list[dict[str, str]]:
+    return [
+        {**row, "customer_number": numbers[i % len(numbers)]}
+        for i, row in enumerate(rows[: len(numbers)])
+    ]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_sql_predicate_and_check_reading_agree_row_by_row(numbers, data):
+    rows = data.draw(st.lists(readings(numbers), min_size=1, max_size=20))
+    rules = utility_rules(None)
+    parsed = [parse_reading(_record(line, row), rules, {}) for line, row in enumerate(rows, 2)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        stage.create(cursor, Reading)
+        stage.writer(cursor, Reading)(parsed)
+        cursor.execute(
+            f"SELECT line FROM {stage.TABLE} WHERE {bad_reading_sql(connection.vendor)}",
+            {"today": TODAY},
+        )
+        refused_in_sql = {line for (line,) in cursor.fetchall()}
+        stage.drop(cursor)
+        transaction.set_rollback(True)
+    refused_in_python = {r.line for r in parsed if check_reading(r, TODAY)}
+    assert refused_in_sql == refused_in_python

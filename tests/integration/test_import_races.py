@@ -1,0 +1,89 @@
+"""A reading typed in the admin while an import runs: no overlap is ever stored (PostgreSQL).
+
+The import checks stored periods before it writes; a reading committed by another writer in
+between makes the database refuse the import's insert. The import then closes the table to
+other writers, checks again, and either refuses the line or updates the new reading in place.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import threading
+
+import pytest
+import time_machine
+from django.db import connection
+
+from billing.imports import import_readings, readings
+from billing.models import MeterReading
+from tests.factories import CustomerFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+JST = datetime.timezone(datetime.timedelta(hours=9))
+HEADER = (
+    "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
+    "usage_m3,water_charge,sewer_charge,tax,total\n"
+)
+D = datetime.date
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a second writer on the same database: CI runs this on PostgreSQL")
+
+
+def _typed_in_the_admin(customer, start: datetime.date, end: datetime.date) -> None:
+    def write() -> None:
+        try:
+            MeterReading.objects.create(
+                customer=customer,
+                period_start=start,
+                period_end=end,
+                read_on=end,
+                previous_index=120,
+                current_index=140,
+                usage_m3=20,
+                water_charge=3000,
+                sewer_charge=2000,
+                tax=454,
+                total=5000,
+            )
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join()
+
+
+def _import_while_the_admin_writes(monkeypatch, customer, start, end) -> readings.ImportResult:
+    merge = readings._merge
+
+    def merge_after_the_admin(*args, **kwargs):
+        _typed_in_the_admin(customer, start, end)  # committed after the checks, before the write
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(readings, "_merge", merge_after_the_admin)
+    row = f"kanazawa,{customer.number},2026-08-26,2026-10-25,2026-10-25,100,120,20,3000,2000,454,5000\n"
+    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
+        return import_readings(io.BytesIO((HEADER + row).encode()))
+
+
+def test_an_overlapping_reading_typed_meanwhile_makes_the_import_refuse_its_line(monkeypatch):
+    customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa"))
+    result = _import_while_the_admin_writes(monkeypatch, customer, D(2026, 9, 26), D(2026, 11, 25))
+    assert [str(e) for e in result.errors] == [
+        "line 2: period_start: 2026-08-26〜2026-10-25 は保存済みの 2026-09-26〜2026-11-25 と重なります"
+    ]
+    stored = list(MeterReading.objects.values_list("period_start", "period_end"))
+    assert stored == [(D(2026, 9, 26), D(2026, 11, 25))]
+
+
+def test_the_same_period_typed_before_the_write_is_updated_in_place(monkeypatch):
+    customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa"))
+    result = _import_while_the_admin_writes(monkeypatch, customer, D(2026, 8, 26), D(2026, 10, 25))
+    assert result.ok, result.errors
+    stored = list(MeterReading.objects.values_list("period_end", "previous_index"))
+    assert stored == [(D(2026, 10, 25), 100)]
