@@ -269,8 +269,12 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
 
 
 def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
-    """Flag the file's contracts' readings again; count and list the file's flagged lines."""
-    integrity.refresh_flags_sql(cursor, f"SELECT customer_id FROM {S}")
+    """Flag the file's contracts' readings again; count and list the file's flagged lines.
+
+    A file that changed nothing (a re-run) leaves every flag as it was.
+    """
+    if result.inserted or result.updated:
+        integrity.refresh_flags_sql(cursor, f"SELECT customer_id FROM {S}")
     flagged = (
         f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
