@@ -93,11 +93,8 @@ def _header(header, columns, optional, errors: list[RowError]) -> list[str] | No
     known = (*columns, *optional)
     for i, name in enumerate(names):
         if name not in known:
-            errors.append(
-                RowError(
-                    1, name or "header", _("不明な列「%(name)s」があります。") % {"name": name}
-                )
-            )
+            message = _("不明な列「%(name)s」があります。") % {"name": name}
+            errors.append(RowError(1, name or "header", message))
         elif name in names[:i]:
             errors.append(RowError(1, name, _("列「%(name)s」が2回あります。") % {"name": name}))
     for name in columns:

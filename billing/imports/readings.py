@@ -115,14 +115,8 @@ def _check(cursor, today: datetime.date, result, max_errors: int, replace_overla
         f"UPDATE {S} SET customer_id = c.id FROM billing_customer c "
         f"WHERE c.utility_id = {S}.utility_id AND c.number = {S}.customer_number"
     )
-    _refuse(
-        cursor,
-        f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL",
-        (),
-        lambda: unknown_customer(),
-        result,
-        max_errors,
-    )
+    unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
+    _refuse(cursor, unknown, (), unknown_customer, result, max_errors)
     if _periods_meet_in_file(cursor) and not _refuse_repeats(cursor, result, max_errors):
         _refuse_overlaps_in_file(cursor, result, max_errors)
     _refuse_bad_corrections(cursor, result, max_errors)

@@ -40,13 +40,7 @@ class ImportResult:
         text = _(
             "%(rows)d 行: 追加 %(inserted)d 件、更新 %(updated)d 件、変更なし %(unchanged)d 件、"
             "要確認 %(flagged)d 件"
-        ) % {
-            "rows": self.rows,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "flagged": self.flagged,
-        }
+        ) % vars(self)
         return _("[検査のみ・書き込みなし] ") + text if self.dry_run else text
 
     def add_error(self, error: RowError, limit: int) -> None:

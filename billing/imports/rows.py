@@ -25,33 +25,16 @@ from ..integrity import READ_ON_DAYS, max_period_days
 from ..models import METER_DIAMETERS_MM
 from .csvfile import Record, RowError
 
-READING_COLUMNS = (
-    "utility",
-    "customer_number",
-    "period_start",
-    "period_end",
-    "read_on",
-    "previous_index",
-    "current_index",
-    "usage_m3",
-    "water_charge",
-    "sewer_charge",
-    "tax",
-    "total",
+READING_COLUMNS = tuple(
+    "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
+    "usage_m3,water_charge,sewer_charge,tax,total".split(",")
 )
 # Names the stored period a corrected row replaces (see readings.py).
 READING_OPTIONAL = ("replaces_period_end",)
 NUMBERS = READING_COLUMNS[5:]
-CUSTOMER_COLUMNS = (
-    "utility",
-    "customer_number",
-    "name",
-    "name_kana",
-    "address",
-    "building",
-    "phone",
-    "meter_diameter_mm",
-    "meter_number",
+CUSTOMER_COLUMNS = tuple(
+    "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,"
+    "meter_number".split(",")
 )
 MAX_INTEGER = 2_147_483_647  # PositiveIntegerField is a 4-byte integer on PostgreSQL
 DATES_CACHED = 10_000  # distinct date strings parsed once (a CIS export repeats a few)
@@ -121,26 +104,25 @@ def parse_reading(
     """
     slug, number, start, end, read_on, *numbers, replaces = record.fields
     rules = utilities.get(slug)
-    text = "".join(numbers)
-    if (
-        rules is not None
-        and rules.allowed
-        and len(number) == rules.customer_number_digits
-        and number.isdigit()
-        and number.isascii()
-        and text.isdigit()
-        and text.isascii()
-        and len(max(numbers, key=len)) < 10
-        and start in dates
-        and end in dates
-        and read_on in dates
-        and not replaces
-    ):
+    plain = rules is not None and rules.allowed and _plain(number, numbers, rules)
+    if plain and start in dates and end in dates and read_on in dates and not replaces:
         values = map(int, numbers)
         return Reading(
             record.line, rules.id, number, start, end, read_on, *values, rules.max_days, None
         )
     return _parse_reading_slowly(record, utilities, dates)
+
+
+def _plain(number: str, numbers: list[str], rules: UtilityRules) -> bool:
+    """ASCII digits only: the utility's number of them, then 1 to 9 for each number."""
+    lengths, text = set(map(len, numbers)), number + "".join(numbers)
+    return (
+        len(number) == rules.customer_number_digits
+        and text.isdigit()
+        and text.isascii()
+        and 0 not in lengths
+        and max(lengths) < 10
+    )
 
 
 def _parse_reading_slowly(record: Record, utilities, dates) -> Reading | list[RowError]:

@@ -23,16 +23,9 @@ _SQL_TYPES = {int: "integer", str: "text", IsoDate: "date"}
 def columns(row_type: type[NamedTuple]) -> dict[str, str]:
     """{field: SQL type} of a row NamedTuple (``date | None`` is a nullable date)."""
     hints = typing.get_type_hints(row_type)
-    found = {}
-    for name in row_type._fields:
-        hint = hints[name]
-        base = (
-            next(t for t in typing.get_args(hint) if t is not type(None))
-            if typing.get_args(hint)
-            else hint
-        )
-        found[name] = _SQL_TYPES[base]
-    return found
+    # X | None gives (X, NoneType) as its arguments; a plain type gives none.
+    bases = {name: (typing.get_args(hints[name]) or (hints[name],))[0] for name in row_type._fields}
+    return {name: _SQL_TYPES[base] for name, base in bases.items()}
 
 
 def create(cursor, row_type: type[NamedTuple], extra: str = "") -> None:

@@ -77,9 +77,12 @@ def spoiled(draw, row: dict[str, str]) -> dict[str, str]:
     """The row, perhaps with one field wrong in a way a CIS export or a hand edit could be."""
     column = draw(st.sampled_from(READING_COLUMNS))
     value = row[column]
-    kind = draw(st.sampled_from(["none", "none", "full-width", "text", "negative", "huge", "date"]))
+    kind = draw(
+        st.sampled_from(["none", "none", "full-width", "text", "negative", "huge", "date", "empty"])
+    )
     spoilt = {
         "none": value,
+        "empty": "",
         "full-width": value.translate(FULL_WIDTH),
         "text": "abc",
         "negative": "-5",

@@ -13,8 +13,6 @@ from billing.imports import ENCODINGS, ImportResult
 
 # More than this is noise on a terminal; the count of the rest is printed.
 SHOWN_ERRORS = 100
-# No monitor thread: nothing else runs while the command imports.
-tqdm.monitor_interval = 0
 
 
 class ImportCommand(BaseCommand):
