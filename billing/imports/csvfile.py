@@ -111,8 +111,7 @@ def _rows(reader, names: list[str], wanted: tuple, errors: list) -> Iterator[Rec
         try:
             fields = next(reader, None)
         except csv.Error:  # a field over the csv module's limit, a quote in the wrong place
-            yield from errors
-            raise Refused(too_long(last + 1)) from None
+            raise Refused(too_long(last + 1)) from None  # records() reports ``errors`` first
         line, last = last + 1, reader.line_num
         yield from errors
         errors.clear()

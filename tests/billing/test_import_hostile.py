@@ -75,6 +75,16 @@ def test_a_quoted_field_over_the_csv_limit_across_lines_is_refused(customer):
     assert [str(e) for e in result.errors] == [f"line 3: row: {TOO_LONG}"]
 
 
+def test_a_line_that_does_not_decode_inside_an_overlong_field_is_reported_once(customer):
+    lines = b"\n".join([b"y" * 60_000, b"\xff", b"y" * 60_000, b"y" * 60_000])
+    data = (HEADER + good_row(customer)).encode() + b'kanazawa,"' + lines + b'",x\n'
+    result = import_readings(io.BytesIO(data))
+    assert [str(e)[:25] for e in result.errors] == [
+        f"line 3: row: {TOO_LONG}"[:25],
+        "line 4: encoding: utf-8 と",
+    ]
+
+
 def test_a_customer_file_with_a_long_line_is_refused_too(customer):
     data = "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,meter_number\n"
     data += "kanazawa,00000000000001," + "長" * 30_000 + ",,,,,20,1\n"
