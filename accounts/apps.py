@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "会員"
 
     def ready(self) -> None:
-        from . import audit, backends  # noqa: F401 - backends connects its login receiver
+        # backends connects its login receiver; mail_failures the outbox's failure receiver.
+        from . import audit, backends, mail_failures  # noqa: F401
 
         audit.connect_axes()

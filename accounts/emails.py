@@ -1,29 +1,44 @@
-"""One send_* function per mail. Services decide whether to send; these only render and send."""
+"""One send_* function per mail. Services decide whether to send; these only render and queue.
+
+Every mail goes through the outbox (``portal.outbox``): call these inside the transaction of
+the change the mail is about, and it leaves after commit, never while the request waits.
+``key`` names that change where it has an id of its own, so it is mailed once.
+"""
 
 from __future__ import annotations
 
-from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
-
 from portal.models import Utility
+from portal.outbox import enqueue_mail
 
-from .models import Member
-
-
-def _send(utility: Utility, to: str, name: str, context: dict) -> None:
-    context = {"utility": utility, **context}
-    subject = render_to_string(f"emails/accounts/{name}_subject.txt", context)
-    body = render_to_string(f"emails/accounts/{name}_body.txt", context)
-    EmailMessage(
-        subject=" ".join(subject.split()),
-        body=body,
-        from_email=f"{utility.portal_name} <{utility.sender_email}>",
-        to=[to],
-    ).send()
+from .models import EmailChallenge, Member
 
 
-def send_signup_link(utility: Utility, email: str, signup_url: str, expires_at) -> None:
-    _send(utility, email, "signup_link", {"signup_url": signup_url, "expires_at": expires_at})
+def _send(
+    utility: Utility,
+    to: str,
+    name: str,
+    context: dict,
+    *,
+    member: Member | None = None,
+    key: str | None = None,
+) -> None:
+    enqueue_mail(
+        utility,
+        to,
+        f"accounts/{name}",
+        context,
+        member=member,
+        key=f"{name}:{key}" if key else None,
+    )
+
+
+def _by_challenge(challenge: EmailChallenge) -> str:
+    return f"challenge-{challenge.pk}"
+
+
+def send_signup_link(utility: Utility, email: str, signup_url: str, challenge) -> None:
+    context = {"signup_url": signup_url, "expires_at": challenge.expires_at}
+    _send(utility, email, "signup_link", context, key=_by_challenge(challenge))
 
 
 def send_signup_existing(utility: Utility, email: str, login_url: str, recovery_url: str) -> None:
@@ -31,49 +46,96 @@ def send_signup_existing(utility: Utility, email: str, login_url: str, recovery_
 
 
 def send_signup_complete(member: Member) -> None:
-    _send(member.utility, member.email, "signup_complete", {"member": member})
+    _send(
+        member.utility,
+        member.email,
+        "signup_complete",
+        {"member": member},
+        member=member,
+        key=f"member-{member.pk}",
+    )
 
 
 def send_member_approved(member: Member, login_url: str) -> None:
     _send(
-        member.utility, member.email, "member_approved", {"member": member, "login_url": login_url}
+        member.utility,
+        member.email,
+        "member_approved",
+        {"member": member, "login_url": login_url},
+        member=member,
+        key=f"member-{member.pk}",
     )
 
 
 def send_member_rejected(member: Member) -> None:
-    _send(member.utility, member.email, "member_rejected", {"member": member})
+    _send(
+        member.utility,
+        member.email,
+        "member_rejected",
+        {"member": member},
+        member=member,
+        key=f"member-{member.pk}",
+    )
 
 
 # Recovery and account settings (issue 5) ------------------------------------------------
 
 
-def send_password_reset_link(member: Member, reset_url: str, expires_at) -> None:
-    context = {"member": member, "reset_url": reset_url, "expires_at": expires_at}
-    _send(member.utility, member.email, "password_reset_link", context)
+def send_password_reset_link(member: Member, reset_url: str, challenge) -> None:
+    context = {"member": member, "reset_url": reset_url, "expires_at": challenge.expires_at}
+    _send(
+        member.utility,
+        member.email,
+        "password_reset_link",
+        context,
+        member=member,
+        key=_by_challenge(challenge),
+    )
 
 
-def send_password_reset_code(member: Member, code: str, expires_at) -> None:
-    context = {"member": member, "code": code, "expires_at": expires_at}
-    _send(member.utility, member.email, "password_reset_code", context)
+def send_password_reset_code(member: Member, code: str, challenge) -> None:
+    context = {"member": member, "code": code, "expires_at": challenge.expires_at}
+    _send(
+        member.utility,
+        member.email,
+        "password_reset_code",
+        context,
+        member=member,
+        key=_by_challenge(challenge),
+    )
 
 
 def send_recovery_locked(member: Member, locked_until) -> None:
     context = {"member": member, "locked_until": locked_until}
-    _send(member.utility, member.email, "recovery_locked", context)
+    _send(member.utility, member.email, "recovery_locked", context, member=member)
 
 
 def send_password_changed(member: Member) -> None:
-    _send(member.utility, member.email, "password_changed", {"member": member})
+    _send(member.utility, member.email, "password_changed", {"member": member}, member=member)
 
 
-def send_email_change_link(member: Member, new_email: str, url: str, expires_at) -> None:
-    context = {"member": member, "confirm_url": url, "expires_at": expires_at}
-    _send(member.utility, new_email, "email_change_link", context)
+def send_email_change_link(member: Member, new_email: str, url: str, challenge) -> None:
+    context = {"member": member, "confirm_url": url, "expires_at": challenge.expires_at}
+    _send(
+        member.utility,
+        new_email,
+        "email_change_link",
+        context,
+        member=member,
+        key=_by_challenge(challenge),
+    )
 
 
-def send_email_change_code(member: Member, new_email: str, code: str, expires_at) -> None:
-    context = {"member": member, "code": code, "expires_at": expires_at}
-    _send(member.utility, new_email, "email_change_code", context)
+def send_email_change_code(member: Member, new_email: str, code: str, challenge) -> None:
+    context = {"member": member, "code": code, "expires_at": challenge.expires_at}
+    _send(
+        member.utility,
+        new_email,
+        "email_change_code",
+        context,
+        member=member,
+        key=_by_challenge(challenge),
+    )
 
 
 def send_email_change_taken(utility: Utility, new_email: str) -> None:
@@ -81,25 +143,40 @@ def send_email_change_taken(utility: Utility, new_email: str) -> None:
 
 
 def send_email_changed(member: Member, old_email: str) -> None:
-    _send(member.utility, old_email, "email_changed", {"member": member})
+    _send(member.utility, old_email, "email_changed", {"member": member}, member=member)
 
 
 def send_contract_added(member: Member, customer_number: str) -> None:
     context = {"member": member, "customer_number": customer_number}
-    _send(member.utility, member.email, "contract_added", context)
+    _send(member.utility, member.email, "contract_added", context, member=member)
 
 
-def send_contract_request_rejected(member: Member, customer_number: str) -> None:
+def send_contract_request_rejected(member: Member, customer_number: str, request_pk: int) -> None:
     context = {"member": member, "customer_number": customer_number}
-    _send(member.utility, member.email, "contract_request_rejected", context)
+    _send(
+        member.utility,
+        member.email,
+        "contract_request_rejected",
+        context,
+        member=member,
+        key=f"request-{request_pk}",
+    )
 
 
 def send_withdrawn(member: Member) -> None:
-    _send(member.utility, member.email, "withdrawn", {"member": member})
+    _send(
+        member.utility,
+        member.email,
+        "withdrawn",
+        {"member": member},
+        member=member,
+        key=f"member-{member.pk}",
+    )
 
 
 # Signup by email code (issue 4) ---------------------------------------------------------
 
 
-def send_signup_code(utility: Utility, email: str, code: str, expires_at) -> None:
-    _send(utility, email, "signup_code", {"code": code, "expires_at": expires_at})
+def send_signup_code(utility: Utility, email: str, code: str, challenge) -> None:
+    context = {"code": code, "expires_at": challenge.expires_at}
+    _send(utility, email, "signup_code", context, key=_by_challenge(challenge))

@@ -15,6 +15,7 @@ _NAMES = {
     "to": "変更後",
     "reason": "理由",
     "mail": "メール",
+    "reply": "メールサーバーの応答",
     "fields": "変更した項目",
     "consents": "同意",
     "number": "番号",
@@ -35,6 +36,8 @@ _MAILS = {
     "contract_request_rejected": "契約追加の否認のお知らせ",
     "recovery_locked": "再設定停止のお知らせ",
     "withdrawn": "退会のお知らせ",
+    "email_change_link": "メールアドレス変更の確認URL",
+    "email_change_code": "メールアドレス変更の認証コード",
 }
 _WORDS = {
     "link": "URL",

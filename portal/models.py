@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -265,3 +266,61 @@ def _clock(t: datetime.time) -> str:
     half = "AM" if t.hour < 12 else "PM"
     hour = t.hour % 12 if t.hour % 12 or half == "AM" else 12
     return f"{half}{hour}:{t.minute:02d}"
+
+
+class OutboxMail(models.Model):
+    """One mail the portal owes someone (portal.outbox): written in the transaction of the
+    change that causes it, sent after commit by a worker, swept if left unsent.
+
+    The message is rendered when written (it says what was true then). Its body may hold a
+    link or a code, so it is emptied once the mail is sent or has finally failed.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("送信待ち")
+        SENDING = "sending", _("送信中")
+        SENT = "sent", _("送信済み")
+        FAILED = "failed", _("送信失敗")
+
+    utility = models.ForeignKey(
+        Utility, on_delete=models.CASCADE, related_name="outbox_mails", verbose_name=_("事業者")
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outbox_mails",
+        verbose_name=_("会員"),
+    )
+    recipient = models.EmailField(_("宛先"), max_length=254)
+    template = models.CharField(_("メールの種類"), max_length=60)
+    key = models.CharField(
+        _("重複防止キー"),
+        max_length=200,
+        unique=True,
+        help_text=_("同じキーのメールは一度だけ送ります。"),
+    )
+    sender = models.CharField(_("差出人"), max_length=300)
+    subject = models.CharField(_("件名"), max_length=300)
+    body = models.TextField(_("本文"), blank=True)
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("送信回数"), default=0)
+    next_attempt_at = models.DateTimeField(_("次の送信"), default=timezone.now, db_index=True)
+    claimed_at = models.DateTimeField(_("送信開始"), null=True, blank=True)
+    last_error = models.TextField(_("メールサーバーの応答"), blank=True)
+    created_at = models.DateTimeField(_("受付日時"), default=timezone.now)
+    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("失敗日時"), null=True, blank=True)
+    member_told_at = models.DateTimeField(_("会員へ通知"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("送信メール")
+        verbose_name_plural = _("送信メール")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.recipient}"

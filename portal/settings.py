@@ -171,6 +171,42 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@portal.example.jp")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
+# Background work (Celery). Without a broker, tasks run in-process right away (the demo and
+# unit tests need nothing); production sets CELERY_BROKER_URL=redis://... and runs a worker and
+# beat (README "Background work and mail").
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+# A request must not hang on a broker that is down: publishing gives up quickly and the row
+# waits in the outbox for the sweep (portal.outbox).
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 3,
+    # A task a worker took and never finished comes back after this long (the sweep is sooner).
+    "visibility_timeout": 3600,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "portal.tasks.sweep_outbox",
+        "schedule": env.float("PORTAL_OUTBOX_SWEEP_SECONDS", default=60.0),
+    },
+}
+# The outbox: tries before a mail is 「送信失敗」, the first retry's wait (doubled each time,
+# capped), and how long a worker may hold a claimed mail before the sweep hands it on.
+PORTAL_OUTBOX_MAX_ATTEMPTS = env.int("PORTAL_OUTBOX_MAX_ATTEMPTS", default=8)
+PORTAL_OUTBOX_RETRY_SECONDS = env.float("PORTAL_OUTBOX_RETRY_SECONDS", default=60.0)
+PORTAL_OUTBOX_RETRY_MAX_SECONDS = env.float("PORTAL_OUTBOX_RETRY_MAX_SECONDS", default=3600.0)
+PORTAL_OUTBOX_LEASE_SECONDS = env.float("PORTAL_OUTBOX_LEASE_SECONDS", default=600.0)
+PORTAL_OUTBOX_HANDOFF_SECONDS = env.float("PORTAL_OUTBOX_HANDOFF_SECONDS", default=60.0)
+PORTAL_OUTBOX_SWEEP_BATCH = env.int("PORTAL_OUTBOX_SWEEP_BATCH", default=1000)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Secure cookies unless told otherwise (only for plain-HTTP test rigs on loopback).

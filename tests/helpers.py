@@ -9,6 +9,7 @@ from http import HTTPStatus
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+import time_machine
 import zxingcpp
 from django.core.mail.backends.locmem import EmailBackend
 from django.urls import reverse
@@ -50,12 +51,36 @@ def url(name: str, utility, *args) -> str:
 
 
 def refuse_mail(monkeypatch) -> None:
-    """Make every mail fail as a server that hangs up would."""
+    """Make every mail fail as a server that hangs up would (the outbox tries again later)."""
 
     def refuse(self, messages):
         raise smtplib.SMTPServerDisconnected("mail server is down")
 
     monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+
+
+REFUSED_FOR_GOOD = "550 5.1.1 <nobody@example.jp>: Recipient address rejected"
+
+
+def refuse_mail_for_good(monkeypatch) -> None:
+    """Make the server refuse every recipient with a permanent 5xx (the outbox gives up)."""
+
+    def refuse(self, messages):
+        to = messages[0].to[0]
+        reply = REFUSED_FOR_GOOD.removeprefix("550 ").encode()
+        raise smtplib.SMTPRecipientsRefused({to: (550, reply)})
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+
+
+def send_waiting_mail(minutes: int = 5) -> None:
+    """Let ``minutes`` pass and run the outbox's sweep, as celery beat would."""
+    from django.utils import timezone
+
+    from portal import outbox
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=minutes), tick=False):
+        outbox.sweep()
 
 
 def last_signup_link(mailoutbox) -> str:

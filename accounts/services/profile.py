@@ -23,7 +23,7 @@ from portal.models import Utility
 
 from .. import challenges, emails, ratelimit
 from ..models import ContractRequest, EmailChallenge, Member
-from .base import NotStarted, record_event, send_or_raise, send_or_record
+from .base import NotStarted, record_event
 from .contracts import has_room_for_another_member, link_contract
 from .matching import identity_matches, match_contract
 
@@ -68,8 +68,8 @@ def change_password(request: HttpRequest, member: Member, password: str) -> None
         member.save(update_fields=["password"])
         challenges.retire_member(member)
         record_event(member, "password_changed", request=request)
+        emails.send_password_changed(member)
     update_session_auth_hash(request, member)
-    send_or_record(member, "password_changed", lambda: emails.send_password_changed(member))
 
 
 def change_secret_question(
@@ -121,7 +121,7 @@ def start_email_change(request: HttpRequest, member: Member, new_email: str) -> 
 
     If another member of the utility has the address, its owner gets a mail saying so and
     nothing changes; the screen is the same, so it tells nobody whose address it is.
-    Raises RateLimited or MailNotSent.
+    Raises RateLimited.
     """
     ratelimit.check_member_limit(request, ratelimit.EMAIL_CHANGE_PER_MEMBER, member.pk)
     utility = member.utility
@@ -138,7 +138,7 @@ def start_email_change(request: HttpRequest, member: Member, new_email: str) -> 
         if utility.verification == Utility.Verification.CODE:
             _issue_email_code(request, member, new_email, taken)
         elif taken:
-            send_or_raise(lambda: emails.send_email_change_taken(utility, new_email))
+            emails.send_email_change_taken(utility, new_email)
         else:
             _issue_email_link(request, member, new_email)
 
@@ -147,9 +147,7 @@ def _issue_email_link(request: HttpRequest, member: Member, new_email: str) -> N
     challenge, token = challenges.issue_link(member.utility, EMAIL_CHANGE, new_email, member=member)
     path = reverse("accounts:profile_email_link", args=[member.utility.slug, token])
     url = request.build_absolute_uri(path)
-    send_or_raise(
-        lambda: emails.send_email_change_link(member, new_email, url, challenge.expires_at)
-    )
+    emails.send_email_change_link(member, new_email, url, challenge)
 
 
 def _issue_email_code(request: HttpRequest, member: Member, new_email: str, taken: bool) -> None:
@@ -158,11 +156,9 @@ def _issue_email_code(request: HttpRequest, member: Member, new_email: str, take
         member.utility, EMAIL_CHANGE, new_email, member=member, answerable=not taken
     )
     if taken:
-        send_or_raise(lambda: emails.send_email_change_taken(member.utility, new_email))
+        emails.send_email_change_taken(member.utility, new_email)
     else:
-        send_or_raise(
-            lambda: emails.send_email_change_code(member, new_email, code, challenge.expires_at)
-        )
+        emails.send_email_change_code(member, new_email, code, challenge)
     request.session[EMAIL_CHANGE_SESSION_KEY] = {
         "member": member.pk,
         "email": new_email,
@@ -196,9 +192,8 @@ def confirm_email_change(request: HttpRequest, member: Member) -> str:
     """Use the stashed link up and change the address. Returns the new address."""
     with transaction.atomic():
         challenge = _email_link_challenge(request, member, for_update=True)
-        old = _apply_email_change(request, member, challenge)
+        _apply_email_change(request, member, challenge)
     request.session.pop(EMAIL_CHANGE_SESSION_KEY, None)
-    _tell_old_address(member, old)
     return challenge.email
 
 
@@ -223,9 +218,8 @@ def confirm_email_change_code(request: HttpRequest, member: Member, code: str) -
         member.utility, EMAIL_CHANGE, challenge_id, code, member=member
     )
     with transaction.atomic():
-        old = _apply_email_change(request, member, challenge)
+        _apply_email_change(request, member, challenge)
     request.session.pop(EMAIL_CHANGE_SESSION_KEY, None)
-    _tell_old_address(member, old)
     return email
 
 
@@ -240,11 +234,8 @@ def _apply_email_change(request: HttpRequest, member: Member, challenge: EmailCh
         raise EmailChangeFailed from exc
     challenges.retire_member(member)  # this proof, and every other one still out
     record_event(member, "email_changed", request=request, detail={"old": old, "new": new})
+    emails.send_email_changed(member, old)  # the old address hears of it
     return old
-
-
-def _tell_old_address(member: Member, old: str) -> None:
-    send_or_record(member, "email_changed", lambda: emails.send_email_changed(member, old))
 
 
 # Contracts ----------------------------------------------------------------------------------
@@ -274,6 +265,7 @@ def add_contract(request: HttpRequest, member: Member, values: dict) -> str:
         if customer is not None:
             link_contract(member, customer, staff=None)
             record_event(member, "contract_added", request=request, detail=detail)
+            emails.send_contract_added(member, number)
         else:
             ContractRequest.objects.create(
                 member=member,
@@ -283,10 +275,7 @@ def add_contract(request: HttpRequest, member: Member, values: dict) -> str:
                 **typed,
             )
             record_event(member, "contract_requested", request=request, detail=detail)
-    if customer is None:
-        return REQUESTED
-    send_or_record(member, "contract_added", lambda: emails.send_contract_added(member, number))
-    return ADDED
+    return REQUESTED if customer is None else ADDED
 
 
 def _addable_at_once(utility: Utility, match: dict) -> Customer | None:
@@ -332,5 +321,5 @@ def withdraw_member(request: HttpRequest, member: Member) -> None:
         )
         challenges.retire_member(locked)
         record_event(locked, "withdrawn", request=request)
+        emails.send_withdrawn(locked)
     logout(request)
-    send_or_record(locked, "withdrawn", lambda: emails.send_withdrawn(locked))

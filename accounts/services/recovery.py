@@ -36,7 +36,7 @@ from .. import challenges, emails, ratelimit
 from ..audit import log_event
 from ..backends import member_lockout_key
 from ..models import EmailChallenge, Member
-from .base import NotStarted, record_event, send_or_raise, send_or_record
+from .base import NotStarted, record_event
 
 RESET = EmailChallenge.Purpose.PASSWORD_RESET
 RECOVERY_SESSION_KEY = "accounts.recovery"  # {"utility", "member", "started_at"}: details matched
@@ -134,7 +134,7 @@ def recovery_member(request: HttpRequest, utility: Utility) -> Member:
 def answer_secret_question(request: HttpRequest, utility: Utility, answer: str) -> None:
     """Check the answer; a right one mails the login ID and a reset link, nothing on screen.
 
-    Raises NotStarted, RecoveryLocked, WrongSecretAnswer or MailNotSent.
+    Raises NotStarted, RecoveryLocked, WrongSecretAnswer.
     """
     member_id = recovery_member(request, utility).pk
     now = timezone.now()
@@ -146,8 +146,8 @@ def answer_secret_question(request: HttpRequest, utility: Utility, answer: str) 
         if right:
             member.recovery_failures = 0
             member.save(update_fields=["recovery_failures"])
-            url, expires_at = _issue_reset_link(request, member)
-            send_or_raise(lambda: emails.send_password_reset_link(member, url, expires_at))
+            url, challenge = _issue_reset_link(request, member)
+            emails.send_password_reset_link(member, url, challenge)
         else:
             member.recovery_failures += 1
             if member.recovery_failures >= RECOVERY_MAX_FAILURES:
@@ -155,17 +155,14 @@ def answer_secret_question(request: HttpRequest, utility: Utility, answer: str) 
                 member.recovery_locked_until = now + RECOVERY_LOCK
                 # Caused by whoever typed the answers, not known to be the member.
                 record_event(member, "recovery_locked", by_portal=True, request=request)
+                emails.send_recovery_locked(member, member.recovery_locked_until)
             member.save(update_fields=["recovery_failures", "recovery_locked_until"])
     if right:
         request.session.pop(RECOVERY_SESSION_KEY, None)
         return
     if member.recovery_locked_until and member.recovery_locked_until > now:
         request.session.pop(RECOVERY_SESSION_KEY, None)
-        until = member.recovery_locked_until
-        send_or_record(
-            member, "recovery_locked", lambda: emails.send_recovery_locked(member, until)
-        )
-        raise RecoveryLocked(until)
+        raise RecoveryLocked(member.recovery_locked_until)
     log_event("recovery_wrong_answer", request=request, member=member)
     raise WrongSecretAnswer(RECOVERY_MAX_FAILURES - member.recovery_failures)
 
@@ -190,15 +187,11 @@ def start_password_reset(request: HttpRequest, utility: Utility, email: str) -> 
         _issue_reset_code(request, utility, email, member)
     elif member is not None:
         with transaction.atomic():
-            url, expires_at = _issue_reset_link(request, member)
-        send_or_record(
-            member,
-            "password_reset_link",
-            lambda: emails.send_password_reset_link(member, url, expires_at),
-        )
+            url, challenge = _issue_reset_link(request, member)
+            emails.send_password_reset_link(member, url, challenge)
 
 
-def _issue_reset_link(request: HttpRequest, member: Member) -> tuple[str, datetime]:
+def _issue_reset_link(request: HttpRequest, member: Member) -> tuple[str, EmailChallenge]:
     challenges.retire(member=member, purpose=RESET)  # one live reset at a time
     challenge, token = challenges.issue_link(member.utility, RESET, member.email, member=member)
     record_event(
@@ -207,7 +200,7 @@ def _issue_reset_link(request: HttpRequest, member: Member) -> tuple[str, dateti
     url = request.build_absolute_uri(
         reverse("accounts:recovery_link", args=[member.utility.slug, token])
     )
-    return url, challenge.expires_at
+    return url, challenge
 
 
 def _issue_reset_code(
@@ -224,17 +217,12 @@ def _issue_reset_code(
             record_event(
                 member, "recovery_mail_sent", by_portal=True, request=request, detail={"by": "code"}
             )
+            emails.send_password_reset_code(member, code, challenge)
     request.session[RESET_EMAIL_SESSION_KEY] = {
         "utility": utility.pk,
         "email": email,
         "challenge": challenge.pk,
     }
-    if member is not None:
-        send_or_record(
-            member,
-            "password_reset_code",
-            lambda: emails.send_password_reset_code(member, code, challenge.expires_at),
-        )
 
 
 def reset_code_email(request: HttpRequest, utility: Utility) -> str:
@@ -329,8 +317,8 @@ def reset_password(request: HttpRequest, utility: Utility, password: str) -> Mem
         member.save(update_fields=["password", "recovery_failures", "recovery_locked_until"])
         challenges.retire_member(member)
         record_event(member, "password_reset", request=request)
+        emails.send_password_changed(member)
     request.session.pop(RESET_SESSION_KEY, None)
     # A login lockout from the guesses that led here would keep the new password out.
     axes_reset(username=member_lockout_key(member))
-    send_or_record(member, "password_changed", lambda: emails.send_password_changed(member))
     return member

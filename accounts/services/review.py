@@ -13,7 +13,7 @@ from portal import normalize
 from .. import challenges, emails
 from ..audit import log_event
 from ..models import ContractRequest, Member, MemberEvent
-from .base import record_event, send_or_record
+from .base import record_event
 from .contracts import activate_member, link_contract
 from .matching import match_contract
 
@@ -85,10 +85,10 @@ def choose_contract(member: Member, number: str, staff: Member) -> Member:
     return member
 
 
-def approve_member(member: Member, staff: Member, portal_url: str) -> bool:
+def approve_member(member: Member, staff: Member, portal_url: str) -> None:
     """Link the member to its contract, activate it and send the guide mail, exactly once.
 
-    ``portal_url`` is the site's scheme and host. Returns whether the mail went out.
+    ``portal_url`` is the site's scheme and host.
     Raises AlreadyReviewed, ContractRequired or NotAllowed.
     """
     with transaction.atomic():
@@ -101,14 +101,12 @@ def approve_member(member: Member, staff: Member, portal_url: str) -> bool:
         if customer is None:
             raise ContractRequired
         activate_member(locked, customer, staff)
-    login_url = portal_url.rstrip("/") + reverse("accounts:login", args=[locked.utility.slug])
-    return send_or_record(
-        locked, "member_approved", lambda: emails.send_member_approved(locked, login_url)
-    )
+        login_url = portal_url.rstrip("/") + reverse("accounts:login", args=[locked.utility.slug])
+        emails.send_member_approved(locked, login_url)
 
 
-def reject_member(member: Member, staff: Member, reason: str) -> bool:
-    """Refuse a pending member with a reason and mail the reason. Returns whether it went out."""
+def reject_member(member: Member, staff: Member, reason: str) -> None:
+    """Refuse a pending member with a reason and mail the reason."""
     with transaction.atomic():
         locked = Member.objects.select_for_update().get(pk=member.pk)
         check_reviewer(staff, locked)
@@ -124,7 +122,7 @@ def reject_member(member: Member, staff: Member, reason: str) -> bool:
             member=locked, actor=staff, action="rejected", detail={"reason": reason}
         )
         log_event("rejected", member=locked, staff=staff.pk)
-    return send_or_record(locked, "member_rejected", lambda: emails.send_member_rejected(locked))
+        emails.send_member_rejected(locked)
 
 
 # Contracts members asked to add -----------------------------------------------------------
@@ -138,8 +136,8 @@ def _lock_pending_request(contract_request: ContractRequest, staff: Member) -> C
     return locked
 
 
-def approve_contract_request(contract_request: ContractRequest, staff: Member) -> bool:
-    """Link the requested contract and mail the member. Returns whether the mail went out.
+def approve_contract_request(contract_request: ContractRequest, staff: Member) -> None:
+    """Link the requested contract and mail the member.
 
     Raises AlreadyReviewed, ContractRequired or NotAllowed.
     """
@@ -158,13 +156,11 @@ def approve_contract_request(contract_request: ContractRequest, staff: Member) -
             actor=staff,
             detail={"customer_number": customer.number},
         )
-    return send_or_record(
-        member, "contract_added", lambda: emails.send_contract_added(member, customer.number)
-    )
+        emails.send_contract_added(member, customer.number)
 
 
-def reject_contract_request(contract_request: ContractRequest, staff: Member) -> bool:
-    """Refuse a request and mail the member. Returns whether the mail went out."""
+def reject_contract_request(contract_request: ContractRequest, staff: Member) -> None:
+    """Refuse a request and mail the member."""
     with transaction.atomic():
         locked = _lock_pending_request(contract_request, staff)
         member, number = locked.member, locked.customer_number
@@ -174,8 +170,4 @@ def reject_contract_request(contract_request: ContractRequest, staff: Member) ->
         record_event(
             member, "contract_request_rejected", actor=staff, detail={"customer_number": number}
         )
-    return send_or_record(
-        member,
-        "contract_request_rejected",
-        lambda: emails.send_contract_request_rejected(member, number),
-    )
+        emails.send_contract_request_rejected(member, number, locked.pk)

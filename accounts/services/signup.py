@@ -34,7 +34,7 @@ from portal.models import Utility
 from .. import challenges, emails, ratelimit
 from ..audit import log_event
 from ..models import EmailChallenge, Member, MemberEvent
-from .base import NotStarted, record_event, send_or_raise, send_or_record
+from .base import NotStarted, record_event
 from .contracts import activate_member, has_room_for_another_member
 from .matching import identity_matches, match_contract, match_summary
 
@@ -91,8 +91,8 @@ class TooManyMismatches(Exception):
 def start_signup(request: HttpRequest, utility: Utility, email: str) -> None:
     """Send the mail that proves ``email``, or an "already registered" mail to a member.
 
-    The resident sees the same page either way (no enumeration). Raises RateLimited or
-    MailNotSent.
+    The resident sees the same page either way (no enumeration), at the same speed: the mail
+    is only written to the outbox. Raises RateLimited.
     """
     if utility.verification == Utility.Verification.CODE:
         # Checked before the hourly limits, so an early 「メールが届かない場合はこちら」
@@ -112,15 +112,15 @@ def _send_existing(request: HttpRequest, utility: Utility, email: str) -> None:
 
 def _issue_signup_link(request: HttpRequest, utility: Utility, email: str, is_member: bool) -> None:
     if is_member:
-        send_or_raise(lambda: _send_existing(request, utility, email))
+        _send_existing(request, utility, email)
         return
-    # The challenge and the mail succeed or fail together: a refused mail leaves no row.
+    # The challenge and its mail are written together (the outbox sends after commit).
     with transaction.atomic():
         challenge, token = challenges.issue_link(utility, SIGNUP, email)
         url = request.build_absolute_uri(
             reverse("accounts:signup_link", args=[utility.slug, token])
         )
-        send_or_raise(lambda: emails.send_signup_link(utility, email, url, challenge.expires_at))
+        emails.send_signup_link(utility, email, url, challenge)
 
 
 def _issue_signup_code(request: HttpRequest, utility: Utility, email: str, is_member: bool) -> None:
@@ -128,11 +128,9 @@ def _issue_signup_code(request: HttpRequest, utility: Utility, email: str, is_me
         # A member's address gets a code no one can pass (and the login links by mail).
         challenge, code = challenges.issue_code(utility, SIGNUP, email, answerable=not is_member)
         if is_member:
-            send_or_raise(lambda: _send_existing(request, utility, email))
+            _send_existing(request, utility, email)
         else:
-            send_or_raise(
-                lambda: emails.send_signup_code(utility, email, code, challenge.expires_at)
-            )
+            emails.send_signup_code(utility, email, code, challenge)
     request.session[SIGNUP_CODE_SESSION_KEY] = {
         "utility": utility.pk,
         "email": email,
@@ -329,8 +327,8 @@ def complete_signup(request: HttpRequest, utility: Utility) -> Member:
     """Create the member from the proven address and the kept details (本会員申請).
 
     Raises RateLimited, NotStarted, LoginIdTaken, EmailTaken, ContractNotMatched or
-    TooManyMismatches. The completion mail is sent after the member is saved; if it fails,
-    the member stays and the failure is recorded for staff.
+    TooManyMismatches. The completion mail is written with the member (the outbox sends it;
+    if it finally fails, the failure is in the member's history for staff).
     """
     ratelimit.check_signup_attempt(request)
     email = verified_email(request, utility)
@@ -353,7 +351,6 @@ def complete_signup(request: HttpRequest, utility: Utility) -> Member:
     request.session[SIGNUP_DONE_SESSION_KEY] = {"utility": utility.pk, "status": member.status}
     if created:
         log_event("signup_completed", request=request, member=member, status=member.status)
-        send_or_record(member, "signup_complete", lambda: emails.send_signup_complete(member))
     return member
 
 
@@ -407,6 +404,7 @@ def _create_member(utility: Utility, email: str, details: dict, match: dict) -> 
             MemberEvent.objects.create(member=member, action="signup", detail=detail)
             if utility.activation == Utility.Activation.AUTO and identity_matches(utility, match):
                 _activate_if_room(member, Customer.objects.get(pk=match["customer_id"]))
+            emails.send_signup_complete(member)
     except IntegrityError as exc:
         return _explain_duplicate(utility, member, exc), False
     return member, True

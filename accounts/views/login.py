@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal.qr import login_qr_context
 
 from ..forms.login import LoginForm
+from ..mail_failures import tell_failed_mails
 
 REMEMBER_ID_SALT = "accounts.remember-id"
 # What a path may keep unencoded (RFC 3986 pchar and "/"); everything else, "%" included,
@@ -80,6 +81,7 @@ def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None, request=request, utility=utility, initial=initial)
     if request.method == "POST" and form.is_valid():
         auth_login(request, form.member)
+        tell_failed_mails(request, form.member)
         next_url = _next_url(request)
         response = redirect(next_url) if next_url else redirect("billing:dashboard", utility.slug)
         _remember_id(response, utility, form)

@@ -29,7 +29,7 @@ from ..forms.signup import EmailCodeForm
 from ..models import SECRET_QUESTIONS, ContractRequest
 from ..ratelimit import RateLimited
 from ..services import profile as services
-from ..services.base import MailNotSent, NotStarted
+from ..services.base import NotStarted
 from .responses import rate_limited_response
 
 EMAIL_CHANGE_REASONS = {
@@ -91,16 +91,7 @@ def profile_email(request: HttpRequest) -> HttpResponse:
     member, utility = request.user, request.utility
     form = EmailChangeForm(request.POST or None, member=member)
     if form.is_valid():
-        try:
-            services.start_email_change(request, member, form.cleaned_data["new_email"])
-        except MailNotSent:
-            context = {"form": form, "mail_failed": True}
-            return render(
-                request,
-                "accounts/profile_email.html",
-                context,
-                status=HTTPStatus.SERVICE_UNAVAILABLE,
-            )
+        services.start_email_change(request, member, form.cleaned_data["new_email"])
         if utility.verification == utility.Verification.CODE:
             return redirect("accounts:profile_email_code", utility.slug)
         return redirect("accounts:profile_email_sent", utility.slug)

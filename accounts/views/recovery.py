@@ -24,7 +24,7 @@ from ..forms.signup import EmailCodeForm
 from ..models import SECRET_QUESTIONS
 from ..ratelimit import RateLimited
 from ..services import recovery as services
-from ..services.base import MailNotSent, NotStarted
+from ..services.base import NotStarted
 from .responses import rate_limited_response
 
 RESTART_REASONS = {
@@ -115,14 +115,6 @@ def recovery_question(request: HttpRequest) -> HttpResponse:
             services.answer_secret_question(request, utility, form.cleaned_data["answer"])
         except services.WrongSecretAnswer as exc:
             context["attempts_left"] = exc.attempts_left
-        except MailNotSent:
-            context["mail_failed"] = True
-            return render(
-                request,
-                "accounts/recovery_question.html",
-                context,
-                status=HTTPStatus.SERVICE_UNAVAILABLE,
-            )
         else:
             return redirect("accounts:recovery_sent", utility.slug)
     return render(request, "accounts/recovery_question.html", context)

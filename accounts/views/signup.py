@@ -30,7 +30,7 @@ from ..forms.signup import (
 )
 from ..ratelimit import CooldownActive, RateLimited
 from ..services import signup as services
-from ..services.base import MailNotSent, NotStarted
+from ..services.base import NotStarted
 from .responses import rate_limited_response
 
 # A reloaded or reopened step a button posts to goes on from the details (kept in the session).
@@ -90,9 +90,6 @@ def signup(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             services.start_signup(request, utility, form.cleaned_data["email"])
-        except MailNotSent:
-            context = {"form": form, "mail_failed": True}
-            return render(request, template, context, status=HTTPStatus.SERVICE_UNAVAILABLE)
         except CooldownActive as exc:
             context = {"form": form, "cooldown": exc.retry_seconds}
             return render(request, template, context, status=HTTPStatus.TOO_MANY_REQUESTS)
@@ -124,8 +121,6 @@ def signup_code_resend(request: HttpRequest) -> HttpResponse:
     email = services.code_signup_email(request, utility)
     try:
         services.resend_signup_code(request, utility)
-    except MailNotSent:
-        return _code_page(request, email, status=HTTPStatus.SERVICE_UNAVAILABLE, mail_failed=True)
     except CooldownActive as exc:
         status = HTTPStatus.TOO_MANY_REQUESTS
         return _code_page(request, email, status=status, cooldown=exc.retry_seconds)

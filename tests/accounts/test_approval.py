@@ -20,6 +20,7 @@ from pytest_django.asserts import (
     assertTemplateUsed,
 )
 
+from accounts.history import describe
 from accounts.models import ContractLink, Member, MemberEvent
 from accounts.services import review as services
 from tests.conftest import PASSWORD
@@ -231,19 +232,24 @@ def test_staff_see_and_act_on_their_own_utility_only(client, utility, contract, 
     assert mine.status == Member.Status.PENDING and mailoutbox == []
 
 
-def test_a_failed_guide_mail_keeps_the_approval_and_warns_staff(
+def test_a_guide_mail_refused_for_good_keeps_the_approval_and_shows_in_the_history(
     staff_client, utility, contract, monkeypatch
 ):
     def refuse(self, messages):
-        raise smtplib.SMTPServerDisconnected("down")
+        raise smtplib.SMTPRecipientsRefused({messages[0].to[0]: (550, b"5.1.1 No such user")})
 
     monkeypatch.setattr(EmailBackend, "send_messages", refuse)
     member = applicant(utility, contract)
     response = approve_from_list(staff_client, member)
-    assertContains(response, "メールを送信できませんでした。")
+    assertContains(response, f"{member.login_id}: 承認しました。")
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
-    assert MemberEvent.objects.filter(member=member, action="mail_failed").exists()
+    # Staff read it in the member's history, with the server's reply.
+    event = MemberEvent.objects.get(member=member, action="mail_failed")
+    assert describe(event) == (
+        "メール送信失敗(メール: ご使用量等の確認についてのご案内、"
+        "メールサーバーの応答: 550 5.1.1 No such user)"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

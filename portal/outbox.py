@@ -1,0 +1,184 @@
+"""The mail outbox: every mail the portal sends is a row first, sent by a worker after commit.
+
+- ``enqueue_mail`` renders the mail and writes it in the caller's transaction; after commit a
+  task (``portal.tasks.deliver_mail``) sends it. No request waits on SMTP, and a change rolled
+  back takes its mail with it.
+- ``deliver`` claims the row (pending → sending, one conditional UPDATE: of two workers only one
+  wins), sends, and marks it sent right after the server's 250. A worker killed between the 250
+  and that mark is the only way one key can go out twice.
+- A 4xx reply or a server that cannot be reached is tried again later, each wait twice the last;
+  a 5xx reply, or the last try, marks the mail failed with the server's reply, for staff (the
+  admin's 送信メール) and for the member (``mail_failed``: their history and next login).
+- ``sweep`` (celery beat, every minute) hands on what no worker took: rows whose publish failed
+  (Redis down), retries whose time has come, and claims older than the lease (a killed worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.dispatch import Signal
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import OutboxMail, Utility
+
+logger = logging.getLogger("portal.outbox")
+
+Status = OutboxMail.Status
+
+# Sent with ``mail=`` once a mail has finally failed (accounts records it in the member's history).
+mail_failed = Signal()
+
+
+def _handoff() -> timedelta:
+    """How long a row handed to the queue may wait for a worker before the sweep hands it again."""
+    return timedelta(seconds=settings.PORTAL_OUTBOX_HANDOFF_SECONDS)
+
+
+def enqueue_mail(
+    utility: Utility,
+    recipient: str,
+    template: str,
+    context: dict,
+    *,
+    key: str | None = None,
+    member=None,
+) -> OutboxMail:
+    """Write the mail ``emails/<template>_subject.txt`` / ``_body.txt`` to ``recipient``.
+
+    ``key`` names the event the mail is about (``member_approved:42``); a key already written
+    is not written again, so that event is mailed once. Without one, every call is a new mail.
+    """
+    context = {"utility": utility, **context}
+    subject = render_to_string(f"emails/{template}_subject.txt", context)
+    body = render_to_string(f"emails/{template}_body.txt", context)
+    now = timezone.now()
+    with transaction.atomic():
+        mail, created = OutboxMail.objects.get_or_create(
+            key=key or f"{template}:{uuid.uuid4().hex}",
+            defaults={
+                "utility": utility,
+                "member": member,
+                "recipient": recipient,
+                "template": template,
+                "sender": f"{utility.portal_name} <{utility.sender_email}>",
+                "subject": " ".join(subject.split())[:300],
+                "body": body,
+                "created_at": now,
+                "next_attempt_at": now + _handoff(),
+            },
+        )
+    if created:
+        transaction.on_commit(lambda: hand_to_worker(mail.pk))
+    return mail
+
+
+def hand_to_worker(pk: int) -> None:
+    """Queue the sending of one row; if the broker is down, the row waits for the sweep."""
+    from .tasks import deliver_mail
+
+    try:
+        deliver_mail.delay(pk)
+    except Exception:  # noqa: BLE001 - a broker down (kombu/redis errors): the sweep sends it
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise
+        logger.warning("outbox mail %s not queued (broker unavailable); the sweep will send it", pk)
+
+
+def deliver(pk: int) -> str:
+    """Send one row if it is still to be sent; return what became of it."""
+    claimed_at = timezone.now()
+    claimed = OutboxMail.objects.filter(pk=pk, status=Status.PENDING).update(
+        status=Status.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "taken"  # sent, failed, or another worker holds it
+    mail = OutboxMail.objects.get(pk=pk)
+    mine = OutboxMail.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at)
+    try:
+        _send(mail)
+    except Exception as exc:  # noqa: BLE001 - every failure is kept on the row
+        return _failed_try(mail, mine, exc)
+    mine.update(status=Status.SENT, sent_at=timezone.now(), body="", last_error="")
+    return Status.SENT
+
+
+def _send(mail: OutboxMail) -> None:
+    message = EmailMessage(
+        subject=mail.subject,
+        body=mail.body,
+        from_email=mail.sender,
+        to=[mail.recipient],
+        headers={"X-Portal-Mail-Key": mail.key},
+        connection=get_connection(fail_silently=False),
+    )
+    message.send()
+
+
+def _failed_try(mail: OutboxMail, mine, exc: Exception) -> str:
+    code, reply = smtp_reply(exc)
+    now = timezone.now()
+    permanent = code is not None and 500 <= code < 600
+    if permanent or mail.attempts >= settings.PORTAL_OUTBOX_MAX_ATTEMPTS:
+        logger.warning("outbox mail %s to member %s failed: %s", mail.pk, mail.member_id, reply)
+        if mine.update(status=Status.FAILED, failed_at=now, body="", last_error=reply):
+            mail.refresh_from_db()
+            mail_failed.send(sender=OutboxMail, mail=mail)
+        return Status.FAILED
+    wait = min(
+        settings.PORTAL_OUTBOX_RETRY_SECONDS * 2 ** (mail.attempts - 1),
+        settings.PORTAL_OUTBOX_RETRY_MAX_SECONDS,
+    )
+    logger.info(
+        "outbox mail %s try %s refused (%s); again in %ss", mail.pk, mail.attempts, reply, wait
+    )
+    mine.update(
+        status=Status.PENDING, next_attempt_at=now + timedelta(seconds=wait), last_error=reply
+    )
+    return Status.PENDING
+
+
+def smtp_reply(exc: Exception) -> tuple[int | None, str]:
+    """The server's code and reply as staff read it (「550 5.1.1 No such user」), or the error."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, text = next(iter(exc.recipients.values()))
+        return code, f"{code} {_text(text)}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return None, f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _text(reply) -> str:
+    return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply))[:1000]
+
+
+def sweep() -> list[int]:
+    """Hand to workers every row no worker has: due and pending, or claimed longer than the
+    lease ago (its worker died). Returns the rows handed on."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.PORTAL_OUTBOX_LEASE_SECONDS)
+    # A claim older than the lease belongs to a dead worker: back to pending (conditionally,
+    # so a worker that does finish meanwhile keeps its 'sent').
+    OutboxMail.objects.filter(status=Status.SENDING, claimed_at__lt=now - lease).update(
+        status=Status.PENDING, next_attempt_at=now
+    )
+    with transaction.atomic():
+        due = OutboxMail.objects.filter(Q(status=Status.PENDING) & Q(next_attempt_at__lte=now))
+        due = due.order_by("next_attempt_at").values_list("pk", flat=True)
+        if connection.features.has_select_for_update_skip_locked:
+            # Two sweeps at once (two beat by mistake) each take rows the other does not hold.
+            due = due.select_for_update(skip_locked=True)
+        pks = list(due[: settings.PORTAL_OUTBOX_SWEEP_BATCH])
+        # Not handed again by the next sweep while its task waits in the queue.
+        OutboxMail.objects.filter(pk__in=pks).update(next_attempt_at=now + _handoff())
+    for pk in pks:
+        hand_to_worker(pk)
+    return pks
