@@ -14,9 +14,11 @@ from django.db import DataError
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from .models import Utility
+from .models import OutboxMail, Utility
 
 # Fields that hold a hash of a secret (passwords, secret answers, link and code hashes,
 # sessions). No admin filters on them, directly or through a relation: a ?password__startswith=
@@ -348,3 +350,62 @@ class UtilityAdmin(UtilityScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
+
+
+def _japan_time(moment) -> str:
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+@admin.register(OutboxMail)
+class OutboxMailAdmin(UtilityScopedAdmin):
+    """送信メール: every mail the portal owes, with its state and the server's last reply.
+
+    Read only. The body is never shown: while a mail waits it may hold a link or a code.
+    """
+
+    list_display = ["received", "recipient", "subject", "status", "attempts", "last_error"]
+    list_filter = ["status", "utility"]
+    search_fields = ["recipient", "subject", "member__login_id", "member__email"]
+    fields = [
+        "utility",
+        "member",
+        "recipient",
+        "subject",
+        "status",
+        "attempts",
+        "last_error",
+        "received",
+        "next_try",
+        "sent",
+        "failed",
+    ]
+    readonly_fields = fields
+    list_select_related = ["member"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("受付日時"), ordering="created_at")
+    def received(self, mail: OutboxMail) -> str:
+        return _japan_time(mail.created_at)
+
+    @admin.display(description=_("次の送信"))
+    def next_try(self, mail: OutboxMail) -> str:
+        return _japan_time(mail.next_attempt_at if mail.status == mail.Status.PENDING else None)
+
+    @admin.display(description=_("送信日時"))
+    def sent(self, mail: OutboxMail) -> str:
+        return _japan_time(mail.sent_at)
+
+    @admin.display(description=_("失敗日時"))
+    def failed(self, mail: OutboxMail) -> str:
+        return _japan_time(mail.failed_at)

@@ -19,6 +19,8 @@ STAFF_PERMISSIONS = [
     ("billing", "customer", ["view", "add", "change"]),
     ("billing", "meterreading", ["view", "add", "change"]),
     ("portal", "utility", ["view", "change"]),
+    # 送信メール: which mails wait, went out or failed, with the mail server's reply.
+    ("portal", "outboxmail", ["view"]),
 ]
 
 

@@ -297,6 +297,7 @@ STAFF_PAGES = [
     "billing/customer/",
     "billing/meterreading/",
     "portal/utility/",
+    "portal/outboxmail/",
 ]
 
 

@@ -1,0 +1,188 @@
+"""The mail outbox (issue 18): written with the change, sent once after commit, retried,
+failed for good with the server's reply, swept when a worker or the broker let it drop."""
+
+from __future__ import annotations
+
+import datetime
+import smtplib
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.mail.backends.locmem import EmailBackend
+from django.db import transaction
+from django.urls import reverse
+from kombu.exceptions import OperationalError
+from pytest_django.asserts import assertContains, assertNotContains
+
+from accounts.services.staff import ensure_staff_group
+from portal import outbox, tasks
+from portal.models import OutboxMail
+from tests.factories import MemberFactory, StaffFactory, UtilityFactory
+from tests.helpers import REFUSED_FOR_GOOD, refuse_mail, refuse_mail_for_good
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 4, 1, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+Status = OutboxMail.Status
+
+
+def write(utility, key=None, member=None, to="taro@example.jp") -> OutboxMail:
+    return outbox.enqueue_mail(
+        utility,
+        to,
+        "accounts/password_changed",
+        {"member": member or MemberFactory(utility=utility)},
+        key=key,
+        member=member,
+    )
+
+
+@pytest.fixture
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+def test_a_change_rolled_back_sends_no_mail(utility, mailoutbox):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        write(utility)
+        raise RuntimeError("the change failed")
+    assert not OutboxMail.objects.exists()
+    assert not mailoutbox
+
+
+def test_a_mail_leaves_after_commit_and_keeps_no_body(utility, mailoutbox):
+    with transaction.atomic():
+        mail = write(utility)
+        assert not mailoutbox  # not while the change may still be undone
+    assert [m.to for m in mailoutbox] == [["taro@example.jp"]]
+    assert mailoutbox[0].extra_headers["X-Portal-Mail-Key"] == mail.key
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts, mail.body) == (Status.SENT, 1, "")
+
+
+def test_one_key_is_written_and_sent_once(utility, mailoutbox):
+    write(utility, key="member_approved:member-7")
+    write(utility, key="member_approved:member-7")
+    assert OutboxMail.objects.count() == 1
+    assert len(mailoutbox) == 1
+    assert tasks.deliver_mail(OutboxMail.objects.get().pk) == "taken"
+    assert len(mailoutbox) == 1
+
+
+def test_a_row_another_worker_holds_is_not_sent_again(utility, mailoutbox, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "hand_to_worker", lambda pk: None)  # the broker took it
+        mail = write(utility)
+    OutboxMail.objects.filter(pk=mail.pk).update(status=Status.SENDING)  # a worker claimed it
+    assert outbox.deliver(mail.pk) == "taken"
+    assert not mailoutbox
+
+
+def test_a_server_down_is_tried_again_with_growing_waits_then_sent(
+    utility, mailoutbox, monkeypatch, frozen
+):
+    with monkeypatch.context() as patch:
+        refuse_mail(patch)
+        mail = write(utility)
+        mail.refresh_from_db()
+        assert mail.status == Status.PENDING
+        assert mail.next_attempt_at == NOW + datetime.timedelta(minutes=1)
+        frozen.shift(datetime.timedelta(seconds=59))
+        assert outbox.sweep() == []  # not due yet
+        frozen.shift(datetime.timedelta(seconds=1))
+        assert outbox.sweep() == [mail.pk]
+        mail.refresh_from_db()
+        # The second wait is twice the first.
+        assert (mail.attempts, mail.next_attempt_at) == (2, NOW + datetime.timedelta(minutes=3))
+    frozen.shift(datetime.timedelta(minutes=2))
+    outbox.sweep()
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts, mail.last_error) == (Status.SENT, 3, "")
+    assert len(mailoutbox) == 1
+
+
+def test_a_4xx_reply_is_tried_again_and_the_last_try_fails(
+    utility, mailoutbox, monkeypatch, frozen, settings
+):
+    settings.PORTAL_OUTBOX_MAX_ATTEMPTS = 3
+
+    def greylist(self, messages):
+        raise smtplib.SMTPRecipientsRefused({messages[0].to[0]: (451, b"4.7.1 Try again later")})
+
+    monkeypatch.setattr(EmailBackend, "send_messages", greylist)
+    mail = write(utility)
+    for _ in range(3):
+        frozen.shift(datetime.timedelta(hours=1))
+        outbox.sweep()
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts) == (Status.FAILED, 3)
+    assert mail.last_error == "451 4.7.1 Try again later"
+
+
+def test_a_5xx_reply_fails_at_once_with_the_reply(utility, mailoutbox, monkeypatch):
+    member = MemberFactory(utility=utility)
+    refuse_mail_for_good(monkeypatch)
+    mail = write(utility, member=member)
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts, mail.last_error) == (Status.FAILED, 1, REFUSED_FOR_GOOD)
+    assert mail.failed_at is not None
+    assert outbox.sweep() == []  # a failed mail is never swept again
+
+
+def test_a_claim_older_than_the_lease_is_handed_on(utility, mailoutbox, monkeypatch, frozen):
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "hand_to_worker", lambda pk: None)
+        mail = write(utility)
+    # A worker claimed it and was killed before the 250.
+    OutboxMail.objects.filter(pk=mail.pk).update(status=Status.SENDING, claimed_at=NOW)
+    frozen.shift(datetime.timedelta(minutes=9))
+    outbox.sweep()
+    assert not mailoutbox  # within the lease the worker may still finish
+    frozen.shift(datetime.timedelta(minutes=2))
+    outbox.sweep()
+    assert len(mailoutbox) == 1
+    mail.refresh_from_db()
+    assert mail.status == Status.SENT
+
+
+def test_a_broker_down_leaves_the_mail_waiting_for_the_sweep(
+    utility, mailoutbox, monkeypatch, settings, frozen
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.deliver_mail, "delay", broker_down)
+        mail = write(utility)  # the request goes on: nothing raised
+        assert outbox.sweep() == []
+        frozen.shift(datetime.timedelta(minutes=1))
+        assert outbox.sweep() == [mail.pk]  # handing it on fails again: it waits on
+    mail.refresh_from_db()
+    assert mail.status == Status.PENDING
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the broker is back
+    frozen.shift(datetime.timedelta(minutes=1))
+    outbox.sweep()
+    assert len(mailoutbox) == 1
+
+
+def test_staff_see_their_utilitys_mails_in_japanese_without_the_body(client, monkeypatch):
+    ours, theirs = UtilityFactory(), UtilityFactory()
+    staff = StaffFactory(utility=ours)
+    staff.groups.add(ensure_staff_group())
+    refuse_mail_for_good(monkeypatch)
+    write(ours, to="hanako@example.jp")
+    write(theirs, to="other@example.jp")
+    client.force_login(staff)
+    response = client.get(reverse("admin:portal_outboxmail_changelist"))
+    assertContains(response, "送信メール")
+    assertContains(response, "hanako@example.jp")
+    assertContains(response, "送信失敗")
+    assertContains(response, REFUSED_FOR_GOOD.replace("<", "&lt;").replace(">", "&gt;"))
+    assertNotContains(response, "other@example.jp")
+    mail = OutboxMail.objects.get(recipient="hanako@example.jp")
+    page = client.get(reverse("admin:portal_outboxmail_change", args=[mail.pk]))
+    assertContains(page, "メールサーバーの応答")
+    assertNotContains(page, "本文")
