@@ -88,8 +88,8 @@ def hand_to_worker(pk: int) -> None:
     try:
         deliver_mail.delay(pk)
     except Exception:  # noqa: BLE001 - a broker down (kombu/redis errors): the sweep sends it
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            raise
+        if deliver_mail.app.conf.task_always_eager:
+            raise  # in-process, an error is a bug to see, not a broker to wait for
         logger.warning("outbox mail %s not queued (broker unavailable); the sweep will send it", pk)
 
 

@@ -184,7 +184,6 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "max_retries": 0,
     "socket_connect_timeout": 1,
     "socket_timeout": 3,
     # A task a worker took and never finished comes back after this long (the sweep is sooner).

@@ -147,14 +147,14 @@ def test_a_claim_older_than_the_lease_is_handed_on(utility, mailoutbox, monkeypa
 
 
 def test_a_broker_down_leaves_the_mail_waiting_for_the_sweep(
-    utility, mailoutbox, monkeypatch, settings, frozen
+    utility, mailoutbox, monkeypatch, frozen
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = False
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     with monkeypatch.context() as patch:
+        patch.setitem(tasks.deliver_mail.app.conf, "task_always_eager", False)
         patch.setattr(tasks.deliver_mail, "delay", broker_down)
         mail = write(utility)  # the request goes on: nothing raised
         assert outbox.sweep() == []
@@ -162,7 +162,7 @@ def test_a_broker_down_leaves_the_mail_waiting_for_the_sweep(
         assert outbox.sweep() == [mail.pk]  # handing it on fails again: it waits on
     mail.refresh_from_db()
     assert mail.status == Status.PENDING
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # the broker is back
+    # The broker is back.
     frozen.shift(datetime.timedelta(minutes=1))
     outbox.sweep()
     assert len(mailoutbox) == 1

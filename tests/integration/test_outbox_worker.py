@@ -1,0 +1,152 @@
+"""The outbox with a real Celery worker, a real Redis and a real SMTP hop (issue 18).
+
+Each test runs a worker (with its beat, sweeping every second) against PostgreSQL, as a
+second machine would: it needs nothing but the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection, transaction
+
+from accounts.models import MemberEvent
+from portal.models import OutboxMail
+from portal.outbox import enqueue_mail
+from tests.factories import MemberFactory, UtilityFactory
+
+from .conftest import REDIS_URL
+from .worker import PrivateRedis, Sink, Worker, publishing_to, wait_until
+
+Status = OutboxMail.Status
+# The shared Redis's database for these tests' queue (not the cache's).
+BROKER_URL = os.environ.get("PORTAL_TEST_BROKER_URL", REDIS_URL.rsplit("/", 1)[0] + "/9")
+
+
+def _needs_postgres_and_redis(url: str) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("a worker process shares PostgreSQL with the test; .ci/run runs it there")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip(f"needs Redis at {url}; .ci/run starts one")
+
+
+@pytest.fixture
+def sink():
+    sink = Sink()
+    sink.controller.start()
+    yield sink
+    sink.controller.stop()
+
+
+@pytest.fixture
+def worker(transactional_db, sink, tmp_path):
+    _needs_postgres_and_redis(BROKER_URL)
+    import redis
+
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    worker = Worker(BROKER_URL, sink, tmp_path)
+    try:
+        with publishing_to(BROKER_URL):
+            yield worker
+    finally:
+        worker.stop()
+
+
+def write(utility, count: int, prefix: str, member=None) -> list[OutboxMail]:
+    """One transaction writing ``count`` mails, as a batch of notices would."""
+    about = member or MemberFactory(utility=utility)
+    with transaction.atomic():
+        return [
+            enqueue_mail(
+                utility,
+                f"{prefix}{n}@example.jp",
+                "accounts/password_changed",
+                {"member": about},
+                key=f"{prefix}:{n}",
+                member=member,
+            )
+            for n in range(count)
+        ]
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_one_each(worker, sink):
+    utility = UtilityFactory()
+    worker.start()
+    write(utility, 1000, "batch")
+    kills = 0
+    for goal in (150, 500):
+        wait_until(lambda goal=goal: sum(sink.counts().values()) >= goal, 120, f"{goal} mails")
+        worker.kill()  # kill -9 in the middle of the batch
+        kills += 1
+        worker.start()
+    wait_until(
+        lambda: OutboxMail.objects.filter(status=Status.SENT).count() == 1000,
+        180,
+        "every mail marked sent",
+    )
+    counts = sink.counts()
+    assert len(counts) == 1000  # every key arrived
+    duplicates = sum(counts.values()) - len(counts)
+    assert duplicates <= kills, counts.most_common(3)
+    assert not OutboxMail.objects.exclude(status=Status.SENT).exists()
+
+
+def test_redis_down_during_sending_loses_nothing(transactional_db, sink, tmp_path):
+    _needs_postgres_and_redis(REDIS_URL)  # redis-server is on this machine
+    broker = PrivateRedis(tmp_path)
+    broker.start()
+    worker = Worker(broker.url, sink, tmp_path)
+    utility = UtilityFactory()
+    try:
+        with publishing_to(broker.url):
+            worker.start()
+            write(utility, 20, "before")
+            wait_until(lambda: len(sink.counts()) == 20, 60, "the first 20 mails")
+            broker.stop()
+            # The requests go on: the rows are written, handing them over fails quietly.
+            write(utility, 20, "during")
+            assert OutboxMail.objects.filter(status=Status.PENDING).count() == 20
+            broker.start()  # same port: the worker and its beat reconnect
+            wait_until(lambda: len(sink.counts()) == 40, 120, "the 20 written while down")
+    finally:
+        worker.stop()
+        broker.stop()
+    counts = sink.counts()
+    assert sorted(counts) == sorted(
+        [f"before:{n}" for n in range(20)] + [f"during:{n}" for n in range(20)]
+    )
+    assert set(counts.values()) == {1}
+
+
+def test_a_4xx_is_tried_again_and_a_5xx_fails_visible_to_staff_and_member(worker, sink):
+    utility = UtilityFactory()
+    member = MemberFactory(utility=utility, email="gone0@example.jp")
+    sink.refuse["grey0@example.jp"] = ("451 4.7.1 Greylisted, try again later", 2)
+    sink.refuse["gone0@example.jp"] = ("550 5.1.1 No such user", None)
+    worker.start()
+    grey = write(utility, 1, "grey")[0]
+    gone = write(utility, 1, "gone", member=member)[0]
+    wait_until(
+        lambda: OutboxMail.objects.filter(pk=grey.pk, status=Status.SENT).exists(),
+        60,
+        "the greylisted mail to go on its third try",
+        worker,
+    )
+    wait_until(
+        lambda: OutboxMail.objects.filter(pk=gone.pk, status=Status.FAILED).exists(),
+        60,
+        "the refused mail to fail",
+        worker,
+    )
+    grey.refresh_from_db()
+    gone.refresh_from_db()
+    assert grey.attempts == 3
+    assert (gone.attempts, gone.last_error) == (1, "550 5.1.1 No such user")
+    assert sink.counts() == {"grey:0": 1}
+    event = MemberEvent.objects.get(member=member, action="mail_failed")
+    assert event.detail == {"mail": "password_changed", "reply": "550 5.1.1 No such user"}
