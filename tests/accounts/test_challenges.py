@@ -113,3 +113,20 @@ def test_only_hashes_are_stored(utility):
     link, token = challenges.issue_link(utility, SIGNUP, "b@example.jp")
     assert code not in challenge.secret_hash
     assert token not in link.secret_hash
+
+
+def test_an_unanswerable_code_costs_the_same_hashing_as_a_real_one(utility, monkeypatch):
+    """An unknown address must not answer sooner than a member's (enumeration by timing):
+    both pay for hashing a code with the password hasher."""
+    from django.contrib.auth.hashers import get_hasher
+
+    hasher = type(get_hasher())
+    encoded = []
+    real_encode = hasher.encode
+    monkeypatch.setattr(
+        hasher, "encode", lambda self, *a, **k: encoded.append(1) or real_encode(self, *a, **k)
+    )
+    challenges.issue_code(utility, RESET, "member@example.jp")
+    real = len(encoded)
+    challenges.issue_code(utility, RESET, "unknown@example.jp", answerable=False)
+    assert len(encoded) - real == real == 1
