@@ -184,6 +184,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Publishing tries once (kombu's default waits 2 s and tries again).
+    "max_retries": 0,
     "socket_connect_timeout": 1,
     "socket_timeout": 3,
     # A task a worker took and never finished comes back after this long (the sweep is sooner).
