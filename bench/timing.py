@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import re
 import socket
@@ -79,6 +80,7 @@ def main() -> None:
     import django
 
     django.setup()
+    logging.disable(logging.WARNING)  # the portal's audit lines; only the figures are printed
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
