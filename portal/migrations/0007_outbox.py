@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0005_utility_signup_complete_subject'),
+        ('portal', '0006_utility_billing_cycle'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
