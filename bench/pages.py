@@ -68,9 +68,13 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds of one wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per page, interleaved")
     parser.add_argument("--reuse", action="store_true", help="keep a filled bench database")
+    parser.add_argument(
+        "--database", default=DATABASE, help="the bench's own PostgreSQL database (recreated)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
+    use_database(args.database)
 
     env = _environment()
     os.environ.update(env)
@@ -113,6 +117,14 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     _report(results, args)
+
+
+def use_database(name: str) -> None:
+    """Point every helper here at ``name`` (helpers sharing one server keep apart)."""
+    global DATABASE
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        sys.exit(f"--database: {name!r} is not a plain PostgreSQL name")
+    DATABASE = name
 
 
 def _redis_url() -> dict[str, str]:

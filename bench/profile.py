@@ -19,7 +19,7 @@ import os
 import pstats
 import sys
 
-from bench.pages import LOGIN_ID, SLUG, _environment
+from bench.pages import DATABASE, LOGIN_ID, SLUG, _environment, use_database
 
 PAGES = [
     ("trivial signed-in", "/{slug}/account/email/sent/"),
@@ -32,7 +32,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=18)
+    parser.add_argument("--database", default=DATABASE, help="the database bench.pages filled")
     args = parser.parse_args()
+    use_database(args.database)
     os.environ.update(_environment())
     os.environ["SECURE_COOKIES"] = "0"
     import django
