@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "料金・使用量"
+
+    def ready(self) -> None:
+        from . import pagecache
+
+        pagecache.connect_signals()

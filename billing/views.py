@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 
 from portal.models import Utility
 
-from . import charts, usage
+from . import charts, pagecache, usage
 from .imports import READING_COLUMNS
 from .models import Customer, MeterReading, MeterReadingQuerySet
 from .tariff import TAX_RATE_PERCENT
@@ -91,6 +91,17 @@ def _recent_by_contract(contracts: list[Customer]) -> dict[int, list[MeterReadin
 def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
+    return pagecache.page(
+        request,
+        f"dashboard:{contract.pk if contract else ''}",
+        contracts,
+        lambda extra: _dashboard(request, contracts, contract, extra),
+    )
+
+
+def _dashboard(
+    request: HttpRequest, contracts: list[Customer], contract: Customer | None, extra: dict
+) -> HttpResponse:
     utility = request.utility
     summaries = {
         pk: usage.summarise(
@@ -109,6 +120,7 @@ def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
         "contract": contract,
         "summary": summaries[contract.pk] if contract else None,
         "leaks": leaks,
+        **extra,
     }
     return render(request, "billing/dashboard.html", context)
 
@@ -138,6 +150,17 @@ def _period_url(utility: Utility, contract: Customer) -> Callable[[datetime.date
 def history(request: HttpRequest, number: str) -> HttpResponse:
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
+    return pagecache.page(
+        request,
+        "history",
+        contracts,
+        lambda extra: _history(request, contracts, contract, extra),
+    )
+
+
+def _history(
+    request: HttpRequest, contracts: list[Customer], contract: Customer, extra: dict
+) -> HttpResponse:
     # One query: the chart's periods, each carrying how many periods there are in all.
     recent = list(
         _readings(contract)
@@ -165,6 +188,7 @@ def history(request: HttpRequest, number: str) -> HttpResponse:
         "page_obj": page,
         "periods": [(period_url(reading.period_end), reading) for reading in page],
         "page_range": paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
+        **extra,
     }
     return render(request, "billing/history.html", context)
 
@@ -228,9 +252,11 @@ def csv_lines(contract: Customer, number_label: str) -> Iterator[str]:
 @require_GET
 def history_csv(request: HttpRequest, number: str) -> StreamingHttpResponse:
     contract = _choose(request, _contracts(request), number)
-    response = StreamingHttpResponse(
-        csv_lines(contract, request.utility.customer_number_label),
-        content_type="text/csv; charset=utf-8",
+    label = request.utility.customer_number_label
+    body = pagecache.csv_body(
+        contract.pk, label, lambda: "".join(csv_lines(contract, label)).encode()
     )
+    # Still streamed (one chunk): the whole history is a few kilobytes, at most tens.
+    response = StreamingHttpResponse([body], content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage_{contract.number}.csv"'
     return response

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
+from .. import pagecache
 from . import stage
 from .csvfile import RowError, records
 from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
@@ -63,6 +64,8 @@ def import_customers(
         stage.drop(cursor)
         if dry_run or not result.ok:
             transaction.set_rollback(True)
+    if result.ok and not dry_run:
+        pagecache.usage_data_changed()  # residents see the new rows at once
     result.keep_first(max_errors)
     return result
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
-from .. import integrity
+from .. import integrity, pagecache
 from . import stage
 from .csvfile import RowError, records
 from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
@@ -83,6 +83,8 @@ def import_readings(
         stage.drop(cursor)
         if dry_run or not result.ok:
             transaction.set_rollback(True)
+    if result.ok and not dry_run:
+        pagecache.usage_data_changed()  # residents see the new rows at once
     result.keep_first(max_errors)
     return result
 

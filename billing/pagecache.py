@@ -1,0 +1,164 @@
+"""Rendered usage pages kept in the shared cache until the readings behind them change.
+
+A resident's dashboard, history and CSV change only when readings, contracts or the utility
+change, yet each view cost two to four times a whole signed-in request to rebuild (issue 17's
+profile: the readings queries and rendering 24-row tables). So the finished page is kept in
+the shared cache (Redis in production, so every server sees the same entries; nothing is kept
+in a worker), keyed by what makes it differ:
+
+- the **readings generation**: one number in the cache that every import of customers or
+  readings, and every save or delete of a reading, contract or utility (the admin), moves on,
+  once at the change and again after its transaction commits, so no page built from the old
+  rows is ever stored under the number in use. A new import therefore shows at once; the
+  pages of old generations are never asked for again and expire;
+- the member, the contract and the page asked for (the contract switcher lists the member's
+  own contracts, so their ids, numbers and addresses are in the key too: a contract added or
+  removed changes the key at once);
+- nothing per request is stored: the CSRF token of the logout form is put in as the page is
+  served, and a page with a message to show (e.g. after a change) is never taken from or put
+  in the cache.
+
+The member's contracts are still read from the database on every request: they decide which
+contract may be shown (a number not linked to the member is a 404, cached or not).
+If the cache cannot be reached, pages are built as before and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+
+logger = logging.getLogger("billing.pagecache")
+
+GENERATION_KEY = "billing.readings_generation"
+# Long enough to serve a resident's whole visit; pages of an old generation go sooner or later.
+PAGE_SECONDS = 6 * 60 * 60
+# Stands in for the masked CSRF token while a page is rendered for the cache: the same length
+# and alphabet as a real one, and no other text of a page looks like it.
+CSRF_PLACEHOLDER = "csrfplaceholder" + "0" * 49
+# Only these query strings are cached (the history's page number); any other is built afresh.
+_CACHEABLE_QUERY = re.compile(r"^(page=\d{1,4})?$")
+
+
+def usage_data_changed() -> None:
+    """Make every cached usage page stale: call after readings, contracts or utilities change.
+
+    The generation moves on at once and again when the transaction commits: a page built in
+    between from the rows as they were before the commit is stored under a number that is
+    never asked for again.
+    """
+    _next_generation()
+    transaction.on_commit(_next_generation)
+
+
+def connect_signals() -> None:
+    """Drop the pages whenever a reading, contract or utility is saved or deleted one by one.
+
+    The importers write in bulk (no signals) and call ``usage_data_changed`` themselves.
+    """
+    from django.db.models.signals import post_delete, post_save
+
+    from portal.models import Utility
+
+    from .models import Customer, MeterReading
+
+    for model in (MeterReading, Customer, Utility):
+        for signal in (post_save, post_delete):
+            signal.connect(_model_changed, sender=model, dispatch_uid=f"pagecache.{model.__name__}")
+
+
+def _model_changed(sender, **kwargs) -> None:
+    usage_data_changed()
+
+
+def _next_generation() -> None:
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # not in the cache (first use, evicted): a number never used before
+        cache.set(GENERATION_KEY, time.time_ns(), timeout=None)
+    except Exception:  # noqa: BLE001 - the cache is down: nothing is served from it either
+        logger.warning("could not move the readings generation on", exc_info=True)
+
+
+def _generation() -> int:
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
+        generation = cache.get(GENERATION_KEY)
+    return generation
+
+
+def page(
+    request: HttpRequest,
+    name: str,
+    contracts: Sequence,
+    render: Callable[[dict], HttpResponse],
+) -> HttpResponse:
+    """Return the page ``render(extra_context)`` makes, from the cache when it is there.
+
+    ``render`` must put ``extra_context`` into the template's context (it carries the CSRF
+    placeholder while a page is rendered for the cache).
+    """
+    if not _cacheable(request):
+        return render({})
+    try:
+        key = _key(request, name, contracts)
+        body = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache that does not answer: build the page
+        logger.warning("page cache unavailable", exc_info=True)
+        return render({})
+    if body is None:
+        response = render({"csrf_token": CSRF_PLACEHOLDER})
+        body = response.content
+        if response.status_code == 200:
+            try:
+                cache.set(key, body, PAGE_SECONDS)
+            except Exception:  # noqa: BLE001
+                logger.warning("page cache unavailable", exc_info=True)
+    else:
+        response = HttpResponse(content_type="text/html; charset=utf-8")
+    response.content = body.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
+    return response
+
+
+def _cacheable(request: HttpRequest) -> bool:
+    """A GET with no message waiting to be shown and no query string but a page number."""
+    return (
+        request.method == "GET"
+        and _CACHEABLE_QUERY.match(request.META.get("QUERY_STRING", "")) is not None
+        and not len(messages.get_messages(request))  # len() reads them without using them up
+    )
+
+
+def _key(request: HttpRequest, name: str, contracts: Sequence) -> str:
+    listed = "|".join(f"{c.pk},{c.number},{c.address},{c.building}" for c in contracts)
+    parts = f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}|{listed}"
+    digest = hashlib.sha256(parts.encode()).hexdigest()
+    return f"billing.page:{_generation()}:{digest}"
+
+
+def csv_body(contract_pk: int, label: str, build: Callable[[], bytes]) -> bytes:
+    """Return a contract's CSV (no member's data in it), from the cache when it is there."""
+    try:
+        label_digest = hashlib.sha256(label.encode()).hexdigest()
+        key = f"billing.csv:{_generation()}:{contract_pk}:{label_digest}"
+        body = cache.get(key)
+    except Exception:  # noqa: BLE001
+        logger.warning("page cache unavailable", exc_info=True)
+        return build()
+    if body is None:
+        body = build()
+        try:
+            cache.set(key, body, PAGE_SECONDS)
+        except Exception:  # noqa: BLE001
+            logger.warning("page cache unavailable", exc_info=True)
+    return body
