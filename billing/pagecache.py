@@ -4,16 +4,18 @@ A resident's dashboard, history and CSV change only when readings, contracts or 
 change, yet each view cost two to four times a whole signed-in request to rebuild (issue 17's
 profile: the readings queries and rendering 24-row tables). So the finished page is kept in
 the shared cache (Redis in production, so every server sees the same entries; nothing is kept
-in a worker), keyed by what makes it differ:
+in a worker), keyed by what makes it differ, and stored with the readings generation it was
+built under:
 
-- the **readings generation**: one number in the cache that every import of customers or
-  readings, and every save or delete of a reading, contract or utility (the admin), moves on,
-  once at the change and again after its transaction commits, so no page built from the old
-  rows is ever stored under the number in use. A new import therefore shows at once; the
-  pages of old generations are never asked for again and expire;
-- the member, the contract and the page asked for (the contract switcher lists the member's
-  own contracts, so their ids, numbers and addresses are in the key too: a contract added or
-  removed changes the key at once);
+- the key: the member, the utility, the page asked for (path, page number, the contract
+  shown) and the member's contracts as listed in the switcher (ids, numbers, addresses), so a
+  contract added or taken away changes the key at once;
+- the **readings generation**: one number in the cache, fetched with the page in one round
+  trip. Every import of customers or readings, and every save or delete of a reading,
+  contract or utility (the admin), moves it on, once at the change and again after its
+  transaction commits, so a page built from the rows as they were before the commit never
+  matches the number in use. An entry of another generation is built anew: a new import
+  shows at once;
 - nothing per request is stored: the CSRF token of the logout form is put in as the page is
   served, and a page with a message to show (e.g. after a change) is never taken from or put
   in the cache.
@@ -89,14 +91,6 @@ def _next_generation() -> None:
         logger.warning("could not move the readings generation on", exc_info=True)
 
 
-def _generation() -> int:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
-        generation = cache.get(GENERATION_KEY)
-    return generation
-
-
 def page(
     request: HttpRequest,
     name: str,
@@ -110,24 +104,54 @@ def page(
     """
     if not _cacheable(request):
         return render({})
-    try:
-        key = _key(request, name, contracts)
-        body = cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache that does not answer: build the page
-        logger.warning("page cache unavailable", exc_info=True)
-        return render({})
+    key = _key(request, name, contracts)
+    generation, body = _lookup(key)
     if body is None:
         response = render({"csrf_token": CSRF_PLACEHOLDER})
         body = response.content
-        if response.status_code == 200:
-            try:
-                cache.set(key, body, PAGE_SECONDS)
-            except Exception:  # noqa: BLE001
-                logger.warning("page cache unavailable", exc_info=True)
+        if response.status_code == 200 and generation is not None:
+            _store(key, generation, body)
     else:
         response = HttpResponse(content_type="text/html; charset=utf-8")
     response.content = body.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
     return response
+
+
+def csv_body(contract_pk: int, label: str, build: Callable[[], bytes]) -> bytes:
+    """Return a contract's CSV (no member's data in it), from the cache when it is there."""
+    key = f"billing.csv:{contract_pk}:" + hashlib.sha256(label.encode()).hexdigest()
+    generation, body = _lookup(key)
+    if body is None:
+        body = build()
+        if generation is not None:
+            _store(key, generation, body)
+    return body
+
+
+def _lookup(key: str) -> tuple[int | None, bytes | None]:
+    """Return the current generation and the entry's body if it was stored under it.
+
+    One round trip to the cache: the generation is stored with the body, not in the key.
+    (None, None) when the cache does not answer: the page is built and not stored.
+    """
+    try:
+        found = cache.get_many([GENERATION_KEY, key])
+        generation = found.get(GENERATION_KEY)
+        if generation is None:
+            cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
+            return cache.get(GENERATION_KEY), None
+    except Exception:  # noqa: BLE001 - a cache that does not answer: build the page
+        logger.warning("page cache unavailable", exc_info=True)
+        return None, None
+    stored_generation, body = found.get(key, (None, None))
+    return generation, body if stored_generation == generation else None
+
+
+def _store(key: str, generation: int, body: bytes) -> None:
+    try:
+        cache.set(key, (generation, body), PAGE_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("page cache unavailable", exc_info=True)
 
 
 def _cacheable(request: HttpRequest) -> bool:
@@ -142,23 +166,4 @@ def _cacheable(request: HttpRequest) -> bool:
 def _key(request: HttpRequest, name: str, contracts: Sequence) -> str:
     listed = "|".join(f"{c.pk},{c.number},{c.address},{c.building}" for c in contracts)
     parts = f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}|{listed}"
-    digest = hashlib.sha256(parts.encode()).hexdigest()
-    return f"billing.page:{_generation()}:{digest}"
-
-
-def csv_body(contract_pk: int, label: str, build: Callable[[], bytes]) -> bytes:
-    """Return a contract's CSV (no member's data in it), from the cache when it is there."""
-    try:
-        label_digest = hashlib.sha256(label.encode()).hexdigest()
-        key = f"billing.csv:{_generation()}:{contract_pk}:{label_digest}"
-        body = cache.get(key)
-    except Exception:  # noqa: BLE001
-        logger.warning("page cache unavailable", exc_info=True)
-        return build()
-    if body is None:
-        body = build()
-        try:
-            cache.set(key, body, PAGE_SECONDS)
-        except Exception:  # noqa: BLE001
-            logger.warning("page cache unavailable", exc_info=True)
-    return body
+    return "billing.page:" + hashlib.sha256(parts.encode()).hexdigest()
