@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 from collections.abc import Callable, Iterator
 
 from django.core.paginator import Paginator
@@ -45,7 +46,23 @@ TAX_DECLARED = "yes"
 
 
 def _contracts(request: HttpRequest) -> list[Customer]:
-    return list(request.user.contracts.filter(utility=request.utility).order_by("number"))
+    """The member's contracts in this utility, by number: every usage page starts here.
+
+    The SQL is the ORM's, compiled once: compiling it took ~0.8 ms of CPU a page, more than
+    fetching the page from the cache (issue 17).
+    """
+    sql, order = _contracts_sql()
+    values = (request.user.pk, request.utility.pk)
+    return list(Customer.objects.raw(sql, [values[i] for i in order]))
+
+
+@functools.cache
+def _contracts_sql() -> tuple[str, list[int]]:
+    """Return the query of ``_contracts`` and where the member's and utility's ids go in it."""
+    member, utility = -101, -202  # stand-ins, told apart in the compiled parameters
+    query = Customer.objects.filter(members=member).filter(utility=utility).order_by("number")
+    sql, params = query.query.sql_with_params()
+    return sql, [{member: 0, utility: 1}[param] for param in params]
 
 
 def _choose(request: HttpRequest, contracts: list[Customer], number: str | None) -> Customer | None:
