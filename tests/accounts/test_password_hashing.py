@@ -41,3 +41,33 @@ def test_a_hash_with_djangos_default_cost_is_rehashed_at_the_next_login(settings
     member.refresh_from_db()
     assert "m=19456,t=2,p=1" in member.password
     assert isinstance(identify_hasher(member.password), PortalArgon2PasswordHasher)
+
+
+def test_passwords_are_hashed_one_at_a_time_below_the_pages_priority(monkeypatch):
+    """A login burst must not take the CPU from pages (issue 17): hashes run in a niced thread."""
+    import os
+    import threading
+
+    from argon2 import low_level
+
+    seen = []
+    real_hash = low_level.hash_secret
+
+    def hash_secret(*args, **kwargs):
+        seen.append(
+            (
+                threading.current_thread().name,
+                os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+            )
+        )
+        return real_hash(*args, **kwargs)
+
+    monkeypatch.setattr(low_level, "hash_secret", hash_secret)
+    hasher = PortalArgon2PasswordHasher()
+    encoded = hasher.encode("kanazawa2026", hasher.salt())
+    assert hasher.verify("kanazawa2026", encoded)
+    assert not hasher.verify("kanazawa2027", encoded)
+    page_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    ((name, priority),) = seen
+    assert name.startswith("password-hashing")
+    assert priority > page_priority
