@@ -5,8 +5,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-# Sync workers with a few threads: pages are short queries, mail and CSV download block briefly.
-threads = int(os.environ.get("GUNICORN_THREADS", 2))
+# A few threads a worker (gthread): pages are short queries, mail and CSV download block
+# briefly, and a login waits for its password hash (accounts/hashers.py: one hash at a time
+# per process, at a lower CPU priority) while the worker's other threads serve pages.
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
 keepalive = 5

@@ -1,17 +1,25 @@
-"""Load test: a mix of login, dashboard, history and CSV at 32 users, then the same during imports.
+"""Load test: how many logins 2 workers sustain, and what a login burst does to page latency.
 
-    .venv/bin/python -m bench.load                      # 100,000 customers × 24 periods, 60 s
-    .venv/bin/python -m bench.load --reuse --duration 20
-    .venv/bin/python -m bench.load --customers 5000 --duration 10   # a quick look
+    .venv/bin/python -m bench.load                      # 100,000 customers × 24 periods, 20 s runs
+    .venv/bin/python -m bench.load --reuse --duration 10
+    .venv/bin/python -m bench.load --customers 5000 --duration 5     # a quick look
+    .venv/bin/python -m bench.load --reuse --with-import             # also pages during imports
 
-It fills its own PostgreSQL database (``bench_load``) the way bench/pages.py does, serves the
-portal with production settings on gunicorn with 4 workers, and drives it with wrk (32
-connections) through a Lua script that mixes, per 8 requests, 1 login (a real form POST with
-its CSRF token and password hash), 3 dashboards, 2 history pages and 2 CSV downloads of the
-member's own contracts. The second run is the same while ``manage.py import_readings`` loads
-files of 200,000 readings one after another for the whole run. It prints requests/s, p50/p99
-and the error count of both runs, and the imports' own rows/s. Figures only: nothing here
-passes or fails on time.
+It fills its own PostgreSQL database (``bench_load``, or ``--database``) the way bench/pages.py
+does and serves the portal with production settings on gunicorn, 2 workers with threads as
+gunicorn.conf.py runs them (gthread), Redis for sessions and the cache when it answers. Then,
+each for ``--duration`` seconds, with wrk:
+
+1. pages alone: 16 connections cycling dashboard, history and CSV of the member's contract;
+2. logins alone: ``--login-connections`` connections posting the login form (a real POST with
+   its CSRF token; every one hashes the password with Argon2id, see accounts/hashers.py);
+3. the same pages during the same login burst (both wrk runs at once);
+4. with ``--with-import``: the pages while ``manage.py import_readings`` loads files of 200,000
+   readings back to back.
+
+It prints logins/s, the pages' requests/s, p50 and p99 of each run, the p99 of pages during
+the burst against pages alone (target ≤ 2×), and the load average before and after (the
+machine is "quiet" below 1.5 at the start). Figures only: nothing here passes or fails on time.
 """
 
 from __future__ import annotations
@@ -32,27 +40,34 @@ from pathlib import Path
 from bench import pages
 
 DATABASE = "bench_load"
-WORKERS = 4
-CONNECTIONS = 32
+WORKERS = 2
+THREADS = 4
+PAGE_CONNECTIONS = 16
+LOGIN_CONNECTIONS = 4
 IMPORT_ROWS = 200_000
 TARGET_P99_RATIO = 2.0
+QUIET_LOAD = 1.5
 
-LUA = r"""
+PAGES_LUA = r"""
 local requests = {}
 local counter = 0
 init = function(args)
   local get = {["Cookie"] = "%(session)s"}
-  local post = {["Cookie"] = "csrftoken=%(csrf)s",
-                ["Content-Type"] = "application/x-www-form-urlencoded"}
-  local login = wrk.format("POST", "/%(slug)s/", post, "%(body)s")
   local dash = wrk.format("GET", "/%(slug)s/usage/", get)
   local hist = wrk.format("GET", "/%(slug)s/usage/%(number)s/history/", get)
   local csv = wrk.format("GET", "/%(slug)s/usage/%(number)s/history.csv", get)
-  requests = {login, dash, hist, csv, dash, hist, csv, dash}
+  requests = {dash, hist, csv}
 end
 request = function()
   counter = counter + 1
   return requests[(counter %% #requests) + 1]
+end
+"""
+
+LOGIN_LUA = r"""
+request = function()
+  return wrk.format("POST", "/%(slug)s/", {["Cookie"] = "csrftoken=%(csrf)s",
+    ["Content-Type"] = "application/x-www-form-urlencoded"}, "%(body)s")
 end
 """
 
@@ -72,12 +87,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--periods", type=int, default=24)
-    parser.add_argument("--duration", type=int, default=60, help="seconds of each run")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of each run")
+    parser.add_argument("--login-connections", type=int, default=LOGIN_CONNECTIONS)
     parser.add_argument("--reuse", action="store_true", help="keep a filled bench database")
+    parser.add_argument("--database", default=DATABASE, help="the bench's own database")
+    parser.add_argument("--with-import", action="store_true", help="also pages during imports")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
-    pages.DATABASE = DATABASE
+    pages.use_database(args.database)
     pages.WORKERS = WORKERS
     env = pages._environment()
     os.environ.update(env)
@@ -92,31 +110,94 @@ def main() -> None:
         print(f"filled {rows:,} readings in {time.perf_counter() - started:.1f} s")
     pages._manage(env, "collectstatic", "--noinput", "-v0")
     numbers = pages._prepare_member()
-    files_needed = max(2, args.duration // 5 + 2)
 
+    load_before = os.getloadavg()[0]
+    importer = None
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         tmp_path = Path(tmp)
-        imports = [
-            _write_import_file(tmp_path / f"readings-{n}.csv", args, n, numbers)
-            for n in range(files_needed)
-        ]
         port = pages._free_port()
-        server = pages._start_gunicorn(env, port, tmp_path)
+        # Threads as production runs them (gunicorn.conf.py): a login hashing in one thread
+        # leaves the worker's others to serve pages.
+        server = pages._start_gunicorn(
+            env,
+            port,
+            tmp_path,
+            extra=f"worker_class = 'gthread'\nthreads = {THREADS}\n",
+            log=tmp_path / "server.log",
+        )
         try:
             base = f"127.0.0.1:{port}"
-            script = _lua_script(base, numbers[0], tmp_path)
-            _wrk(base, script, 5, "warm-up")
-            quiet = _wrk(base, script, args.duration, "without import")
-            importer = _Importer(env, imports)
-            importer.start()
-            try:
-                busy = _wrk(base, script, args.duration, "during import")
-            finally:
-                importer.stop()
+            page_script, login_script = _lua_scripts(base, numbers[0], tmp_path)
+            _wrk(base, page_script, 3, "warm-up", PAGE_CONNECTIONS)
+            _wrk(base, login_script, 3, "warm-up", args.login_connections)
+            runs = [
+                _wrk(base, page_script, args.duration, "pages alone", PAGE_CONNECTIONS),
+                _wrk(base, login_script, args.duration, "logins alone", args.login_connections),
+            ]
+            during, logins = _together(base, page_script, login_script, args)
+            runs += [during, logins]
+            if args.with_import:
+                files = max(2, args.duration // 5 + 2)
+                imports = [
+                    _write_import_file(tmp_path / f"readings-{n}.csv", args, n, numbers)
+                    for n in range(files)
+                ]
+                importer = _Importer(env, imports)
+                importer.start()
+                try:
+                    runs.append(
+                        _wrk(base, page_script, args.duration, "pages, import", PAGE_CONNECTIONS)
+                    )
+                finally:
+                    importer.stop()
         finally:
             server.terminate()
             server.wait(timeout=30)
-    _report([quiet, busy], importer, args)
+    _report(runs, importer, args, load_before)
+
+
+def _together(base: str, page_script: Path, login_script: Path, args) -> tuple[Run, Run]:
+    """Run the pages and the login burst at the same time; return both."""
+    results: dict[str, Run] = {}
+
+    def burst() -> None:
+        results["logins"] = _wrk(
+            base, login_script, args.duration + 2, "logins, pages", args.login_connections
+        )
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    time.sleep(1)  # the burst is running before the pages are measured
+    during = _wrk(base, page_script, args.duration, "pages, logins", PAGE_CONNECTIONS)
+    thread.join()
+    return during, results["logins"]
+
+
+def _lua_scripts(base: str, number: str, tmp: Path) -> tuple[Path, Path]:
+    import http.client
+    from urllib.parse import urlencode
+
+    host, port = base.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", f"/{pages.SLUG}/")
+    response = conn.getresponse()
+    page = response.read().decode()
+    csrf = pages._cookies(response)["csrftoken"]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    body = urlencode(
+        {"csrfmiddlewaretoken": token, "identifier": pages.LOGIN_ID, "password": pages.PASSWORD}
+    )
+    values = {
+        "session": pages._log_in(base),
+        "csrf": csrf,
+        "slug": pages.SLUG,
+        "body": body,
+        "number": number,
+    }
+    page_script, login_script = tmp / "pages.lua", tmp / "login.lua"
+    page_script.write_text(PAGES_LUA % values)
+    login_script.write_text(LOGIN_LUA % values)
+    return page_script, login_script
 
 
 def _write_import_file(path: Path, args, n: int, numbers: list[str]) -> tuple[Path, int]:
@@ -183,43 +264,15 @@ class _Importer(threading.Thread):
         self.join()
 
 
-def _lua_script(base: str, number: str, tmp: Path) -> Path:
-    import http.client
-    from urllib.parse import urlencode
-
-    host, port = base.split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    conn.request("GET", f"/{pages.SLUG}/")
-    response = conn.getresponse()
-    page = response.read().decode()
-    csrf = pages._cookies(response)["csrftoken"]
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    body = urlencode(
-        {"csrfmiddlewaretoken": token, "identifier": pages.LOGIN_ID, "password": pages.PASSWORD}
-    )
-    script = tmp / "mix.lua"
-    script.write_text(
-        LUA
-        % {
-            "session": pages._log_in(base),
-            "csrf": csrf,
-            "slug": pages.SLUG,
-            "body": body,
-            "number": number,
-        }
-    )
-    return script
-
-
-def _wrk(base: str, script: Path, duration: int, label: str) -> Run:
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "--timeout", "10s"]
-    command += ["-s", str(script), f"http://{base}/"]
+def _wrk(base: str, script: Path, duration: int, label: str, connections: int) -> Run:
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    command += ["--timeout", "10s", "-s", str(script), f"http://{base}/"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     errors, detail = 0, []
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)",):
-        if match := re.search(pattern, output):
-            errors += int(match.group(1))
-            detail.append(match.group(0))
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        errors += int(match.group(1))
+        detail.append(match.group(0))
     if match := re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     ):
@@ -236,13 +289,16 @@ def _wrk(base: str, script: Path, duration: int, label: str) -> Run:
     )
 
 
-def _report(runs: list[Run], importer: _Importer, args) -> None:
+def _report(runs: list[Run], importer: _Importer | None, args, load_before: float) -> None:
+    by_label = {r.label: r for r in runs}
+    quiet = "quiet" if load_before < QUIET_LOAD else f"NOT quiet (≥ {QUIET_LOAD})"
     print()
     print(
-        f"{args.customers:,} customers × {args.periods} periods; gunicorn {WORKERS} workers; "
-        f"wrk {CONNECTIONS} connections, {args.duration} s per run; mix per 8 requests: "
-        f"1 login, 3 dashboard, 2 history, 2 CSV; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"{args.customers:,} customers × {args.periods} periods; gunicorn {WORKERS} workers × "
+        f"{THREADS} threads (gthread); wrk {PAGE_CONNECTIONS} connections for pages "
+        f"(dashboard, history, CSV), {args.login_connections} for logins; {args.duration} s "
+        f"a run; {os.cpu_count()} CPUs; load average {load_before:.1f} at the start "
+        f"({quiet}), {os.getloadavg()[0]:.1f} at the end"
     )
     print(f"{'run':<16} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
     for r in runs:
@@ -250,16 +306,27 @@ def _report(runs: list[Run], importer: _Importer, args) -> None:
             f"{r.label:<16} {r.requests_per_second:>8.1f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
             f"{r.requests:>9} {r.errors:>7}" + (f"  ({r.detail})" if r.detail else "")
         )
-    ratio = runs[1].p99_ms / runs[0].p99_ms if runs[0].p99_ms else 0.0
-    print(f"p99 during import / without: {ratio:.2f}× (target ≤ {TARGET_P99_RATIO:.0f}×, 0 errors)")
-    if importer.done:
+    alone, during = by_label["pages alone"], by_label["pages, logins"]
+    print(
+        f"logins/s on {WORKERS} workers: {by_label['logins alone'].requests_per_second:.1f} alone, "
+        f"{by_label['logins, pages'].requests_per_second:.1f} while pages are served"
+    )
+    ratio = during.p99_ms / alone.p99_ms if alone.p99_ms else 0.0
+    print(
+        f"page p99 during the login burst / alone: {ratio:.2f}× "
+        f"(target ≤ {TARGET_P99_RATIO:.0f}×, 0 errors)"
+    )
+    if "pages, import" in by_label:
+        ratio = by_label["pages, import"].p99_ms / alone.p99_ms if alone.p99_ms else 0.0
+        print(f"page p99 during imports / alone: {ratio:.2f}×")
+    if importer and importer.done:
         rows = sum(n for n, _ in importer.done)
         seconds = sum(s for _, s in importer.done)
         print(
             f"imports during the run: {len(importer.done)} files, {rows:,} readings, "
             f"{rows / seconds:,.0f} rows/s while serving"
         )
-    for failure in importer.failures:
+    for failure in importer.failures if importer else []:
         print(f"import failed: {failure}")
 
 

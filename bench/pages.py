@@ -307,19 +307,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gunicorn(env: dict[str, str], port: int, tmp: Path) -> subprocess.Popen:
+def _start_gunicorn(
+    env: dict[str, str], port: int, tmp: Path, extra: str = "", log: Path | None = None
+) -> subprocess.Popen:
+    """Serve the portal; ``extra`` adds config lines, ``log`` takes the servers' output."""
     # Our own config file: the checkout's gunicorn.conf.py logs every request and recycles
     # workers, which would measure the log and the restarts instead of the pages.
     config = tmp / "gunicorn_bench.py"
     config.write_text(
         f"bind = '127.0.0.1:{port}'\nworkers = {WORKERS}\naccesslog = None\n"
-        "errorlog = '-'\nloglevel = 'warning'\nmax_requests = 0\ntimeout = 60\n"
+        "errorlog = '-'\nloglevel = 'warning'\nmax_requests = 0\ntimeout = 60\n" + extra
     )
     gunicorn = Path(PYTHON).with_name("gunicorn")
+    output = open(log, "ab") if log else None  # noqa: SIM115 - open while the server runs
     server = subprocess.Popen(
         [str(gunicorn), "--config", str(config), "portal.wsgi:application"],
         cwd=ROOT,
         env={**os.environ, **env},
+        stdout=output,
+        stderr=output,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
