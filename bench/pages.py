@@ -385,10 +385,12 @@ def _log_in(base: str) -> str:
     )
     response = conn.getresponse()
     response.read()
-    session = _cookies(response).get("sessionid")
-    if response.status != 302 or not session:
+    cookies = {"csrftoken": csrf_cookie, **_cookies(response)}
+    if response.status != 302 or not cookies.get("sessionid"):
         sys.exit(f"login failed: HTTP {response.status}")
-    return f"sessionid={session}"
+    # Both cookies, as a browser sends them: without its CSRF cookie every page with a form
+    # (the header's logout button) would mint and set a new one.
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
 def _check(base: str, path: str, cookie: str) -> None:
