@@ -7,21 +7,21 @@ the shared cache (Redis in production, so every server sees the same entries; no
 in a worker), keyed by what makes it differ, and stored with the readings generation it was
 built under:
 
-- the key: the member, the utility, the page asked for (path, page number, the contract
-  shown) and the member's contracts as listed in the switcher (ids, numbers, addresses), so a
-  contract added or taken away changes the key at once;
+- the key: the member, the utility and the page asked for (path, page number, and for the
+  dashboard without a number the contract last chosen);
 - the **readings generation**: one number in the cache, fetched with the page in one round
   trip. Every import of customers or readings, and every save or delete of a reading,
-  contract or utility (the admin), moves it on, once at the change and again after its
-  transaction commits, so a page built from the rows as they were before the commit never
-  matches the number in use. An entry of another generation is built anew: a new import
-  shows at once;
+  contract, utility or a member's link to a contract (the admin, approvals; accounts connects
+  ContractLink), moves it on, once at the change and again after its transaction commits, so
+  a page built from the rows as they were before the commit never matches the number in use.
+  An entry of another generation is built anew: a new import shows at once;
 - nothing per request is stored: the CSRF token of the logout form is put in as the page is
   served, and a page with a message to show (e.g. after a change) is never taken from or put
   in the cache.
 
-The member's contracts are still read from the database on every request: they decide which
-contract may be shown (a number not linked to the member is a 404, cached or not).
+A page is only ever built after the member's contracts were read and the number checked (a
+number not linked to the member is a 404, never stored), and any change of a link drops every
+page, so a page served from the cache is one the member may see now.
 If the cache cannot be reached, pages are built as before and the failure is logged.
 """
 
@@ -31,7 +31,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -75,10 +75,10 @@ def connect_signals() -> None:
 
     for model in (MeterReading, Customer, Utility):
         for signal in (post_save, post_delete):
-            signal.connect(_model_changed, sender=model, dispatch_uid=f"pagecache.{model.__name__}")
+            signal.connect(model_changed, sender=model, dispatch_uid=f"pagecache.{model.__name__}")
 
 
-def _model_changed(sender, **kwargs) -> None:
+def model_changed(sender, **kwargs) -> None:
     usage_data_changed()
 
 
@@ -94,44 +94,47 @@ def _next_generation() -> None:
 def page(
     request: HttpRequest,
     name: str,
-    contracts: Sequence,
-    render: Callable[[dict], HttpResponse],
-) -> HttpResponse:
-    """Return the page ``render(extra_context)`` makes, from the cache when it is there.
+    build: Callable[[dict], tuple[HttpResponse, int | None]],
+) -> tuple[HttpResponse, int | None]:
+    """Return the page ``build(extra_context)`` makes and the contract it shows, cached.
 
-    ``render`` must put ``extra_context`` into the template's context (it carries the CSRF
-    placeholder while a page is rendered for the cache).
+    ``build`` reads the member's contracts, chooses the one to show (a 404 for a number not the
+    member's) and renders with ``extra_context`` in the template's context (it carries the CSRF
+    placeholder while a page is rendered for the cache). It runs only when the page is not in
+    the cache under the current generation.
     """
     if not _cacheable(request):
-        return render({})
-    key = _key(request, name, contracts)
-    generation, body = _lookup(key)
-    if body is None:
-        response = render({"csrf_token": CSRF_PLACEHOLDER})
+        return build({})
+    key = _key(request, name)
+    generation, entry = _lookup(key)
+    if entry is None:
+        response, contract = build({"csrf_token": CSRF_PLACEHOLDER})
         body = response.content
         if response.status_code == 200 and generation is not None:
-            _store(key, generation, body)
+            _store(key, generation, (body, contract))
     else:
-        response = HttpResponse(content_type="text/html; charset=utf-8")
+        (body, contract), response = entry, HttpResponse(content_type="text/html; charset=utf-8")
     response.content = body.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
-    return response
+    return response, contract
 
 
-def csv_body(contract_pk: int, label: str, build: Callable[[], bytes]) -> bytes:
-    """Return a contract's CSV (no member's data in it), from the cache when it is there."""
-    key = f"billing.csv:{contract_pk}:" + hashlib.sha256(label.encode()).hexdigest()
-    generation, body = _lookup(key)
-    if body is None:
-        body = build()
+def download(
+    request: HttpRequest, name: str, build: Callable[[], tuple[bytes, int | None]]
+) -> tuple[bytes, int | None]:
+    """Return the file ``build()`` makes and the contract it is of, cached like a page."""
+    key = _key(request, name)
+    generation, entry = _lookup(key)
+    if entry is None:
+        entry = build()
         if generation is not None:
-            _store(key, generation, body)
-    return body
+            _store(key, generation, entry)
+    return entry
 
 
-def _lookup(key: str) -> tuple[int | None, bytes | None]:
-    """Return the current generation and the entry's body if it was stored under it.
+def _lookup(key: str) -> tuple[int | None, tuple | None]:
+    """Return the current generation and the entry if it was stored under it.
 
-    One round trip to the cache: the generation is stored with the body, not in the key.
+    One round trip to the cache: the generation is stored with the entry, not in the key.
     (None, None) when the cache does not answer: the page is built and not stored.
     """
     try:
@@ -143,13 +146,13 @@ def _lookup(key: str) -> tuple[int | None, bytes | None]:
     except Exception:  # noqa: BLE001 - a cache that does not answer: build the page
         logger.warning("page cache unavailable", exc_info=True)
         return None, None
-    stored_generation, body = found.get(key, (None, None))
-    return generation, body if stored_generation == generation else None
+    stored_generation, entry = found.get(key, (None, None))
+    return generation, entry if stored_generation == generation else None
 
 
-def _store(key: str, generation: int, body: bytes) -> None:
+def _store(key: str, generation: int, entry: tuple) -> None:
     try:
-        cache.set(key, (generation, body), PAGE_SECONDS)
+        cache.set(key, (generation, entry), PAGE_SECONDS)
     except Exception:  # noqa: BLE001
         logger.warning("page cache unavailable", exc_info=True)
 
@@ -163,7 +166,6 @@ def _cacheable(request: HttpRequest) -> bool:
     )
 
 
-def _key(request: HttpRequest, name: str, contracts: Sequence) -> str:
-    listed = "|".join(f"{c.pk},{c.number},{c.address},{c.building}" for c in contracts)
-    parts = f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}|{listed}"
+def _key(request: HttpRequest, name: str) -> str:
+    parts = f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}"
     return "billing.page:" + hashlib.sha256(parts.encode()).hexdigest()

@@ -103,22 +103,32 @@ def _recent_by_contract(contracts: list[Customer]) -> dict[int, list[MeterReadin
     return recent
 
 
+def _remember(request: HttpRequest, contract_pk: int | None) -> None:
+    """Keep the contract shown as the one the dashboard opens with next time."""
+    if (
+        contract_pk is not None
+        and request.session.get(SELECTED_CONTRACT_SESSION_KEY) != contract_pk
+    ):
+        request.session[SELECTED_CONTRACT_SESSION_KEY] = contract_pk
+
+
 @never_cache
 @require_GET
 def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
-    contracts = _contracts(request)
-    contract = _choose(request, contracts, number)
-    return pagecache.page(
-        request,
-        f"dashboard:{contract.pk if contract else ''}",
-        contracts,
-        lambda extra: _dashboard(request, contracts, contract, extra),
+    # Without a number the page shows the contract last chosen (kept in the session).
+    chosen = request.session.get(SELECTED_CONTRACT_SESSION_KEY) if number is None else None
+    response, contract_pk = pagecache.page(
+        request, f"dashboard:{chosen}", lambda extra: _dashboard(request, number, extra)
     )
+    _remember(request, contract_pk)
+    return response
 
 
 def _dashboard(
-    request: HttpRequest, contracts: list[Customer], contract: Customer | None, extra: dict
-) -> HttpResponse:
+    request: HttpRequest, number: str | None, extra: dict
+) -> tuple[HttpResponse, int | None]:
+    contracts = _contracts(request)
+    contract = _choose(request, contracts, number)
     utility = request.utility
     summaries = {
         pk: usage.summarise(
@@ -139,7 +149,8 @@ def _dashboard(
         "leaks": leaks,
         **extra,
     }
-    return render(request, "billing/dashboard.html", context)
+    response = render(request, "billing/dashboard.html", context)
+    return response, contract.pk if contract else None
 
 
 class _CountedReadings:
@@ -165,19 +176,16 @@ def _period_url(utility: Utility, contract: Customer) -> Callable[[datetime.date
 @never_cache
 @require_GET
 def history(request: HttpRequest, number: str) -> HttpResponse:
+    response, contract_pk = pagecache.page(
+        request, "history", lambda extra: _history(request, number, extra)
+    )
+    _remember(request, contract_pk)
+    return response
+
+
+def _history(request: HttpRequest, number: str, extra: dict) -> tuple[HttpResponse, int]:
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
-    return pagecache.page(
-        request,
-        "history",
-        contracts,
-        lambda extra: _history(request, contracts, contract, extra),
-    )
-
-
-def _history(
-    request: HttpRequest, contracts: list[Customer], contract: Customer, extra: dict
-) -> HttpResponse:
     # One query: the chart's periods, each carrying how many periods there are in all.
     recent = list(
         _readings(contract)
@@ -207,7 +215,7 @@ def _history(
         "page_range": paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
         **extra,
     }
-    return render(request, "billing/history.html", context)
+    return render(request, "billing/history.html", context), contract.pk
 
 
 @never_cache
@@ -268,12 +276,16 @@ def csv_lines(contract: Customer, number_label: str) -> Iterator[str]:
 @never_cache
 @require_GET
 def history_csv(request: HttpRequest, number: str) -> StreamingHttpResponse:
-    contract = _choose(request, _contracts(request), number)
-    label = request.utility.customer_number_label
-    body = pagecache.csv_body(
-        contract.pk, label, lambda: "".join(csv_lines(contract, label)).encode()
-    )
+    body, contract_pk = pagecache.download(request, "csv", lambda: _csv(request, number))
+    _remember(request, contract_pk)
     # Still streamed (one chunk): the whole history is a few kilobytes, at most tens.
     response = StreamingHttpResponse([body], content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="usage_{contract.number}.csv"'
+    # The number is the URL's, served only once it proved to be one of the member's.
+    response["Content-Disposition"] = f'attachment; filename="usage_{number}.csv"'
     return response
+
+
+def _csv(request: HttpRequest, number: str) -> tuple[bytes, int]:
+    contract = _choose(request, _contracts(request), number)
+    label = request.utility.customer_number_label
+    return "".join(csv_lines(contract, label)).encode(), contract.pk

@@ -131,6 +131,36 @@ def test_a_contract_taken_off_the_member_disappears_at_once(logged_in_client, us
     assert logged_in_client.get(history).status_code == HTTPStatus.NOT_FOUND
 
 
+def test_every_usage_page_of_a_contract_unlinked_in_bulk_is_gone_at_once(
+    logged_in_client, user, utility, contract
+):
+    second = ContractLinkFactory(member=user).customer
+    visit_twice(logged_in_client, utility, second)
+    user.contracts.remove(second)  # one DELETE of the link rows, as the admin's inline does
+    for path in usage_pages(utility, second)[1:]:
+        assert logged_in_client.get(path).status_code == HTTPStatus.NOT_FOUND, path
+    assertNotContains(
+        logged_in_client.get(reverse("billing:dashboard", args=[utility.slug])), second.number
+    )
+
+
+def test_a_contract_linked_by_staff_shows_in_the_switcher_at_once(
+    logged_in_client, user, utility, contract
+):
+    visit_twice(logged_in_client, utility, contract)
+    added = ContractLinkFactory(member=user).customer  # approval of 契約の追加
+    dashboard = reverse("billing:dashboard", args=[utility.slug])
+    assertContains(logged_in_client.get(dashboard), added.number)
+
+
+def test_someone_elses_contract_stays_a_404_however_often_it_is_asked(
+    logged_in_client, utility, contract
+):
+    other = ContractLinkFactory(member=MemberFactory(utility=utility)).customer
+    for path in usage_pages(utility, other)[1:] * 2:
+        assert logged_in_client.get(path).status_code == HTTPStatus.NOT_FOUND, path
+
+
 def test_each_visitor_signs_out_with_their_own_token_from_a_cached_page(utility, contract, user):
     other = MemberFactory(utility=utility)
     ContractLinkFactory(member=other, customer=contract)
