@@ -22,7 +22,9 @@ built under:
 A page is only ever built after the member's contracts were read and the number checked (a
 number not linked to the member is a 404, never stored), and any change of a link drops every
 page, so a page served from the cache is one the member may see now.
-If the cache cannot be reached, pages are built as before and the failure is logged.
+If the cache cannot be reached, pages are built as before and the failure is logged. (If it
+could not be reached just when a change moved the generation on, its pages may be served
+until they expire, an hour at most: PAGE_SECONDS.)
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from django.middleware.csrf import get_token
 logger = logging.getLogger("billing.pagecache")
 
 GENERATION_KEY = "billing.readings_generation"
-# Long enough to serve a resident's whole visit; pages of an old generation go sooner or later.
-PAGE_SECONDS = 6 * 60 * 60
+# Long enough to serve a resident's whole visit. It also bounds how long a page can stay stale
+# if the cache could not be reached at the moment a change moved the generation on.
+PAGE_SECONDS = 60 * 60
 # Stands in for the masked CSRF token while a page is rendered for the cache: the same length
 # and alphabet as a real one, and no other text of a page looks like it.
 CSRF_PLACEHOLDER = "csrfplaceholder" + "0" * 49
