@@ -125,6 +125,8 @@ def download(
     request: HttpRequest, name: str, build: Callable[[], tuple[bytes, int | None]]
 ) -> tuple[bytes, int | None]:
     """Return the file ``build()`` makes and the contract it is of, cached like a page."""
+    if _CACHEABLE_QUERY.match(request.META.get("QUERY_STRING", "")) is None:
+        return build()  # a made-up query string gets no entry of its own
     key = _key(request, name)
     generation, entry = _lookup(key)
     if entry is None:
