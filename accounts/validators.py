@@ -31,18 +31,21 @@ class PasswordRuleWords(NamedTuple):
 
 # The one wording of each rule, on every page where a password is chosen (signup, 会員情報,
 # recovery); ``password_rule_problem`` checks exactly this. Seed 000 ⑥ puts its rule beside
-# the label. Seed 003 lists its rule under the field: the screen's words (「● …数字のすべてを
-# 含む」 without the symbol) and its step text's (①〜④ with the symbol, without the digit) each
-# leave out one kind the check demands, so the list joins them.
+# the label. Seed 003 ⑤ lists its rule: the sentence 「パスワードは必ず以下の4種類を含めた
+# ものとしてください。」, ①〜④ and the ※ note, as issue 15 asks. Its check demands those four
+# kinds and no digit: the list never names one, and a password that meets every listed
+# condition must not be refused.
 PASSWORD_RULE_WORDS = {
     Utility.PasswordRule.LOWER_ALNUM: PasswordRuleWords(
         note=gettext_lazy("(半角小文字英数混在8〜16文字 ※記号以外)")
     ),
     Utility.PasswordRule.MIXED_SYMBOL: PasswordRuleWords(
         listed=gettext_lazy(
-            "以下の条件を満たすパスワードを使用してください。\n"
-            "● 半角英数字8文字以上\n"
-            "● アルファベット大文字、小文字、数字、記号(例:!?#$&()-_)のすべてを含む\n"
+            "パスワードは必ず以下の4種類を含めたものとしてください。\n"
+            "①半角英数字8文字以上\n"
+            "②アルファベット大文字\n"
+            "③アルファベット小文字\n"
+            "④記号(例:!?#$&()-_)\n"
             "※使用可能な記号は例示のものに限ります"
         )
     ),
@@ -142,7 +145,6 @@ def _lower_alnum_lacks(password: str) -> str:
 _MIXED_KINDS = (
     (r"[A-Z]", gettext_lazy("アルファベット大文字")),
     (r"[a-z]", gettext_lazy("アルファベット小文字")),
-    (r"[0-9]", gettext_lazy("数字")),
     (f"[{re.escape(MIXED_SYMBOLS)}]", gettext_lazy("記号(!?#$&()-_)")),
 )
 

@@ -65,7 +65,9 @@ def test_nayoro_resident_signs_up_by_code_corrects_the_number_and_logs_in(
     # ⑤ 「2/4 会員情報入力」, typed as on a phone, with a wrong customer number.
     expect(page.get_by_role("heading", level=1)).to_have_text("2/4 会員情報入力")
     expect(page.get_by_text(EMAIL)).to_be_visible()
-    expect(page.get_by_text("● アルファベット大文字、小文字、数字、記号(例:")).to_be_visible()
+    expect(
+        page.get_by_text("パスワードは必ず以下の4種類を含めたものとしてください。")
+    ).to_be_visible()
     assert_accessible(page)
     page.get_by_label("お名前(ニックネームでも登録いただけます)").fill("すいちゃん")
     page.get_by_label("パスワード", exact=True).fill(PASSWORD)

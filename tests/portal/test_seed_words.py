@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from portal.models import Utility
 from tests.factories import CustomerFactory, MemberFactory
@@ -101,15 +101,19 @@ def test_nayoro_step_two_lists_the_password_rule_as_the_guide_does(nayoro, mailo
     browser = Client()
     reach_code_details(browser, nayoro, mailoutbox)
     page = browser.get(url(nayoro, "signup_details"))
-    # The screen's words, with the symbol its step text ①〜④ adds (both are checked).
+    # The guide's step text: its sentence and its list ①〜④ (issue 15), not the screenshot's
+    # 「● …のすべてを含む」 lines.
     for words in [
-        "以下の条件を満たすパスワードを使用してください。",
-        "● 半角英数字8文字以上",
-        "● アルファベット大文字、小文字、数字、記号(例:!?#$&amp;()-_)のすべてを含む",
+        "パスワードは必ず以下の4種類を含めたものとしてください。",
+        "①半角英数字8文字以上",
+        "②アルファベット大文字",
+        "③アルファベット小文字",
+        "④記号(例:!?#$&amp;()-_)",
         "※使用可能な記号は例示のものに限ります",
         "お名前(ニックネームでも登録いただけます)",
     ]:
         assertContains(page, words, html=False)
+    assertNotContains(page, "のすべてを含む")
 
 
 @pytest.mark.parametrize(
