@@ -18,7 +18,7 @@ class OperatingHoursMiddleware:
 
     Runs after ``portal.middleware.UtilityMiddleware``: pages without a utility (the admin,
     static files, /healthz, the list of utilities) and information pages marked
-    ``@open_all_hours`` (guide, FAQ, contacts, terms) are never closed. A POST that arrives after
+    ``@open_all_hours`` (guide, FAQ, contacts, terms, and logout) are never closed. A POST that arrives after
     closing is not processed at all, so nothing already saved is touched.
     """
 

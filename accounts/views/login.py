@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.decorators import open_all_hours
 from portal.qr import login_qr_context
 
 from ..forms.login import LoginForm
@@ -108,9 +109,13 @@ def _remember_id(response: HttpResponse, utility, form: LoginForm) -> None:
         response.delete_cookie(settings.PORTAL_REMEMBER_ID_COOKIE, path=path)
 
 
+@open_all_hours
 @login_not_required
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
+    """End the session at any hour: a resident on a shared phone at 02:05 must be able to
+    leave. It saves nothing, so the closed hours have nothing to protect here; the login
+    page it leads to then shows the hours (503) under 「ログアウトしました。」."""
     auth_logout(request)
     messages.success(request, "ログアウトしました。")
     return redirect("accounts:login", request.utility.slug)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from tests.conftest import PASSWORD
 from tests.factories import MemberFactory, UtilityFactory
@@ -74,20 +74,43 @@ def test_admin_static_and_healthz_stay_available_when_closed(client, kanazawa_ho
 
 
 def test_a_post_after_closing_gets_the_closed_page_and_changes_nothing(client, kanazawa_hours):
-    member = MemberFactory(utility=kanazawa_hours)
+    member = MemberFactory(utility=kanazawa_hours, tax_declaration="no")
     with time_machine.travel(at(7, 30), tick=False):
         client.force_login(member)
     with time_machine.travel(at(2, 0), tick=False):
         response = client.post(
-            reverse("accounts:logout", args=[kanazawa_hours.slug]),
+            reverse("accounts:profile_tax", args=[kanazawa_hours.slug]),
+            {"tax_declaration": "yes"},
         )
         assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-        assert client.session["_auth_user_id"] == str(member.pk)  # not logged out
+        assert client.session["_auth_user_id"] == str(member.pk)
         response = client.post(
             reverse("accounts:login", args=[kanazawa_hours.slug]),
             {"identifier": member.login_id, "password": PASSWORD},
         )
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    before = member.tax_declaration
+    member.refresh_from_db()
+    assert member.tax_declaration == before
+
+
+def test_logout_works_while_the_portal_is_closed(client, kanazawa_hours):
+    """Finding 3 (issue 15 review): on a shared phone at 02:05 the resident can still log out."""
+    member = MemberFactory(utility=kanazawa_hours)
+    with time_machine.travel(at(7, 30), tick=False):
+        client.force_login(member)
+    with time_machine.travel(at(2, 5), tick=False):
+        faq = client.get(reverse("portal:faq", args=[kanazawa_hours.slug]))
+        assertContains(faq, "ログアウト")
+        response = client.post(reverse("accounts:logout", args=[kanazawa_hours.slug]), follow=True)
+        assert "_auth_user_id" not in client.session
+        # The login page is closed, so it says so, with the hours, after 「ログアウトしました。」.
+        assertContains(response, "ログアウトしました。", status_code=503)
+        assertContains(response, "ご利用可能時間は", status_code=503)
+        assertNotContains(response, "送信しようとした内容は受け付けていません", status_code=503)
+        assertNotContains(response, "ログアウト</button>", status_code=503)
+        faq = client.get(reverse("portal:faq", args=[kanazawa_hours.slug]))
+    assertNotContains(faq, "ログアウト</button>")
 
 
 def test_hours_text_reads_like_the_seed():
