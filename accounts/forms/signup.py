@@ -643,16 +643,23 @@ CODE_REFUSALS = (
 
 
 def mismatch_messages(utility: Utility, problems: list[str]) -> list[str]:
-    """Return the bullets of seed 003's 「該当する契約が見つかりませんでした。」."""
-    label = utility.customer_number_label
-    texts = {
-        "number": _("%(label)sが存在しません。") % {"label": label},
-        "phone": _("電話番号が一致しません。"),
-        "name_kana": _("お客様氏名カナが一致しません。"),
-        "name": _("お客さま名が一致しません。"),
-        "address": _("住所が一致しません。"),
-    }
-    return [str(texts[problem]) for problem in problems]
+    """Return the bullets of seed 003's 「該当する契約が見つかりませんでした。」.
+
+    An unknown number gets the guide's own 「・お客様番号が存在しません。」: it tells no more than
+    that no contract has that number, which the slip in the resident's hand settles anyway.
+    A known number with a wrong phone or name gets one bullet naming both, whichever was
+    wrong: a bullet per field would confirm to anyone trying that the other one belongs to
+    that contract (issue 15 review, finding 2).
+    """
+    if "number" in problems:
+        return [str(_("%(label)sが存在しません。") % {"label": utility.customer_number_label})]
+    name = _("お客様氏名カナ") if utility.asks_kana else _("お客さま名")
+    return [
+        str(
+            _("%(phone)sまたは%(name)sが、%(office)sに届け出た内容と一致しません。")
+            % {"phone": _("電話番号"), "name": name, "office": utility.office_name}
+        )
+    ]
 
 
 def login_id_taken_message() -> str:

@@ -529,13 +529,36 @@ def test_a_number_of_another_utility_does_not_exist_here(client, utility, mailou
     assertContains(response, "・お客様番号が存在しません。", status_code=422)
 
 
-def test_phone_and_kana_must_match_the_contract(client, utility, mailoutbox, contract):
-    response = register(
-        client, utility, mailoutbox, contract, phone="0165499999", name_kana="スイドウ ハナコ"
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"name_kana": "スズキ タロウ"},
+        {"phone": "0165499999"},
+        {"phone": "0165499999", "name_kana": "スイドウ ハナコ"},
+    ],
+    ids=["kana", "phone", "both"],
+)
+def test_a_mismatch_never_tells_which_of_phone_and_kana_was_wrong(
+    client, utility, mailoutbox, contract, wrong
+):
+    """Finding 2 (issue 15 review): naming only the kana confirmed that the typed phone
+    belongs to that customer number. Every mismatch on a known number reads the same."""
+    response = register(client, utility, mailoutbox, contract, **wrong)
+    assertContains(
+        response, "該当する契約が見つかりませんでした。入力内容をご確認ください。", status_code=422
     )
-    assertContains(response, "<li>・電話番号が一致しません。</li>", status_code=422)
-    assertContains(response, "<li>・お客様氏名カナが一致しません。</li>", status_code=422)
-    assertNotContains(response, "お客様番号が存在しません", status_code=422)
+    assertContains(
+        response,
+        f"<li>・電話番号またはお客様氏名カナが、{utility.office_name}に届け出た内容と"
+        "一致しません。</li>",
+        status_code=422,
+    )
+    for leak in (
+        "電話番号が一致しません",
+        "お客様氏名カナが一致しません",
+        "お客様番号が存在しません",
+    ):
+        assertNotContains(response, leak, status_code=422)
     assert not Member.objects.exists()
 
 
