@@ -301,6 +301,35 @@ STAFF_PAGES = [
 ]
 
 
+def _contract_requests(member: Member, staff: Member) -> None:
+    """Fill 契約の追加申請 as residents do: one waiting (every item compared) and one approved
+    (with who approved it and when), so every column of the list has a value."""
+    from django.utils import timezone
+
+    from accounts.models import ContractRequest
+    from accounts.services.matching import match_contract
+
+    linked = set(member.contracts.values_list("pk", flat=True))
+    others = Customer.objects.filter(utility=member.utility).exclude(pk__in=linked)
+    for customer, status in zip(others[:2], ["pending", "approved"], strict=True):
+        typed = {
+            "name": customer.name,
+            "phone": customer.phone,
+            "address": customer.address,
+            "name_kana": customer.name_kana,
+        }
+        ContractRequest.objects.create(
+            member=member,
+            customer=customer,
+            customer_number=customer.number,
+            match=match_contract(member.utility, customer.number, **typed),
+            status=status,
+            reviewed_by=staff if status == "approved" else None,
+            reviewed_at=timezone.now() if status == "approved" else None,
+            **typed,
+        )
+
+
 @pytest.mark.parametrize(
     ("login_id", "password"),
     [("kanazawa-staff", "Kanazawa-Staff-2026"), ("nayoro-staff", "Nayoro-Staff-2026")],
@@ -316,6 +345,9 @@ def test_the_staff_side_fits_1280_px_in_japanese(
     # Japanese has no capitals: the login ID reads as typed, and so do 「(mm)」 and 「(m³)」.
     expect(page.locator("#user-tools")).to_contain_text(f"ようこそ {login_id} さん")
     member = Member.objects.filter(utility__slug=login_id.split("-")[0], is_staff=False).first()
+    residents = Member.objects.filter(utility=member.utility, is_staff=False)
+    longest = max(residents, key=lambda m: len(str(m)))  # the widest 会員 cell
+    _contract_requests(longest, Member.objects.get(login_id=login_id))
     paths = [*STAFF_PAGES, f"accounts/member/{member.pk}/change/"]
     problems = []
     for path in paths:
