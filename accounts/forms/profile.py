@@ -54,7 +54,10 @@ class PasswordChangeForm(CurrentPasswordMixin, NewPasswordForm):
         self.order_fields(["current_password", "password", "password_confirm"])
 
 
-class EmailChangeForm(forms.Form):
+class EmailChangeForm(CurrentPasswordMixin, forms.Form):
+    """The new address twice, and the current password: the address is where recovery mails
+    go, so moving it asks what 退会 asks (an unlocked session alone is not enough)."""
+
     new_email = email_field(_("新しいメールアドレス"))
     new_email_confirm = email_field(_("新しいメールアドレス (確認用)"))
 
@@ -62,6 +65,8 @@ class EmailChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.member = member
         self.fields["new_email_confirm"].widget.attrs["autocomplete"] = "off"
+        self.add_current_password()
+        self.order_fields(["current_password", "new_email", "new_email_confirm"])
 
     def clean(self) -> dict:
         data = super().clean()

@@ -86,9 +86,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @profile_view
+@sensitive_post_parameters("current_password")
 @require_http_methods(["GET", "POST"])
 def profile_email(request: HttpRequest) -> HttpResponse:
     member, utility = request.user, request.utility
+    if request.method == "POST":
+        services.count_password_check(request, member)
     form = EmailChangeForm(request.POST or None, member=member)
     if form.is_valid():
         services.start_email_change(request, member, form.cleaned_data["new_email"])

@@ -38,7 +38,11 @@ def test_email_change_with_mail_down_is_accepted_and_the_proof_arrives_later(
     utility = UtilityFactory(code_style=code_style) if code_style else UtilityFactory()
     member = MemberFactory(utility=utility, email="old@example.jp")
     client.force_login(member)
-    data = {"new_email": "new@example.jp", "new_email_confirm": "new@example.jp"}
+    data = {
+        "current_password": "suido2026",
+        "new_email": "new@example.jp",
+        "new_email_confirm": "new@example.jp",
+    }
     with monkeypatch.context() as patch:
         refuse_mail(patch)
         response = client.post(url(utility, "profile_email"), data)

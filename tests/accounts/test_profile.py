@@ -196,10 +196,34 @@ def test_tax_declaration_change_is_recorded_with_before_and_after(logged_in_clie
 # Email change --------------------------------------------------------------------------------
 
 
-def start_email(client, utility, email="new@example.jp", again=None):
+def start_email(client, utility, email="new@example.jp", again=None, password=PASSWORD):
     return client.post(
-        url(utility, "profile_email"), {"new_email": email, "new_email_confirm": again or email}
+        url(utility, "profile_email"),
+        {"current_password": password, "new_email": email, "new_email_confirm": again or email},
     )
+
+
+def test_changing_the_email_address_asks_for_the_current_password(
+    logged_in_client, user, mailoutbox
+):
+    """Finding 11 (issue 15 review): anyone at an unlocked session could move the address
+    (and with it password recovery) elsewhere; 退会 already asks for the password."""
+    page = logged_in_client.get(url(user.utility, "profile_email"))
+    assertContains(page, '<label for="id_current_password">現在のパスワード</label>')
+    for typed in ["", "not-the-password"]:
+        response = start_email(logged_in_client, user.utility, password=typed)
+        assert response.status_code == HTTPStatus.OK
+        message = (
+            "現在のパスワードを入力してください。"
+            if not typed
+            else "現在のパスワードが正しくありません。"
+        )
+        assertContains(response, message)
+    assert mailoutbox == []
+    assert actions(user) == []
+    response = start_email(logged_in_client, user.utility)
+    assertRedirects(response, url(user.utility, "profile_email_sent"))
+    assert mailoutbox[-1].to == ["new@example.jp"]
 
 
 def test_email_change_by_link_waits_for_the_new_address(logged_in_client, user, mailoutbox):
@@ -295,7 +319,7 @@ def test_email_form_refuses_the_current_address_and_a_mismatch(logged_in_client,
 
 def test_email_change_by_code(client, nayoro, nayoro_member, mailoutbox):
     client.force_login(nayoro_member)
-    response = start_email(client, nayoro)
+    response = start_email(client, nayoro, password="Nayoro#2026")
     assertRedirects(response, url(nayoro, "profile_email_code"))
     code = CODE_RE.search(mailoutbox[-1].body).group(1)
     assert mailoutbox[-1].to == ["new@example.jp"]
@@ -318,7 +342,7 @@ def test_email_change_by_code(client, nayoro, nayoro_member, mailoutbox):
 
 def test_email_code_dies_after_five_wrong_tries(client, nayoro, nayoro_member, mailoutbox):
     client.force_login(nayoro_member)
-    start_email(client, nayoro)
+    start_email(client, nayoro, password="Nayoro#2026")
     code = CODE_RE.search(mailoutbox[-1].body).group(1)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(4):

@@ -255,6 +255,7 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     for path in ["", "password/", "secret-question/", "tax/", "contracts/add/", "withdraw/"]:
         walk.go(f"/kanazawa/account/{path}")
     walk.go("/kanazawa/account/email/")
+    page.locator("#id_current_password").fill("mizu2026ab")
     page.get_by_label("新しいメールアドレス", exact=True).fill("hanako.new@example.jp")
     page.get_by_label("新しいメールアドレス (確認用)").fill("hanako.new@example.jp")
     walk.click("メールを送信する")
@@ -265,6 +266,7 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     walk.go("/nayoro/account/password/")
     walk.click("変更する")  # its error state: the rule's label once ended with a lone 「む)」
     walk.go("/nayoro/account/email/")
+    page.locator("#id_current_password").fill("Nayoro#2026")
     page.get_by_label("新しいメールアドレス", exact=True).fill("taro.new@example.jp")
     page.get_by_label("新しいメールアドレス (確認用)").fill("taro.new@example.jp")
     walk.click("認証コードの送信")

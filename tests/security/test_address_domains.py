@@ -97,7 +97,8 @@ def test_the_email_change_of_both_utilities_refuses_it(client, mailoutbox, city,
     member = MemberFactory(utility=utility, email=f"member@{city}.example.jp")
     client.force_login(member)
     response = client.post(
-        url(utility, "profile_email"), {"new_email": typed, "new_email_confirm": typed}
+        url(utility, "profile_email"),
+        {"current_password": "suido2026", "new_email": typed, "new_email_confirm": typed},
     )
     said_next_to(response, "new_email")
     assert mailoutbox == []

@@ -99,7 +99,8 @@ def test_email_change_refuses_a_quoted_address(client, user, mailoutbox):
     client.force_login(user)
     typed = '"hanako"@example.jp'
     response = client.post(
-        url(user.utility, "profile_email"), {"new_email": typed, "new_email_confirm": typed}
+        url(user.utility, "profile_email"),
+        {"current_password": "suido2026", "new_email": typed, "new_email_confirm": typed},
     )
     said_next_to(response, "new_email")
     assert mailoutbox == []

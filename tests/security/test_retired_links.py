@@ -101,7 +101,11 @@ def test_a_reset_link_dies_when_the_address_is_changed_in_the_profile(utility, m
     resident.force_login(member)
     resident.post(
         url(utility, "profile_email"),
-        {"new_email": "new@example.jp", "new_email_confirm": "new@example.jp"},
+        {
+            "current_password": "suido2026",
+            "new_email": "new@example.jp",
+            "new_email_confirm": "new@example.jp",
+        },
     )
     confirm = EMAIL_LINK_RE.search(mailoutbox[-1].body).group(1)
     resident.get(confirm)
@@ -153,7 +157,11 @@ def test_a_pending_address_change_dies_when_the_password_changes(utility, member
     resident.force_login(member)
     resident.post(
         url(utility, "profile_email"),
-        {"new_email": "new@example.jp", "new_email_confirm": "new@example.jp"},
+        {
+            "current_password": "suido2026",
+            "new_email": "new@example.jp",
+            "new_email_confirm": "new@example.jp",
+        },
     )
     confirm = EMAIL_LINK_RE.search(mailoutbox[-1].body).group(1)
     resident.post(
