@@ -42,6 +42,20 @@ def address(value: str) -> str:
     return _ADDRESS_HYPHENS.sub("-", text).strip("-")
 
 
+_HYPHEN_BETWEEN_NUMBERS = re.compile(f"(?<=\\d)[{re.escape(_HYPHENS)}]+(?=\\d)")
+
+
+def address_to_keep(value: str) -> str:
+    """Return an address as it is saved and shown to staff: as typed, but NFKC (full-width
+    digits half-width) and every hyphen look-alike between two numbers a ``-``.
+
+    「11ー12」 (ー is what a phone's keyboard often gives for a hyphen) is kept as 「11-12」, as
+    ``address`` already compares it. A ー inside a word (センター, コーポ) is a long vowel and
+    stays; spaces between words stay too.
+    """
+    return _HYPHEN_BETWEEN_NUMBERS.sub("-", nfkc(value))
+
+
 def phone(value: str) -> str:
     """Return a phone number as typed with brackets, full-width digits, spaces and hyphens removed."""
     return _PHONE_NOISE.sub("", unicodedata.normalize("NFKC", value or ""))

@@ -262,6 +262,7 @@ def contract_fields(utility: Utility) -> dict[str, forms.Field]:
     if u.asks_address:
         fields["address"] = NormalisedCharField(
             label=_("住所(市町村名・番地)"),
+            normalise=normalize.address_to_keep,
             note=_("(全角256文字以内)"),
             max_length=256,
             help_text=_("・[例]〇〇市△△町1500-1"),

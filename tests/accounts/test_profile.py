@@ -396,6 +396,18 @@ def test_staff_activation_makes_a_pending_request_without_access(logged_in_clien
     assertContains(response, "既に受け付けており")
 
 
+def test_an_added_contracts_address_is_kept_with_plain_hyphens(logged_in_client, user):
+    """Finding 7 (issue 15 review): 「15ー7」 was kept (and shown to staff) with the ー."""
+    second = CustomerFactory(utility=user.utility, address="金沢市広坂2丁目15-7")
+    logged_in_client.post(
+        url(user.utility, "profile_contract_add"),
+        contract_form(second, address="金沢市広坂２丁目１５ー７"),
+    )
+    request = ContractRequest.objects.get(member=user)
+    assert request.address == "金沢市広坂2丁目15-7"
+    assert request.match["address"] is True
+
+
 def test_staff_approve_and_reject_requests(user, mailoutbox):
     staff = StaffFactory(utility=user.utility)
     second, third = CustomerFactory(utility=user.utility), CustomerFactory(utility=user.utility)

@@ -358,6 +358,26 @@ def test_full_width_digits_spaces_and_hyphens_are_normalised(client, utility, ma
     assert member.signup_match["number"] and member.signup_match["name"]
 
 
+@pytest.mark.parametrize(
+    ("typed", "saved"),
+    [
+        ("金沢市広坂１丁目１ー１", "金沢市広坂1丁目1-1"),  # the long-vowel mark a phone offers
+        ("金沢市広坂１丁目１－１", "金沢市広坂1丁目1-1"),
+        ("金沢市広坂1丁目1‐1", "金沢市広坂1丁目1-1"),
+        ("金沢市広坂1丁目1−1", "金沢市広坂1丁目1-1"),
+    ],
+)
+def test_an_address_is_saved_with_plain_hyphens_between_numbers(
+    client, utility, mailoutbox, contract, typed, saved
+):
+    """Finding 7 (issue 15 review): 「11ー12」 matched the contract's 「11-12」 but was saved,
+    and shown to staff, with the ー."""
+    sign_up(client, utility, mailoutbox, contract, address=typed)
+    member = Member.objects.get(email=EMAIL)
+    assert member.address == saved
+    assert member.signup_match["address"]
+
+
 # ⑦ Confirmation ---------------------------------------------------------------------------
 
 

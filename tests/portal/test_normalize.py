@@ -25,3 +25,20 @@ def test_a_phone_with_any_dash_is_its_digits(dash):
 @pytest.mark.parametrize("dash", DASHES)
 def test_an_address_with_any_dash_reads_as_hyphens(dash):
     assert normalize.address(f"名寄市徳田4丁目25{dash}11") == "名寄市徳田4-25-11"
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("金沢市大手町３丁目１１ー１２", "金沢市大手町3丁目11-12"),
+        ("金沢市広坂2丁目15ｰ7", "金沢市広坂2丁目15-7"),
+        ("金沢市広坂2丁目15―7", "金沢市広坂2丁目15-7"),
+        ("金沢市広坂2丁目15ーー7", "金沢市広坂2丁目15-7"),
+        # ー inside a word is a long vowel, not a hyphen, and stays.
+        ("金沢市駅西本町センター1ー2 コーポ１０１", "金沢市駅西本町センター1-2 コーポ101"),
+        ("  金沢市広坂２丁目１５－７  ", "金沢市広坂2丁目15-7"),
+    ],
+)
+def test_an_address_is_kept_with_plain_hyphens_between_numbers(typed, kept):
+    assert normalize.address_to_keep(typed) == kept
+    assert normalize.address(typed) == normalize.address(kept)  # compared the same way
