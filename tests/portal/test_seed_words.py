@@ -305,3 +305,16 @@ def test_the_completion_mail_subject_is_each_guides(kanazawa, nayoro, mailoutbox
         "★【金沢市上下水道ポータルサイト】会員登録が完了しました",
         "【名寄市上下水道ポータル】会員登録が完了しました",
     ]
+
+
+def test_nayoro_recovery_names_the_sender_address_as_its_signup_and_guide_do(nayoro):
+    """Seed 003 ②: 「noreply@mercurieportaltest.netからのメールが受信できることをご確認ください。」
+    The recovery page said only 「@mercurieportaltest.net からのメール…」."""
+    page = Client().get(reverse("accounts:recovery", args=[nayoro.slug]))
+    assertContains(
+        page, "noreply@mercurieportaltest.netからのメールが受信できることをご確認ください。"
+    )
+    signup = Client().get(reverse("accounts:signup", args=[nayoro.slug]))
+    assertContains(
+        signup, "noreply@mercurieportaltest.netからのメールが受信できることをご確認ください。"
+    )
