@@ -36,7 +36,11 @@ class OperatingHoursMiddleware:
         if utility.is_open_at(now):
             return None
         opening = utility.next_opening(now)
-        context = {"opens_at": opening, "posted": request.method == "POST"}
+        context = {
+            "opens_at": opening,
+            "posted": request.method == "POST",
+            "mailed_link": getattr(view_func, "mailed_link", False),
+        }
         response = render(request, "outside_hours.html", context, status=503)
         response["Retry-After"] = str(int((opening - now).total_seconds()))
         response["Cache-Control"] = "no-store"

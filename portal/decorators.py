@@ -15,6 +15,14 @@ def open_all_hours(view: Callable) -> Callable:
     return view
 
 
+def mailed_link(view: Callable) -> Callable:
+    """Mark a page opened from a link in a mail. While the portal is closed its closed page
+    says that the link still works once the portal opens (a link's lifetime counts only open
+    hours), instead of leaving the resident to think it was lost."""
+    view.mailed_link = True  # type: ignore[attr-defined]
+    return view
+
+
 def resumes_at(url_name: str, label: str) -> Callable[[Callable], Callable]:
     """Name the page a resident goes on from when a POST-only step is opened by GET.
 

@@ -15,6 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal.decorators import mailed_link
+
 from .. import challenges
 from ..forms.profile import (
     ContractAddForm,
@@ -124,6 +126,7 @@ def profile_email_code(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile_email_code.html", context)
 
 
+@mailed_link
 @login_not_required
 @profile_view
 @require_GET

@@ -13,6 +13,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal.decorators import mailed_link
+
 from .. import challenges
 from ..forms.recovery import (
     NewPasswordForm,
@@ -143,6 +145,7 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery_code.html", context)
 
 
+@mailed_link
 @recovery_view
 @require_GET
 def recovery_link(request: HttpRequest, token: str) -> HttpResponse:

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.decorators import resumes_at
+from portal.decorators import mailed_link, resumes_at
 from portal.models import Utility
 
 from .. import challenges
@@ -146,6 +146,7 @@ def signup_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup_sent.html")
 
 
+@mailed_link
 @signup_view
 @require_GET
 def signup_link(request: HttpRequest, token: str) -> HttpResponse:

@@ -207,3 +207,23 @@ def test_a_reset_link_mailed_just_before_closing_still_works_after_opening(
             {"password": "mizu2027new", "password_confirm": "mizu2027new"},
         )
     assert response.status_code == HTTPStatus.FOUND
+
+
+LINK_NOTE = (
+    "メールでお送りしたURLの有効期限は、ご利用時間外の時間を除いて数えています。"
+    "ご利用時間になりましたら、もう一度同じURLを開いてください。"
+)
+
+
+@pytest.mark.parametrize("name", ["signup_link", "recovery_link", "profile_email_link"])
+def test_a_mailed_link_opened_while_closed_says_it_works_after_opening(
+    client, kanazawa_hours, name
+):
+    """Finding 12 (issue 15 review): the generic closed page left the resident thinking the
+    mailed link was lost, though it still works once the portal opens."""
+    with time_machine.travel(at(3, 0), tick=False):
+        response = client.get(reverse(f"accounts:{name}", args=[kanazawa_hours.slug, "abc"]))
+        login = client.get(reverse("accounts:login", args=[kanazawa_hours.slug]))
+    assertContains(response, LINK_NOTE, status_code=503)
+    assertContains(response, "次は4月1日 7:00からご利用いただけます。", status_code=503)
+    assertNotContains(login, LINK_NOTE, status_code=503)
