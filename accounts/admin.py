@@ -106,6 +106,21 @@ class ContractRequestInline(UtilityScopedInline):
         return False
 
 
+def _asked_member_fields(utility: Utility) -> dict[str, bool]:
+    """Whether ``utility`` asks for each of the member's optional answers (signup or 会員情報)."""
+    return {
+        "name_kana": utility.asks_kana,
+        "address": utility.asks_address,
+        "building": utility.asks_address,
+        "secret_question": utility.asks_secret_question,
+        "tax_declaration": utility.asks_tax_declaration
+        or bool(utility.invoice_registration_number),
+        "referral": utility.asks_referral,
+        "relation": utility.asks_relation,
+        "payment_method": utility.asks_payment_method,
+    }
+
+
 class MemberAdminForm(forms.ModelForm):
     contract_number = forms.CharField(
         label=_("照合する契約の番号"),  # with the member's utility's word, in __init__
@@ -441,6 +456,23 @@ class MemberAdmin(UtilityScopedAdmin):
         if not request.user.is_superuser:
             form.forced_utility_id = request.user.utility_id
         return form
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        """A member's page shows the questions of the member's own utility: Kanazawa's had
+        Nayoro's 申込者と契約者の関係, 支払方法 and お客様氏名カナ, always empty. A value that
+        is stored anyway stays in sight, and a row left out is left as it is on save."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.utility is None:
+            return fieldsets
+        unasked = {
+            name
+            for name, asked in _asked_member_fields(obj.utility).items()
+            if not asked and not getattr(obj, name)
+        }
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in unasked]})
+            for title, options in fieldsets
+        ]
 
     def get_ordering(self, request: HttpRequest) -> list:
         # Pending members first: they are what staff come here to deal with.

@@ -13,6 +13,7 @@ from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import ContractLink, ContractRequest, Member
 from accounts.services.staff import ensure_staff_group
@@ -259,3 +260,44 @@ def test_a_staff_login_id_may_keep_its_hyphen(staff_client, kanazawa):
     assert response.status_code == HTTPStatus.FOUND
     colleague.refresh_from_db()
     assert colleague.login_id == "kanazawa-staff3"
+
+
+# Finding 10 (issue 15 review): admin leftovers ---------------------------------------------
+
+
+def test_a_saved_member_is_named_in_japanese_brackets(staff_client, hanako):
+    """Django's Japanese puts the name in English quotes: 「会員 “hanako01” を変更しました。」."""
+    url = reverse("admin:accounts_member_change", args=[hanako.pk])
+    page = staff_client.post(url, member_page_data(hanako), follow=True)
+    link = reverse("admin:accounts_member_change", args=[hanako.pk])
+    assertContains(page, f'会員「<a href="{link}">hanako01</a>」を変更しました。')
+    assertNotContains(page, "“")
+
+
+def test_a_members_page_shows_only_what_the_members_utility_asks(staff_client, kanazawa):
+    """Kanazawa's signup never asks kana, relation or payment: its members' pages had those
+    three Nayoro rows, empty (or, for demo data, another person's kana)."""
+    kanazawa.asks_kana = kanazawa.asks_relation = kanazawa.asks_payment_method = False
+    kanazawa.save()
+    member = MemberFactory(utility=kanazawa, login_id="katomisaki")
+    page = staff_client.get(reverse("admin:accounts_member_change", args=[member.pk]))
+    for label in ("申込者と契約者の関係", "支払方法", "お客様氏名カナ"):
+        assertNotContains(page, f"{label}:</label>")
+    assertContains(page, "住所:</label>")
+    # A value stored anyway (an older signup, an import) stays in sight and editable.
+    Member.objects.filter(pk=member.pk).update(name_kana="カトウ ミサキ")
+    page = staff_client.get(reverse("admin:accounts_member_change", args=[member.pk]))
+    assertContains(page, "お客様氏名カナ:</label>")
+    assertContains(page, 'value="カトウ ミサキ"')
+
+
+def test_a_nayoro_members_page_keeps_its_own_rows(client):
+    nayoro = UtilityFactory(code_style=True, slug="nayoro")
+    staff = StaffFactory(utility=nayoro, login_id="nayoro-staff")
+    staff.groups.add(ensure_staff_group())
+    client.force_login(staff)
+    member = MemberFactory(utility=nayoro, login_id="", email="taro@example.jp")
+    page = client.get(reverse("admin:accounts_member_change", args=[member.pk]))
+    for label in ("申込者と契約者の関係", "支払方法", "お客様氏名カナ"):
+        assertContains(page, f"{label}:</label>")
+    assertNotContains(page, "秘密の質問:</label>")
