@@ -80,8 +80,20 @@ def profile(request: HttpRequest) -> HttpResponse:
         "question": dict(SECRET_QUESTIONS).get(member.secret_question, ""),
         "contracts": member.contracts.filter(utility=request.utility).order_by("number"),
         "requests": member.contract_requests.filter(status=ContractRequest.Status.PENDING),
+        "fixed_rows": "・".join(_rows_changed_by_the_office(member, request.utility)),
     }
     return render(request, "accounts/profile.html", context)
+
+
+def _rows_changed_by_the_office(member, utility) -> list[str]:
+    """The rows 会員情報 shows without a 「変更する」 link, as its note names them: only those
+    the page shows (Nayoro has no 住所; its お名前 is a nickname the member changes)."""
+    rows = [] if utility.name_is_nickname else [str(_("お名前"))]
+    if member.name_kana:
+        rows.append(str(_("お客様氏名カナ")))
+    if utility.asks_address:
+        rows.append(str(_("住所")))
+    return [*rows, str(_("電話番号"))]
 
 
 # Email ----------------------------------------------------------------------------------------

@@ -688,3 +688,19 @@ def test_nayoro_adds_a_contract_without_any_name_but_the_kana(client, nayoro, na
         {"customer_number": "20000000999", "phone": second.phone, "name_kana": "Hanako"},
     )
     assertContains(refused, "お客様氏名カナはカタカナで入力してください")
+
+
+def test_the_profile_note_names_only_rows_the_page_shows(client, user, nayoro_member):
+    """Finding 9 (issue 15 review): Nayoro's 会員情報 said 「住所・電話番号の変更は…」 but shows
+    and asks no 住所."""
+    nayoro_member.name_kana = "スイドウ タロウ"
+    nayoro_member.save()
+    client.force_login(nayoro_member)
+    nayoro = client.get(url(nayoro_member.utility, "profile"))
+    assertNotContains(nayoro, "<dt>住所</dt>")
+    assertContains(nayoro, "お客様氏名カナ・電話番号の変更は、お問い合わせ先へご連絡ください。")
+    assertNotContains(nayoro, "住所・電話番号の変更")
+    client.force_login(user)
+    kanazawa = client.get(url(user.utility, "profile"))
+    assertContains(kanazawa, "<dt>住所</dt>")
+    assertContains(kanazawa, "お名前・住所・電話番号の変更は、お問い合わせ先へご連絡ください。")
