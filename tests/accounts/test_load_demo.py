@@ -45,3 +45,23 @@ def test_create_staff_group_gives_staff_the_lockout_list(client):
     index = client.get(reverse("admin:index")).content.decode()
     assert "ログイン試行" in index
     assert staff.has_perm("accounts.delete_loginlock")
+
+
+def test_each_demo_resident_holds_only_what_its_utilitys_signup_asks(demo):
+    """Finding 8 (issue 15 review): yamadahanako's 会員情報 read 「山田 花子」 beside the kana,
+    address and phone of 加藤 一郎, and a kana Kanazawa's ⑥ never asks."""
+    from billing.models import Customer
+
+    for member in Member.objects.filter(is_staff=False, status=Member.Status.ACTIVE):
+        utility = member.utility
+        first = Customer.objects.get(utility=utility, number=member.signup_customer_number)
+        assert member.contracts.filter(pk=first.pk).exists(), member
+        assert member.phone == first.phone, member
+        if utility.name_is_nickname:
+            assert member.name and member.name != first.name, member
+        else:
+            assert member.name == first.name, member  # matching needs the holder's name
+        assert member.name_kana == (first.name_kana if utility.asks_kana else ""), member
+        assert member.address == (first.address if utility.asks_address else ""), member
+        assert member.relation == ("self" if utility.asks_relation else ""), member
+        assert member.payment_method == ("keep" if utility.asks_payment_method else ""), member

@@ -15,10 +15,12 @@ from ...services.matching import match_contract, match_summary
 from ...services.staff import ensure_staff_group
 
 # Everything here is fictitious. README lists these accounts; keep the two in step.
+# A name of None is the first contract's holder, as a Kanazawa signup must type it to be
+# approved; shinsei01 typed another name, so staff see a × to weigh. Nayoro's are nicknames.
 RESIDENTS = [
     # utility, login_id, email, password, name, contract indexes, status
-    ("kanazawa", "suidotaro", "taro@example.jp", "kanazawa2026", "水道 太郎", [1], "active"),
-    ("kanazawa", "yamadahanako", "hanako@example.jp", "mizu2026ab", "山田 花子", [2, 3], "active"),
+    ("kanazawa", "suidotaro", "taro@example.jp", "kanazawa2026", None, [1], "active"),
+    ("kanazawa", "yamadahanako", "hanako@example.jp", "mizu2026ab", None, [2, 3], "active"),
     ("kanazawa", "shinsei01", "shinsei@example.jp", "kakunin2026", "佐藤 一郎", [], "pending"),
     ("nayoro", "", "taro@example.jp", "Nayoro#2026", "水道太郎", [1], "active"),
     ("nayoro", "", "hanako@example.jp", "Mizu&2026ab", "はなこ", [2, 3], "active"),
@@ -48,6 +50,9 @@ class Command(BaseCommand):
             member = Member.objects.filter(utility=utility, email=email, is_staff=False).first()
             if member is None:
                 contract = customers[slug][indexes[0] - 1] if indexes else customers[slug][-1]
+                name = contract.name if name is None else name
+                # What that utility's signup asks, as the resident typed it (no more): a
+                # Kanazawa member has no kana, a Nayoro member no address.
                 member = Member(
                     utility=utility,
                     login_id=login_id,
@@ -55,9 +60,9 @@ class Command(BaseCommand):
                     name=name,
                     status=status,
                     phone=contract.phone,
-                    name_kana=contract.name_kana,
-                    address=contract.address,
-                    building=contract.building,
+                    name_kana=contract.name_kana if utility.asks_kana else "",
+                    address=contract.address if utility.asks_address else "",
+                    building=contract.building if utility.asks_address else "",
                     signup_customer_number=contract.number,
                 )
                 if utility.asks_secret_question:
@@ -67,6 +72,7 @@ class Command(BaseCommand):
                     member.referral = "slip"
                 if utility.asks_relation:
                     member.relation = Member.Relation.SELF
+                if utility.asks_payment_method:
                     member.payment_method = Member.PaymentMethod.KEEP
                 member.set_password(password)
                 if status == Member.Status.PENDING:
