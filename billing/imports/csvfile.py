@@ -142,8 +142,8 @@ def _lines(stream: BinaryIO, encoding: str, errors: list[RowError]) -> Iterator[
         chunk, pending = data[:cut], data[cut:]
         if number == 0 and (chunk or len(pending) > RECORD_LIMIT):
             _check_newlines(chunk or pending)
-        if len(pending) > RECORD_LIMIT:
-            raise Refused(too_long(number + 1))
+        if len(pending) > RECORD_LIMIT:  # the line after the chunk's, which ends in "\n"
+            raise Refused(too_long(number + chunk.count(b"\n") + 1))
         if not chunk:
             if not block:
                 return

@@ -92,6 +92,27 @@ def test_a_customer_file_with_a_long_line_is_refused_too(customer):
     assert [str(e) for e in result.errors] == [f"line 2: row: {TOO_LONG}"]
 
 
+@pytest.mark.parametrize(
+    "long_line",
+    [
+        "kanazawa," + "9" * 1_100_000 + ",x\n",  # longer than a block, with its newline
+        "kanazawa," + "9" * 100_000,  # past the block's end, no final newline
+    ],
+)
+def test_a_long_line_past_the_end_of_a_block_is_reported_with_its_own_number(customer, long_line):
+    # It was reported as line 1 whenever it did not end inside the block being read.
+    data = HEADER + good_row(customer) * 2 + long_line
+    result = import_readings(io.BytesIO(data.encode()))
+    assert [str(e) for e in result.errors] == [f"line 4: row: {TOO_LONG}"]
+
+
+def test_a_long_customer_line_with_no_final_newline_has_its_number(customer):
+    data = "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,meter_number\n"
+    data += "kanazawa,00000000000001,a,,,,,20,1\n" + "kanazawa," + "9" * 100_000
+    result = import_customers(io.BytesIO(data.encode()))
+    assert [str(e) for e in result.errors] == [f"line 3: row: {TOO_LONG}"]
+
+
 def test_lines_ending_in_cr_alone_are_refused_with_a_japanese_message(customer):
     data = (HEADER + good_row(customer)).replace("\n", "\r")
     result = import_readings(io.BytesIO(data.encode()))
