@@ -93,6 +93,8 @@ class CsvImportAdmin(UtilityScopedAdmin):
             )
             if result.ok and not result.dry_run:
                 messages.success(request, result.summary())
+                for detail in result.details():
+                    messages.warning(request, detail)
                 return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
             if result.ok:  # a clean dry run: offer the real import next
                 form = self.import_form(initial={**form.cleaned_data, "dry_run": False})

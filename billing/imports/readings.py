@@ -230,7 +230,7 @@ def _merge(cursor, result: ImportResult, max_errors: int, replace_overlapping: b
     """Write the staged rows; if another writer got in the way, close the table and retry."""
     try:
         with transaction.atomic():
-            _write(cursor, result, replace_overlapping)
+            _write(cursor, result, replace_overlapping, max_errors)
     except IntegrityError:
         if connection.vendor != "postgresql":
             raise
@@ -238,13 +238,25 @@ def _merge(cursor, result: ImportResult, max_errors: int, replace_overlapping: b
         if not replace_overlapping:
             _refuse_stored_overlaps(cursor, result, max_errors)
         if result.ok:
-            _write(cursor, result, replace_overlapping)
+            _write(cursor, result, replace_overlapping, max_errors)
 
 
-def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
+def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool, max_errors: int):
+    """Delete the stored periods the file's corrections replace; count and list them."""
     named = "" if replace_overlapping else "AND s.replaces_period_end = r.period_end"
+    cursor.execute(
+        f"SELECT MIN(s.line), MIN(s.customer_number), r.period_start, r.period_end "
+        f"{_STORED_OVERLAP} {named} GROUP BY r.id, r.period_start, r.period_end "
+        f"ORDER BY 1, 3 LIMIT {max_errors}"
+    )
+    result.replaced_periods = [(line, *rest) for line, *rest in cursor.fetchall()]
     cursor.execute(f"DELETE FROM {READINGS} WHERE id IN (SELECT r.id {_STORED_OVERLAP} {named})")
-    replaced = cursor.rowcount
+    result.replaced = cursor.rowcount
+
+
+def _write(cursor, result: ImportResult, replace_overlapping: bool, max_errors: int) -> None:
+    _delete_replaced(cursor, result, replace_overlapping, max_errors)
+    replaced = result.replaced
     compared = [name for name in VALUES if name != "period_end"]
     cursor.execute(
         f"UPDATE {READINGS} SET {', '.join(f'{n} = s.{n}' for n in compared)} FROM {S} s "

@@ -23,6 +23,9 @@ class ImportResult:
     unchanged: int = 0
     flagged: int = 0
     flagged_lines: list[int] = field(default_factory=list)  # the first ``max_errors``
+    replaced: int = 0  # stored periods a correction deleted
+    # The first ``max_errors`` of them: (line replacing it, customer number, start, end).
+    replaced_periods: list[tuple] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)  # the first ``max_errors``, by line
     error_count: int = 0
     dry_run: bool = False
@@ -41,7 +44,17 @@ class ImportResult:
             "%(rows)d 行: 追加 %(inserted)d 件、更新 %(updated)d 件、変更なし %(unchanged)d 件、"
             "要確認 %(flagged)d 件"
         ) % vars(self)
+        if self.replaced:
+            text += _("、置換で削除 %(replaced)d 件") % vars(self)
         return _("[検査のみ・書き込みなし] ") + text if self.dry_run else text
+
+    def details(self) -> list[str]:
+        """What ``-v 2`` and the admin list besides the summary."""
+        return [
+            _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
+            % {"line": line, "number": number, "start": start, "end": end}
+            for line, number, start, end in self.replaced_periods
+        ]
 
     def add_error(self, error: RowError, limit: int) -> None:
         self.error_count += 1

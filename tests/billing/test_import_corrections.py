@@ -143,8 +143,39 @@ def test_the_command_refuses_then_replaces_with_the_flag(customer, tmp_path):
     assert err.getvalue() == REFUSED + "\n"
     out = io.StringIO()
     call_command("import_readings", str(path), "--replace-overlapping", stdout=out)
-    assert out.getvalue() == "1 行: 追加 0 件、更新 1 件、変更なし 0 件、要確認 0 件\n"
+    assert out.getvalue() == (
+        "1 行: 追加 0 件、更新 1 件、変更なし 0 件、要確認 0 件、置換で削除 1 件\n"
+    )
     assert periods(customer)[-1] == (D(2026, 9, 26), D(2026, 11, 25), "")
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_stored_periods_a_correction_deletes_are_counted_and_listed(customer, tmp_path, dry_run):
+    # Same end as a stored period, start 6 days earlier: the whole period before it goes too.
+    # It used to say only 「更新 1 件」, and 2026-06-26〜08-19 was left uncovered unawares.
+    path = tmp_path / "same_end_earlier.csv"
+    path.write_bytes(csv(row(customer, "2026-08-20", "2026-10-25", 100, 150)))
+    out = io.StringIO()
+    options = ["--replace-overlapping", "-v", "2"] + (["--dry-run"] if dry_run else [])
+    call_command("import_readings", str(path), *options, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert f"置換で削除: {customer.number} 2026-06-26〜2026-08-25(2行目)" in lines
+    assert lines[-1].endswith(
+        "1 行: 追加 0 件、更新 1 件、変更なし 0 件、要確認 0 件、置換で削除 1 件"
+    )
+    assert len(periods(customer)) == (2 if dry_run else 1)
+
+
+def test_the_admin_dry_run_lists_the_periods_a_correction_deletes(customer, client):
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    data = csv(row(customer, "2026-08-20", "2026-10-25", 100, 150))
+    page = client.post(
+        reverse("admin:billing_meterreading_import_csv"),
+        {"file": SimpleUploadedFile("c.csv", data), "replace_overlapping": "on", "dry_run": "on"},
+    )
+    text = page.content.decode()
+    assert "置換で削除 1 件" in text
+    assert f"置換で削除: {customer.number} 2026-06-26〜2026-08-25(2行目)" in text
 
 
 def test_the_admin_upload_replaces_only_when_ticked(customer, client):

@@ -74,5 +74,8 @@ class ImportCommand(BaseCommand):
         if options["verbosity"] >= 2 and result.flagged_lines:
             lines = ", ".join(str(line) for line in result.flagged_lines)
             self.stdout.write(f"要確認(メーター一巡・交換、前回指針の不一致)の行: {lines}")
+        if options["verbosity"] >= 2:
+            for detail in result.details():
+                self.stdout.write(detail)
         if options["verbosity"] >= 1:
             self.stdout.write(result.summary())
