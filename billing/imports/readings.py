@@ -39,6 +39,7 @@ from .rows import (
 READINGS_LOCK = 0x62696C6C  # "bill"
 BATCH_SIZE = 5000
 S = stage.TABLE
+FLAGGED_BEFORE = "billing_import_flagged_before"
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
 VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
@@ -277,19 +278,45 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, max_errors: 
 
 
 def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
-    """Flag the file's contracts' readings again; count and list the file's flagged lines.
+    """Flag the file's contracts' readings again; count and list the file's flagged lines and
+    the stored readings the file newly flags (the period after a corrected one, say).
 
     A file that changed nothing (a re-run) leaves every flag as it was.
     """
-    if result.inserted or result.updated:
+    if result.inserted or result.updated or result.replaced:
+        mine = f"customer_id IN (SELECT customer_id FROM {S})"
+        cursor.execute(f"DROP TABLE IF EXISTS {FLAGGED_BEFORE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {FLAGGED_BEFORE} AS SELECT id, flag FROM {READINGS} "
+            f"WHERE {mine} AND flag <> ''"
+        )
         integrity.refresh_flags_sql(cursor, f"SELECT customer_id FROM {S}")
+        _list_newly_flagged_stored(cursor, result, max_errors, mine)
+        cursor.execute(f"DROP TABLE {FLAGGED_BEFORE}")
     flagged = (
         f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
     )
     cursor.execute(f"SELECT s.line {flagged} ORDER BY s.line LIMIT {max_errors}")
     result.flagged_lines = [line for (line,) in cursor.fetchall()]
-    result.flagged = len(result.flagged_lines)
-    if result.flagged == max_errors:
+    result.flagged += len(result.flagged_lines)
+    if len(result.flagged_lines) == max_errors:
         cursor.execute(f"SELECT COUNT(*) {flagged}")
-        (result.flagged,) = cursor.fetchone()
+        result.flagged += cursor.fetchone()[0] - max_errors
+
+
+def _list_newly_flagged_stored(cursor, result: ImportResult, max_errors: int, mine: str):
+    newly = (
+        f"FROM {READINGS} r JOIN billing_customer c ON c.id = r.customer_id "
+        f"WHERE r.{mine} AND r.flag <> '' "
+        f"AND NOT EXISTS (SELECT 1 FROM {S} s WHERE s.customer_id = r.customer_id "
+        "AND s.period_end = r.period_end) "
+        f"AND NOT EXISTS (SELECT 1 FROM {FLAGGED_BEFORE} b WHERE b.id = r.id AND b.flag = r.flag)"
+    )
+    cursor.execute(f"SELECT COUNT(*) {newly}")
+    (result.flagged,) = cursor.fetchone()
+    cursor.execute(
+        f"SELECT c.number, r.period_start, r.period_end, r.flag {newly} "
+        f"ORDER BY c.number, r.period_start LIMIT {max_errors}"
+    )
+    result.flagged_stored = cursor.fetchall()

@@ -9,10 +9,12 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
+from ..models import MeterReading
 from .csvfile import RowError
 from .rows import UtilityRules
 
 MAX_ERRORS = 200
+Flag = MeterReading.Flag
 
 
 @dataclass
@@ -23,6 +25,8 @@ class ImportResult:
     unchanged: int = 0
     flagged: int = 0
     flagged_lines: list[int] = field(default_factory=list)  # the first ``max_errors``
+    # Stored readings (not in the file) the import flagged: (customer number, start, end, flag).
+    flagged_stored: list[tuple] = field(default_factory=list)  # the first ``max_errors``
     replaced: int = 0  # stored periods a correction deleted
     # The first ``max_errors`` of them: (line replacing it, customer number, start, end).
     replaced_periods: list[tuple] = field(default_factory=list)
@@ -50,7 +54,12 @@ class ImportResult:
 
     def details(self) -> list[str]:
         """What ``-v 2`` and the admin list besides the summary."""
-        return [
+        stored = [
+            _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
+            % {"flag": Flag(flag).label, "number": number, "start": start, "end": end}
+            for number, start, end, flag in self.flagged_stored
+        ]
+        return stored + [
             _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
             % {"line": line, "number": number, "start": start, "end": end}
             for line, number, start, end in self.replaced_periods

@@ -219,8 +219,35 @@ def test_import_flags_a_break_and_the_stored_period_after_it(customer):
     MeterReading.objects.filter(period_end=D(2026, 8, 25)).delete()
     data = csv(row(customer, "2026-06-26", "2026-08-25", 100, 110))
     result = import_readings(io.BytesIO(data))
-    assert result.ok and (result.flagged, result.flagged_lines) == (0, [])
+    # The file's row is fine; the stored period after it is the one the import breaks.
+    assert result.ok and (result.flagged, result.flagged_lines) == (1, [])
+    assert result.details() == [
+        f"要確認(前回指針の不一致): {customer.number} 2026-08-26〜2026-10-25(保存済み)"
+    ]
     assert [flag for *_dates, flag in periods(customer)] == ["", "gap"]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_break_the_file_makes_in_a_stored_period_is_counted_and_listed(
+    customer, tmp_path, dry_run
+):
+    # The stored period after the corrected one no longer follows on: it used to be flagged
+    # in the database while the summary said 要確認 0 件 and -v 2 listed nothing.
+    path = tmp_path / "mid_fix.csv"
+    path.write_bytes(csv(row(customer, "2026-06-26", "2026-08-25", 100, 125)))
+    out = io.StringIO()
+    options = ["-v", "2"] + (["--dry-run"] if dry_run else [])
+    call_command("import_readings", str(path), *options, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert f"要確認(前回指針の不一致): {customer.number} 2026-08-26〜2026-10-25(保存済み)" in lines
+    assert lines[-1].endswith("1 行: 追加 0 件、更新 1 件、変更なし 0 件、要確認 1 件")
+
+
+def test_a_stored_period_flagged_before_the_import_is_not_counted_again(customer):
+    MeterReading.objects.filter(period_end=D(2026, 10, 25)).update(previous_index=119, flag="gap")
+    result = import_readings(io.BytesIO(csv(row(customer, "2026-06-26", "2026-08-25", 100, 121))))
+    assert result.ok and result.updated == 1
+    assert (result.flagged, result.details()) == (0, [])
 
 
 def _monthly(customer, month: int) -> str:
