@@ -215,13 +215,14 @@ def _refuse_stored_overlaps(cursor, result: ImportResult, max_errors: int) -> No
 
 
 def _refuse_bad_corrections(cursor, result: ImportResult, max_errors: int) -> None:
-    """replaces_period_end must name a stored period of the contract that this row overlaps."""
+    """replaces_period_end must name a stored period of the contract that this row overlaps,
+    unless the row's own period is stored (the correction was imported before: an upsert)."""
     sql = (
         f"SELECT s.line, 'replaces_period_end', s.replaces_period_end FROM {S} s "
         "WHERE s.replaces_period_end IS NOT NULL AND s.customer_id IS NOT NULL AND NOT EXISTS "
         f"(SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id "
-        "AND r.period_end = s.replaces_period_end AND r.period_start <= s.period_end "
-        "AND r.period_end >= s.period_start)"
+        "AND ((r.period_end = s.replaces_period_end AND r.period_start <= s.period_end "
+        "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
     )
     message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
     _refuse(cursor, sql, (), lambda end: message % {"end": end}, result, max_errors)

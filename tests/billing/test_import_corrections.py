@@ -102,6 +102,17 @@ def test_a_row_naming_the_period_it_replaces_replaces_it(customer):
     ]
 
 
+def test_importing_the_same_correction_file_again_changes_nothing(customer):
+    # The second run was refused: the period it names is gone, replaced by the first run.
+    header = HEADER + ",replaces_period_end"
+    data = csv(row(customer, "2026-08-26", "2026-10-24", 120, 150, "2026-10-25"), header=header)
+    assert import_readings(io.BytesIO(data)).ok
+    again = import_readings(io.BytesIO(data))
+    assert again.ok, again.errors
+    assert (again.inserted, again.updated, again.unchanged, again.replaced) == (0, 0, 1, 0)
+    assert periods(customer)[-1] == (D(2026, 8, 26), D(2026, 10, 24), "")
+
+
 def test_the_column_may_be_blank_on_rows_that_replace_nothing(customer):
     header = HEADER + ",replaces_period_end"
     data = csv(row(customer, "2026-10-26", "2026-12-25", 152, 170, ""), header=header)
