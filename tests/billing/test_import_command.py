@@ -121,8 +121,15 @@ def test_verbosity_2_lists_the_flagged_lines():
 
 
 def test_a_missing_file_is_a_clear_error():
-    with pytest.raises(CommandError, match="no-such.csv"):
+    with pytest.raises(CommandError) as missing:
         run("import_readings", "no-such.csv")
+    assert str(missing.value) == "no-such.csv: ファイルがありません。"
+
+
+def test_a_directory_is_refused_in_japanese(tmp_path):
+    with pytest.raises(CommandError) as directory:
+        run("import_customers", str(tmp_path))
+    assert str(directory.value) == f"{tmp_path}: フォルダです。CSVファイルを指定してください。"
 
 
 class _Terminal(io.StringIO):

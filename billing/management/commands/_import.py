@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -13,6 +14,15 @@ from billing.imports import ENCODINGS, ImportResult
 
 # More than this is noise on a terminal; the count of the rest is printed.
 SHOWN_ERRORS = 100
+OPEN_ERRORS = {
+    errno.ENOENT: "ファイルがありません。",
+    errno.EISDIR: "フォルダです。CSVファイルを指定してください。",
+    errno.EACCES: "読み取る権限がありません。",
+}
+
+
+def _open_error(exc: OSError) -> str:
+    return OPEN_ERRORS.get(exc.errno, f"開けません({exc.strerror})。")
 
 
 class ImportCommand(BaseCommand):
@@ -43,7 +53,7 @@ class ImportCommand(BaseCommand):
                 try:
                     stream = stack.enter_context(open(options["path"], "rb"))  # noqa: SIM115
                 except OSError as exc:
-                    raise CommandError(f"{options['path']}: {exc.strerror}") from exc
+                    raise CommandError(f"{options['path']}: {_open_error(exc)}") from exc
             bar = stack.enter_context(
                 tqdm(
                     unit="行",
