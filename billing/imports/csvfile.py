@@ -52,6 +52,11 @@ def too_long(line: int) -> RowError:
     return RowError(line, "row", _("長すぎます(1行は %(kib)d KiB までです)。") % {"kib": 64})
 
 
+def cr_only(line: int) -> RowError:
+    message = _("改行がCRだけです。改行コードをLFかCRLFにして保存し直してください。")
+    return RowError(line, "row", message)
+
+
 def records(
     stream: BinaryIO,
     columns: tuple[str, ...],
@@ -66,7 +71,8 @@ def records(
     if encoding is not None and encoding not in ENCODINGS:
         raise ValueError(encoding)
     errors: list[RowError] = []
-    reader = csv.reader(_lines(stream, encoding or "utf-8", errors))
+    lone_crs: set[int] = set()  # the current block's lines with a CR alone inside
+    reader = csv.reader(_lines(stream, encoding or "utf-8", errors, lone_crs))
     try:
         try:
             header = next(reader, None)
@@ -77,7 +83,7 @@ def records(
         if names is None:
             return
         errors.clear()
-        yield from _rows(reader, names, (*columns, *optional), errors)
+        yield from _rows(reader, names, (*columns, *optional), errors, lone_crs)
     except Refused as refused:
         yield from errors
         yield refused.error
@@ -103,7 +109,7 @@ def _header(header, columns, optional, errors: list[RowError]) -> list[str] | No
     return None if errors else names
 
 
-def _rows(reader, names: list[str], wanted: tuple, errors: list) -> Iterator[Record | RowError]:
+def _rows(reader, names: list[str], wanted: tuple, errors: list, lone_crs: set[int]):
     width, last = len(names), reader.line_num
     # An optional column the header lacks is read from a blank appended to each row.
     pick = itemgetter(*(names.index(n) if n in names else width for n in wanted))
@@ -111,6 +117,8 @@ def _rows(reader, names: list[str], wanted: tuple, errors: list) -> Iterator[Rec
         try:
             fields = next(reader, None)
         except csv.Error:  # a field over the csv module's limit, a quote in the wrong place
+            if reader.line_num in lone_crs:  # or a line ending in CR alone, outside quotes
+                raise Refused(cr_only(reader.line_num)) from None
             raise Refused(too_long(last + 1)) from None  # records() reports ``errors`` first
         line, last = last + 1, reader.line_num
         yield from errors
@@ -128,8 +136,11 @@ def _rows(reader, names: list[str], wanted: tuple, errors: list) -> Iterator[Rec
             yield RowError(line, "row", message)
 
 
-def _lines(stream: BinaryIO, encoding: str, errors: list[RowError]) -> Iterator[str]:
-    """The file's lines, decoded, one block at a time; a line that does not decode is blank."""
+def _lines(stream: BinaryIO, encoding: str, errors: list, lone_crs: set) -> Iterator[str]:
+    """The file's lines, decoded, one block at a time; a line that does not decode is blank.
+
+    ``lone_crs`` is kept to the numbers of the block's lines with a CR alone inside.
+    """
     codec = "cp932" if encoding == "cp932" else "utf-8"
     number, pending, first = 0, b"", True
     while True:
@@ -149,6 +160,7 @@ def _lines(stream: BinaryIO, encoding: str, errors: list[RowError]) -> Iterator[
                 return
             continue
         _check_line_lengths(chunk, number)
+        _find_lone_crs(chunk, number, lone_crs)
         yield from _decoded(chunk, codec, number, errors)
         number += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
 
@@ -162,13 +174,19 @@ def _check_line_lengths(chunk: bytes, number: int) -> None:
         raise Refused(too_long(number + index + 1))
 
 
+def _find_lone_crs(chunk: bytes, number: int, lone_crs: set[int]) -> None:
+    lone_crs.clear()
+    if chunk.count(b"\r") != chunk.count(b"\r\n"):  # rare: two scans in C otherwise
+        lines = enumerate(chunk.split(b"\n"), start=number + 1)
+        lone_crs.update(n for n, raw in lines if b"\r" in raw.removesuffix(b"\r"))
+
+
 def _check_newlines(data: bytes) -> None:
     """Refuse a file whose lines end in CR alone (old Mac style): it would read as one line."""
     end = data.find(b"\n")
     first = data[:end] if end >= 0 else data
     if b"\r" in first.rstrip(b"\r"):
-        message = _("改行がCRだけです。改行コードをLFかCRLFにして保存し直してください。")
-        raise Refused(RowError(1, "row", message))
+        raise Refused(cr_only(1))
 
 
 def _decoded(chunk: bytes, codec: str, number: int, errors: list[RowError]) -> Iterator[str]:

@@ -121,6 +121,18 @@ def test_lines_ending_in_cr_alone_are_refused_with_a_japanese_message(customer):
     ]
 
 
+@pytest.mark.parametrize("rows_before", [0, 50])
+def test_one_line_ending_in_cr_alone_in_an_lf_file_is_named_with_its_number(customer, rows_before):
+    # It was reported as 「長すぎます」 although the line is short.
+    rows = [good_row(customer).replace("2025", str(1950 + i)) for i in range(rows_before + 3)]
+    rows[-2] = rows[-2].replace("\n", "\r")
+    data = HEADER + "".join(rows)
+    result = import_readings(io.BytesIO(data.encode()))
+    assert [str(e) for e in result.errors] == [
+        f"line {rows_before + 3}: row: 改行がCRだけです。改行コードをLFかCRLFにして保存し直してください。"
+    ]
+
+
 def test_a_blank_header_is_no_header(customer):
     result = import_readings(io.BytesIO(b"\n" + good_row(customer).encode()))
     assert [str(e) for e in result.errors] == ["line 1: header: ヘッダー行がありません。"]
