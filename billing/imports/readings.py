@@ -298,8 +298,9 @@ def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
         f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
     )
-    cursor.execute(f"SELECT s.line {flagged} ORDER BY s.line LIMIT {max_errors}")
-    result.flagged_lines = [line for (line,) in cursor.fetchall()]
+    cursor.execute(f"SELECT s.line, r.flag {flagged} ORDER BY s.line LIMIT {max_errors}")
+    result.line_flags = dict(cursor.fetchall())
+    result.flagged_lines = list(result.line_flags)
     result.flagged += len(result.flagged_lines)
     if len(result.flagged_lines) == max_errors:
         cursor.execute(f"SELECT COUNT(*) {flagged}")

@@ -25,6 +25,7 @@ class ImportResult:
     unchanged: int = 0
     flagged: int = 0
     flagged_lines: list[int] = field(default_factory=list)  # the first ``max_errors``
+    line_flags: dict[int, str] = field(default_factory=dict)  # their flags
     # Stored readings (not in the file) the import flagged: (customer number, start, end, flag).
     flagged_stored: list[tuple] = field(default_factory=list)  # the first ``max_errors``
     replaced: int = 0  # stored periods a correction deleted
@@ -54,16 +55,26 @@ class ImportResult:
 
     def details(self) -> list[str]:
         """What ``-v 2`` and the admin list besides the summary."""
+        lines = [
+            _("要確認(%(flag)s)の行: %(lines)s")
+            % {"flag": flag.label, "lines": ", ".join(map(str, lines))}
+            for flag in Flag
+            if (lines := [n for n, f in self.line_flags.items() if f == flag])
+        ]
         stored = [
             _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
             % {"flag": Flag(flag).label, "number": number, "start": start, "end": end}
             for number, start, end, flag in self.flagged_stored
         ]
-        return stored + [
-            _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
-            % {"line": line, "number": number, "start": start, "end": end}
-            for line, number, start, end in self.replaced_periods
-        ]
+        return (
+            lines
+            + stored
+            + [
+                _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
+                % {"line": line, "number": number, "start": start, "end": end}
+                for line, number, start, end in self.replaced_periods
+            ]
+        )
 
     def add_error(self, error: RowError, limit: int) -> None:
         self.error_count += 1

@@ -114,10 +114,20 @@ def test_verbosity_0_prints_nothing_on_success_and_only_errors_on_failure():
     )
 
 
-def test_verbosity_2_lists_the_flagged_lines():
+def test_verbosity_2_lists_the_flagged_lines_by_flag(tmp_path):
     run("import_customers", str(FIXTURES / "customers_good.csv"))
-    out, _ = run("import_readings", str(FIXTURES / "readings_good.csv"), "-v", "2")
-    assert out.splitlines()[0] == "要確認(メーター一巡・交換、前回指針の不一致)の行: 7"
+    # readings_good.csv's line 7 went round; a copy whose line 3 does not follow line 2.
+    lines = (FIXTURES / "readings_good.csv").read_text().splitlines(keepends=True)
+    fields = lines[2].split(",")
+    previous, usage = int(fields[5]) + 1, int(fields[7]) - 1
+    lines[2] = ",".join([*fields[:5], str(previous), fields[6], str(usage), *fields[8:]])
+    path = tmp_path / "readings.csv"
+    path.write_text("".join(lines))
+    out, _ = run("import_readings", str(path), "-v", "2")
+    assert out.splitlines()[:2] == [
+        "要確認(メーター一巡・交換)の行: 7",
+        "要確認(前回指針の不一致)の行: 3",
+    ]
 
 
 def test_a_missing_file_is_a_clear_error():

@@ -81,9 +81,6 @@ class ImportCommand(BaseCommand):
             raise CommandError(
                 f"{result.error_count} 件の問題があるため、何も書き込みませんでした。"
             )
-        if options["verbosity"] >= 2 and result.flagged_lines:
-            lines = ", ".join(str(line) for line in result.flagged_lines)
-            self.stdout.write(f"要確認(メーター一巡・交換、前回指針の不一致)の行: {lines}")
         if options["verbosity"] >= 2:
             for detail in result.details():
                 self.stdout.write(detail)
