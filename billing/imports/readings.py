@@ -284,16 +284,16 @@ def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
 
     A file that changed nothing (a re-run) leaves every flag as it was.
     """
+    mine = f"customer_id IN (SELECT customer_id FROM {S})"
     if result.inserted or result.updated or result.replaced:
-        mine = f"customer_id IN (SELECT customer_id FROM {S})"
         cursor.execute(f"DROP TABLE IF EXISTS {FLAGGED_BEFORE}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {FLAGGED_BEFORE} AS SELECT id, flag FROM {READINGS} "
-            f"WHERE {mine} AND flag <> ''"
+            f"CREATE TEMPORARY TABLE {FLAGGED_BEFORE} (id integer PRIMARY KEY, flag text)"
+        )
+        cursor.execute(
+            f"INSERT INTO {FLAGGED_BEFORE} SELECT id, flag FROM {READINGS} WHERE {mine} AND flag <> ''"
         )
         integrity.refresh_flags_sql(cursor, f"SELECT customer_id FROM {S}")
-        _list_newly_flagged_stored(cursor, result, max_errors, mine)
-        cursor.execute(f"DROP TABLE {FLAGGED_BEFORE}")
     flagged = (
         f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
@@ -301,22 +301,24 @@ def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
     cursor.execute(f"SELECT s.line, r.flag {flagged} ORDER BY s.line LIMIT {max_errors}")
     result.line_flags = dict(cursor.fetchall())
     result.flagged_lines = list(result.line_flags)
-    result.flagged += len(result.flagged_lines)
-    if len(result.flagged_lines) == max_errors:
+    result.flagged = len(result.flagged_lines)
+    if result.flagged == max_errors:
         cursor.execute(f"SELECT COUNT(*) {flagged}")
-        result.flagged += cursor.fetchone()[0] - max_errors
+        (result.flagged,) = cursor.fetchone()
+    if result.inserted or result.updated or result.replaced:
+        _list_newly_flagged_stored(cursor, result, max_errors, mine, f"SELECT r.id {flagged}")
+        cursor.execute(f"DROP TABLE {FLAGGED_BEFORE}")
 
 
-def _list_newly_flagged_stored(cursor, result: ImportResult, max_errors: int, mine: str):
+def _list_newly_flagged_stored(cursor, result, max_errors: int, mine: str, in_file: str):
+    """Readings of the file's contracts, not in the file, flagged now and not before."""
     newly = (
         f"FROM {READINGS} r JOIN billing_customer c ON c.id = r.customer_id "
-        f"WHERE r.{mine} AND r.flag <> '' "
-        f"AND NOT EXISTS (SELECT 1 FROM {S} s WHERE s.customer_id = r.customer_id "
-        "AND s.period_end = r.period_end) "
+        f"WHERE r.{mine} AND r.flag <> '' AND r.id NOT IN ({in_file}) "
         f"AND NOT EXISTS (SELECT 1 FROM {FLAGGED_BEFORE} b WHERE b.id = r.id AND b.flag = r.flag)"
     )
     cursor.execute(f"SELECT COUNT(*) {newly}")
-    (result.flagged,) = cursor.fetchone()
+    result.flagged += cursor.fetchone()[0]
     cursor.execute(
         f"SELECT c.number, r.period_start, r.period_end, r.flag {newly} "
         f"ORDER BY c.number, r.period_start LIMIT {max_errors}"
