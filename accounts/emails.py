@@ -36,6 +36,14 @@ def _by_challenge(challenge: EmailChallenge) -> str:
     return f"challenge-{challenge.pk}"
 
 
+def _to_member(
+    member: Member, name: str, *, to: str | None = None, key: str | None = None, **context
+) -> None:
+    """Mail ``member`` (at ``to`` if given, e.g. a new address); the template gets ``member``."""
+    context = {"member": member, **context}
+    _send(member.utility, to or member.email, name, context, member=member, key=key)
+
+
 def send_signup_link(utility: Utility, email: str, signup_url: str, challenge) -> None:
     context = {"signup_url": signup_url, "expires_at": challenge.expires_at}
     _send(utility, email, "signup_link", context, key=_by_challenge(challenge))
@@ -46,94 +54,66 @@ def send_signup_existing(utility: Utility, email: str, login_url: str, recovery_
 
 
 def send_signup_complete(member: Member) -> None:
-    _send(
-        member.utility,
-        member.email,
-        "signup_complete",
-        {"member": member},
-        member=member,
-        key=f"member-{member.pk}",
-    )
+    _to_member(member, "signup_complete", key=f"member-{member.pk}")
 
 
 def send_member_approved(member: Member, login_url: str) -> None:
-    _send(
-        member.utility,
-        member.email,
-        "member_approved",
-        {"member": member, "login_url": login_url},
-        member=member,
-        key=f"member-{member.pk}",
-    )
+    _to_member(member, "member_approved", login_url=login_url, key=f"member-{member.pk}")
 
 
 def send_member_rejected(member: Member) -> None:
-    _send(
-        member.utility,
-        member.email,
-        "member_rejected",
-        {"member": member},
-        member=member,
-        key=f"member-{member.pk}",
-    )
+    _to_member(member, "member_rejected", key=f"member-{member.pk}")
 
 
 # Recovery and account settings (issue 5) ------------------------------------------------
 
 
 def send_password_reset_link(member: Member, reset_url: str, challenge) -> None:
-    context = {"member": member, "reset_url": reset_url, "expires_at": challenge.expires_at}
-    _send(
-        member.utility,
-        member.email,
+    _to_member(
+        member,
         "password_reset_link",
-        context,
-        member=member,
+        reset_url=reset_url,
+        expires_at=challenge.expires_at,
         key=_by_challenge(challenge),
     )
 
 
 def send_password_reset_code(member: Member, code: str, challenge) -> None:
-    context = {"member": member, "code": code, "expires_at": challenge.expires_at}
-    _send(
-        member.utility,
-        member.email,
+    _to_member(
+        member,
         "password_reset_code",
-        context,
-        member=member,
+        code=code,
+        expires_at=challenge.expires_at,
         key=_by_challenge(challenge),
     )
 
 
 def send_recovery_locked(member: Member, locked_until) -> None:
-    context = {"member": member, "locked_until": locked_until}
-    _send(member.utility, member.email, "recovery_locked", context, member=member)
+    _to_member(member, "recovery_locked", locked_until=locked_until)
 
 
 def send_password_changed(member: Member) -> None:
-    _send(member.utility, member.email, "password_changed", {"member": member}, member=member)
+    _to_member(member, "password_changed")
 
 
 def send_email_change_link(member: Member, new_email: str, url: str, challenge) -> None:
-    context = {"member": member, "confirm_url": url, "expires_at": challenge.expires_at}
-    _send(
-        member.utility,
-        new_email,
+    _to_member(
+        member,
         "email_change_link",
-        context,
-        member=member,
+        to=new_email,
+        confirm_url=url,
+        expires_at=challenge.expires_at,
         key=_by_challenge(challenge),
     )
 
 
 def send_email_change_code(member: Member, new_email: str, code: str, challenge) -> None:
-    context = {"member": member, "code": code, "expires_at": challenge.expires_at}
-    _send(
-        member.utility,
-        new_email,
+    _to_member(
+        member,
         "email_change_code",
-        context,
-        member=member,
+        to=new_email,
+        code=code,
+        expires_at=challenge.expires_at,
         key=_by_challenge(challenge),
     )
 
@@ -143,35 +123,24 @@ def send_email_change_taken(utility: Utility, new_email: str) -> None:
 
 
 def send_email_changed(member: Member, old_email: str) -> None:
-    _send(member.utility, old_email, "email_changed", {"member": member}, member=member)
+    _to_member(member, "email_changed", to=old_email)
 
 
 def send_contract_added(member: Member, customer_number: str) -> None:
-    context = {"member": member, "customer_number": customer_number}
-    _send(member.utility, member.email, "contract_added", context, member=member)
+    _to_member(member, "contract_added", customer_number=customer_number)
 
 
 def send_contract_request_rejected(member: Member, customer_number: str, request_pk: int) -> None:
-    context = {"member": member, "customer_number": customer_number}
-    _send(
-        member.utility,
-        member.email,
+    _to_member(
+        member,
         "contract_request_rejected",
-        context,
-        member=member,
+        customer_number=customer_number,
         key=f"request-{request_pk}",
     )
 
 
 def send_withdrawn(member: Member) -> None:
-    _send(
-        member.utility,
-        member.email,
-        "withdrawn",
-        {"member": member},
-        member=member,
-        key=f"member-{member.pk}",
-    )
+    _to_member(member, "withdrawn", key=f"member-{member.pk}")
 
 
 # Signup by email code (issue 4) ---------------------------------------------------------

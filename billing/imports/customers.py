@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
-from .. import pagecache
 from . import stage
 from .csvfile import RowError, records
 from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
@@ -61,11 +60,7 @@ def import_customers(
         _refuse_repeats(cursor, result, max_errors)
         if result.ok:
             _merge(cursor, result)
-        stage.drop(cursor)
-        if dry_run or not result.ok:
-            transaction.set_rollback(True)
-    if result.ok and not dry_run:
-        pagecache.usage_data_changed()  # residents see the new rows at once
+        stage.finish(cursor, keep=result.ok and not dry_run)
     result.keep_first(max_errors)
     return result
 

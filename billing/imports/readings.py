@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
-from .. import integrity, pagecache
+from .. import integrity
 from . import stage
 from .csvfile import RowError, records
 from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
@@ -81,11 +81,7 @@ def import_readings(
             _merge(cursor, result, max_errors, replace_overlapping)
         if result.ok:
             _set_flags(cursor, result, max_errors)
-        stage.drop(cursor)
-        if dry_run or not result.ok:
-            transaction.set_rollback(True)
-    if result.ok and not dry_run:
-        pagecache.usage_data_changed()  # residents see the new rows at once
+        stage.finish(cursor, keep=result.ok and not dry_run)
     result.keep_first(max_errors)
     return result
 

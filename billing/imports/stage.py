@@ -12,8 +12,9 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 
+from .. import pagecache
 from .rows import IsoDate
 
 TABLE = "billing_import_stage"
@@ -55,6 +56,16 @@ def writer(cursor, row_type: type[NamedTuple]) -> Callable[[Iterable[NamedTuple]
 
 def drop(cursor) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def finish(cursor, keep: bool) -> None:
+    """End an import inside its transaction: drop the staging table, then either undo every
+    write (a refused file, a dry run) or drop the residents' cached pages so the rows show."""
+    drop(cursor)
+    if keep:
+        pagecache.usage_data_changed()
+    else:
+        transaction.set_rollback(True)
 
 
 def repeated_keys(cursor, key: tuple[str, ...], limit: int) -> tuple[int, list[tuple[int, int]]]:
