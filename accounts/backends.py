@@ -99,10 +99,10 @@ def member_with_utility(member_id: int) -> Member | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = [
-        functools.reduce(lambda value, convert: convert(value, col, connection), funcs, value)
-        for value, (col, funcs) in zip(row, converters, strict=True)
-    ]
+    values = list(row)
+    for index, col, funcs in converters:  # only the few columns that have converters
+        for convert in funcs:
+            values[index] = convert(values[index], col, connection)
     member = Member.from_db(alias, None, values[:split])
     utility = None if member.utility_id is None else Utility.from_db(alias, None, values[split:])
     Member.utility.field.set_cached_value(member, utility)
@@ -111,14 +111,16 @@ def member_with_utility(member_id: int) -> Member | None:
 
 @functools.cache
 def _member_select(alias: str) -> tuple[str, list, int]:
-    """Return get_user's SQL, each column's converters, and where Utility's columns start."""
+    """Return get_user's SQL, the columns with converters (and theirs), and where Utility's
+    columns start."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     columns = [field.get_col("m") for field in Member._meta.concrete_fields]
     columns += [field.get_col("u") for field in Utility._meta.concrete_fields]
     converters = [
-        (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-        for col in columns
+        (index, col, funcs)
+        for index, col in enumerate(columns)
+        if (funcs := connection.ops.get_db_converters(col) + col.get_db_converters(connection))
     ]
     select = ", ".join(f"{col.alias}.{quote(col.target.column)}" for col in columns)
     utility_key = quote(Member._meta.get_field("utility").column)
