@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 METER_DIAMETERS_MM = (13, 20, 25, 30, 40, 50, 75, 100, 150)
@@ -116,3 +117,90 @@ class MeterReading(models.Model):
     @property
     def days(self) -> int:
         return (self.period_end - self.period_start).days + 1
+
+
+class ImportFile(models.Model):
+    """A CSV uploaded in the admin, kept in the database (``ImportChunk``) so that every server
+    and worker reaches it; deleted with its jobs a day after the upload (billing.importjobs)."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("契約")
+        READINGS = "readings", _("検針・料金")
+
+    kind = models.CharField(_("種類"), max_length=10, choices=Kind)
+    # Whose rows the file may hold: the uploader's utility; blank for a superuser's (any).
+    utility = models.ForeignKey(
+        "portal.Utility",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="import_files",
+        verbose_name=_("事業者"),
+    )
+    name = models.CharField(_("ファイル名"), max_length=255)
+    size = models.BigIntegerField(_("大きさ(バイト)"), default=0)
+    uploaded_by = models.CharField(_("取り込んだ職員"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("受付日時"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("取り込むCSV")
+        verbose_name_plural = _("取り込むCSV")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportChunk(models.Model):
+    """About a megabyte of an uploaded file, in order (``seq``)."""
+
+    file = models.ForeignKey(ImportFile, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["file", "seq"], name="import_chunk_unique_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_id}:{self.seq}"
+
+
+class ImportJob(models.Model):
+    """One run of the importer over a stored file (a dry run, or the import itself)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("待機中")
+        RUNNING = "running", _("取り込み中")
+        DONE = "done", _("完了")
+        FAILED = "failed", _("失敗")
+
+    file = models.ForeignKey(ImportFile, on_delete=models.CASCADE, related_name="jobs")
+    encoding = models.CharField(_("文字コード"), max_length=10, blank=True)
+    dry_run = models.BooleanField(_("検査のみ"), default=True)
+    replace_overlapping = models.BooleanField(_("重なる検針を置き換える"), default=False)
+    state = models.CharField(
+        _("状態"), max_length=10, choices=State, default=State.QUEUED, db_index=True
+    )
+    rows_read = models.BigIntegerField(_("読み込んだ行"), default=0)
+    writing = models.BooleanField(_("照合・書き込み中"), default=False)
+    result = models.JSONField(_("結果"), null=True, blank=True)
+    failure = models.TextField(_("失敗の理由"), blank=True)
+    started_by = models.CharField(_("開始した職員"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("受付日時"), default=timezone.now)
+    started_at = models.DateTimeField(_("開始日時"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最終報告"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("終了日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("CSV取り込み")
+        verbose_name_plural = _("CSV取り込み")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.file_id}:{self.pk} {self.get_state_display()}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

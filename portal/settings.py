@@ -198,7 +198,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.sweep_outbox",
         "schedule": env.float("PORTAL_OUTBOX_SWEEP_SECONDS", default=60.0),
     },
+    # Admin CSV uploads (billing.importjobs): dead workers' jobs, lost jobs, files over a day old.
+    "import-sweep": {
+        "task": "billing.tasks.sweep_imports",
+        "schedule": env.float("PORTAL_IMPORT_SWEEP_SECONDS", default=60.0),
+    },
 }
+# A background CSV import writes its progress (its heartbeat) this often; one silent for the
+# lease is taken for dead (失敗); one queued this long without a worker is queued again.
+PORTAL_IMPORT_PROGRESS_SECONDS = env.float("PORTAL_IMPORT_PROGRESS_SECONDS", default=1.0)
+PORTAL_IMPORT_LEASE_SECONDS = env.float("PORTAL_IMPORT_LEASE_SECONDS", default=300.0)
+PORTAL_IMPORT_HANDOFF_SECONDS = env.float("PORTAL_IMPORT_HANDOFF_SECONDS", default=60.0)
 # The outbox: tries before a mail is 「送信失敗」, the first retry's wait (doubled each time,
 # capped), and how long a worker may hold a claimed mail before the sweep hands it on.
 PORTAL_OUTBOX_MAX_ATTEMPTS = env.int("PORTAL_OUTBOX_MAX_ATTEMPTS", default=8)

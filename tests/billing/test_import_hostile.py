@@ -62,7 +62,8 @@ def test_a_128_kib_field_is_refused_in_the_admin_upload(customer, client):
     client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
     text = HEADER + good_row(customer) + "kanazawa," + "9" * 131_073 + ",x\n"
     upload = SimpleUploadedFile("big.csv", text.encode(), content_type="text/csv")
-    page = client.post(reverse("admin:billing_meterreading_import_csv"), {"file": upload})
+    url = reverse("admin:billing_meterreading_import_csv")
+    page = client.post(url, {"file": upload}, follow=True)
     assert page.status_code == 200
     assert f"line 3: row: {TOO_LONG}" in page.content.decode()
     assert not MeterReading.objects.exists()

@@ -1,0 +1,237 @@
+"""Admin CSV uploads, imported in the background (issue 18).
+
+- ``store`` keeps the upload in the database (``ImportFile``, ~1 MB ``ImportChunk`` rows), so
+  every server and worker reaches it and no process holds the whole file; ``start`` writes a
+  job and, after commit, queues ``billing.tasks.run_import`` (in-process without a broker).
+- ``run`` claims the job (queued → running, one conditional UPDATE), streams the chunks into
+  ``import_customers`` / ``import_readings`` and keeps the result (the same lines the
+  synchronous page showed). While it runs, a thread of its own (its own database connection,
+  outside the import's transaction) writes the rows read so far about once a second; that
+  write is also the job's heartbeat.
+- ``sweep`` (celery beat, every minute) marks 失敗 a job whose heartbeat stopped for longer
+  than the lease (its worker died; the import's transaction died with it, so nothing was
+  written), hands on jobs the queue lost, and deletes files and jobs older than a day.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.models import Utility
+
+from .imports import ImportResult, import_customers, import_readings
+from .models import ImportChunk, ImportFile, ImportJob
+
+logger = logging.getLogger("billing.importjobs")
+
+CHUNK_SIZE = 1 << 20
+State = ImportJob.State
+KEEP = timedelta(days=1)
+
+
+def store(upload, kind: str, utility: Utility | None, uploaded_by: str) -> ImportFile:
+    """Write an uploaded file (Django's ``UploadedFile``) in chunks; call inside a transaction."""
+    stored = ImportFile.objects.create(
+        kind=kind, utility=utility, name=upload.name[:255], uploaded_by=uploaded_by
+    )
+    size, seq, pending = 0, 0, b""
+    for piece in upload.chunks(CHUNK_SIZE):
+        pending += piece
+        while len(pending) >= CHUNK_SIZE:
+            ImportChunk.objects.create(file=stored, seq=seq, data=pending[:CHUNK_SIZE])
+            size, seq, pending = size + CHUNK_SIZE, seq + 1, pending[CHUNK_SIZE:]
+    if pending:
+        ImportChunk.objects.create(file=stored, seq=seq, data=pending)
+        size += len(pending)
+    stored.size = size
+    stored.save(update_fields=["size"])
+    return stored
+
+
+def start(stored: ImportFile, *, started_by: str, **options) -> ImportJob:
+    """Write a job over ``stored`` and queue it after commit."""
+    job = ImportJob.objects.create(file=stored, started_by=started_by, **options)
+    transaction.on_commit(lambda: hand_to_worker(job.pk))
+    return job
+
+
+def hand_to_worker(pk: int) -> None:
+    """Queue the job; with the broker down it stays 待機中 and the sweep hands it on."""
+    from .tasks import run_import
+
+    try:
+        run_import.delay(pk)
+    except Exception:  # noqa: BLE001 - a broker down (kombu/redis errors): the sweep queues it
+        if run_import.app.conf.task_always_eager:
+            raise
+        logger.warning("import job %s not queued (broker unavailable); the sweep will", pk)
+
+
+class ChunkReader(io.RawIOBase):
+    """The stored file as a binary stream, one chunk in memory at a time."""
+
+    def __init__(self, stored: ImportFile) -> None:
+        self.stored, self.seq, self.buffer = stored, 0, memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        if not self.buffer:
+            data = (
+                ImportChunk.objects.filter(file=self.stored, seq=self.seq)
+                .values_list("data", flat=True)
+                .first()
+            )
+            if data is None:
+                return 0
+            self.buffer, self.seq = memoryview(bytes(data)), self.seq + 1
+        count = min(len(target), len(self.buffer))
+        target[:count] = self.buffer[:count]
+        self.buffer = self.buffer[count:]
+        return count
+
+
+class Reporter:
+    """Counts the rows the importer reports and writes them on the job about once a second,
+    from a thread with its own connection (the import's own transaction is not committed
+    until the end, so nobody would see a progress written through it)."""
+
+    def __init__(self, pk: int) -> None:
+        self.pk, self.rows, self.writing = pk, 0, False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"import-job-{pk}", daemon=True)
+
+    def read(self, count: int) -> None:
+        self.rows += count
+
+    def done_reading(self) -> None:
+        self.writing = True
+
+    def __enter__(self) -> Reporter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        try:
+            while not self.stop.wait(settings.PORTAL_IMPORT_PROGRESS_SECONDS):
+                self.write()
+        finally:
+            connection.close()  # this thread's own
+
+    def write(self) -> None:
+        try:
+            ImportJob.objects.filter(pk=self.pk, state=State.RUNNING).update(
+                rows_read=self.rows, writing=self.writing, heartbeat_at=timezone.now()
+            )
+        except DatabaseError:  # a busy SQLite: the next second's write says it
+            logger.debug("import job %s: progress not written this time", self.pk)
+
+
+def run(pk: int) -> str:
+    """Run one queued job; return what became of it."""
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(pk=pk, state=State.QUEUED).update(
+        state=State.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        return "taken"  # done, failed, or another worker has it
+    job = ImportJob.objects.select_related("file", "file__utility").get(pk=pk)
+    importer = import_readings if job.file.kind == ImportFile.Kind.READINGS else import_customers
+    options = (
+        {"replace_overlapping": job.replace_overlapping} if importer is import_readings else {}
+    )
+    try:
+        with Reporter(pk) as reporter:
+            result = importer(
+                io.BufferedReader(ChunkReader(job.file), CHUNK_SIZE),
+                encoding=job.encoding or None,
+                dry_run=job.dry_run,
+                utility=job.file.utility,
+                progress=reporter.read,
+                writing=reporter.done_reading,
+                **options,
+            )
+    except Exception as exc:
+        logger.exception("import job %s failed", pk)
+        ImportJob.objects.filter(pk=pk).update(
+            state=State.FAILED,
+            finished_at=timezone.now(),
+            failure=_(
+                "取り込みの途中でエラーが発生したため、何も書き込みませんでした"
+                "(%(error)s)。もう一度取り込んでも同じ場合は、システム管理者に連絡してください。"
+            )
+            % {"error": type(exc).__name__},
+        )
+        return State.FAILED
+    # Even if a sweep took it for dead meanwhile (a very long write): what happened wins.
+    ImportJob.objects.filter(pk=pk).update(
+        state=State.DONE,
+        rows_read=result.rows,
+        writing=False,
+        result=as_json(result),
+        finished_at=timezone.now(),
+        failure="",
+    )
+    return State.DONE
+
+
+def as_json(result: ImportResult) -> dict:
+    """What the job page shows: the importer's own lines, as the synchronous page showed them."""
+    return {
+        "ok": result.ok,
+        "dry_run": result.dry_run,
+        "summary": result.summary(),
+        "error_count": result.error_count,
+        "errors": [str(error) for error in result.errors],
+        "more_errors": result.more_errors,
+        "details": result.details(),
+    }
+
+
+def sweep() -> dict[str, int]:
+    """Fail jobs whose worker died, queue jobs the queue lost, delete what is over a day old."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.PORTAL_IMPORT_LEASE_SECONDS)
+    dead = ImportJob.objects.filter(state=State.RUNNING, heartbeat_at__lt=now - lease).update(
+        state=State.FAILED,
+        finished_at=now,
+        writing=False,
+        failure=_(
+            "取り込みを行っていた処理が止まったため、中断しました。何も書き込まれていません。"
+            "もう一度取り込んでください。"
+        ),
+    )
+    handoff = timedelta(seconds=settings.PORTAL_IMPORT_HANDOFF_SECONDS)
+    # A queued job's heartbeat_at is when it was last handed on (so each is handed again once
+    # per handoff, not at every sweep while it waits behind a long import).
+    waiting = ImportJob.objects.filter(state=State.QUEUED).filter(
+        Q(heartbeat_at__isnull=True, created_at__lt=now - handoff)
+        | Q(heartbeat_at__lt=now - handoff)
+    )
+    lost = list(waiting.values_list("pk", flat=True))
+    ImportJob.objects.filter(pk__in=lost, state=State.QUEUED).update(heartbeat_at=now)
+    for pk in lost:
+        hand_to_worker(pk)
+    old = ImportFile.objects.filter(created_at__lt=now - KEEP).exclude(
+        jobs__state__in=[State.QUEUED, State.RUNNING]
+    )
+    deleted = 0
+    for stored in old.iterator():
+        ImportChunk.objects.filter(file=stored).delete()  # chunk by chunk's file, not all at once
+        stored.delete()
+        deleted += 1
+    return {"failed": dead, "queued_again": len(lost), "deleted_files": deleted}
