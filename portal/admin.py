@@ -322,6 +322,7 @@ class UtilityAdmin(UtilityScopedAdmin):
                     "inquiry_email",
                     "faq",
                     "sender_email",
+                    "mail_rate_per_minute",
                     "terms_text",
                     "privacy_text",
                     "data_delay_note",

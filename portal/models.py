@@ -148,6 +148,16 @@ class Utility(models.Model):
             "会員登録が完了しました)。空欄なら「【ポータル名】会員登録が完了しました」です。"
         ),
     )
+    mail_rate_per_minute = models.PositiveIntegerField(
+        _("メール送信の上限(通/分)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "メールサーバーが1分あたりに受け付ける通数の上限。超えた分は送信待ちのまま次の分に"
+            "送ります(失敗にはしません)。空欄なら上限なし。"
+        ),
+    )
     data_delay_note = models.CharField(
         _("データ反映の案内"),
         max_length=200,

@@ -9,6 +9,8 @@
 - A 4xx reply or a server that cannot be reached is tried again later, each wait twice the last;
   a 5xx reply, or the last try, marks the mail failed with the server's reply, for staff (the
   admin's 送信メール) and for the member (``mail_failed``: their history and next login).
+- A utility's 「メール送信の上限(通/分)」 is counted across every worker in the shared cache
+  (``_over_rate``); a mail over it goes back to pending with a later next try, never failed.
 - ``sweep`` (celery beat, every minute) hands on what no worker took: rows whose publish failed
   (Redis down), retries whose time has come, and claims older than the lease (a killed worker).
 """
@@ -16,11 +18,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import smtplib
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -101,14 +105,49 @@ def deliver(pk: int) -> str:
     )
     if not claimed:
         return "taken"  # sent, failed, or another worker holds it
-    mail = OutboxMail.objects.get(pk=pk)
+    mail = OutboxMail.objects.select_related("utility").get(pk=pk)
     mine = OutboxMail.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at)
+    wait_until = _over_rate(mail.utility, claimed_at)
+    if wait_until is not None:
+        # Over the utility's rate: back to pending for a later window; no try is spent on it.
+        mine.update(status=Status.PENDING, next_attempt_at=wait_until, attempts=F("attempts") - 1)
+        return "waiting"
     try:
         _send(mail)
     except Exception as exc:  # noqa: BLE001 - every failure is kept on the row
         return _failed_try(mail, mine, exc)
     mine.update(status=Status.SENT, sent_at=timezone.now(), body="", last_error="")
     return Status.SENT
+
+
+def _over_rate(utility: Utility, now) -> datetime | None:
+    """None if this mail may go now under the utility's 「メール送信の上限(通/分)」, else when
+    to try it again.
+
+    A fixed window per utility, counted in the shared cache (Redis) so that every worker process
+    and machine counts the same mails: each mail taken for sending adds one to the window's
+    count. A mail over the window's share waits for the window its place in the count falls in
+    (the 25th of 10 a minute waits two windows), so a backlog drains at the rate instead of
+    every waiting mail being tried again each minute. With the cache unreachable it waits one
+    window: mail is never sent uncounted, and never failed for the rate.
+    """
+    rate = utility.mail_rate_per_minute
+    if not rate:
+        return None
+    window = settings.PORTAL_OUTBOX_RATE_WINDOW_SECONDS
+    allowed = max(1, math.ceil(rate * window / 60))
+    number = int(now.timestamp() // window)
+    key = f"outbox-rate:{utility.pk}:{number}"
+    try:
+        cache.add(key, 0, timeout=int(window * 2) + 1)
+        count = cache.incr(key)
+    except Exception:  # noqa: BLE001 - the cache down (redis errors): wait, uncounted is no option
+        logger.warning("outbox rate of utility %s not counted (cache unavailable)", utility.pk)
+        count = allowed + 1
+    if count <= allowed:
+        return None
+    windows_ahead = math.ceil((count - allowed) / allowed)
+    return datetime.fromtimestamp((number + windows_ahead) * window, tz=UTC)
 
 
 def _send(mail: OutboxMail) -> None:

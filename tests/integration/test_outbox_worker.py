@@ -153,3 +153,39 @@ def test_a_4xx_is_tried_again_and_a_5xx_fails_visible_to_staff_and_member(worker
     assert sink.counts() == {"grey:0": 1}
     event = MemberEvent.objects.get(member=member, action="mail_failed")
     assert event.detail == {"mail": "password_changed", "reply": "550 5.1.1 No such user"}
+
+
+def test_two_workers_keep_to_the_utilitys_rate_and_fail_nothing_for_it(worker, sink, tmp_path):
+    """「メール送信の上限」 60 通/分, counted in 5-second windows (5 a window) in the shared
+    Redis by two worker processes: 20 mails take at least three windows, none fails."""
+    window = 5
+    second = Worker(BROKER_URL, sink, tmp_path, beat=False)
+    for one in (worker, second):
+        one.env.update(CACHE_URL=REDIS_URL, PORTAL_OUTBOX_RATE_WINDOW_SECONDS=str(window))
+    utility = UtilityFactory(mail_rate_per_minute=60)
+    try:
+        worker.start()
+        second.start()
+        write(utility, 20, "rated")
+        waited = []
+        wait_until(
+            lambda: (
+                waited.append(OutboxMail.objects.filter(status=Status.PENDING, attempts=0).count())
+                or len(sink.counts()) == 20
+            ),
+            120,
+            "every rated mail",
+            worker,
+        )
+    finally:
+        second.stop()
+    arrivals = sorted(sink.arrivals)
+    assert set(sink.counts().values()) == {1}
+    assert not OutboxMail.objects.exclude(status=Status.SENT).exists()
+    assert max(waited) >= 10  # most waited as pending, untried, while the first went
+    # A fixed window lets at most twice its share through in any span of its length, so 11
+    # mails span three windows (less the time a send takes: half a window is room enough);
+    # without the rate, 20 mails go in about a second.
+    for first, last in zip(arrivals, arrivals[10:], strict=False):
+        assert last - first >= window / 2, arrivals
+    assert arrivals[-1] - arrivals[0] >= window, arrivals

@@ -33,6 +33,7 @@ class Sink:
 
     def __init__(self) -> None:
         self.keys: list[str] = []
+        self.arrivals: list[float] = []  # when each was accepted (wall clock, for rates)
         self.refuse: dict[str, tuple[str, int | None]] = {}
         self.lock = threading.Lock()
         self.port = _free_port()
@@ -54,6 +55,7 @@ class Sink:
         key = email.message_from_bytes(envelope.content)["X-Portal-Mail-Key"]
         with self.lock:
             self.keys.append(key)
+            self.arrivals.append(time.time())
         return "250 Message accepted for delivery"
 
     def counts(self) -> Counter:
@@ -64,7 +66,8 @@ class Sink:
 class Worker:
     """``celery -A portal worker -B`` (solo pool: one process, one mail at a time)."""
 
-    def __init__(self, broker_url: str, sink: Sink, workdir: Path) -> None:
+    def __init__(self, broker_url: str, sink: Sink, workdir: Path, beat: bool = True) -> None:
+        self.beat = beat
         self.env = {
             **os.environ,
             **_base_env(),
@@ -83,7 +86,7 @@ class Worker:
 
     def start(self) -> None:
         self.starts += 1
-        log = self.workdir / f"worker-{self.starts}.log"
+        log = self.workdir / f"worker-{id(self)}-{self.starts}.log"
         self.log = log
         self.process = subprocess.Popen(
             [
@@ -93,9 +96,7 @@ class Worker:
                 "-A",
                 "portal",
                 "worker",
-                "-B",
-                "-s",
-                str(self.workdir / "beat-schedule"),
+                *(["-B", "-s", str(self.workdir / "beat-schedule")] if self.beat else []),
                 "--pool",
                 "solo",
                 "--loglevel",
@@ -104,7 +105,7 @@ class Worker:
                 "--without-mingle",
                 "--without-heartbeat",
                 "-n",
-                f"outbox-test-{self.starts}@%h",
+                f"outbox-test-{id(self)}-{self.starts}@%h",
             ],
             cwd=ROOT,
             env=self.env,
