@@ -44,3 +44,82 @@ def tell_failed_mails(request: HttpRequest, member: Member) -> None:
             % {"address": mail.recipient, "subject": mail.subject, "reply": mail.last_error},
         )
     failed.update(member_told_at=timezone.now())
+
+
+# What a member reads in 会員情報 for a mail that finally failed: the server's reply in plain
+# words, and what to do about it. Matched on the reply's enhanced status code (RFC 3463) first,
+# then its basic code; a mail that failed without a reply (the relay unreachable) is ours.
+_ADDRESS, _FULL, _REFUSED, _TEMPORARY, _OURS = "address", "full", "refused", "temporary", "ours"
+
+
+def _kind(reply: str) -> str:
+    parts = reply.split()
+    code = parts[0] if parts and parts[0].isdigit() and len(parts[0]) == 3 else ""
+    enhanced = parts[1] if code and len(parts) > 1 and parts[1][:2] in ("4.", "5.") else ""
+    if not code:
+        return _OURS
+    if code.startswith("4"):
+        return _TEMPORARY
+    if enhanced.startswith("5.1.") or code in ("550", "551", "553"):
+        return (
+            _FULL if enhanced == "5.2.2" else _REFUSED if enhanced.startswith("5.7.") else _ADDRESS
+        )
+    if enhanced == "5.2.2" or code == "552":
+        return _FULL
+    return _REFUSED
+
+
+def _words(kind: str) -> tuple[str, str]:
+    return {
+        _ADDRESS: (
+            _(
+                "受け取る側のメールサーバーから、このメールアドレスあてには届けられないと返事がありました。"
+            ),
+            _("メールアドレスに誤りがないかご確認ください。誤っていれば変更してください。"),
+        ),
+        _FULL: (
+            _("受け取る側のメールボックスがいっぱいで、届けられませんでした。"),
+            _("メールボックスの空きを確保してください。"),
+        ),
+        _REFUSED: (
+            _("受け取る側のメールサーバーに受け取りを断られました。"),
+            _(
+                "迷惑メール対策などで受信を制限している場合は、差出人 %(sender)s からのメールを"
+                "受け取れるよう設定してください。メールアドレスに誤りがないかもご確認ください。"
+            ),
+        ),
+        _TEMPORARY: (
+            _(
+                "受け取る側のメールサーバーが受け取れない状態が続き、何度お送りしても届けられませんでした。"
+            ),
+            _(
+                "メールアドレスに誤りがないかご確認ください。続くときはお問い合わせ先へご連絡ください。"
+            ),
+        ),
+        _OURS: (
+            _("こちらのメール送信の不具合で、お届けできませんでした。"),
+            _("お手数ですが、お問い合わせ先へご連絡ください。"),
+        ),
+    }[kind]
+
+
+def failed_mails(member: Member, limit: int = 10) -> list[dict]:
+    """The mails to ``member`` that finally failed, newest first, as 会員情報 lists them."""
+    mails = OutboxMail.objects.filter(member=member, status=OutboxMail.Status.FAILED)
+    listed = []
+    for mail in mails.select_related("utility").order_by("-failed_at", "-pk")[:limit]:
+        kind = _kind(mail.last_error)
+        reason, advice = _words(kind)
+        listed.append(
+            {
+                "failed_at": mail.failed_at or mail.created_at,
+                "subject": mail.subject,
+                "recipient": mail.recipient,
+                "reason": reason,
+                "advice": advice % {"sender": mail.utility.sender_email}
+                if kind == _REFUSED
+                else advice,
+                "change_address": kind != _OURS,
+            }
+        )
+    return listed

@@ -28,6 +28,7 @@ from ..forms.profile import (
     WithdrawForm,
 )
 from ..forms.signup import EmailCodeForm
+from ..mail_failures import failed_mails
 from ..models import SECRET_QUESTIONS, ContractRequest
 from ..ratelimit import RateLimited
 from ..services import profile as services
@@ -81,6 +82,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         "contracts": member.contracts.filter(utility=request.utility).order_by("number"),
         "requests": member.contract_requests.filter(status=ContractRequest.Status.PENDING),
         "fixed_rows": "・".join(_rows_changed_by_the_office(member, request.utility)),
+        "failed_mails": failed_mails(member),
     }
     return render(request, "accounts/profile.html", context)
 

@@ -243,6 +243,25 @@ def _log_in(walk: Walk, slug: str, identifier: str, password: str) -> None:
     walk.click("ログイン")
 
 
+def _failed_mail(member: Member) -> None:
+    from django.utils import timezone
+
+    from portal.models import OutboxMail
+
+    OutboxMail.objects.create(
+        utility=member.utility,
+        member=member,
+        recipient=member.email,
+        template="accounts/password_changed",
+        key="walk:failed",
+        sender=member.utility.sender_email,
+        subject="★【金沢市上下水道ポータルサイト】パスワード変更のお知らせ",
+        status=OutboxMail.Status.FAILED,
+        last_error="550 5.1.1 No such user",
+        failed_at=timezone.now(),
+    )
+
+
 def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     page = walk.page
     _log_in(walk, "kanazawa", "yamadahanako", "mizu2026ab")
@@ -252,6 +271,7 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     page.get_by_role("link", name="最新のご使用量").click()
     page.get_by_role("link", name="この期間の検針票を見る").click()
     walk.look()
+    _failed_mail(Member.objects.get(login_id="yamadahanako"))  # 会員情報 lists it
     for path in ["", "password/", "secret-question/", "tax/", "contracts/add/", "withdraw/"]:
         walk.go(f"/kanazawa/account/{path}")
     walk.go("/kanazawa/account/email/")
@@ -300,7 +320,28 @@ STAFF_PAGES = [
     "billing/meterreading/",
     "portal/utility/",
     "portal/outboxmail/",
+    "billing/customer/import-csv/",
+    "billing/meterreading/import-csv/",
 ]
+
+
+def _import_jobs(utility) -> list[str]:
+    """A finished dry run with errors and flagged lines, and one still reading: their pages."""
+    from billing.models import ImportFile, ImportJob
+
+    stored = ImportFile.objects.create(kind="readings", utility=utility, name="kenshin.csv")
+    result = {
+        "ok": False,
+        "dry_run": True,
+        "summary": "[検査のみ・書き込みなし] 120000 行: 追加 0 件、更新 0 件、変更なし 0 件、要確認 0 件",
+        "error_count": 2,
+        "errors": ["line 8: total: 水道料金と下水道使用料の合計(200)と一致しません。"] * 2,
+        "more_errors": 0,
+        "details": ["要確認(メーター一巡・交換)の行: 7, 12"],
+    }
+    done = ImportJob.objects.create(file=stored, state="done", result=result, rows_read=120000)
+    running = ImportJob.objects.create(file=stored, state="running", rows_read=52000)
+    return [f"billing/meterreading/import-csv/{job.pk}/" for job in (done, running)]
 
 
 def _contract_requests(member: Member, staff: Member) -> None:
@@ -350,7 +391,7 @@ def test_the_staff_side_fits_1280_px_in_japanese(
     residents = Member.objects.filter(utility=member.utility, is_staff=False)
     longest = max(residents, key=lambda m: len(str(m)))  # the widest 会員 cell
     _contract_requests(longest, Member.objects.get(login_id=login_id))
-    paths = [*STAFF_PAGES, f"accounts/member/{member.pk}/change/"]
+    paths = [*STAFF_PAGES, *_import_jobs(member.utility), f"accounts/member/{member.pk}/change/"]
     problems = []
     for path in paths:
         page.goto(f"{live_server.url}/admin/{path}")
