@@ -8,7 +8,7 @@ the change the mail is about, and it leaves after commit, never while the reques
 from __future__ import annotations
 
 from portal.models import Utility
-from portal.outbox import enqueue_mail
+from portal.outbox import enqueue_mail, rehearse_mail
 
 from .models import EmailChallenge, Member
 
@@ -85,6 +85,17 @@ def send_password_reset_code(member: Member, code: str, challenge) -> None:
         code=code,
         expires_at=challenge.expires_at,
         key=_by_challenge(challenge),
+    )
+
+
+def rehearse_password_reset_code(utility: Utility, email: str, code: str, challenge) -> None:
+    """For an address no member has: the work of ``send_password_reset_code``, nothing sent."""
+    context = {"member": Member(utility=utility, email=email), "code": code}
+    rehearse_mail(
+        utility,
+        email,
+        "accounts/password_reset_code",
+        {**context, "expires_at": challenge.expires_at},
     )
 
 

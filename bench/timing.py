@@ -133,6 +133,7 @@ def _empty_queue(broker: str) -> None:
 # The forms -------------------------------------------------------------------------------------
 
 EXISTING = "taro@example.jp"  # the demo's Nayoro resident
+PASSWORD = "Nayoro#2026"  # theirs: the email change asks for it
 OTHER_MEMBER = "hanako@example.jp"  # another Nayoro resident (a taken address)
 CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
@@ -199,7 +200,7 @@ def _member_client(n: int):
 def email_change_request(existing: bool, n: int) -> tuple[float, float]:
     client, _member = _member_client(n)
     new = OTHER_MEMBER if existing else _unknown(n)
-    data = {"new_email": new, "new_email_confirm": new}
+    data = {"new_email": new, "new_email_confirm": new, "current_password": PASSWORD}
     return _timed(lambda: client.post("/nayoro/account/email/", data))
 
 
@@ -208,7 +209,8 @@ def email_change_code(existing: bool, n: int) -> tuple[float, float]:
     Unknown: the right code changes the address and mails the old one."""
     client, member = _member_client(n)
     new = OTHER_MEMBER if existing else _unknown(n)
-    client.post("/nayoro/account/email/", {"new_email": new, "new_email_confirm": new})
+    data = {"new_email": new, "new_email_confirm": new, "current_password": PASSWORD}
+    client.post("/nayoro/account/email/", data)
     code = "123456" if existing else _last_code(new)
     elapsed = _timed(lambda: client.post("/nayoro/account/email/code/", {"code": code}))
     type(member).objects.filter(pk=member.pk).update(email=EXISTING)  # back for the next try

@@ -85,6 +85,30 @@ def enqueue_mail(
     return mail
 
 
+class _Rehearsal(Exception):
+    """Undoes a rehearsed mail's row (``rehearse_mail``)."""
+
+
+def rehearse_mail(utility: Utility, recipient: str, template: str, context: dict) -> None:
+    """Do the work ``enqueue_mail`` does, for a mail nobody is sent.
+
+    A form that must not tell whether an address is registered (a reset request for an
+    unknown address) calls this where the known branch writes its mail: the same templates
+    are rendered and the same row written, in a savepoint that is then rolled back, so the
+    row is never seen (not in staff's 送信メール, never sent); after commit its number is
+    handed to the queue as a real mail's is, and the worker finds nothing to send.
+    """
+    written: list[int] = []
+    try:
+        with transaction.atomic():
+            written.append(enqueue_mail(utility, recipient, template, context).pk)
+            raise _Rehearsal
+    except _Rehearsal:
+        pass
+    pk = written[0]
+    transaction.on_commit(lambda: hand_to_worker(pk))
+
+
 def hand_to_worker(pk: int) -> None:
     """Queue the sending of one row; if the broker is down, the row waits for the sweep."""
     from .tasks import deliver_mail

@@ -206,10 +206,18 @@ def _issue_reset_link(request: HttpRequest, member: Member) -> tuple[str, EmailC
 def _issue_reset_code(
     request: HttpRequest, utility: Utility, email: str, member: Member | None
 ) -> None:
-    """Mail a member a code; an unknown address gets a row no code passes, and no mail."""
+    """Mail a member a code; an unknown address gets a row no code passes, and no mail.
+
+    Both branches do the same work (issue 18: the time a form takes must not tell whether
+    an address is registered): the unknown one retires the address's earlier rows as the
+    known one retires the member's, and renders and writes its mail in a savepoint it rolls
+    back (``rehearse_password_reset_code``), in place of the member's event and mail.
+    """
     with transaction.atomic():
         if member is not None:
             challenges.retire(member=member, purpose=RESET)
+        else:
+            challenges.retire(utility=utility, purpose=RESET, email=email, member=None)
         challenge, code = challenges.issue_code(
             utility, RESET, email, member=member, answerable=member is not None
         )
@@ -218,6 +226,8 @@ def _issue_reset_code(
                 member, "recovery_mail_sent", by_portal=True, request=request, detail={"by": "code"}
             )
             emails.send_password_reset_code(member, code, challenge)
+        else:
+            emails.rehearse_password_reset_code(utility, email, code, challenge)
     request.session[RESET_EMAIL_SESSION_KEY] = {
         "utility": utility.pk,
         "email": email,
