@@ -124,20 +124,19 @@ def refresh_flags(customer_ids: Iterable[int]) -> None:
         MeterReading.objects.bulk_update(changed, ["flag"])
 
 
-def refresh_flags_sql(cursor, customers_sql: str, params: Sequence | None = None) -> None:
-    """Set the flags of the readings of the contracts ``customers_sql`` selects (one query).
-
-    The same rule as ``flags``, for the importer: ``customers_sql`` is a SELECT of customer ids.
+def flag_changes_sql(customers_sql: str) -> str:
+    """SELECT (id, customer_id, period_end, new flag) of the readings whose flag is no longer
+    right, of the contracts ``customers_sql`` selects: the rule of ``flags``, for the importer.
     """
+    # Periods never overlap, so their ends sort them as their starts do, and the unique index
+    # on (customer, period_end) gives that order without a sort.
     table = connection.ops.quote_name("billing_meterreading")
-    cursor.execute(
-        f"UPDATE {table} SET flag = f.flag FROM ("
-        f"SELECT id, CASE WHEN current_index < previous_index THEN '{ROLLOVER}' "
-        f"WHEN LAG(current_index) OVER (PARTITION BY customer_id ORDER BY period_start) "
+    return (
+        f"SELECT id, customer_id, period_end, flag FROM (SELECT id, customer_id, period_end, "
+        f"flag AS was, CASE WHEN current_index < previous_index THEN '{ROLLOVER}' "
+        f"WHEN LAG(current_index) OVER (PARTITION BY customer_id ORDER BY period_end) "
         f"<> previous_index THEN '{GAP}' ELSE '' END AS flag "
-        f"FROM {table} WHERE customer_id IN ({customers_sql})) f "
-        f"WHERE {table}.id = f.id AND {table}.flag <> f.flag",
-        params,
+        f"FROM {table} WHERE customer_id IN ({customers_sql})) f WHERE flag <> was"
     )
 
 

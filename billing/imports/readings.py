@@ -39,7 +39,7 @@ from .rows import (
 READINGS_LOCK = 0x62696C6C  # "bill"
 BATCH_SIZE = 5000
 S = stage.TABLE
-FLAGGED_BEFORE = "billing_import_flagged_before"
+CHANGED = "billing_import_flag_changes"
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
 VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
@@ -126,13 +126,11 @@ def _check(cursor, today: datetime.date, result, max_errors: int, replace_overla
 def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult, max_errors: int):
     """Rows the SQL rule refuses, each explained by check_reading; then they are unstaged."""
     bad, params = bad_reading_sql(connection.vendor), {"today": today}
-    cursor.execute(f"SELECT COUNT(*) FROM {S} WHERE {bad}", params)
-    (count,) = cursor.fetchone()
+    sql = f"SELECT {', '.join(Reading._fields)} FROM {S} WHERE {bad}"
+    count, rows = stage.first_rows(cursor, sql, params, max_errors)
     if not count:
         return
-    fields = ", ".join(Reading._fields)
-    cursor.execute(f"SELECT {fields} FROM {S} WHERE {bad} ORDER BY line LIMIT {max_errors}", params)
-    found = [_reading(row) for row in cursor.fetchall()]
+    found = [_reading(row) for row in rows]
     for reading in found:
         errors = check_reading(reading, today)
         if not errors:  # the two halves of the rule must agree; never import on a doubt
@@ -155,12 +153,7 @@ def _reading(row: tuple) -> Reading:
 
 def _refuse(cursor, sql: str, params, message: Callable[..., str], result, max_errors: int):
     """Add an error for each (line, column, *details) row ``sql`` selects, by line."""
-    cursor.execute(f"SELECT COUNT(*) FROM ({sql}) x", params)
-    (count,) = cursor.fetchone()
-    if not count:
-        return
-    cursor.execute(f"{sql} ORDER BY 1 LIMIT {max_errors}", params)
-    found = cursor.fetchall()
+    count, found = stage.first_rows(cursor, sql, params, max_errors)
     for line, column, *details in found:
         result.add_error(RowError(line, column, message(*details)), max_errors)
     result.error_count += count - len(found)
@@ -280,43 +273,34 @@ def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
 
     A file that changed nothing (a re-run) leaves every flag as it was.
     """
-    mine = f"customer_id IN (SELECT customer_id FROM {S})"
-    if result.inserted or result.updated or result.replaced:
-        cursor.execute(f"DROP TABLE IF EXISTS {FLAGGED_BEFORE}")
+    wrote = result.inserted or result.updated or result.replaced
+    if wrote:
+        cursor.execute(f"DROP TABLE IF EXISTS {CHANGED}")
+        changes = integrity.flag_changes_sql(f"SELECT customer_id FROM {S}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {changes}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {FLAGGED_BEFORE} (id integer PRIMARY KEY, flag text)"
+            f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "
+            f"WHERE c.id = {READINGS}.id) WHERE id IN (SELECT id FROM {CHANGED})"
         )
-        cursor.execute(
-            f"INSERT INTO {FLAGGED_BEFORE} SELECT id, flag FROM {READINGS} WHERE {mine} AND flag <> ''"
-        )
-        integrity.refresh_flags_sql(cursor, f"SELECT customer_id FROM {S}")
     flagged = (
-        f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
+        f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
     )
-    cursor.execute(f"SELECT s.line, r.flag {flagged} ORDER BY s.line LIMIT {max_errors}")
-    result.line_flags = dict(cursor.fetchall())
+    result.flagged, found = stage.first_rows(cursor, flagged, (), max_errors)
+    result.line_flags = dict(found)
     result.flagged_lines = list(result.line_flags)
-    result.flagged = len(result.flagged_lines)
-    if result.flagged == max_errors:
-        cursor.execute(f"SELECT COUNT(*) {flagged}")
-        (result.flagged,) = cursor.fetchone()
-    if result.inserted or result.updated or result.replaced:
-        _list_newly_flagged_stored(cursor, result, max_errors, mine, f"SELECT r.id {flagged}")
-        cursor.execute(f"DROP TABLE {FLAGGED_BEFORE}")
+    if wrote:
+        _list_newly_flagged_stored(cursor, result, max_errors)
+        cursor.execute(f"DROP TABLE {CHANGED}")
 
 
-def _list_newly_flagged_stored(cursor, result, max_errors: int, mine: str, in_file: str):
-    """Readings of the file's contracts, not in the file, flagged now and not before."""
+def _list_newly_flagged_stored(cursor, result: ImportResult, max_errors: int) -> None:
+    """Readings of the file's contracts, not in the file, whose flag the import set."""
     newly = (
-        f"FROM {READINGS} r JOIN billing_customer c ON c.id = r.customer_id "
-        f"WHERE r.{mine} AND r.flag <> '' AND r.id NOT IN ({in_file}) "
-        f"AND NOT EXISTS (SELECT 1 FROM {FLAGGED_BEFORE} b WHERE b.id = r.id AND b.flag = r.flag)"
+        f"SELECT n.number, r.period_start, r.period_end, c.flag FROM {CHANGED} c "
+        f"JOIN {READINGS} r ON r.id = c.id JOIN billing_customer n ON n.id = c.customer_id "
+        f"WHERE c.flag <> '' AND NOT EXISTS (SELECT 1 FROM {S} s "
+        "WHERE s.customer_id = c.customer_id AND s.period_end = c.period_end)"
     )
-    cursor.execute(f"SELECT COUNT(*) {newly}")
-    result.flagged += cursor.fetchone()[0]
-    cursor.execute(
-        f"SELECT c.number, r.period_start, r.period_end, r.flag {newly} "
-        f"ORDER BY c.number, r.period_start LIMIT {max_errors}"
-    )
-    result.flagged_stored = cursor.fetchall()
+    count, result.flagged_stored = stage.first_rows(cursor, newly, (), max_errors, order="1, 2")
+    result.flagged += count

@@ -68,6 +68,19 @@ def finish(cursor, keep: bool) -> None:
         transaction.set_rollback(True)
 
 
+def first_rows(cursor, sql: str, params, limit: int, order: str = "1") -> tuple[int, list]:
+    """The first ``limit`` rows ``sql`` selects, by ``order``, and how many it selects in all.
+
+    The count costs a second query only when there are more than ``limit``.
+    """
+    cursor.execute(f"{sql} ORDER BY {order} LIMIT {limit}", params)
+    found = cursor.fetchall()
+    if len(found) < limit:
+        return len(found), found
+    cursor.execute(f"SELECT COUNT(*) FROM ({sql}) x", params)
+    return cursor.fetchone()[0], found
+
+
 def repeated_keys(cursor, key: tuple[str, ...], limit: int) -> tuple[int, list[tuple[int, int]]]:
     """Rows whose ``key`` an earlier line of the file has: (count, first (line, earlier line)s).
 
@@ -78,14 +91,5 @@ def repeated_keys(cursor, key: tuple[str, ...], limit: int) -> tuple[int, list[t
         f"SELECT {names}, MIN(line) AS first_line FROM {TABLE} GROUP BY {names} HAVING COUNT(*) > 1"
     )
     on = " AND ".join(f"s.{name} = d.{name}" for name in key)
-    cursor.execute(
-        f"SELECT s.line, d.first_line FROM {TABLE} s JOIN ({groups}) d ON {on} "
-        f"WHERE s.line <> d.first_line ORDER BY s.line"
-    )
-    found = cursor.fetchmany(limit)
-    if len(found) < limit:
-        return len(found), found
-    cursor.execute(
-        f"SELECT COUNT(*) FROM {TABLE} s JOIN ({groups}) d ON {on} WHERE s.line <> d.first_line"
-    )
-    return cursor.fetchone()[0], found
+    sql = f"SELECT s.line, d.first_line FROM {TABLE} s JOIN ({groups}) d ON {on} "
+    return first_rows(cursor, sql + "WHERE s.line <> d.first_line", (), limit)
