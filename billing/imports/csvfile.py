@@ -3,6 +3,8 @@
 Memory stays that of one block: a line longer than ``RECORD_LIMIT`` is refused at once with
 its number (a stream with no newline is never held whole), and a quoted field the ``csv``
 module refuses (over 128 KiB, a stray quote) is reported with its line like any bad field.
+A block whose every line the caller's ``plain`` pattern accepts (a CIS export's own rows) is
+handed on whole, as a Block, for the caller to check and store without a step per row.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import BinaryIO, NamedTuple
 
@@ -40,6 +43,32 @@ class Record(NamedTuple):
     fields: tuple[str, ...]
 
 
+class Block(NamedTuple):
+    """Lines of the file, numbered from ``first``, each a row that ``plain`` accepted: no
+    quotes, so its fields are its text split at commas (``missing``: the optional columns)."""
+
+    first: int
+    text: str
+    missing: tuple[str, ...]
+
+    def records(self) -> Iterator[Record]:
+        for line, text in enumerate(self.text.splitlines(), start=self.first):
+            yield Record(line, (*text.split(","), *self.missing))
+
+
+@dataclass
+class _State:
+    """What the reader of lines and the reader of records share."""
+
+    errors: list[RowError] = field(default_factory=list)
+    lone_crs: set[int] = field(default_factory=set)  # the block's lines with a CR alone inside
+    plain: re.Pattern[bytes] | None = None  # set once the header is read
+    missing: tuple[str, ...] = ()
+    blocks: list[Block] = field(default_factory=list)
+    record_end: int = 0  # the line the last whole record ended on
+    skipped: int = 0  # lines handed on in blocks, less the blank line left for each
+
+
 class Refused(Exception):
     """The file cannot be read on from here; nothing of it is written."""
 
@@ -62,30 +91,35 @@ def records(
     columns: tuple[str, ...],
     optional: tuple[str, ...] = (),
     encoding: str | None = None,
-) -> Iterator[Record | RowError]:
+    plain: re.Pattern[bytes] | None = None,
+) -> Iterator[Record | Block | RowError]:
     """Yield each record of the file, or a RowError for a record that cannot be read.
 
     The header names the columns in any order; ``columns`` must all be there, ``optional``
     may be. ``encoding``: utf-8, utf-8-sig or cp932; None is utf-8 with a BOM detected.
+    If the header is ``columns`` in their order, a block that ``plain`` matches whole is
+    yielded as a Block instead of its records.
     """
     if encoding is not None and encoding not in ENCODINGS:
         raise ValueError(encoding)
-    errors: list[RowError] = []
-    lone_crs: set[int] = set()  # the current block's lines with a CR alone inside
-    reader = csv.reader(_lines(stream, encoding or "utf-8", errors, lone_crs))
+    state = _State()
+    reader = csv.reader(_lines(stream, encoding or "utf-8", state))
     try:
         try:
             header = next(reader, None)
         except csv.Error:
             raise Refused(too_long(1)) from None
-        names = _header(header, columns, optional, errors)
-        yield from errors
+        names = _header(header, columns, optional, state.errors)
+        yield from state.errors
         if names is None:
             return
-        errors.clear()
-        yield from _rows(reader, names, (*columns, *optional), errors, lone_crs)
+        state.errors.clear()
+        state.record_end = reader.line_num
+        if names == list(columns):
+            state.plain, state.missing = plain, ("",) * len(optional)
+        yield from _rows(reader, names, (*columns, *optional), state)
     except Refused as refused:
-        yield from errors
+        yield from state.errors
         yield refused.error
 
 
@@ -109,20 +143,23 @@ def _header(header, columns, optional, errors: list[RowError]) -> list[str] | No
     return None if errors else names
 
 
-def _rows(reader, names: list[str], wanted: tuple, errors: list, lone_crs: set[int]):
-    width, last = len(names), reader.line_num
+def _rows(reader, names: list[str], wanted: tuple, state: _State):
+    width = len(names)
     # An optional column the header lacks is read from a blank appended to each row.
     pick = itemgetter(*(names.index(n) if n in names else width for n in wanted))
     while True:
         try:
             fields = next(reader, None)
         except csv.Error:  # a field over the csv module's limit, a quote in the wrong place
-            if reader.line_num in lone_crs:  # or a line ending in CR alone, outside quotes
-                raise Refused(cr_only(reader.line_num)) from None
-            raise Refused(too_long(last + 1)) from None  # records() reports ``errors`` first
-        line, last = last + 1, reader.line_num
-        yield from errors
-        errors.clear()
+            line = reader.line_num + state.skipped
+            if line in state.lone_crs:  # or a line ending in CR alone, outside quotes
+                raise Refused(cr_only(line)) from None
+            raise Refused(too_long(state.record_end + 1)) from None  # after ``state.errors``
+        line, state.record_end = state.record_end + 1, reader.line_num + state.skipped
+        yield from state.errors
+        yield from state.blocks
+        state.errors.clear()
+        state.blocks.clear()
         if fields is None:
             return
         if len(fields) == width:
@@ -136,10 +173,11 @@ def _rows(reader, names: list[str], wanted: tuple, errors: list, lone_crs: set[i
             yield RowError(line, "row", message)
 
 
-def _lines(stream: BinaryIO, encoding: str, errors: list, lone_crs: set) -> Iterator[str]:
+def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
     """The file's lines, decoded, one block at a time; a line that does not decode is blank.
 
-    ``lone_crs`` is kept to the numbers of the block's lines with a CR alone inside.
+    A plain block is put in ``state.blocks`` and stands as one blank line; ``state.lone_crs``
+    is kept to the numbers of the block's lines with a CR alone inside.
     """
     codec = "cp932" if encoding == "cp932" else "utf-8"
     number, pending, first = 0, b"", True
@@ -160,9 +198,16 @@ def _lines(stream: BinaryIO, encoding: str, errors: list, lone_crs: set) -> Iter
                 return
             continue
         _check_line_lengths(chunk, number)
-        _find_lone_crs(chunk, number, lone_crs)
-        yield from _decoded(chunk, codec, number, errors)
-        number += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        # Whole only between records: a quoted field may run on from the block before.
+        if state.plain and state.record_end == number and state.plain.fullmatch(chunk):
+            state.blocks.append(Block(number + 1, chunk.decode("ascii"), state.missing))
+            state.skipped += lines - 1
+            yield "\n"
+        else:
+            _find_lone_crs(chunk, number, state.lone_crs)
+            yield from _decoded(chunk, codec, number, state.errors)
+        number += lines
 
 
 def _check_line_lengths(chunk: bytes, number: int) -> None:

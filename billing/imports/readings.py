@@ -25,7 +25,7 @@ from portal.models import Utility
 
 from .. import integrity
 from . import stage
-from .csvfile import RowError, records
+from .csvfile import Block, RowError, records
 from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
 from .rows import (
     READING_COLUMNS,
@@ -34,6 +34,8 @@ from .rows import (
     bad_reading_sql,
     check_reading,
     parse_reading,
+    plain_block,
+    plain_lines,
 )
 
 READINGS_LOCK = 0x62696C6C  # "bill"
@@ -41,7 +43,10 @@ BATCH_SIZE = 5000
 S = stage.TABLE
 CHANGED = "billing_import_flag_changes"
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
-VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
+VALUES = READING_COLUMNS[2:]
+PLAIN = Reading._fields[
+    :-1
+]  # what a plain block gives: all but replaces_period_end  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
 _STORED_OVERLAP = (
     f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
@@ -87,23 +92,33 @@ def import_readings(
 
 
 def _stage_file(cursor, stream, rules, encoding, result, report: Progress, max_errors) -> None:
-    write, dates, batch = stage.writer(cursor, Reading), {}, []
-    for record in records(stream, READING_COLUMNS, READING_OPTIONAL, encoding):
-        reading = record if isinstance(record, RowError) else parse_reading(record, rules, dates)
-        if isinstance(reading, Reading):
-            batch.append(reading)
-        else:
-            for error in [reading] if isinstance(reading, RowError) else reading:
-                result.add_error(error, max_errors)
-            report.read(1)
-        if len(batch) == BATCH_SIZE:
+    write, write_plain = stage.writer(cursor, Reading), stage.plain_writer(cursor, PLAIN)
+    dates, batch = {}, []
+    for item in records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules)):
+        lines = plain_lines(item, rules, dates) if isinstance(item, Block) else None
+        if lines is not None:
+            write_plain(lines)
+            _staged(len(lines), result, report)
+            continue
+        for record in item.records() if isinstance(item, Block) else (item,):
+            row = record if isinstance(record, RowError) else parse_reading(record, rules, dates)
+            if isinstance(row, Reading):
+                batch.append(row)
+            else:
+                for error in [row] if isinstance(row, RowError) else row:
+                    result.add_error(error, max_errors)
+                report.read(1)
+        if len(batch) >= BATCH_SIZE:
             write(batch)
-            result.rows += len(batch)
-            report.read(len(batch))
+            _staged(len(batch), result, report)
             batch = []
     write(batch)
-    result.rows += len(batch)
-    report.read(len(batch))
+    _staged(len(batch), result, report)
+
+
+def _staged(rows: int, result: ImportResult, report: Progress) -> None:
+    result.rows += rows
+    report.read(rows)
 
 
 def _check(cursor, today: datetime.date, result, max_errors: int, replace_overlapping: bool):

@@ -15,6 +15,8 @@ import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import count, repeat
+from operator import itemgetter
 from typing import NamedTuple, NewType
 
 from django.utils.translation import gettext as _
@@ -23,7 +25,7 @@ from portal import normalize
 
 from ..integrity import READ_ON_DAYS, max_period_days
 from ..models import METER_DIAMETERS_MM
-from .csvfile import Record, RowError
+from .csvfile import Block, Record, RowError
 
 READING_COLUMNS = tuple(
     "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
@@ -116,6 +118,36 @@ def parse_reading(
             record.line, rules.id, number, start, end, read_on, *values, rules.max_days, None
         )
     return _parse_reading_slowly(record, utilities, dates)
+
+
+def plain_block(utilities: Mapping[str, UtilityRules]) -> re.Pattern[bytes] | None:
+    """The test a whole block of the file passes when each line is a row as a CIS export
+    writes it for an allowed utility (what ``parse_reading`` reads in one short test)."""
+    firsts = "|".join(
+        f"{re.escape(rules.slug)},[0-9]{{{rules.customer_number_digits}}}"
+        for rules in utilities.values()
+        if rules.allowed
+    )
+    line = f"(?:{firsts})(?:,[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}){{3}}(?:,[0-9]{{1,9}}){{7}}"
+    return re.compile(f"(?:{line}\r?(?:\n|\\Z))+".encode()) if firsts else None
+
+
+def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> list[str] | None:
+    """A plain block's rows as ``stage.plain_writer`` takes them (Reading's values but
+    replaces_period_end, comma-separated), or None if they must be read one by one: a date
+    that is no real one, or rows of two utilities."""
+    lines = block.text.splitlines()
+    slug = lines[0].partition(",")[0]
+    prefix, rules = slug + ",", utilities[slug]
+    if not all(map(str.startswith, lines, repeat(prefix))):
+        return None
+    at = len(prefix) + rules.customer_number_digits + 1  # the pattern puts the dates there
+    spans = ",".join(set(map(itemgetter(slice(at, at + 32)), lines)))  # YYYY-MM-DD x 3
+    for value in set(spans.split(",")).difference(dates):
+        if _date(block.first, "period_end", value, dates, []) is None:
+            return None
+    values = map(str.removeprefix, lines, repeat(prefix))
+    return list(map(f"{{}},{rules.id},{{}},{rules.max_days}".format, count(block.first), values))
 
 
 def _parse_reading_slowly(record: Record, utilities, dates) -> Reading | list[RowError]:

@@ -2,7 +2,7 @@
 
 Hypothesis generates rows, valid and each kind of invalid, writes them in every encoding and
 quoting the reader accepts, and sends them through the whole import (the SQL predicate on
-this test's database, SQLite or PostgreSQL). The errors must be exactly those the Python rule
+this test's database, SQLite or PostgreSQL), row by row or in blocks of plain rows. The errors must be exactly those the Python rule
 (rows.parse_reading, then rows.check_reading) gives for each row on its own.
 """
 
@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.imports import import_readings, stage
+from billing.imports import csvfile, import_readings, stage
 from billing.imports.csvfile import Record
 from billing.imports.result import utility_rules
 from billing.imports.rows import (
@@ -121,7 +121,7 @@ def python_verdict(rows: list[dict[str, str]]) -> list[str]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
-def test_the_import_refuses_exactly_what_the_python_rule_refuses(numbers, data):
+def test_the_import_refuses_exactly_what_the_python_rule_refuses(numbers, data, monkeypatch):
     base = data.draw(st.lists(readings(numbers), min_size=1, max_size=3))
     rows = [data.draw(spoiled(row)) for row in base]
     # One period per contract: only the row rule is under test here, not overlaps.
@@ -129,6 +129,8 @@ def test_the_import_refuses_exactly_what_the_python_rule_refuses(numbers, data):
     encoding = data.draw(st.sampled_from(["utf-8", "utf-8-sig", "cp932"]))
     text = csv_text(rows, quoted=data.draw(st.booleans()))
     raw = text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    # 64 bytes: each line after the header is a block of its own, plain or not.
+    monkeypatch.setattr(csvfile, "BLOCK_SIZE", data.draw(st.sampled_from([1 << 20, 64])))
     if encoding == "utf-8-sig":
         raw = "\ufeff".encode() + raw
     with time_machine.travel(datetime.datetime(2025, 8, 1, 9, 0, tzinfo=JST), tick=False):
