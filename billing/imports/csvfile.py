@@ -21,6 +21,7 @@ from typing import BinaryIO, NamedTuple
 from django.utils.translation import gettext as _
 
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
+_TOKEN = re.compile(r'"(?:[^"]|"")*"?|[^,"]+|,|"')  # a quoted part, a plain part, a comma
 BLOCK_SIZE = 1 << 20
 RECORD_LIMIT = 64 * 1024
 
@@ -67,6 +68,26 @@ class _State:
     blocks: list[Block] = field(default_factory=list)
     record_end: int = 0  # the line the last whole record ended on
     skipped: int = 0  # lines handed on in blocks, less the blank line left for each
+    names: list[str] = field(default_factory=list)  # the header's, once read
+    codec: str = "utf-8"
+    recent: list[tuple[int, bytes]] = field(default_factory=list)  # the last 2 blocks read
+
+    def too_long(self, line: int, raw: bytes = b"") -> Refused:
+        """Refuse record ``line``, naming the field too long in ``raw`` (the record as far as it
+        was read): the first over the csv module's limit, else the one it ends in."""
+        lengths = _field_lengths(raw.decode(self.codec, "replace"))
+        limit = csv.field_size_limit()
+        index = next((i for i, n in enumerate(lengths) if n > limit), len(lengths) - 1)
+        column = self.names[index] if line > 1 and raw and index < len(self.names) else "row"
+        return Refused(
+            RowError(line, column, _("長すぎます(1行は %(kib)d KiB までです)。") % {"kib": 64})
+        )
+
+    def lines(self, first: int, last: int) -> bytes:
+        """Lines ``first`` to ``last``, if the last blocks read row by row hold them."""
+        start = self.recent[0][0] if self.recent else last + 1
+        lines = b"".join(chunk for _, chunk in self.recent).split(b"\n")
+        return b"\n".join(lines[first - start : last - start + 1]) if start <= first else b""
 
 
 class Refused(Exception):
@@ -75,10 +96,6 @@ class Refused(Exception):
     def __init__(self, error: RowError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def too_long(line: int) -> RowError:
-    return RowError(line, "row", _("長すぎます(1行は %(kib)d KiB までです)。") % {"kib": 64})
 
 
 def cr_only(line: int) -> RowError:
@@ -108,13 +125,13 @@ def records(
         try:
             header = next(reader, None)
         except csv.Error:
-            raise Refused(too_long(1)) from None
+            raise state.too_long(1) from None
         names = _header(header, columns, optional, state.errors)
         yield from state.errors
         if names is None:
             return
         state.errors.clear()
-        state.record_end = reader.line_num
+        state.record_end, state.names = reader.line_num, names
         if names == list(columns):
             state.plain, state.missing = plain, ("",) * len(optional)
         yield from _rows(reader, names, (*columns, *optional), state)
@@ -154,7 +171,8 @@ def _rows(reader, names: list[str], wanted: tuple, state: _State):
             line = reader.line_num + state.skipped
             if line in state.lone_crs:  # or a line ending in CR alone, outside quotes
                 raise Refused(cr_only(line)) from None
-            raise Refused(too_long(state.record_end + 1)) from None  # after ``state.errors``
+            first = state.record_end + 1  # records() reports ``state.errors`` first
+            raise state.too_long(first, state.lines(first, line)) from None
         line, state.record_end = state.record_end + 1, reader.line_num + state.skipped
         yield from state.errors
         yield from state.blocks
@@ -179,7 +197,7 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
     A plain block is put in ``state.blocks`` and stands as one blank line; ``state.lone_crs``
     is kept to the numbers of the block's lines with a CR alone inside.
     """
-    codec = "cp932" if encoding == "cp932" else "utf-8"
+    codec = state.codec = "cp932" if encoding == "cp932" else "utf-8"
     number, pending, first = 0, b"", True
     while True:
         block = stream.read(BLOCK_SIZE)
@@ -191,32 +209,46 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
         chunk, pending = data[:cut], data[cut:]
         if number == 0 and (chunk or len(pending) > RECORD_LIMIT):
             _check_newlines(chunk or pending)
+            header = (chunk or pending).partition(b"\n")[0].decode(codec, "replace")
+            state.names = [name.strip() for name in next(csv.reader([header]), [])]
         if len(pending) > RECORD_LIMIT:  # the line after the chunk's, which ends in "\n"
-            raise Refused(too_long(number + chunk.count(b"\n") + 1))
+            raise state.too_long(number + chunk.count(b"\n") + 1, pending[: RECORD_LIMIT + 1])
         if not chunk:
             if not block:
                 return
             continue
-        _check_line_lengths(chunk, number)
+        _check_line_lengths(chunk, number, state)
         lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
         # Whole only between records: a quoted field may run on from the block before.
         if state.plain and state.record_end == number and state.plain.fullmatch(chunk):
             state.blocks.append(Block(number + 1, chunk.decode("ascii"), state.missing))
             state.skipped += lines - 1
+            state.recent = []  # no record runs on across a block taken whole
             yield "\n"
         else:
+            state.recent = [*state.recent[-1:], (number + 1, chunk)]
             _find_lone_crs(chunk, number, state.lone_crs)
             yield from _decoded(chunk, codec, number, state.errors)
         number += lines
 
 
-def _check_line_lengths(chunk: bytes, number: int) -> None:
+def _field_lengths(text: str) -> list[int]:
+    lengths = [0]
+    for token in _TOKEN.findall(text):
+        if token == ",":
+            lengths.append(0)
+        else:
+            lengths[-1] += len(token)
+    return lengths
+
+
+def _check_line_lengths(chunk: bytes, number: int, state: _State) -> None:
     if len(chunk) <= RECORD_LIMIT:
         return
-    lengths = list(map(len, chunk.split(b"\n")))
-    if max(lengths) > RECORD_LIMIT:
-        index = next(i for i, length in enumerate(lengths) if length > RECORD_LIMIT)
-        raise Refused(too_long(number + index + 1))
+    lines = chunk.split(b"\n")
+    if max(map(len, lines)) > RECORD_LIMIT:
+        index = next(i for i, line in enumerate(lines) if len(line) > RECORD_LIMIT)
+        raise state.too_long(number + index + 1, lines[index][: RECORD_LIMIT + 1])
 
 
 def _find_lone_crs(chunk: bytes, number: int, lone_crs: set[int]) -> None:

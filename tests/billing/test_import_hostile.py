@@ -54,7 +54,7 @@ def test_a_128_kib_field_is_refused_with_its_line_by_the_command(customer, tmp_p
     err = io.StringIO()
     with pytest.raises(CommandError, match="何も書き込みませんでした"):
         call_command("import_readings", str(path), stderr=err)
-    assert err.getvalue() == f"line 3: row: {TOO_LONG}\n"
+    assert err.getvalue() == f"line 3: customer_number: {TOO_LONG}\n"
     assert not MeterReading.objects.exists()
 
 
@@ -65,7 +65,7 @@ def test_a_128_kib_field_is_refused_in_the_admin_upload(customer, client):
     url = reverse("admin:billing_meterreading_import_csv")
     page = client.post(url, {"file": upload}, follow=True)
     assert page.status_code == 200
-    assert f"line 3: row: {TOO_LONG}" in page.content.decode()
+    assert f"line 3: customer_number: {TOO_LONG}" in page.content.decode()
     assert not MeterReading.objects.exists()
 
 
@@ -73,7 +73,15 @@ def test_a_quoted_field_over_the_csv_limit_across_lines_is_refused(customer):
     lines = "\n".join(["y" * 60_000] * 3)  # each line under 64 KiB, the field 180 KB
     data = HEADER + good_row(customer) + f'kanazawa,"{lines}",2025-05-26\n'
     result = import_readings(io.BytesIO(data.encode()))
-    assert [str(e) for e in result.errors] == [f"line 3: row: {TOO_LONG}"]
+    assert [str(e) for e in result.errors] == [f"line 3: customer_number: {TOO_LONG}"]
+
+
+def test_the_column_of_a_long_field_is_counted_outside_quotes(customer):
+    # Issue 16: 「line N: column: 長すぎます」 names the column the field is in.
+    lines = "\n".join(["z" * 60_000] * 3)
+    row = f'kanazawa,"{customer.number}","2025-05-26,x","{lines}",100\n'
+    result = import_readings(io.BytesIO((HEADER + row).encode()))
+    assert [str(e) for e in result.errors] == [f"line 2: period_end: {TOO_LONG}"]
 
 
 def test_a_line_that_does_not_decode_inside_an_overlong_field_is_reported_once(customer):
@@ -81,7 +89,7 @@ def test_a_line_that_does_not_decode_inside_an_overlong_field_is_reported_once(c
     data = (HEADER + good_row(customer)).encode() + b'kanazawa,"' + lines + b'",x\n'
     result = import_readings(io.BytesIO(data))
     assert [str(e)[:25] for e in result.errors] == [
-        f"line 3: row: {TOO_LONG}"[:25],
+        f"line 3: customer_number: {TOO_LONG}"[:25],
         "line 4: encoding: utf-8 と",
     ]
 
@@ -90,7 +98,7 @@ def test_a_customer_file_with_a_long_line_is_refused_too(customer):
     data = "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,meter_number\n"
     data += "kanazawa,00000000000001," + "長" * 30_000 + ",,,,,20,1\n"
     result = import_customers(io.BytesIO(data.encode()))
-    assert [str(e) for e in result.errors] == [f"line 2: row: {TOO_LONG}"]
+    assert [str(e) for e in result.errors] == [f"line 2: name: {TOO_LONG}"]
 
 
 @pytest.mark.parametrize(
@@ -104,14 +112,14 @@ def test_a_long_line_past_the_end_of_a_block_is_reported_with_its_own_number(cus
     # It was reported as line 1 whenever it did not end inside the block being read.
     data = HEADER + good_row(customer) * 2 + long_line
     result = import_readings(io.BytesIO(data.encode()))
-    assert [str(e) for e in result.errors] == [f"line 4: row: {TOO_LONG}"]
+    assert [str(e) for e in result.errors] == [f"line 4: customer_number: {TOO_LONG}"]
 
 
 def test_a_long_customer_line_with_no_final_newline_has_its_number(customer):
     data = "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm,meter_number\n"
     data += "kanazawa,00000000000001,a,,,,,20,1\n" + "kanazawa," + "9" * 100_000
     result = import_customers(io.BytesIO(data.encode()))
-    assert [str(e) for e in result.errors] == [f"line 3: row: {TOO_LONG}"]
+    assert [str(e) for e in result.errors] == [f"line 3: customer_number: {TOO_LONG}"]
 
 
 def test_lines_ending_in_cr_alone_are_refused_with_a_japanese_message(customer):
