@@ -204,13 +204,15 @@ def bench_backend(
             f"{label:34}{run.rows:>10,}{run.seconds:>9.1f}{run.rate:>10,.0f}"
             f"{run.peak_rss_kb / 1024:>8.0f} MB"
         )
-    print(f"importer / raw floor: {importer.rate / raw.rate:.2f}x  (target >= 0.6x)")
+    target = "0.6" if "postgres" in url else "0.45"  # issue 16: SQLite's floor is executemany
+    print(f"importer / raw floor: {importer.rate / raw.rate:.2f}x  (target >= {target}x)")
     print(f"importer / loaddata:  {importer.rate / loaddata.rate:.1f}x  (target >= 20x)")
     print(
         f"peak RSS {total:,} rows vs {small:,} rows: {importer.peak_rss_kb / 1024:.0f} MB vs "
         f"{importer_small.peak_rss_kb / 1024:.0f} MB "
         f"({(importer.peak_rss_kb / importer_small.peak_rss_kb - 1) * 100:+.0f}%, target within 20%)"
     )
+    print(f"load average now {os.getloadavg()[0]:.1f} (a shared machine: read ratios, not seconds)")
 
 
 def best_of(repeat: int, reset: Callable[[], None], run: Callable[[], Run]) -> Run:
