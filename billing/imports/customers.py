@@ -16,11 +16,10 @@ from django.utils.translation import gettext as _
 from portal.models import Utility
 
 from . import stage
-from .csvfile import RowError, records
+from .csvfile import records
 from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
 from .rows import CUSTOMER_COLUMNS, CustomerRow, parse_customer
 
-BATCH_SIZE = 5000
 CUSTOMERS = "billing_customer"
 FIELDS = ("name", "name_kana", "address", "building", "phone", "meter_diameter_mm", "meter_number")
 
@@ -41,43 +40,24 @@ def import_customers(
     is called as rows are read; ``writing()`` once the file is read and only the database's
     checks and the write remain.
     """
-    result, report = ImportResult(dry_run=dry_run), Progress(progress, writing)
+    result, report = (
+        ImportResult(dry_run=dry_run, max_errors=max_errors),
+        Progress(progress, writing),
+    )
     rules = utility_rules(utility)
     with transaction.atomic(), connection.cursor() as cursor:
         stage.create(cursor, CustomerRow)
-        write, batch = stage.writer(cursor, CustomerRow), []
-        for record in records(stream, CUSTOMER_COLUMNS, encoding=encoding):
-            row = record if isinstance(record, RowError) else parse_customer(record, rules)
-            if isinstance(row, CustomerRow):
-                batch.append(row)
-            else:
-                for error in [row] if isinstance(row, RowError) else row:
-                    result.add_error(error, max_errors)
-            if len(batch) == BATCH_SIZE:
-                _write_batch(write, batch, result, report)
-        _write_batch(write, batch, result, report)
+        items = records(stream, CUSTOMER_COLUMNS, encoding=encoding)
+        stage.fill(cursor, CustomerRow, items, lambda r: parse_customer(r, rules), result, report)
         report.done_reading()
-        _refuse_repeats(cursor, result, max_errors)
+        repeats = stage.repeats_sql(("utility_id", "customer_number"), "customer_number")
+        message = _("%(line)d行目と customer_number が同じです。")
+        stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
         if result.ok:
             _merge(cursor, result)
         stage.finish(cursor, keep=result.ok and not dry_run)
-    result.keep_first(max_errors)
+    result.keep_first()
     return result
-
-
-def _write_batch(write, batch: list, result: ImportResult, report: Progress) -> None:
-    write(batch)
-    result.rows += len(batch)
-    report.read(len(batch))
-    batch.clear()
-
-
-def _refuse_repeats(cursor, result: ImportResult, max_errors: int) -> None:
-    count, repeats = stage.repeated_keys(cursor, ("utility_id", "customer_number"), max_errors)
-    for line, first_line in repeats:
-        message = _("%(line)d行目と customer_number が同じです。") % {"line": first_line}
-        result.add_error(RowError(line, "customer_number", message), max_errors)
-    result.error_count += count - len(repeats)
 
 
 def _merge(cursor, result: ImportResult) -> None:

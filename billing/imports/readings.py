@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -25,7 +26,7 @@ from portal.models import Utility
 
 from .. import integrity
 from . import stage
-from .csvfile import Block, RowError, records
+from .csvfile import records
 from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
 from .rows import (
     READING_COLUMNS,
@@ -39,14 +40,10 @@ from .rows import (
 )
 
 READINGS_LOCK = 0x62696C6C  # "bill"
-BATCH_SIZE = 5000
 S = stage.TABLE
 CHANGED = "billing_import_flag_changes"
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
-VALUES = READING_COLUMNS[2:]
-PLAIN = Reading._fields[
-    :-1
-]  # what a plain block gives: all but replaces_period_end  # the stored columns the file gives
+VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
 _STORED_OVERLAP = (
     f"FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
@@ -74,75 +71,54 @@ def import_readings(
     period overlaps a stored one replaces it if its ``replaces_period_end`` names that
     period, or with ``replace_overlapping``; otherwise it is refused.
     """
-    result, report = ImportResult(dry_run=dry_run), Progress(progress, writing)
+    result, report = (
+        ImportResult(dry_run=dry_run, max_errors=max_errors),
+        Progress(progress, writing),
+    )
+    rules, dates = utility_rules(utility), {}
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [READINGS_LOCK])
         stage.create(cursor, Reading, ", customer_id integer")
-        _stage_file(cursor, stream, utility_rules(utility), encoding, result, report, max_errors)
+        items = records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules))
+        parse, plain = (
+            partial(parse_reading, utilities=rules, dates=dates),
+            partial(plain_lines, utilities=rules, dates=dates),
+        )
+        stage.fill(cursor, Reading, items, parse, result, report, plain)
         report.done_reading()
-        _check(cursor, timezone.localdate(), result, max_errors, replace_overlapping)
+        _check(cursor, timezone.localdate(), result, replace_overlapping)
         if result.ok:
-            _merge(cursor, result, max_errors, replace_overlapping)
+            _merge(cursor, result, replace_overlapping)
         if result.ok:
-            _set_flags(cursor, result, max_errors)
+            _set_flags(cursor, result)
         stage.finish(cursor, keep=result.ok and not dry_run)
-    result.keep_first(max_errors)
+    result.keep_first()
     return result
 
 
-def _stage_file(cursor, stream, rules, encoding, result, report: Progress, max_errors) -> None:
-    write, write_plain = stage.writer(cursor, Reading), stage.plain_writer(cursor, PLAIN)
-    dates, batch = {}, []
-    for item in records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules)):
-        lines = plain_lines(item, rules, dates) if isinstance(item, Block) else None
-        if lines is not None:
-            write_plain(lines)
-            _staged(len(lines), result, report)
-            continue
-        for record in item.records() if isinstance(item, Block) else (item,):
-            row = record if isinstance(record, RowError) else parse_reading(record, rules, dates)
-            if isinstance(row, Reading):
-                batch.append(row)
-            else:
-                for error in [row] if isinstance(row, RowError) else row:
-                    result.add_error(error, max_errors)
-                report.read(1)
-        if len(batch) >= BATCH_SIZE:
-            write(batch)
-            _staged(len(batch), result, report)
-            batch = []
-    write(batch)
-    _staged(len(batch), result, report)
-
-
-def _staged(rows: int, result: ImportResult, report: Progress) -> None:
-    result.rows += rows
-    report.read(rows)
-
-
-def _check(cursor, today: datetime.date, result, max_errors: int, replace_overlapping: bool):
+def _check(cursor, today: datetime.date, result: ImportResult, replace_overlapping: bool):
     if connection.vendor == "postgresql":
         cursor.execute(f"ANALYZE {S}")
-    _refuse_bad_rows(cursor, today, result, max_errors)
+    _refuse_bad_rows(cursor, today, result)
     cursor.execute(
         f"UPDATE {S} SET customer_id = c.id FROM billing_customer c "
         f"WHERE c.utility_id = {S}.utility_id AND c.number = {S}.customer_number"
     )
     unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
-    _refuse(cursor, unknown, (), unknown_customer, result, max_errors)
-    if _periods_meet_in_file(cursor) and not _refuse_repeats(cursor, result, max_errors):
-        _refuse_overlaps_in_file(cursor, result, max_errors)
-    _refuse_bad_corrections(cursor, result, max_errors)
+    stage.refuse(cursor, unknown, result, unknown_customer)
+    if _periods_meet_in_file(cursor) and not _refuse_repeats(cursor, result):
+        _refuse_overlaps_in_file(cursor, result)
+    _refuse_bad_corrections(cursor, result)
     if not replace_overlapping:
-        _refuse_stored_overlaps(cursor, result, max_errors)
+        _refuse_stored_overlaps(cursor, result)
 
 
-def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult, max_errors: int):
+def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None:
     """Rows the SQL rule refuses, each explained by check_reading; then they are unstaged."""
     bad, params = bad_reading_sql(connection.vendor), {"today": today}
     sql = f"SELECT {', '.join(Reading._fields)} FROM {S} WHERE {bad}"
-    count, rows = stage.first_rows(cursor, sql, params, max_errors)
+    count, rows = stage.first_rows(cursor, sql, params, result.max_errors)
     if not count:
         return
     found = [_reading(row) for row in rows]
@@ -151,7 +127,7 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult, max_err
         if not errors:  # the two halves of the rule must agree; never import on a doubt
             raise RuntimeError(f"line {reading.line} fails bad_reading_sql but not check_reading")
         for error in errors:
-            result.add_error(error, max_errors)
+            result.add_error(error)
     result.error_count += count - len(found)
     result.rows -= count
     cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
@@ -164,14 +140,6 @@ def _reading(row: tuple) -> Reading:
         if isinstance(values[name], datetime.date):  # PostgreSQL's; SQLite gives the text
             values[name] = values[name].isoformat()
     return Reading(**values)
-
-
-def _refuse(cursor, sql: str, params, message: Callable[..., str], result, max_errors: int):
-    """Add an error for each (line, column, *details) row ``sql`` selects, by line."""
-    count, found = stage.first_rows(cursor, sql, params, max_errors)
-    for line, column, *details in found:
-        result.add_error(RowError(line, column, message(*details)), max_errors)
-    result.error_count += count - len(found)
 
 
 def _periods_meet_in_file(cursor) -> bool:
@@ -187,17 +155,13 @@ def _periods_meet_in_file(cursor) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def _refuse_repeats(cursor, result: ImportResult, max_errors: int) -> int:
-    key = ("utility_id", "customer_number", "period_end")
-    count, repeats = stage.repeated_keys(cursor, key, max_errors)
-    for line, first_line in repeats:
-        message = _("%(line)d行目と customer_number・period_end が同じです。")
-        result.add_error(RowError(line, "period_end", message % {"line": first_line}), max_errors)
-    result.error_count += count - len(repeats)
-    return count
+def _refuse_repeats(cursor, result: ImportResult) -> int:
+    repeats = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
+    message = _("%(line)d行目と customer_number・period_end が同じです。")
+    return stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
 
 
-def _refuse_overlaps_in_file(cursor, result: ImportResult, max_errors: int) -> None:
+def _refuse_overlaps_in_file(cursor, result: ImportResult) -> None:
     """A row overlapping an earlier line of the file for the same contract."""
     sql = (
         f"SELECT s.line, 'period_start', s.period_start, s.period_end, o.line, o.period_start, "
@@ -205,20 +169,20 @@ def _refuse_overlaps_in_file(cursor, result: ImportResult, max_errors: int) -> N
         "AND o.period_start <= s.period_end AND o.period_end >= s.period_start "
         "AND o.line < s.line"
     )
-    _refuse(cursor, sql, (), integrity.file_overlap_message, result, max_errors)
+    stage.refuse(cursor, sql, result, integrity.file_overlap_message)
 
 
-def _refuse_stored_overlaps(cursor, result: ImportResult, max_errors: int) -> None:
+def _refuse_stored_overlaps(cursor, result: ImportResult) -> None:
     """A row overlapping a stored period that it does not name in replaces_period_end."""
     sql = (
         "SELECT s.line, 'period_start', s.period_start, s.period_end, r.period_start, "
         f"r.period_end {_STORED_OVERLAP} AND (s.replaces_period_end IS NULL "
         "OR s.replaces_period_end <> r.period_end)"
     )
-    _refuse(cursor, sql, (), integrity.overlap_message, result, max_errors)
+    stage.refuse(cursor, sql, result, integrity.overlap_message)
 
 
-def _refuse_bad_corrections(cursor, result: ImportResult, max_errors: int) -> None:
+def _refuse_bad_corrections(cursor, result: ImportResult) -> None:
     """replaces_period_end must name a stored period of the contract that this row overlaps,
     unless the row's own period is stored (the correction was imported before: an upsert)."""
     sql = (
@@ -229,39 +193,39 @@ def _refuse_bad_corrections(cursor, result: ImportResult, max_errors: int) -> No
         "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
     )
     message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
-    _refuse(cursor, sql, (), lambda end: message % {"end": end}, result, max_errors)
+    stage.refuse(cursor, sql, result, lambda end: message % {"end": end})
 
 
-def _merge(cursor, result: ImportResult, max_errors: int, replace_overlapping: bool) -> None:
+def _merge(cursor, result: ImportResult, replace_overlapping: bool) -> None:
     """Write the staged rows; if another writer got in the way, close the table and retry."""
     try:
         with transaction.atomic():
-            _write(cursor, result, replace_overlapping, max_errors)
+            _write(cursor, result, replace_overlapping)
     except IntegrityError:
         if connection.vendor != "postgresql":
             raise
         cursor.execute(f"LOCK TABLE {READINGS} IN SHARE ROW EXCLUSIVE MODE")
         if not replace_overlapping:
-            _refuse_stored_overlaps(cursor, result, max_errors)
+            _refuse_stored_overlaps(cursor, result)
         if result.ok:
-            _write(cursor, result, replace_overlapping, max_errors)
+            _write(cursor, result, replace_overlapping)
 
 
-def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool, max_errors: int):
+def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) -> None:
     """Delete the stored periods the file's corrections replace; count and list them."""
     named = "" if replace_overlapping else "AND s.replaces_period_end = r.period_end"
     cursor.execute(
         f"SELECT MIN(s.line), MIN(s.customer_number), r.period_start, r.period_end "
         f"{_STORED_OVERLAP} {named} GROUP BY r.id, r.period_start, r.period_end "
-        f"ORDER BY 1, 3 LIMIT {max_errors}"
+        f"ORDER BY 1, 3 LIMIT {result.max_errors}"
     )
     result.replaced_periods = [(line, *rest) for line, *rest in cursor.fetchall()]
     cursor.execute(f"DELETE FROM {READINGS} WHERE id IN (SELECT r.id {_STORED_OVERLAP} {named})")
     result.replaced = cursor.rowcount
 
 
-def _write(cursor, result: ImportResult, replace_overlapping: bool, max_errors: int) -> None:
-    _delete_replaced(cursor, result, replace_overlapping, max_errors)
+def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
+    _delete_replaced(cursor, result, replace_overlapping)
     replaced = result.replaced
     compared = [name for name in VALUES if name != "period_end"]
     cursor.execute(
@@ -282,7 +246,7 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, max_errors: 
     result.unchanged = result.rows - result.inserted - result.updated
 
 
-def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
+def _set_flags(cursor, result: ImportResult) -> None:
     """Flag the file's contracts' readings again; count and list the file's flagged lines and
     the stored readings the file newly flags (the period after a corrected one, say).
 
@@ -301,15 +265,15 @@ def _set_flags(cursor, result: ImportResult, max_errors: int) -> None:
         f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
     )
-    result.flagged, found = stage.first_rows(cursor, flagged, (), max_errors)
+    result.flagged, found = stage.first_rows(cursor, flagged, (), result.max_errors)
     result.line_flags = dict(found)
     result.flagged_lines = list(result.line_flags)
     if wrote:
-        _list_newly_flagged_stored(cursor, result, max_errors)
+        _list_newly_flagged_stored(cursor, result)
         cursor.execute(f"DROP TABLE {CHANGED}")
 
 
-def _list_newly_flagged_stored(cursor, result: ImportResult, max_errors: int) -> None:
+def _list_newly_flagged_stored(cursor, result: ImportResult) -> None:
     """Readings of the file's contracts, not in the file, whose flag the import set."""
     newly = (
         f"SELECT n.number, r.period_start, r.period_end, c.flag FROM {CHANGED} c "
@@ -317,5 +281,6 @@ def _list_newly_flagged_stored(cursor, result: ImportResult, max_errors: int) ->
         f"WHERE c.flag <> '' AND NOT EXISTS (SELECT 1 FROM {S} s "
         "WHERE s.customer_id = c.customer_id AND s.period_end = c.period_end)"
     )
-    count, result.flagged_stored = stage.first_rows(cursor, newly, (), max_errors, order="1, 2")
+    limit = result.max_errors
+    count, result.flagged_stored = stage.first_rows(cursor, newly, (), limit, order="1, 2")
     result.flagged += count

@@ -34,6 +34,7 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)  # the first ``max_errors``, by line
     error_count: int = 0
     dry_run: bool = False
+    max_errors: int = MAX_ERRORS  # how many errors, flagged lines, ... are kept to be listed
 
     @property
     def ok(self) -> bool:
@@ -76,16 +77,20 @@ class ImportResult:
             ]
         )
 
-    def add_error(self, error: RowError, limit: int) -> None:
+    def add_error(self, error: RowError) -> None:
         self.error_count += 1
         self.errors.append(error)
-        if len(self.errors) > 2 * limit:
-            self.keep_first(limit)
+        if len(self.errors) > 2 * self.max_errors:
+            self.keep_first()
 
-    def keep_first(self, limit: int) -> None:
-        """Keep the first ``limit`` errors by line (the count stays)."""
+    def keep_first(self) -> None:
+        """Keep the first ``max_errors`` errors by line (the count stays)."""
         self.errors.sort()
-        del self.errors[limit:]
+        del self.errors[self.max_errors :]
+
+    def staged(self, rows: int, report: Progress) -> None:
+        self.rows += rows
+        report.read(rows)
 
 
 @dataclass(frozen=True)

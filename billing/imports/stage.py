@@ -3,7 +3,8 @@
 Its columns are the fields of the row's NamedTuple, by name: a column added to the CIS
 header is a field added there, never a position to shift. PostgreSQL takes the rows by COPY,
 SQLite by executemany on the raw connection. The table is private to the connection and
-dropped before the import's transaction ends (or rolled back with it).
+dropped before the import's transaction ends (or rolled back with it). ``refuse`` turns
+what a check over the table selects into the file's errors.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import NamedTuple
 from django.db import connection, transaction
 
 from .. import pagecache
+from .csvfile import Block, RowError
+from .result import ImportResult, Progress
 from .rows import IsoDate
 
 TABLE = "billing_import_stage"
+BATCH_SIZE = 5000
 _SQL_TYPES = {int: "integer", str: "text", IsoDate: "date"}
 
 
@@ -35,6 +39,35 @@ def create(cursor, row_type: type[NamedTuple], extra: str = "") -> None:
     definitions = ", ".join(f"{name} {sql}" for name, sql in columns(row_type).items())
     cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
     cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} ({definitions}{extra})")
+
+
+def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress, plain=None):
+    """Stage the rows of ``items`` (what csvfile.records yields) that ``parse`` (a record to
+    its row or its errors) finds right; count them and add the errors to ``result``.
+
+    ``plain(block)`` gives a plain block's rows as ``plain_writer`` takes them, or None.
+    """
+    write, write_plain, batch = writer(cursor, row_type), plain_writer(cursor, row_type), []
+    for item in items:
+        lines = plain(item) if plain and isinstance(item, Block) else None
+        if lines is not None:
+            write_plain(lines)
+            result.staged(len(lines), report)
+            continue
+        for record in item.records() if isinstance(item, Block) else (item,):
+            row = record if isinstance(record, RowError) else parse(record)
+            if isinstance(row, row_type):
+                batch.append(row)
+            else:
+                for error in [row] if isinstance(row, RowError) else row:
+                    result.add_error(error)
+                report.read(1)
+        if len(batch) >= BATCH_SIZE:
+            write(batch)
+            result.staged(len(batch), report)
+            batch = []
+    write(batch)
+    result.staged(len(batch), report)
 
 
 def writer(cursor, row_type: type[NamedTuple]) -> Callable[[Iterable[NamedTuple]], None]:
@@ -55,9 +88,11 @@ def writer(cursor, row_type: type[NamedTuple]) -> Callable[[Iterable[NamedTuple]
     return lambda batch: raw.executemany(insert, batch)
 
 
-def plain_writer(cursor, names: tuple[str, ...]) -> Callable[[list[str]], None]:
-    """A function that appends rows given as lines of ``names``' values separated by commas
-    (plain values: no comma, quote or newline inside), with no step per row in Python."""
+def plain_writer(cursor, row_type: type[NamedTuple]) -> Callable[[list[str]], None]:
+    """A function that appends rows given as lines of the values of ``row_type``'s fields
+    but the last, separated by commas (plain values: no comma, quote or newline inside),
+    with no step per row in Python."""
+    names = row_type._fields[:-1]
     if connection.vendor == "postgresql":
         copy_sql = f"COPY {TABLE} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
         raw_cursor = cursor.cursor
@@ -100,15 +135,24 @@ def first_rows(cursor, sql: str, params, limit: int, order: str = "1") -> tuple[
     return cursor.fetchone()[0], found
 
 
-def repeated_keys(cursor, key: tuple[str, ...], limit: int) -> tuple[int, list[tuple[int, int]]]:
-    """Rows whose ``key`` an earlier line of the file has: (count, first (line, earlier line)s).
+def refuse(cursor, sql: str, result: ImportResult, message: Callable[..., str], params=()):
+    """Add an error for each (line, column, *details) row ``sql`` selects; return the count."""
+    count, found = first_rows(cursor, sql, params, result.max_errors)
+    for line, column, *details in found:
+        result.add_error(RowError(line, column, message(*details)))
+    result.error_count += count - len(found)
+    return count
+
+
+def repeats_sql(key: tuple[str, ...], column: str) -> str:
+    """(line, ``column``, earlier line) of each row whose ``key`` an earlier line of the file has.
 
     One GROUP BY, whatever order the file is in (by customer, by period, or none).
     """
     names = ", ".join(key)
-    groups = (
-        f"SELECT {names}, MIN(line) AS first_line FROM {TABLE} GROUP BY {names} HAVING COUNT(*) > 1"
-    )
+    groups = f"SELECT {names}, MIN(line) AS first FROM {TABLE} GROUP BY {names} HAVING COUNT(*) > 1"
     on = " AND ".join(f"s.{name} = d.{name}" for name in key)
-    sql = f"SELECT s.line, d.first_line FROM {TABLE} s JOIN ({groups}) d ON {on} "
-    return first_rows(cursor, sql + "WHERE s.line <> d.first_line", (), limit)
+    return (
+        f"SELECT s.line, '{column}', d.first FROM {TABLE} s JOIN ({groups}) d ON {on} "
+        "WHERE s.line <> d.first"
+    )

@@ -59,8 +59,8 @@ def run(data: str, plain: bool, monkeypatch) -> tuple[list[str], str, list[tuple
     used = []
     real = readings.plain_lines
 
-    def spy(*args):
-        lines = real(*args)
+    def spy(*args, **kwargs):
+        lines = real(*args, **kwargs)
         used.append(lines is not None)
         return lines
 
