@@ -117,11 +117,13 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
 def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None:
     """Rows the SQL rule refuses, each explained by check_reading; then they are unstaged."""
     bad, params = bad_reading_sql(connection.vendor), {"today": today}
-    sql = f"SELECT {', '.join(Reading._fields)} FROM {S} WHERE {bad}"
+    # Dates as the file wrote them (PostgreSQL would give date objects).
+    names = (f"CAST({n} AS text)" if t == "date" else n for n, t in stage.columns(Reading).items())
+    sql = f"SELECT {', '.join(names)} FROM {S} WHERE {bad}"
     count, rows = stage.first_rows(cursor, sql, params, result.max_errors)
     if not count:
         return
-    found = [_reading(row) for row in rows]
+    found = [Reading(*row) for row in rows]
     for reading in found:
         errors = check_reading(reading, today)
         if not errors:  # the two halves of the rule must agree; never import on a doubt
@@ -131,15 +133,6 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None
     result.error_count += count - len(found)
     result.rows -= count
     cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
-
-
-def _reading(row: tuple) -> Reading:
-    """A staged row as a Reading again."""
-    values = dict(zip(Reading._fields, row, strict=True))
-    for name in ("period_start", "period_end", "read_on", "replaces_period_end"):
-        if isinstance(values[name], datetime.date):  # PostgreSQL's; SQLite gives the text
-            values[name] = values[name].isoformat()
-    return Reading(**values)
 
 
 def _periods_meet_in_file(cursor) -> bool:

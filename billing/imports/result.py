@@ -56,26 +56,24 @@ class ImportResult:
 
     def details(self) -> list[str]:
         """What ``-v 2`` and the admin list besides the summary."""
-        lines = [
-            _("要確認(%(flag)s)の行: %(lines)s")
-            % {"flag": flag.label, "lines": ", ".join(map(str, lines))}
-            for flag in Flag
-            if (lines := [n for n, f in self.line_flags.items() if f == flag])
-        ]
-        stored = [
-            _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
-            % {"flag": Flag(flag).label, "number": number, "start": start, "end": end}
-            for number, start, end, flag in self.flagged_stored
-        ]
-        return (
-            lines
-            + stored
-            + [
-                _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
-                % {"line": line, "number": number, "start": start, "end": end}
+        flagged = _("要確認(%(flag)s)の行: %(lines)s")
+        stored = _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
+        replaced = _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
+        return [
+            *(
+                flagged % {"flag": flag.label, "lines": ", ".join(map(str, lines))}
+                for flag in Flag
+                if (lines := [n for n, f in self.line_flags.items() if f == flag])
+            ),
+            *(
+                stored % {"flag": Flag(flag).label, "number": number, "start": start, "end": end}
+                for number, start, end, flag in self.flagged_stored
+            ),
+            *(
+                replaced % {"line": line, "number": number, "start": start, "end": end}
                 for line, number, start, end in self.replaced_periods
-            ]
-        )
+            ),
+        ]
 
     def add_error(self, error: RowError) -> None:
         self.error_count += 1

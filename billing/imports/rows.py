@@ -12,6 +12,7 @@ to the same verdicts on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,14 +57,15 @@ class UtilityRules:
     billing_cycle_months: int = 1
     allowed: bool = True
     max_days: int = field(init=False)  # the longest period this utility may store
-    # The customer number and the 7 numbers of a row as a CIS export writes it, joined by ",":
-    # ASCII digits only, the utility's number of them, then 1 to 9 for each number.
-    plain: re.Pattern = field(init=False)
+    # A row as a CIS export writes it for this utility: ASCII digits only, the utility's
+    # number of them, dates shaped YYYY-MM-DD, 1 to 9 digits for each number.
+    plain: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "max_days", max_period_days(self.billing_cycle_months))
-        digits = self.customer_number_digits
-        object.__setattr__(self, "plain", re.compile(f"[0-9]{{{digits}}}(?:,[0-9]{{1,9}}){{7}}"))
+        number = f"{re.escape(self.slug)},[0-9]{{{self.customer_number_digits}}}"
+        plain = number + "(?:,[0-9]{4}-[0-9]{2}-[0-9]{2}){3}(?:,[0-9]{1,9}){7}"
+        object.__setattr__(self, "plain", plain)
 
 
 # A date checked to be a real one from 1900 to 2099, kept as the file wrote it: YYYY-MM-DD.
@@ -109,10 +111,11 @@ def parse_reading(
     A row as a CIS export writes it (plain digits, dates seen before) takes one short test;
     any other is read field by field, which also says what is wrong.
     """
-    slug, number, start, end, read_on, *numbers, replaces = record.fields
+    slug, number, start, end, read_on, *numbers, _ = record.fields
     rules = utilities.get(slug)
-    dated = start in dates and end in dates and read_on in dates and not replaces
-    if dated and rules and rules.allowed and rules.plain.fullmatch(",".join((number, *numbers))):
+    dated = start in dates and end in dates and read_on in dates
+    # The plain row, and a blank replaces_period_end.
+    if dated and rules and rules.allowed and _plain(rules).fullmatch(",".join(record.fields)):
         values = map(int, numbers)
         return Reading(
             record.line, rules.id, number, start, end, read_on, *values, rules.max_days, None
@@ -120,16 +123,16 @@ def parse_reading(
     return _parse_reading_slowly(record, utilities, dates)
 
 
+@functools.cache
+def _plain(rules: UtilityRules) -> re.Pattern[str]:
+    return re.compile(rules.plain + ",")
+
+
 def plain_block(utilities: Mapping[str, UtilityRules]) -> re.Pattern[bytes] | None:
     """The test a whole block of the file passes when each line is a row as a CIS export
     writes it for an allowed utility (what ``parse_reading`` reads in one short test)."""
-    firsts = "|".join(
-        f"{re.escape(rules.slug)},[0-9]{{{rules.customer_number_digits}}}"
-        for rules in utilities.values()
-        if rules.allowed
-    )
-    line = f"(?:{firsts})(?:,[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}){{3}}(?:,[0-9]{{1,9}}){{7}}"
-    return re.compile(f"(?:{line}\r?(?:\n|\\Z))+".encode()) if firsts else None
+    plain = "|".join(rules.plain for rules in utilities.values() if rules.allowed)
+    return re.compile(rf"(?:(?:{plain})\r?(?:\n|\Z))+".encode()) if plain else None
 
 
 def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> list[str] | None:
