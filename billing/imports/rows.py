@@ -142,7 +142,7 @@ def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> l
     lines = block.text.splitlines()
     slug = lines[0].partition(",")[0]
     prefix, rules = slug + ",", utilities[slug]
-    if not all(map(str.startswith, lines, repeat(prefix))):
+    if ("\n" + block.text).count("\n" + prefix) != len(lines):  # a line of another utility
         return None
     at = len(prefix) + rules.customer_number_digits + 1  # the pattern puts the dates there
     spans = ",".join(set(map(itemgetter(slice(at, at + 32)), lines)))  # YYYY-MM-DD x 3
