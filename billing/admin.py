@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import functools
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -8,15 +11,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal import normalize
-from portal.admin import UtilityScopedAdmin
+from portal.admin import UtilityScopedAdmin, customer_number_word
 
-from . import importjobs, integrity
+from . import importjobs, integrity, notices, web_slip
 from .imports import CUSTOMER_COLUMNS, READING_COLUMNS, READING_OPTIONAL
-from .models import Customer, ImportFile, ImportJob, MeterReading
+from .models import Customer, ImportFile, ImportJob, MeterReading, Notice, WebSlip
 
 
 class CsvImportForm(forms.Form):
@@ -258,3 +262,188 @@ class MeterReadingAdmin(CsvImportAdmin):
         customers = list(queryset.values_list("customer_id", flat=True).distinct())
         super().delete_queryset(request, queryset)
         integrity.refresh_flags(customers)
+
+
+class NoticeAdminForm(forms.ModelForm):
+    """A targeted notice must reach some contract: each area and number is checked here, and
+    the ones that reach none are named beside their field before the notice can be saved."""
+
+    class Meta:
+        model = Notice
+        fields = [
+            "utility",
+            "title",
+            "category",
+            "important",
+            "body",
+            "publish_at",
+            "expire_at",
+            "audience",
+            "area_prefixes",
+            "customer_numbers",
+            "public",
+            "mail_members",
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        publish_at, expire_at = data.get("publish_at"), data.get("expire_at")
+        if publish_at and expire_at and expire_at <= publish_at:
+            self.add_error("expire_at", _("掲載終了日時は掲載開始日時より後にしてください。"))
+        if data.get("mail_members") and not data.get("important"):
+            self.add_error("mail_members", _("メールで送れるのは「重要」のお知らせだけです。"))
+        utility, audience = data.get("utility"), data.get("audience")
+        if audience == Notice.Audience.AREAS:
+            self._check_areas(utility, data)
+        elif audience == Notice.Audience.CUSTOMERS:
+            self._check_numbers(utility, data)
+        return data
+
+    def _check_areas(self, utility, data: dict) -> None:
+        areas = notices.clean_areas(data.get("area_prefixes", ""))
+        data["area_prefixes"] = "\n".join(areas)
+        if not areas:
+            self.add_error("area_prefixes", _("対象の地域を1行に1つ入力してください。"))
+        elif len(areas) > notices.MAX_AREAS:
+            message = _("対象の地域は%(max)s行までです。") % {"max": notices.MAX_AREAS}
+            self.add_error("area_prefixes", message)
+        elif utility is not None:
+            missing = notices.areas_without_contracts(utility, areas)
+            if missing:
+                message = _("次の地域に当たる契約がありません: %(areas)s") % {
+                    "areas": "、".join(f"「{a}」" for a in missing)
+                }
+                self.add_error("area_prefixes", message)
+
+    def _check_numbers(self, utility, data: dict) -> None:
+        numbers, bad = notices.clean_numbers(data.get("customer_numbers", ""))
+        data["customer_numbers"] = "\n".join(numbers)
+        word = utility.customer_number_label if utility else gettext("お客様番号")
+        if bad:
+            message = _("数字ではない行があります: %(lines)s") % {
+                "lines": "、".join(f"「{line}」" for line in bad[:20])
+            }
+            self.add_error("customer_numbers", message)
+        elif not numbers:
+            message = _("対象の%(word)sを1行に1つ入力してください。") % {"word": word}
+            self.add_error("customer_numbers", message)
+        elif len(numbers) > notices.MAX_NUMBERS:
+            message = _("対象の%(word)sは%(max)s件までです。") % {
+                "word": word,
+                "max": f"{notices.MAX_NUMBERS:,}",
+            }
+            self.add_error("customer_numbers", message)
+        elif utility is not None:
+            unknown = notices.unknown_numbers(utility, numbers)
+            if unknown:
+                shown = "、".join(unknown[:20])
+                more = len(unknown) - 20
+                message = _("次の%(word)sの契約がありません: %(numbers)s") % {
+                    "word": word,
+                    "numbers": shown + (_("ほか%(n)s件") % {"n": more} if more > 0 else ""),
+                }
+                self.add_error("customer_numbers", message)
+
+
+@admin.register(Notice)
+class NoticeAdmin(UtilityScopedAdmin):
+    form = NoticeAdminForm
+    customer_number_labels = {"customer_numbers": _("対象の%(word)s")}
+    list_display = [
+        "title",
+        "category",
+        "important",
+        "publish_at",
+        "expire_at",
+        "audience",
+        "public",
+        "mail_state",
+        "utility",
+    ]
+    list_filter = ["category", "important", "audience", "utility"]
+    search_fields = ["title", "body"]
+    list_select_related = ["utility"]
+    date_hierarchy = "publish_at"
+
+    @admin.display(description=_("メール"))
+    def mail_state(self, notice: Notice) -> str:
+        if not notice.mail_members:
+            return "—"
+        if notice.mailed_at:
+            return gettext("送信済み")
+        return gettext("送信中") if notice.mail_touched_at else gettext("掲載開始後に送信")
+
+    def save_model(self, request: HttpRequest, obj: Notice, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if notices.is_due(obj, timezone.now()):
+            pk = obj.pk
+            transaction.on_commit(lambda: notices.start_mailing(pk))
+
+
+@functools.cache  # one column per word: the admin finds sortable columns by identity
+def _number_column(word: str):
+    @admin.display(description=word, ordering="customer__number")
+    def number(slip: WebSlip) -> str:
+        return slip.customer.number
+
+    return number
+
+
+@admin.register(WebSlip)
+class WebSlipAdmin(UtilityScopedAdmin):
+    """Web明細: the contracts whose paper slip a member stopped or restarted, read only, and
+    「CSVを書き出す」 for the utility's CIS in its encoding (PORTAL_WEB_SLIP_CSV_ENCODING)."""
+
+    utility_path = "customer__utility"
+    list_display = ["customer__number", "name", "chosen_on", "paper", "customer__utility"]
+    list_filter = ["paper_stopped", "customer__utility"]
+    search_fields = ["customer__number", "customer__name"]
+    list_select_related = ["customer"]
+    change_list_template = "admin/billing/change_list_web_slip.html"
+    fields = ["customer", "paper_stopped", "chosen_on"]
+    readonly_fields = fields
+
+    def get_list_display(self, request: HttpRequest):
+        """The number column under the staff's word for it (「ポータル登録番号」)."""
+        column = _number_column(customer_number_word(request))
+        columns = super().get_list_display(request)
+        return [column if c == "customer__number" else c for c in columns]
+
+    @admin.display(description=_("契約者名"), ordering="customer__name")
+    def name(self, slip: WebSlip) -> str:
+        return slip.customer.name
+
+    @admin.display(description=_("紙の検針票"), ordering="paper_stopped")
+    def paper(self, slip: WebSlip) -> str:
+        return web_slip.state_word(slip.paper_stopped)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.export_csv_view)
+        name = "billing_webslip_export_csv"
+        return [path("export-csv/", view, name=name), *super().get_urls()]
+
+    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        encoding = settings.PORTAL_WEB_SLIP_CSV_ENCODING
+        try:
+            body = web_slip.export_csv(self.get_queryset(request), encoding)
+        except web_slip.CannotEncode as exc:
+            message = gettext(
+                "%(encoding)sで書けない文字を含む契約があるため、書き出せませんでした: %(numbers)s"
+            ) % {"encoding": encoding, "numbers": "、".join(exc.numbers)}
+            messages.error(request, message)
+            return redirect("admin:billing_webslip_changelist")
+        response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
+        day = timezone.localdate().strftime("%Y%m%d")
+        response["Content-Disposition"] = f'attachment; filename="web_slip_{day}.csv"'
+        return response

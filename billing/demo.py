@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime
 import random
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
 from portal.models import Utility
 
-from .models import Customer, MeterReading
+from .models import Customer, MeterReading, Notice
 from .tariff import TOKYO_23_WARDS, calculate_charge
 
 SURNAMES = [
@@ -46,6 +47,7 @@ DIAMETERS = [13, 13, 13, 20, 20, 20, 20, 25]
 # load_demo on this day, so the README's import after `make demo` finds the very same readings.
 # Change it only together with those fixtures (load_demo, then dumpdata / the CSV exports).
 DEMO_DATE = datetime.date(2026, 12, 1)
+JST = ZoneInfo("Asia/Tokyo")
 
 
 def demo_customer_number(utility: Utility, index: int) -> str:
@@ -134,3 +136,48 @@ def _readings(customer: Customer, ends: list, months_per_period: int, rng: rando
             total=charge.total,
         )
         index += usage
+
+
+# お知らせ of the demo (fictitious): one for everyone and public (on the login page), one for
+# an area. Published on DEMO_DATE with no end, so they show whatever today is.
+DEMO_NOTICES = {
+    "kanazawa": [
+        {
+            "title": "ポータルサイトの定期メンテナンスのお知らせ",
+            "category": Notice.Category.SYSTEM,
+            "important": True,
+            "public": True,
+            "body": "毎月第2日曜日の午前2時から午前7時まで、システムの点検のため"
+            "ポータルサイトをご利用いただけません。\nご不便をおかけしますが、ご了承ください。",
+        },
+        {
+            "title": "配水管工事に伴う断水のお知らせ(泉野町地区)",
+            "category": Notice.Category.OUTAGE,
+            "important": True,
+            "audience": Notice.Audience.AREAS,
+            "area_prefixes": "金沢市泉野町",
+            "body": "配水管の取り替え工事のため、泉野町の一部で午前9時から正午まで断水します。\n"
+            "断水の前後に濁った水が出ることがあります。しばらく水を流してからお使いください。",
+        },
+    ],
+    "nayoro": [
+        {
+            "title": "水道料金の改定について",
+            "category": Notice.Category.TARIFF,
+            "body": "令和9年4月のご使用分から、水道料金の基本料金を改定します。\n"
+            "詳しくはお問い合わせ先までお尋ねください。",
+        },
+    ],
+}
+
+
+def create_demo_notices(utility: Utility) -> int:
+    """Create the demo's お知らせ of ``utility`` unless they exist; return how many it has."""
+    publish_at = datetime.datetime.combine(DEMO_DATE, datetime.time(9), tzinfo=JST)
+    for fields in DEMO_NOTICES.get(utility.slug, []):
+        Notice.objects.get_or_create(
+            utility=utility,
+            title=fields["title"],
+            defaults={**fields, "publish_at": publish_at},
+        )
+    return Notice.objects.filter(utility=utility).count()

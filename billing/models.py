@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -204,3 +205,175 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
+
+
+def lines_of(text: str) -> list[str]:
+    """The non-blank lines of a text field holding one value a line, as stored."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class NoticeQuerySet(models.QuerySet):
+    def current(self, utility, now) -> NoticeQuerySet:
+        """Published and not yet expired notices of ``utility``, important and newest first."""
+        return (
+            self.filter(utility=utility, publish_at__lte=now)
+            .filter(models.Q(expire_at__isnull=True) | models.Q(expire_at__gt=now))
+            .order_by("-important", "-publish_at", "-pk")
+        )
+
+
+class Notice(models.Model):
+    """お知らせ: a utility's message to its members (all, some areas, or some contracts)."""
+
+    class Category(models.TextChoices):
+        OUTAGE = "outage", _("断水")
+        WORKS = "works", _("工事")
+        TARIFF = "tariff", _("料金改定")
+        SYSTEM = "system", _("システム停止")
+        OTHER = "other", _("その他")
+
+    class Audience(models.TextChoices):
+        ALL = "all", _("すべての会員")
+        AREAS = "areas", _("地域(住所の先頭)で指定")
+        CUSTOMERS = "customers", _("お客様番号の一覧で指定")
+
+    utility = models.ForeignKey(
+        "portal.Utility",
+        on_delete=models.CASCADE,
+        related_name="notices",
+        verbose_name=_("事業者"),
+    )
+    title = models.CharField(_("件名"), max_length=100)
+    body = models.TextField(
+        _("本文"), help_text=_("文字のまま表示します(HTMLは使えません)。改行はそのまま表示します。")
+    )
+    category = models.CharField(_("種類"), max_length=10, choices=Category, default=Category.OTHER)
+    important = models.BooleanField(_("重要"), default=False)
+    publish_at = models.DateTimeField(_("掲載開始日時"), default=timezone.now)
+    expire_at = models.DateTimeField(
+        _("掲載終了日時"), null=True, blank=True, help_text=_("空欄は終了なし")
+    )
+    audience = models.CharField(_("対象"), max_length=10, choices=Audience, default=Audience.ALL)
+    area_prefixes = models.TextField(
+        _("対象の地域"),
+        blank=True,
+        help_text=_(
+            "対象が「地域」のとき、契約の住所の先頭を1行に1つ(例: 金沢市広坂)。"
+            "どの契約にも当たらない行があると保存できません。"
+        ),
+    )
+    customer_numbers = models.TextField(
+        _("対象のお客様番号"),
+        blank=True,
+        help_text=_("対象が「お客様番号の一覧」のとき、1行に1つ。"),
+    )
+    public = models.BooleanField(
+        _("ログイン画面にも掲載する"),
+        default=False,
+        help_text=_("ログインしていない方にも見える、ログイン画面のお知らせ欄に載せます。"),
+    )
+    mail_members = models.BooleanField(
+        _("対象の会員にメールで送る"),
+        default=False,
+        help_text=_(
+            "重要なお知らせだけ送れます。掲載開始日時になると、対象の会員に1通ずつ送ります。"
+        ),
+    )
+    # Mailing runs in batches of members by id: the last member mailed, and when it finished.
+    mail_cursor = models.BigIntegerField(_("送信済みの会員ID"), default=0, editable=False)
+    mail_touched_at = models.DateTimeField(_("送信処理の最終時刻"), null=True, editable=False)
+    mailed_at = models.DateTimeField(_("メール送信完了"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    objects = NoticeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("お知らせ")
+        verbose_name_plural = _("お知らせ")
+        ordering = ["utility", "-publish_at"]
+        indexes = [models.Index(fields=["utility", "publish_at"], name="notice_utility_publish")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def prefixes(self) -> list[str]:
+        return lines_of(self.area_prefixes) if self.audience == self.Audience.AREAS else []
+
+    @property
+    def numbers(self) -> list[str]:
+        return lines_of(self.customer_numbers) if self.audience == self.Audience.CUSTOMERS else []
+
+    def reaches(self, contracts: list[Customer]) -> bool:
+        """Tell whether a member holding ``contracts`` (of this utility) is in the audience."""
+        if self.audience == self.Audience.AREAS:
+            prefixes = tuple(self.prefixes)
+            return any(c.address.startswith(prefixes) for c in contracts)
+        if self.audience == self.Audience.CUSTOMERS:
+            numbers = set(self.numbers)
+            return any(c.number in numbers for c in contracts)
+        return True
+
+    def target_contracts(self) -> models.QuerySet[Customer]:
+        """The utility's contracts this notice is aimed at."""
+        contracts = Customer.objects.filter(utility_id=self.utility_id)
+        if self.audience == self.Audience.AREAS:
+            query = models.Q(pk__in=[])
+            for prefix in self.prefixes:
+                query |= models.Q(address__startswith=prefix)
+            return contracts.filter(query)
+        if self.audience == self.Audience.CUSTOMERS:
+            return contracts.filter(number__in=self.numbers)
+        return contracts
+
+
+class NoticeRead(models.Model):
+    """A member opened a notice (its 未読 mark goes)."""
+
+    notice = models.ForeignKey(
+        Notice, on_delete=models.CASCADE, related_name="reads", verbose_name=_("お知らせ")
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notice_reads",
+        verbose_name=_("会員"),
+    )
+    read_at = models.DateTimeField(_("既読日時"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("お知らせの既読")
+        verbose_name_plural = _("お知らせの既読")
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "member"], name="notice_read_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notice} / {self.member}"
+
+
+class WebSlip(models.Model):
+    """Web明細: a contract whose paper 検針票 a member stopped (or restarted), for the CIS."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, related_name="web_slip", verbose_name=_("契約")
+    )
+    paper_stopped = models.BooleanField(_("紙の検針票を停止"), default=True)
+    chosen_on = models.DateField(_("選択日"))
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("選択した会員"),
+    )
+
+    class Meta:
+        verbose_name = _("Web明細")
+        verbose_name_plural = _("Web明細")
+        ordering = ["-chosen_on", "customer"]
+
+    def __str__(self) -> str:
+        return str(self.customer)

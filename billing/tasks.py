@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import importjobs
+from . import importjobs, notices
 
 
 @shared_task(ignore_result=True)
@@ -15,3 +15,22 @@ def run_import(pk: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_imports() -> dict[str, int]:
     return importjobs.sweep()
+
+
+@shared_task(ignore_result=True)
+def mail_notice(notice_id: int) -> None:
+    """Mail one batch of a notice's members, then queue the next batch as a task of its own."""
+    while notices.mail_batch(notice_id):
+        if not mail_notice.app.conf.task_always_eager:
+            mail_notice.delay(notice_id)
+            return
+        # In-process (no broker): go on here rather than recurse a task per batch.
+
+
+@shared_task(ignore_result=True)
+def mail_due_notices() -> int:
+    """Start the notices whose publish time came, and resume any whose batches stalled."""
+    due = notices.due_for_mailing()
+    for pk in due:
+        notices.start_mailing(pk)
+    return len(due)

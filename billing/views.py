@@ -13,19 +13,22 @@ import datetime
 import functools
 from collections.abc import Callable, Iterator
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.models import Utility
 
-from . import charts, pagecache, usage
+from . import charts, notices, pagecache, usage, web_slip
+from .forms import WebSlipForm
 from .imports import READING_COLUMNS
 from .models import Customer, MeterReading, MeterReadingQuerySet
 from .tariff import TAX_RATE_PERCENT
@@ -43,6 +46,9 @@ RECENT_WINDOW = 14
 _URL_PLACEHOLDER = datetime.date(1, 1, 1)
 # accounts.Member.TaxDeclaration.YES; billing never imports accounts (DESIGN.md).
 TAX_DECLARED = "yes"
+# Where the dashboard's お知らせ go: put in as the page is served, since they change with the
+# clock and with what the member has read, not with the readings the cached page is built from.
+NOTICES_PLACEHOLDER = b"<!--portal:notices-->"
 
 
 def _contracts(request: HttpRequest) -> list[Customer]:
@@ -121,7 +127,20 @@ def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
         request, f"dashboard:{chosen}", lambda extra: _dashboard(request, number, extra)
     )
     _remember(request, contract_pk)
+    _put_notices(request, response)
     return response
+
+
+def _put_notices(request: HttpRequest, response: HttpResponse) -> None:
+    shown = notices.for_member(request.user, request.utility)
+    context = {
+        "shown": shown[: notices.DASHBOARD_NOTICES],
+        "more": len(shown) > notices.DASHBOARD_NOTICES,
+        "unread": sum(1 for s in shown if s.unread),
+        "utility": request.utility,
+    }
+    fragment = render_to_string("billing/_dashboard_notices.html", context)
+    response.content = response.content.replace(NOTICES_PLACEHOLDER, fragment.encode())
 
 
 def _dashboard(
@@ -289,3 +308,48 @@ def _csv(request: HttpRequest, number: str) -> tuple[bytes, int]:
     contract = _choose(request, _contracts(request), number)
     label = request.utility.customer_number_label
     return "".join(csv_lines(contract, label)).encode(), contract.pk
+
+
+# お知らせ ---------------------------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def notice_list(request: HttpRequest) -> HttpResponse:
+    shown = notices.for_member(request.user, request.utility)
+    return render(request, "billing/notice_list.html", {"shown": shown})
+
+
+@never_cache
+@require_GET
+def notice(request: HttpRequest, pk: int) -> HttpResponse:
+    found = notices.open_notice(request.user, request.utility, pk)
+    if found is None:
+        raise Http404("no notice this member may see")
+    return render(request, "billing/notice.html", {"notice": found})
+
+
+# Web明細 ----------------------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def web_slip_choice(request: HttpRequest, number: str) -> HttpResponse:
+    utility = request.utility
+    if not utility.offers_web_slip:
+        raise Http404("this utility offers no Web明細")
+    contracts = _contracts(request)
+    contract = _choose(request, contracts, number)
+    slip = getattr(contract, "web_slip", None)  # None before the first choice
+    current = WebSlipForm.WEB if slip and slip.paper_stopped else WebSlipForm.PAPER
+    form = WebSlipForm(request.POST or None, initial={"delivery": current})
+    if form.is_valid():
+        stop = form.cleaned_data["delivery"] == WebSlipForm.WEB
+        web_slip.choose(request.user, contract, paper_stopped=stop)
+        if stop:
+            messages.success(request, _("紙の検針票を止めました(Web明細)。"))
+        else:
+            messages.success(request, _("紙の検針票のお届けを再開します。"))
+        return redirect("billing:contract", utility.slug, contract.number)
+    context = {"contracts": contracts, "contract": contract, "slip": slip, "form": form}
+    return render(request, "billing/web_slip_choice.html", context)

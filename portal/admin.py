@@ -341,6 +341,7 @@ class UtilityAdmin(UtilityScopedAdmin):
                 ]
             },
         ),
+        ("Web明細", {"fields": ["offers_web_slip", "web_slip_text"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):

@@ -179,6 +179,16 @@ class Utility(models.Model):
             "(1か月31日として、この月数分に7日を加えた日数まで)。"
         ),
     )
+    offers_web_slip = models.BooleanField(
+        _("Web明細を受け付ける"),
+        default=False,
+        help_text=_("会員が契約ごとに紙の検針票を止められるようにします(Web明細)。"),
+    )
+    web_slip_text = models.TextField(
+        _("Web明細の説明"),
+        blank=True,
+        help_text=_("Web明細の画面に表示する短い説明(例: 紙の検針票が届かなくなる時期)。"),
+    )
 
     class Meta:
         verbose_name = _("事業者")

@@ -203,6 +203,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.sweep_imports",
         "schedule": env.float("PORTAL_IMPORT_SWEEP_SECONDS", default=60.0),
     },
+    # お知らせ whose publish time came (or whose mailing stalled) start mailing.
+    "notice-mail": {
+        "task": "billing.tasks.mail_due_notices",
+        "schedule": env.float("PORTAL_OUTBOX_SWEEP_SECONDS", default=60.0),
+    },
 }
 # A background CSV import writes its progress (its heartbeat) this often; one silent for the
 # lease is taken for dead (失敗); one queued this long without a worker is queued again.
@@ -219,6 +224,13 @@ PORTAL_OUTBOX_HANDOFF_SECONDS = env.float("PORTAL_OUTBOX_HANDOFF_SECONDS", defau
 PORTAL_OUTBOX_SWEEP_BATCH = env.int("PORTAL_OUTBOX_SWEEP_BATCH", default=1000)
 # A utility's mail rate (通/分) is counted in fixed windows of this length (scaled to it).
 PORTAL_OUTBOX_RATE_WINDOW_SECONDS = env.float("PORTAL_OUTBOX_RATE_WINDOW_SECONDS", default=60.0)
+# お知らせ mailing: members written to the outbox per task (each batch one transaction).
+PORTAL_NOTICE_MAIL_BATCH = env.int("PORTAL_NOTICE_MAIL_BATCH", default=1000)
+# The portal's address as residents open it (https://portal.example.jp), for links in mails
+# written by workers, which have no request to read it from. Blank: such mails carry no link.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
+# Web明細 export: the encoding the utility's CIS reads.
+PORTAL_WEB_SLIP_CSV_ENCODING = env.str("PORTAL_WEB_SLIP_CSV_ENCODING", default="cp932")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

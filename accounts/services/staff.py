@@ -18,6 +18,10 @@ STAFF_PERMISSIONS = [
     ("accounts", "loginlock", ["view", "delete"]),
     ("billing", "customer", ["view", "add", "change"]),
     ("billing", "meterreading", ["view", "add", "change"]),
+    # お知らせ: written, changed and withdrawn by the utility's own staff.
+    ("billing", "notice", ["view", "add", "change", "delete"]),
+    # Web明細: the contracts whose paper slip members stopped, and its CSV for the CIS.
+    ("billing", "webslip", ["view"]),
     ("portal", "utility", ["view", "change"]),
     # 送信メール: which mails wait, went out or failed, with the mail server's reply.
     ("portal", "outboxmail", ["view"]),

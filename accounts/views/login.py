@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from billing import notices
 from portal.decorators import open_all_hours
 from portal.qr import login_qr_context
 
@@ -87,7 +88,12 @@ def login(request: HttpRequest) -> HttpResponse:
         response = redirect(next_url) if next_url else redirect("billing:dashboard", utility.slug)
         _remember_id(response, utility, form)
         return response
-    context = {"form": form, "next": _next_url(request) or "", **login_qr_context(request)}
+    context = {
+        "form": form,
+        "next": _next_url(request) or "",
+        "notices": notices.public(utility),
+        **login_qr_context(request),
+    }
     return render(request, "accounts/login.html", context)
 
 

@@ -79,7 +79,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     context = {
         "member": member,
         "question": dict(SECRET_QUESTIONS).get(member.secret_question, ""),
-        "contracts": member.contracts.filter(utility=request.utility).order_by("number"),
+        "contracts": member.contracts.filter(utility=request.utility)
+        .select_related("web_slip")
+        .order_by("number"),
         "requests": member.contract_requests.filter(status=ContractRequest.Status.PENDING),
         "fixed_rows": "・".join(_rows_changed_by_the_office(member, request.utility)),
         "failed_mails": failed_mails(member),

@@ -6,7 +6,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from billing.demo import create_demo_customers
+from billing.demo import create_demo_customers, create_demo_notices
 from portal import normalize
 from portal.models import Utility
 
@@ -95,6 +95,8 @@ class Command(BaseCommand):
                 ContractLink.objects.get_or_create(
                     member=member, customer=customers[slug][index - 1]
                 )
+        for utility in utilities.values():
+            create_demo_notices(utility)
         group = ensure_staff_group()
         for login_id, email, password, slug in STAFF:
             if not Member.objects.filter(is_staff=True, login_id__iexact=login_id).exists():

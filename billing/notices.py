@@ -1,0 +1,191 @@
+"""お知らせ: who a notice reaches, what a member sees, and mailing an important one in batches.
+
+A member sees a notice of their utility while it is published (掲載開始 passed, 掲載終了 not)
+if it is for everyone, or one of their contracts is at an address starting with one of its
+areas, or has one of its numbers. Mailing goes through the outbox, one row per member reached
+(key ``notice:<notice id>:<member id>``), written ``PORTAL_NOTICE_MAIL_BATCH`` members at a
+time, each batch a transaction of its own that moves the notice's cursor on: a 200,000-member
+utility is 200 short tasks, and a batch run twice writes no mail twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from portal import normalize
+from portal.models import Utility
+from portal.outbox import enqueue_mail
+
+from .models import Customer, Notice, NoticeRead, lines_of
+
+logger = logging.getLogger("billing.notices")
+
+# accounts.Member.Status.ACTIVE; billing never imports accounts (DESIGN.md).
+ACTIVE = "active"
+DASHBOARD_NOTICES = 5
+# A batch that has not moved for this long was dropped (a worker killed): the sweep resumes it.
+STALLED = timedelta(minutes=5)
+MAX_AREAS = 200
+MAX_NUMBERS = 10_000
+
+
+@dataclass
+class Shown:
+    notice: Notice
+    unread: bool
+
+
+def for_member(member, utility: Utility, contracts: list[Customer] | None = None) -> list[Shown]:
+    """The notices ``member`` sees now, important and newest first, each with its 未読 mark."""
+    read = NoticeRead.objects.filter(notice=OuterRef("pk"), member=member)
+    notices = list(Notice.objects.current(utility, timezone.now()).annotate(was_read=Exists(read)))
+    if any(n.audience != Notice.Audience.ALL for n in notices) and contracts is None:
+        contracts = list(member.contracts.filter(utility=utility).only("number", "address"))
+    return [Shown(n, not n.was_read) for n in notices if n.reaches(contracts or [])]
+
+
+def public(utility: Utility) -> list[Notice]:
+    """The published notices staff put on the login page, for guests."""
+    return list(Notice.objects.current(utility, timezone.now()).filter(public=True))
+
+
+def open_notice(member, utility: Utility, pk: int) -> Notice | None:
+    """Return the notice if ``member`` may see it now, and mark it read."""
+    shown = next((s for s in for_member(member, utility) if s.notice.pk == pk), None)
+    if shown is None:
+        return None
+    if shown.unread:
+        NoticeRead.objects.get_or_create(notice=shown.notice, member=member)
+    return shown.notice
+
+
+# Targets, as staff type them -----------------------------------------------------------------
+
+
+def clean_areas(text: str) -> list[str]:
+    """Each area as it is compared with a contract's address (NFKC, as the import keeps it)."""
+    return [normalize.nfkc(line) for line in lines_of(text)]
+
+
+def clean_numbers(text: str) -> tuple[list[str], list[str]]:
+    """The numbers typed one a line (full-width digits and hyphens accepted), and what is no number."""
+    numbers, bad = [], []
+    for line in lines_of(text):
+        number = normalize.digits(line)
+        (numbers if number.isdigit() else bad).append(number if number.isdigit() else line)
+    return list(dict.fromkeys(numbers)), bad
+
+
+def areas_without_contracts(utility: Utility, areas: list[str]) -> list[str]:
+    """The areas no contract of ``utility`` has an address in."""
+    contracts = Customer.objects.filter(utility=utility)
+    return [a for a in areas if not contracts.filter(address__startswith=a).exists()]
+
+
+def unknown_numbers(utility: Utility, numbers: list[str]) -> list[str]:
+    """The numbers that are no contract of ``utility``."""
+    known: set[str] = set()
+    for start in range(0, len(numbers), 1000):
+        chunk = numbers[start : start + 1000]
+        known.update(
+            Customer.objects.filter(utility=utility, number__in=chunk).values_list(
+                "number", flat=True
+            )
+        )
+    return [n for n in numbers if n not in known]
+
+
+# Mailing ---------------------------------------------------------------------------------------
+
+
+def members_reached(notice: Notice) -> QuerySet:
+    """The active members of the notice's utility it is aimed at, with an address to mail."""
+    members = get_user_model().objects.filter(
+        utility_id=notice.utility_id, status=ACTIVE, is_staff=False
+    )
+    if notice.audience != Notice.Audience.ALL:
+        members = members.filter(pk__in=notice.target_contracts().values("members"))
+    return members.exclude(email="")
+
+
+def is_due(notice: Notice, now) -> bool:
+    return (
+        notice.mail_members
+        and notice.important
+        and notice.mailed_at is None
+        and notice.publish_at <= now
+        and (notice.expire_at is None or notice.expire_at > now)
+    )
+
+
+def mail_batch(notice_id: int) -> bool:
+    """Write the next batch of the notice's mails; return whether members are left."""
+    size = settings.PORTAL_NOTICE_MAIL_BATCH
+    now = timezone.now()
+    with transaction.atomic():
+        notice = (
+            Notice.objects.select_for_update()
+            .select_related("utility")
+            .filter(pk=notice_id)
+            .first()
+        )
+        if notice is None or not is_due(notice, now):
+            return False
+        members = list(
+            members_reached(notice).filter(pk__gt=notice.mail_cursor).order_by("pk")[:size]
+        )
+        context = {"notice": notice, "notice_url": notice_url(notice)}
+        for member in members:
+            enqueue_mail(
+                notice.utility,
+                member.email,
+                "billing/notice",
+                {**context, "member": member},
+                key=f"notice:{notice.pk}:{member.pk}",
+                member=member,
+            )
+        if members:
+            notice.mail_cursor = members[-1].pk
+        notice.mail_touched_at = now
+        notice.mailed_at = now if len(members) < size else None
+        notice.save(update_fields=["mail_cursor", "mail_touched_at", "mailed_at"])
+    return notice.mailed_at is None
+
+
+def notice_url(notice: Notice) -> str:
+    """The notice's page for a mail, when the portal's address is known (PORTAL_BASE_URL)."""
+    base = settings.PORTAL_BASE_URL.rstrip("/")
+    if not base:
+        return ""
+    return base + reverse("billing:notice", args=[notice.utility.slug, notice.pk])
+
+
+def due_for_mailing() -> list[int]:
+    """Notices whose mailing should start or resume now (publish time reached, or stalled)."""
+    now = timezone.now()
+    notices = Notice.objects.filter(
+        mail_members=True, important=True, mailed_at__isnull=True, publish_at__lte=now
+    ).exclude(expire_at__lte=now)
+    notices = notices.exclude(mail_touched_at__gt=now - STALLED)
+    return list(notices.values_list("pk", flat=True))
+
+
+def start_mailing(notice_id: int) -> None:
+    """Queue a notice's mailing; with the broker down the beat's sweep starts it instead."""
+    from .tasks import mail_notice
+
+    try:
+        mail_notice.delay(notice_id)
+    except Exception:  # noqa: BLE001 - kombu/redis errors: mail_due_notices picks it up
+        if mail_notice.app.conf.task_always_eager:
+            raise
+        logger.warning("notice %s mailing not queued (broker unavailable)", notice_id)
