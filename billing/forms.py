@@ -16,5 +16,8 @@ class WebSlipForm(forms.Form):
             (WEB, _("紙の検針票を止めて、このポータルで確認する(Web明細)")),
         ],
         widget=forms.RadioSelect,
-        error_messages={"required": _("受け取り方を選んでください。")},
+        error_messages={
+            "required": _("受け取り方を選んでください。"),
+            "invalid_choice": _("受け取り方は一覧から選んでください。"),
+        },
     )

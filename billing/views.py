@@ -342,7 +342,8 @@ def web_slip_choice(request: HttpRequest, number: str) -> HttpResponse:
     contract = _choose(request, contracts, number)
     slip = getattr(contract, "web_slip", None)  # None before the first choice
     current = WebSlipForm.WEB if slip and slip.paper_stopped else WebSlipForm.PAPER
-    form = WebSlipForm(request.POST or None, initial={"delivery": current})
+    data = request.POST if request.method == "POST" else None  # an empty POST is told too
+    form = WebSlipForm(data, initial={"delivery": current})
     if form.is_valid():
         stop = form.cleaned_data["delivery"] == WebSlipForm.WEB
         web_slip.choose(request.user, contract, paper_stopped=stop)
