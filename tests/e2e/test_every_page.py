@@ -23,7 +23,9 @@ from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, reso
 from playwright.sync_api import Page, expect
 
 from accounts.models import Member
-from billing.models import Customer
+from billing.demo import DEMO_DATE
+from billing.models import Customer, WebSlip
+from portal.models import Utility
 
 from .layout import layout_problems
 
@@ -265,7 +267,19 @@ def _failed_mail(member: Member) -> None:
 def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     page = walk.page
     _log_in(walk, "kanazawa", "yamadahanako", "mizu2026ab")
+    # お知らせ: the demo's, one for all (public, on the login page) and one for her area.
+    walk.go("/kanazawa/notices/")
+    page.get_by_role("link", name="配水管工事に伴う断水のお知らせ(泉野町地区)").click()
+    walk.look()
     walk.go("/kanazawa/usage/10000000000003/")
+    expect(page.locator(".notices-panel")).to_contain_text("ポータルサイトの定期メンテナンス")
+    # Web明細 (the walk's Kanazawa offers it): its page, its error state, and the choice made.
+    page.locator(".contract-summary").get_by_role("link", name="変更する").click()
+    walk.look()
+    page.get_by_label("紙の検針票を止めて、このポータルで確認する(Web明細)").check()
+    walk.click("変更する")
+    expect(page.locator(".contract-summary")).to_contain_text("Web明細(紙は")
+    walk.look()
     page.get_by_role("link", name="使用量の推移").click()
     walk.look()
     page.get_by_role("link", name="最新のご使用量").click()
@@ -299,6 +313,10 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
 def test_every_resident_page_reads_at_every_width_and_passes_axe(
     page: Page, live_server, demo_data, daytime, mailoutbox
 ):
+    Utility.objects.filter(slug="kanazawa").update(
+        offers_web_slip=True,
+        web_slip_text="お申し込みの翌月の検針分から、紙の検針票をお届けしません。",
+    )
     walk = Walk(page, live_server.url)
     _information_pages(walk)
     _error_pages(walk)
@@ -322,6 +340,9 @@ STAFF_PAGES = [
     "portal/outboxmail/",
     "billing/customer/import-csv/",
     "billing/meterreading/import-csv/",
+    "billing/notice/",
+    "billing/notice/add/",
+    "billing/webslip/",
 ]
 
 
@@ -391,6 +412,9 @@ def test_the_staff_side_fits_1280_px_in_japanese(
     residents = Member.objects.filter(utility=member.utility, is_staff=False)
     longest = max(residents, key=lambda m: len(str(m)))  # the widest 会員 cell
     _contract_requests(longest, Member.objects.get(login_id=login_id))
+    contracts = Customer.objects.filter(utility=member.utility)[:2]
+    for contract, stopped in zip(contracts, [True, False], strict=True):  # Web明細's two states
+        WebSlip.objects.create(customer=contract, paper_stopped=stopped, chosen_on=DEMO_DATE)
     paths = [*STAFF_PAGES, *_import_jobs(member.utility), f"accounts/member/{member.pk}/change/"]
     problems = []
     for path in paths:
