@@ -81,7 +81,10 @@ def clean_numbers(text: str) -> tuple[list[str], list[str]]:
     numbers, bad = [], []
     for line in lines_of(text):
         number = normalize.digits(line)
-        (numbers if number.isdigit() else bad).append(number if number.isdigit() else line)
+        if number.isascii() and number.isdigit():
+            numbers.append(number)
+        else:
+            bad.append(line)
     return list(dict.fromkeys(numbers)), bad
 
 

@@ -406,3 +406,13 @@ def test_members_reached_counts_each_member_once(utility):
     notice = make_notice(utility, audience=Notice.Audience.AREAS, area_prefixes="見本市本町")
     assert list(notices.members_reached(notice)) == [member]
     assert len(mail.outbox) == 0
+
+
+def test_another_utilitys_notices_page_shows_a_member_nothing(frozen, logged_in_client):
+    other_city = UtilityFactory()
+    notice = make_notice(other_city, title="他の事業者の全域向け", public=False)
+    response = notice_list(logged_in_client, other_city)
+    assertNotContains(response, "他の事業者の全域向け", status_code=response.status_code)
+    response = open_notice(logged_in_client, notice)
+    assertNotContains(response, "他の事業者の全域向け", status_code=response.status_code)
+    assert not NoticeRead.objects.exists()
