@@ -40,6 +40,9 @@ def offering(utility):
     return utility
 
 
+STOPPED_ON_6TH = 'Web明細(紙は<span class="nowrap">2026年12月6日</span>から停止)'
+
+
 def choice_url(contract) -> str:
     return reverse("billing:web_slip_choice", args=[contract.utility.slug, contract.number])
 
@@ -60,9 +63,9 @@ def test_a_member_stops_and_restarts_the_paper_slip(frozen, logged_in_client, us
     assert response.status_code == HTTPStatus.FOUND
     slip = WebSlip.objects.get(customer=contract)
     assert (slip.paper_stopped, slip.chosen_on, slip.chosen_by) == (True, NOW.date(), user)
-    assertContains(contract_page(logged_in_client, contract), "Web明細(紙は2026年12月6日から停止)")
+    assertContains(contract_page(logged_in_client, contract), STOPPED_ON_6TH)
     profile = logged_in_client.get(reverse("accounts:profile", args=[offering.slug]))
-    assertContains(profile, "Web明細(紙は2026年12月6日から停止)")
+    assertContains(profile, STOPPED_ON_6TH)
 
     frozen.move_to(NOW + datetime.timedelta(days=1))
     logged_in_client.logout()  # the next day: a new visit
@@ -72,7 +75,9 @@ def test_a_member_stops_and_restarts_the_paper_slip(frozen, logged_in_client, us
     assert (slip.paper_stopped, slip.chosen_on) == (False, datetime.date(2026, 12, 7))
     assertContains(contract_page(logged_in_client, contract), "紙でお届け")
     response = logged_in_client.get(choice_url(contract))
-    assertContains(response, "2026年12月7日のお申し込みで再開しています。")
+    assertContains(
+        response, '<span class="nowrap">2026年12月7日</span>のお申し込みで再開しています。'
+    )
 
 
 def test_choosing_the_same_again_keeps_the_first_day(frozen, logged_in_client, user, offering):
