@@ -135,7 +135,6 @@ def _put_notices(request: HttpRequest, response: HttpResponse) -> None:
     shown = notices.for_member(request.user, request.utility)
     context = {
         "shown": shown[: notices.DASHBOARD_NOTICES],
-        "more": len(shown) > notices.DASHBOARD_NOTICES,
         "unread": sum(1 for s in shown if s.unread),
         "utility": request.utility,
     }

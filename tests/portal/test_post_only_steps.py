@@ -28,6 +28,7 @@ SAMPLE_KWARGS = {
     "token": "x",
     "number": "10000000000001",
     "period_end": datetime.date(2025, 5, 25),
+    "pk": 1,  # an お知らせ
 }
 
 
