@@ -335,21 +335,27 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def web_slip_choice(request: HttpRequest, number: str) -> HttpResponse:
     utility = request.utility
-    if not utility.offers_web_slip:
-        raise Http404("this utility offers no Web明細")
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
     slip = getattr(contract, "web_slip", None)  # None before the first choice
-    current = WebSlipForm.WEB if slip and slip.paper_stopped else WebSlipForm.PAPER
+    stopped = bool(slip and slip.paper_stopped)
+    # A utility that stops offering Web明細 refuses new stops only: a member whose paper is
+    # stopped still sees it and can have the paper again (README, Web明細).
+    if not utility.offers_web_slip and not stopped:
+        raise Http404("this utility offers no Web明細")
+    current = WebSlipForm.WEB if stopped else WebSlipForm.PAPER
     data = request.POST if request.method == "POST" else None  # an empty POST is told too
     form = WebSlipForm(data, initial={"delivery": current})
     if form.is_valid():
         stop = form.cleaned_data["delivery"] == WebSlipForm.WEB
-        web_slip.choose(request.user, contract, paper_stopped=stop)
-        if stop:
-            messages.success(request, _("紙の検針票を止めました(Web明細)。"))
+        if stop == stopped:
+            messages.info(request, _("変更はありません。"))
         else:
-            messages.success(request, _("紙の検針票のお届けを再開します。"))
+            web_slip.choose(request.user, contract, paper_stopped=stop)
+            if stop:
+                messages.success(request, _("紙の検針票を止めました(Web明細)。"))
+            else:
+                messages.success(request, _("紙の検針票のお届けを再開します。"))
         return redirect("billing:contract", utility.slug, contract.number)
     context = {"contracts": contracts, "contract": contract, "slip": slip, "form": form}
     return render(request, "billing/web_slip_choice.html", context)

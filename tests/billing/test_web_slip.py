@@ -179,3 +179,51 @@ def test_staff_without_the_permission_cannot_export(client, utility):
     client.force_login(StaffFactory(utility=utility))
     slip(utility, "10000000000001", "水道 太郎")
     assert client.get(EXPORT).status_code == HTTPStatus.FORBIDDEN
+
+
+# Found by the outside test of issue 19 --------------------------------------------------------
+
+
+def test_pressing_change_without_changing_saves_nothing(frozen, logged_in_client, user, offering):
+    contract = user.contracts.get()
+    response = logged_in_client.post(choice_url(contract), {"delivery": "paper"}, follow=True)
+    assertContains(response, "変更はありません。")
+    assertNotContains(response, "再開します")
+    assert not WebSlip.objects.exists()
+    # Nor when the paper is stopped and Web明細 is chosen again.
+    logged_in_client.post(choice_url(contract), {"delivery": "web"}, follow=True)
+    response = logged_in_client.post(choice_url(contract), {"delivery": "web"}, follow=True)
+    assertContains(response, "変更はありません。")
+    assertNotContains(response, "紙の検針票を止めました")
+
+
+def test_a_stopped_slip_stays_shown_and_restartable_when_the_utility_stops_offering(
+    frozen, logged_in_client, user, offering, client
+):
+    contract = user.contracts.get()
+    other = ContractLinkFactory(member=user).customer  # paper never stopped
+    logged_in_client.post(choice_url(contract), {"delivery": "web"})
+    offering.offers_web_slip = False
+    offering.save()
+    assertContains(contract_page(logged_in_client, contract), STOPPED_ON_6TH)
+    profile = logged_in_client.get(reverse("accounts:profile", args=[offering.slug]))
+    assertContains(profile, STOPPED_ON_6TH)
+    response = logged_in_client.get(choice_url(contract))
+    assertContains(response, "新しいお申し込みは受け付けていません")
+    # No new stop: the contract whose paper still comes has no Web明細 page or line.
+    assert logged_in_client.get(choice_url(other)).status_code == HTTPStatus.NOT_FOUND
+    response = logged_in_client.post(choice_url(other), {"delivery": "web"})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assertNotContains(contract_page(logged_in_client, other), "紙でお届け")
+    # The CIS still hears of the stopped one, and of its restart.
+    staff = StaffFactory(utility=offering)
+    staff.user_permissions.set(Permission.objects.filter(codename="view_webslip"))
+    client.force_login(staff)
+    assert b",stopped\r\n" in client.get(EXPORT).content
+    logged_in_client.force_login(user)
+    response = logged_in_client.post(choice_url(contract), {"delivery": "paper"}, follow=True)
+    assertContains(response, "紙の検針票のお届けを再開します。")
+    assert WebSlip.objects.get(customer=contract).paper_stopped is False
+    assert logged_in_client.get(choice_url(contract)).status_code == HTTPStatus.NOT_FOUND
+    client.force_login(staff)
+    assert b",restarted\r\n" in client.get(EXPORT).content
