@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import functools
+import secrets
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -16,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal import normalize
-from portal.admin import UtilityScopedAdmin, customer_number_word
+from portal.admin import UtilityScopedAdmin, customer_number_word, utility_of
 
 from . import importjobs, integrity, notices, web_slip
 from .imports import CUSTOMER_COLUMNS, READING_COLUMNS, READING_OPTIONAL
@@ -266,7 +267,18 @@ class MeterReadingAdmin(CsvImportAdmin):
 
 class NoticeAdminForm(forms.ModelForm):
     """A targeted notice must reach some contract: each area and number is checked here, and
-    the ones that reach none are named beside their field before the notice can be saved."""
+    the ones that reach none are named beside their field before the notice can be saved.
+
+    The add form carries a one-time token (``add_token``), kept on the notice it saved: the
+    same form posted again (a double click on 保存) finds that notice instead of a second one.
+    """
+
+    add_token = forms.CharField(
+        widget=forms.HiddenInput,
+        required=False,
+        max_length=32,
+        initial=lambda: secrets.token_urlsafe(16),
+    )
 
     class Meta:
         model = Notice
@@ -292,12 +304,23 @@ class NoticeAdminForm(forms.ModelForm):
             self.add_error("expire_at", _("掲載終了日時は掲載開始日時より後にしてください。"))
         if data.get("mail_members") and not data.get("important"):
             self.add_error("mail_members", _("メールで送れるのは「重要」のお知らせだけです。"))
+        elif data.get("mail_members") and self._ended_before_mailing(expire_at):
+            message = _(
+                "掲載終了日時が過ぎているため、メールは送れません。"
+                "チェックを外すか、掲載終了日時を直してください。"
+            )
+            self.add_error("mail_members", message)
         utility, audience = data.get("utility"), data.get("audience")
         if audience == Notice.Audience.AREAS:
             self._check_areas(utility, data)
         elif audience == Notice.Audience.CUSTOMERS:
             self._check_numbers(utility, data)
         return data
+
+    def _ended_before_mailing(self, expire_at) -> bool:
+        # The mailing starts only while the notice is published (notices.is_due).
+        ended = expire_at is not None and expire_at <= timezone.now()
+        return ended and self.instance.mailed_at is None
 
     def _check_areas(self, utility, data: dict) -> None:
         areas = notices.clean_areas(data.get("area_prefixes", ""))
@@ -316,10 +339,15 @@ class NoticeAdminForm(forms.ModelForm):
                 self.add_error("area_prefixes", message)
 
     def _check_numbers(self, utility, data: dict) -> None:
-        numbers, bad = notices.clean_numbers(data.get("customer_numbers", ""))
+        digits = utility.customer_number_digits if utility else 0
+        numbers, bad, several = notices.clean_numbers(data.get("customer_numbers", ""), digits)
         data["customer_numbers"] = "\n".join(numbers)
         word = utility.customer_number_label if utility else gettext("お客様番号")
-        if bad:
+        if several:
+            for line in several[:20]:
+                message = _("%(line)s行目: 1行に1つの番号を入力してください") % {"line": line}
+                self.add_error("customer_numbers", message)
+        elif bad:
             message = _("数字ではない行があります: %(lines)s") % {
                 "lines": "、".join(f"「{line}」" for line in bad[:20])
             }
@@ -343,6 +371,14 @@ class NoticeAdminForm(forms.ModelForm):
                     "numbers": shown + (_("ほか%(n)s件") % {"n": more} if more > 0 else ""),
                 }
                 self.add_error("customer_numbers", message)
+
+
+class AlreadySaved(Exception):
+    """The add form posted was saved before, as notice ``pk``."""
+
+    def __init__(self, pk: int) -> None:
+        super().__init__(pk)
+        self.pk = pk
 
 
 @admin.register(Notice)
@@ -385,10 +421,52 @@ class NoticeAdmin(UtilityScopedAdmin):
             return "—"
         if notice.mailed_at:
             return gettext("送信済み")
+        if notice.expire_at and notice.expire_at <= timezone.now():
+            return gettext("送信しません(掲載終了済み)")
         return gettext("送信中") if notice.mail_touched_at else gettext("掲載開始後に送信")
 
+    def get_fields(self, request: HttpRequest, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj is None else [f for f in fields if f != "add_token"]
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        """The form in the staff's word for the customer number (「ポータル登録番号の一覧で指定」)."""
+        word = customer_number_word(request, utility_of(obj))
+        help_text = gettext("対象が「%(word)sの一覧」のとき、1行に1つ。") % {"word": word}
+        kwargs["help_texts"] = {"customer_numbers": help_text, **kwargs.get("help_texts", {})}
+        form = super().get_form(request, obj, change, **kwargs)
+        audience = form.base_fields.get("audience")
+        if audience is not None:  # a fresh field per form class: no other request sees this
+            listed = gettext("%(word)sの一覧で指定") % {"word": word}
+            audience.choices = [
+                (value, listed if value == Notice.Audience.CUSTOMERS else label)
+                for value, label in audience.choices
+            ]
+        return form
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except AlreadySaved as saved:
+            messages.info(request, gettext("このお知らせはすでに保存されています。"))
+            return redirect("admin:billing_notice_change", saved.pk)
+
     def save_model(self, request: HttpRequest, obj: Notice, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        token = form.cleaned_data.get("add_token", "")
+        if not change and token:
+            obj.form_token = token
+            try:
+                with transaction.atomic():
+                    super().save_model(request, obj, form, change)
+            except IntegrityError:
+                # The same add form was saved already (PostgreSQL waits for that first
+                # request to commit before it refuses the token): nothing of this one stays.
+                first = Notice.objects.filter(form_token=token).values_list("pk", flat=True)
+                if not first:
+                    raise
+                raise AlreadySaved(first[0]) from None
+        else:
+            super().save_model(request, obj, form, change)
         if notices.is_due(obj, timezone.now()):
             pk = obj.pk
             transaction.on_commit(lambda: notices.start_mailing(pk))

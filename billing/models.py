@@ -283,6 +283,10 @@ class Notice(models.Model):
     mail_cursor = models.BigIntegerField(_("送信済みの会員ID"), default=0, editable=False)
     mail_touched_at = models.DateTimeField(_("送信処理の最終時刻"), null=True, editable=False)
     mailed_at = models.DateTimeField(_("メール送信完了"), null=True, blank=True, editable=False)
+    # The add form's one-time token: posted twice (a double click), it saves one notice.
+    form_token = models.CharField(
+        _("入力画面の識別子"), max_length=32, blank=True, default="", editable=False
+    )
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 
@@ -293,6 +297,13 @@ class Notice(models.Model):
         verbose_name_plural = _("お知らせ")
         ordering = ["utility", "-publish_at"]
         indexes = [models.Index(fields=["utility", "publish_at"], name="notice_utility_publish")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["form_token"],
+                condition=~models.Q(form_token=""),
+                name="notice_saved_once_per_add_form",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

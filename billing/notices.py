@@ -11,6 +11,7 @@ utility is 200 short tasks, and a batch run twice writes no mail twice.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +33,8 @@ logger = logging.getLogger("billing.notices")
 # accounts.Member.Status.ACTIVE; billing never imports accounts (DESIGN.md).
 ACTIVE = "active"
 DASHBOARD_NOTICES = 5
+# The login page folds its notices but shows only the first few: the form must stay in reach.
+LOGIN_NOTICES = 3
 # A batch that has not moved for this long was dropped (a worker killed): the sweep resumes it.
 STALLED = timedelta(minutes=5)
 MAX_AREAS = 200
@@ -54,8 +57,8 @@ def for_member(member, utility: Utility, contracts: list[Customer] | None = None
 
 
 def public(utility: Utility) -> list[Notice]:
-    """The published notices staff put on the login page, for guests."""
-    return list(Notice.objects.current(utility, timezone.now()).filter(public=True))
+    """The first published notices staff put on the login page (important, then newest)."""
+    return list(Notice.objects.current(utility, timezone.now()).filter(public=True)[:LOGIN_NOTICES])
 
 
 def open_notice(member, utility: Utility, pk: int) -> Notice | None:
@@ -76,16 +79,22 @@ def clean_areas(text: str) -> list[str]:
     return [normalize.nfkc(line) for line in lines_of(text)]
 
 
-def clean_numbers(text: str) -> tuple[list[str], list[str]]:
-    """The numbers typed one a line (full-width digits and hyphens accepted), and what is no number."""
-    numbers, bad = [], []
-    for line in lines_of(text):
+def clean_numbers(text: str, digits: int = 0) -> tuple[list[str], list[str], list[int]]:
+    """The numbers typed one a line (full-width digits and hyphens accepted), the lines that
+    are no number, and the line numbers holding several (``digits`` long each, by spaces)."""
+    numbers, bad, several = [], [], []
+    for n, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
         number = normalize.digits(line)
-        if number.isascii() and number.isdigit():
+        parts = re.split(r"[\s,、]+", normalize.nfkc(line))
+        if digits and len(parts) > 1 and len(number.replace(",", "").replace("、", "")) > digits:
+            several.append(n)  # 「10000000000002 10000000000003」: two numbers, not one
+        elif number.isascii() and number.isdigit():
             numbers.append(number)
         else:
-            bad.append(line)
-    return list(dict.fromkeys(numbers)), bad
+            bad.append(line.strip())
+    return list(dict.fromkeys(numbers)), bad, several
 
 
 def areas_without_contracts(utility: Utility, areas: list[str]) -> list[str]:

@@ -416,3 +416,93 @@ def test_another_utilitys_notices_page_shows_a_member_nothing(frozen, logged_in_
     response = open_notice(logged_in_client, notice)
     assertNotContains(response, "他の事業者の全域向け", status_code=response.status_code)
     assert not NoticeRead.objects.exists()
+
+
+# Found by the outside test of issue 19 --------------------------------------------------------
+
+
+def test_a_double_click_on_save_makes_one_notice_and_one_mail_each(
+    frozen, staff_client, utility, mailoutbox
+):
+    members = residents(utility, 2)
+    page = staff_client.get(ADD)
+    token = page.context["adminform"].form["add_token"].value()
+    assert token
+    form = add_form(utility, important="on", mail_members="on", add_token=token)
+    first = staff_client.post(ADD, form)
+    assert first.status_code == HTTPStatus.FOUND
+    second = staff_client.post(ADD, form, follow=True)
+    notice = Notice.objects.get()
+    assertContains(second, "このお知らせはすでに保存されています。")
+    assert second.redirect_chain[-1][0] == reverse("admin:billing_notice_change", args=[notice.pk])
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(m.email for m in members)
+    # A new add page gives a new token: the next notice is saved.
+    token = staff_client.get(ADD).context["adminform"].form["add_token"].value()
+    staff_client.post(ADD, add_form(utility, title="次のお知らせ", add_token=token))
+    assert Notice.objects.count() == 2
+
+
+def test_a_mailed_notice_already_ended_is_refused_beside_the_field(frozen, staff_client, utility):
+    form = add_form(
+        utility,
+        important="on",
+        mail_members="on",
+        publish_at_0="2026-12-01",
+        expire_at_0="2026-12-05",
+        expire_at_1="09:00",
+    )
+    response = staff_client.post(ADD, form)
+    assertContains(response, "掲載終了日時が過ぎているため、メールは送れません。")
+    assert not Notice.objects.exists()
+    # One saved before this check says in the list that it is not mailed.
+    make_notice(
+        utility, important=True, mail_members=True, expire_at=NOW - datetime.timedelta(days=1)
+    )
+    response = staff_client.get(reverse("admin:billing_notice_changelist"))
+    assertContains(response, "送信しません(掲載終了済み)")
+    assertNotContains(response, "掲載開始後に送信")
+
+
+def test_staff_read_their_utilitys_word_for_the_number_in_the_form(staff_client, utility):
+    body = staff_client.get(ADD).content.decode()
+    assert "ポータル登録番号の一覧で指定" in body
+    assert "対象が「ポータル登録番号の一覧」のとき" in body
+    assert "お客様番号" not in body
+
+
+def test_two_numbers_on_one_line_are_told_with_the_line(frozen, staff_client, utility):
+    CustomerFactory(utility=utility, number="10000000000002")
+    CustomerFactory(utility=utility, number="10000000000003")
+    numbers = "10000000000002\n\n10000000000002 10000000000003\n"
+    response = staff_client.post(
+        ADD, add_form(utility, audience="customers", customer_numbers=numbers)
+    )
+    assertContains(response, "3行目: 1行に1つの番号を入力してください")
+    assertNotContains(response, "1000000000000210000000000003")
+    assert not Notice.objects.exists()
+
+
+def test_the_login_page_folds_at_most_three_notices(frozen, client, utility):
+    for day in range(4):
+        make_notice(
+            utility,
+            title=f"公開{day}",
+            public=True,
+            body=f"本文{day}",
+            publish_at=NOW - datetime.timedelta(days=day + 1),
+        )
+    make_notice(
+        utility,
+        title="古い重要",
+        public=True,
+        important=True,
+        publish_at=NOW - datetime.timedelta(9),
+    )
+    response = client.get(reverse("accounts:login", args=[utility.slug]))
+    body = response.content.decode()
+    assert body.count("<details") == 3
+    assert body.index("古い重要") < body.index("公開0") < body.index("公開1")
+    assert "公開2" not in body and "公開3" not in body
+    assertContains(response, "<summary", count=3)
+    # The form comes after: a fold is one line each.
+    assert body.index("古い重要") < body.index('name="password"')
