@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import repeat
 from typing import NamedTuple
 
@@ -34,11 +35,18 @@ def columns(row_type: type[NamedTuple]) -> dict[str, str]:
     return {name: _SQL_TYPES[base] for name, base in bases.items()}
 
 
-def create(cursor, row_type: type[NamedTuple], extra: str = "") -> None:
-    """Create the staging table for ``row_type``'s fields (and ``extra`` column definitions)."""
-    definitions = ", ".join(f"{name} {sql}" for name, sql in columns(row_type).items())
+def create(cursor, row_type: type[NamedTuple], contract: bool = False) -> None:
+    """Create the staging table for ``row_type``'s fields, and ``customer_id`` if ``contract``.
+
+    On SQLite ``line`` is the table's row id, so the rows in file order need no sort, and each
+    row's contract is found as it is staged (on PostgreSQL, by one UPDATE afterwards).
+    """
+    types = columns(row_type) | ({"customer_id": "integer"} if contract else {})
+    if connection.vendor == "sqlite":
+        types["line"] = "integer PRIMARY KEY"
+    definitions = ", ".join(f"{name} {sql}" for name, sql in types.items())
     cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} ({definitions}{extra})")
+    cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} ({definitions})")
 
 
 def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress, plain=None):
@@ -83,9 +91,8 @@ def writer(cursor, row_type: type[NamedTuple]) -> Callable[[Iterable[NamedTuple]
                     copy.write_row(row)
 
         return write
-    insert = f"INSERT INTO {TABLE} ({names}) VALUES ({', '.join('?' * len(row_type._fields))})"
     raw = connection.connection  # Django's wrapper would rewrite the SQL for every batch
-    return lambda batch: raw.executemany(insert, batch)
+    return partial(raw.executemany, _sqlite_insert(cursor, row_type._fields))
 
 
 def plain_writer(cursor, row_type: type[NamedTuple]) -> Callable[[list[str]], None]:
@@ -103,9 +110,19 @@ def plain_writer(cursor, row_type: type[NamedTuple]) -> Callable[[list[str]], No
 
         return write
     # SQLite stores each text that reads as a whole number in an integer column as a number.
-    insert = f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    raw = connection.connection
+    insert, raw = _sqlite_insert(cursor, names), connection.connection
     return lambda lines: raw.executemany(insert, map(str.split, lines, repeat(",")))
+
+
+def _sqlite_insert(cursor, names: tuple[str, ...]) -> str:
+    """INSERT of one row's values in ``names``, and its contract if the table has the column:
+    found by its utility_id and customer_number, the row's second and third values."""
+    values = [f"?{i}" for i in range(1, len(names) + 1)]
+    cursor.execute(f"SELECT 1 FROM pragma_table_info('{TABLE}') WHERE name = 'customer_id'")
+    if cursor.fetchone():
+        names = (*names, "customer_id")
+        values.append("(SELECT id FROM billing_customer WHERE utility_id = ?2 AND number = ?3)")
+    return f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join(values)})"
 
 
 def drop(cursor) -> None:

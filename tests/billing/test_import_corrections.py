@@ -284,3 +284,23 @@ def test_repeated_keys_are_found_in_every_order_cis_exports_use(kanazawa, order)
     ]
     clean = import_readings(io.BytesIO(csv(*rows)))
     assert clean.ok and clean.inserted == 6
+
+
+@pytest.mark.parametrize("between", ["nothing", "a blank line", "a refused row"])
+def test_overlapping_rows_are_found_in_a_sorted_file_whatever_lies_between(kanazawa, between):
+    # A file in contract and period order is checked by pairs of lines one after the other:
+    # a line that is no staged row must not hide the overlap of the rows either side of it.
+    a, b = CustomerFactory(utility=kanazawa), CustomerFactory(utility=kanazawa)
+    if a.number > b.number:
+        a, b = b, a
+    late = row(a, "2026-03-20", "2026-04-28", 103, 104)  # overlaps March's period
+    rows = [_monthly(a, 1), _monthly(a, 2), _monthly(a, 3), late, _monthly(b, 1)]
+    gap = {"nothing": [], "a blank line": [""], "a refused row": [row(a, "x", "2026-04-28")]}
+    rows[3:3] = gap[between]
+    result = import_readings(io.BytesIO(csv(*rows)))
+    line = 5 + len(gap[between])
+    assert (
+        f"line {line}: period_start: 2026-03-20〜2026-04-28 は 4行目の 2026-03-01〜2026-03-28 と重なります"
+        in [str(e) for e in result.errors]
+    )
+    assert not MeterReading.objects.exists()
