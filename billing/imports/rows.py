@@ -12,7 +12,6 @@ to the same verdicts on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -103,34 +102,9 @@ class CustomerRow(NamedTuple):
     meter_number: str
 
 
-def parse_reading(
-    record: Record, utilities: Mapping[str, UtilityRules], dates: dict[str, IsoDate]
-) -> Reading | list[RowError]:
-    """Read one record's fields; ``dates`` holds the date strings already found right.
-
-    A row as a CIS export writes it (plain digits, dates seen before) takes one short test;
-    any other is read field by field, which also says what is wrong.
-    """
-    slug, number, start, end, read_on, *numbers, _ = record.fields
-    rules = utilities.get(slug)
-    dated = start in dates and end in dates and read_on in dates
-    # The plain row, and a blank replaces_period_end.
-    if dated and rules and rules.allowed and _plain(rules).fullmatch(",".join(record.fields)):
-        values = map(int, numbers)
-        return Reading(
-            record.line, rules.id, number, start, end, read_on, *values, rules.max_days, None
-        )
-    return _parse_reading_slowly(record, utilities, dates)
-
-
-@functools.cache
-def _plain(rules: UtilityRules) -> re.Pattern[str]:
-    return re.compile(rules.plain + ",")
-
-
 def plain_block(utilities: Mapping[str, UtilityRules]) -> re.Pattern[bytes] | None:
     """The test a whole block of the file passes when each line is a row as a CIS export
-    writes it for an allowed utility (what ``parse_reading`` reads in one short test)."""
+    writes it for an allowed utility."""
     plain = "|".join(rules.plain for rules in utilities.values() if rules.allowed)
     return re.compile(rf"(?:(?:{plain})\r?(?:\n|\Z))+".encode()) if plain else None
 
@@ -153,7 +127,11 @@ def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> l
     return list(map(f"{{}},{rules.id},{{}},{rules.max_days}".format, count(block.first), values))
 
 
-def _parse_reading_slowly(record: Record, utilities, dates) -> Reading | list[RowError]:
+def parse_reading(
+    record: Record, utilities: Mapping[str, UtilityRules], dates: dict[str, IsoDate]
+) -> Reading | list[RowError]:
+    """Read one record's fields, or say what is wrong with each; ``dates`` holds the date
+    strings already found right."""
     line, errors = record.line, []
     slug, number, *fields = record.fields
     rules = _utility(line, slug, utilities, errors)
