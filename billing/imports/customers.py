@@ -1,8 +1,9 @@
 """Import contracts: all or nothing, an upsert by (utility, customer number).
 
-Every record is read and checked (rows.parse_customer), the good ones staged; SQL finds
-numbers the file repeats, then one INSERT ... ON CONFLICT DO UPDATE writes the rows that are
-new or differ.
+Imports of contracts take turns (an advisory lock on PostgreSQL; SQLite has one writer). Every
+record is read and checked (rows.parse_customer), the good ones staged; SQL finds numbers the
+file repeats, counts the new ones, then one INSERT ... ON CONFLICT DO UPDATE writes the rows
+that are new or differ.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
 from .rows import CUSTOMER_COLUMNS, CustomerRow, parse_customer
 
 CUSTOMERS = "billing_customer"
+CUSTOMERS_LOCK = 0x63757374  # "cust"
 FIELDS = ("name", "name_kana", "address", "building", "phone", "meter_diameter_mm", "meter_number")
 
 
@@ -46,6 +48,8 @@ def import_customers(
     )
     rules = utility_rules(utility)
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CUSTOMERS_LOCK])
         stage.create(cursor, CustomerRow)
         items = records(stream, CUSTOMER_COLUMNS, encoding=encoding)
         stage.fill(cursor, CustomerRow, items, lambda r: parse_customer(r, rules), result, report)
@@ -72,22 +76,12 @@ def _merge(cursor, result: ImportResult) -> None:
         f"WHERE true ON CONFLICT (utility_id, number) DO UPDATE SET {sets}, "
         f"updated_at = excluded.updated_at WHERE {differs}"
     )
-    if connection.vendor == "postgresql":
-        # xmax is 0 on a freshly inserted row version and set on an updated one.
-        cursor.execute(
-            f"WITH merged AS ({upsert} RETURNING (xmax = 0) AS inserted) "
-            "SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM merged",
-            [now],
-        )
-        inserted, changed = cursor.fetchone()
-    else:
-        # SQLite writes one transaction at a time and AUTOINCREMENT ids only grow: the rows
-        # above the old highest id are the ones this merge inserted.
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {CUSTOMERS}")
-        (highest,) = cursor.fetchone()
-        cursor.execute(upsert, [now])
-        changed = cursor.rowcount
-        cursor.execute(f"SELECT COUNT(*) FROM {CUSTOMERS} WHERE id > %s", [highest])
-        (inserted,) = cursor.fetchone()
+    cursor.execute(
+        f"SELECT COUNT(*) FROM {stage.TABLE} s WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c "
+        "WHERE c.utility_id = s.utility_id AND c.number = s.customer_number)"
+    )
+    (inserted,) = cursor.fetchone()
+    cursor.execute(upsert, [now])  # counts the rows it inserted and those it updated
+    changed = cursor.rowcount
     result.inserted, result.updated = inserted, changed - inserted
     result.unchanged = result.rows - changed
