@@ -62,7 +62,6 @@ class _State:
     """What the reader of lines and the reader of records share."""
 
     errors: list[RowError] = field(default_factory=list)
-    lone_crs: set[int] = field(default_factory=set)  # the block's lines with a CR alone inside
     plain: re.Pattern[bytes] | None = None  # set once the header is read
     missing: tuple[str, ...] = ()
     blocks: list[Block] = field(default_factory=list)
@@ -169,7 +168,7 @@ def _rows(reader, names: list[str], wanted: tuple, state: _State):
             fields = next(reader, None)
         except csv.Error:  # a field over the csv module's limit, a quote in the wrong place
             line = reader.line_num + state.skipped
-            if line in state.lone_crs:  # or a line ending in CR alone, outside quotes
+            if b"\r" in state.lines(line, line).removesuffix(b"\r"):  # or lines ending in CR alone
                 raise Refused(cr_only(line)) from None
             first = state.record_end + 1  # records() reports ``state.errors`` first
             raise state.too_long(first, state.lines(first, line)) from None
@@ -194,8 +193,7 @@ def _rows(reader, names: list[str], wanted: tuple, state: _State):
 def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
     """The file's lines, decoded, one block at a time; a line that does not decode is blank.
 
-    A plain block is put in ``state.blocks`` and stands as one blank line; ``state.lone_crs``
-    is kept to the numbers of the block's lines with a CR alone inside.
+    A plain block is put in ``state.blocks`` and stands as one blank line.
     """
     codec = state.codec = "cp932" if encoding == "cp932" else "utf-8"
     number, pending, first = 0, b"", True
@@ -227,7 +225,6 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
             yield "\n"
         else:
             state.recent = [*state.recent[-1:], (number + 1, chunk)]
-            _find_lone_crs(chunk, number, state.lone_crs)
             yield from _decoded(chunk, codec, number, state.errors)
         number += lines
 
@@ -249,13 +246,6 @@ def _check_line_lengths(chunk: bytes, number: int, state: _State) -> None:
     if max(map(len, lines)) > RECORD_LIMIT:
         index = next(i for i, line in enumerate(lines) if len(line) > RECORD_LIMIT)
         raise state.too_long(number + index + 1, lines[index][: RECORD_LIMIT + 1])
-
-
-def _find_lone_crs(chunk: bytes, number: int, lone_crs: set[int]) -> None:
-    lone_crs.clear()
-    if chunk.count(b"\r") != chunk.count(b"\r\n"):  # rare: two scans in C otherwise
-        lines = enumerate(chunk.split(b"\n"), start=number + 1)
-        lone_crs.update(n for n, raw in lines if b"\r" in raw.removesuffix(b"\r"))
 
 
 def _check_newlines(data: bytes) -> None:
