@@ -110,7 +110,7 @@ def plain_block(utilities: Mapping[str, UtilityRules]) -> re.Pattern[bytes] | No
 
 
 def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> list[str] | None:
-    """A plain block's rows as ``stage.plain_writer`` takes them (Reading's values but
+    """A plain block's rows as ``stage.writer`` takes plain rows (Reading's values but
     replaces_period_end, comma-separated), or None if they must be read one by one: a date
     that is no real one, or rows of two utilities."""
     lines = block.text.splitlines()

@@ -10,7 +10,7 @@ what a check over the table selects into the file's errors.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from itertools import repeat
 from typing import NamedTuple
@@ -53,9 +53,9 @@ def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress,
     """Stage the rows of ``items`` (what csvfile.records yields) that ``parse`` (a record to
     its row or its errors) finds right; count them and add the errors to ``result``.
 
-    ``plain(block)`` gives a plain block's rows as ``plain_writer`` takes them, or None.
+    ``plain(block)`` gives a plain block's rows as ``writer(..., plain=True)`` takes them, or None.
     """
-    write, write_plain, batch = writer(cursor, row_type), plain_writer(cursor, row_type), []
+    write, write_plain, batch = writer(cursor, row_type), writer(cursor, row_type, plain=True), []
     for item in items:
         lines = plain(item) if plain and isinstance(item, Block) else None
         if lines is not None:
@@ -78,40 +78,30 @@ def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress,
     result.staged(len(batch), report)
 
 
-def writer(cursor, row_type: type[NamedTuple]) -> Callable[[Iterable[NamedTuple]], None]:
-    """A function that appends a batch of ``row_type`` rows to the staging table."""
-    names = ", ".join(row_type._fields)
+def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[[list], None]:
+    """A function that appends a batch of ``row_type`` rows to the staging table; if ``plain``,
+    rows given as lines of the values of its fields but the last, separated by commas (plain
+    values: no comma, quote or newline inside), with no step per row in Python."""
+    names = row_type._fields[:-1] if plain else row_type._fields
     if connection.vendor == "postgresql":
-        copy_sql = f"COPY {TABLE} ({names}) FROM STDIN"
+        copy_sql = f"COPY {TABLE} ({', '.join(names)}) FROM STDIN{' (FORMAT csv)' * plain}"
         raw_cursor = cursor.cursor
 
-        def write(batch: Iterable[NamedTuple]) -> None:
+        def write(batch: list) -> None:
             with raw_cursor.copy(copy_sql) as copy:
-                for row in batch:
-                    copy.write_row(row)
-
-        return write
-    raw = connection.connection  # Django's wrapper would rewrite the SQL for every batch
-    return partial(raw.executemany, _sqlite_insert(cursor, row_type._fields))
-
-
-def plain_writer(cursor, row_type: type[NamedTuple]) -> Callable[[list[str]], None]:
-    """A function that appends rows given as lines of the values of ``row_type``'s fields
-    but the last, separated by commas (plain values: no comma, quote or newline inside),
-    with no step per row in Python."""
-    names = row_type._fields[:-1]
-    if connection.vendor == "postgresql":
-        copy_sql = f"COPY {TABLE} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-        raw_cursor = cursor.cursor
-
-        def write(lines: list[str]) -> None:
-            with raw_cursor.copy(copy_sql) as copy:
-                copy.write("\n".join(lines))
+                if plain:
+                    copy.write("\n".join(batch))
+                else:
+                    for row in batch:
+                        copy.write_row(row)
 
         return write
     # SQLite stores each text that reads as a whole number in an integer column as a number.
+    # Django's wrapper would rewrite the SQL for every batch.
     insert, raw = _sqlite_insert(cursor, names), connection.connection
-    return lambda lines: raw.executemany(insert, map(str.split, lines, repeat(",")))
+    if plain:
+        return lambda lines: raw.executemany(insert, map(str.split, lines, repeat(",")))
+    return partial(raw.executemany, insert)
 
 
 def _sqlite_insert(cursor, names: tuple[str, ...]) -> str:
