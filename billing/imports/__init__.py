@@ -2,22 +2,14 @@
 
 csvfile.py (bytes to numbered records) → rows.py (the rule for a row) → stage.py (a temporary
 table of checked rows) → customers.py / readings.py (checks across rows in SQL, the merge)
-→ result.py (what the caller is told).
+→ result.py (what the caller is told). What other modules use is re-exported here.
 """
 
-from .csvfile import ENCODINGS, RowError
-from .customers import import_customers
-from .readings import import_readings
-from .result import ImportResult
-from .rows import CUSTOMER_COLUMNS, READING_COLUMNS, READING_OPTIONAL
-
-__all__ = [
-    "CUSTOMER_COLUMNS",
-    "ENCODINGS",
-    "READING_COLUMNS",
-    "READING_OPTIONAL",
-    "ImportResult",
-    "RowError",
-    "import_customers",
-    "import_readings",
-]
+from .csvfile import ENCODINGS as ENCODINGS
+from .csvfile import RowError as RowError
+from .customers import import_customers as import_customers
+from .readings import import_readings as import_readings
+from .result import ImportResult as ImportResult
+from .rows import CUSTOMER_COLUMNS as CUSTOMER_COLUMNS
+from .rows import READING_COLUMNS as READING_COLUMNS
+from .rows import READING_OPTIONAL as READING_OPTIONAL
