@@ -140,9 +140,25 @@ def _periods_meet_in_file(cursor) -> bool:
     """Whether two rows of one contract share a day (a repeated key does).
 
     In order of contract and start, such a row starts on or before the end of the row before
-    it. A file already in that order, as CIS exports are, is checked by pairs of lines one after
-    the other (``line`` is SQLite's row id: no sort); any other is sorted by contract.
+    it. On SQLite a file already in that order, as CIS exports are, is checked by pairs of lines
+    one after the other (``line`` is the row id: no sort); any other file is sorted by contract,
+    and so is every file on PostgreSQL (whose plan for the pairs would rest on statistics taken
+    before the contracts were found).
     """
+    met = _sorted_file_meets(cursor) if connection.vendor == "sqlite" else None
+    if met is not None:
+        return met
+    before = "LAG(period_end) OVER (PARTITION BY customer_id ORDER BY period_start)"
+    cursor.execute(
+        f"SELECT COUNT(*) FROM (SELECT period_start, {before} AS before_end FROM {S} "
+        "WHERE customer_id IS NOT NULL) w WHERE period_start <= before_end"
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _sorted_file_meets(cursor) -> bool | None:
+    """Whether periods meet in a file in contract and period order, from each line and the
+    next; None if the file is in another order or a line between two rows is no staged row."""
     key = ("utility_id", "customer_number", "period_start")
     cursor.execute(
         "SELECT COUNT(*), COUNT(CASE WHEN a.utility_id = b.utility_id AND a.customer_number = "
@@ -153,14 +169,7 @@ def _periods_meet_in_file(cursor) -> bool:
     )
     pairs, met, unordered = cursor.fetchone()
     cursor.execute(f"SELECT COUNT(*) FROM {S} WHERE customer_id IS NOT NULL")
-    if pairs == cursor.fetchone()[0] - 1 and not unordered:
-        return bool(met)
-    before = "LAG(period_end) OVER (PARTITION BY customer_id ORDER BY period_start)"
-    cursor.execute(
-        f"SELECT COUNT(*) FROM (SELECT period_start, {before} AS before_end FROM {S} "
-        "WHERE customer_id IS NOT NULL) w WHERE period_start <= before_end"
-    )
-    return bool(cursor.fetchone()[0])
+    return bool(met) if pairs == cursor.fetchone()[0] - 1 and not unordered else None
 
 
 def _refuse_repeats(cursor, result: ImportResult) -> int:
