@@ -10,6 +10,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import DataError
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
@@ -249,6 +250,15 @@ class UtilityAdminForm(forms.ModelForm):
     class Meta:
         model = Utility
         fields = ["inquiry_email", "sender_email"]  # the admin's fieldsets give the rest
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        rate = self.fields.get("mail_rate_per_minute")
+        if rate is not None:
+            # The model's rule (1 or more, blank = no limit) is the widget's and the only message.
+            rate.min_value = 1
+            rate.validators = [MinValueValidator(1)]
+            rate.widget.attrs["min"] = "1"
 
     def clean_inquiry_email(self) -> str:
         return _plain_email(self.cleaned_data["inquiry_email"])

@@ -195,6 +195,23 @@ class Utility(models.Model):
         verbose_name_plural = _("事業者")
         ordering = ["slug"]
 
+    def save(self, *args, **kwargs) -> None:
+        """Save; a 「メール送信の上限(通/分)」 raised or cleared sends the mails it held at once."""
+        old_rate = None
+        if self.pk is not None:
+            old_rate = (
+                type(self)
+                .objects.filter(pk=self.pk)
+                .values_list("mail_rate_per_minute", flat=True)
+                .first()
+            )
+        super().save(*args, **kwargs)
+        rate = self.mail_rate_per_minute
+        if old_rate and (not rate or rate > old_rate):
+            from .outbox import release_rate_held  # the outbox builds on these models
+
+            release_rate_held(self)
+
     def __str__(self) -> str:
         return self.portal_name
 

@@ -11,6 +11,10 @@
   admin's 送信メール) and for the member (``mail_failed``: their history and next login).
 - A utility's 「メール送信の上限(通/分)」 is counted across every worker in the shared cache
   (``_over_rate``); a mail over it goes back to pending with a later next try, never failed.
+  Mails a resident is waiting for on the page (``settings.PORTAL_OUTBOX_RATE_EXEMPT``: signup
+  links and codes, resets, email-change proofs) are counted but never held: a code must not
+  arrive after its own deadline. ``release_rate_held`` sends the held ones at once when a
+  utility's rate is raised or cleared.
 - ``sweep`` (celery beat, every minute) hands on what no worker took: rows whose publish failed
   (Redis down), retries whose time has come, and claims older than the lease (a killed worker).
 """
@@ -131,7 +135,7 @@ def deliver(pk: int) -> str:
         return "taken"  # sent, failed, or another worker holds it
     mail = OutboxMail.objects.select_related("utility").get(pk=pk)
     mine = OutboxMail.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at)
-    wait_until = _over_rate(mail.utility, claimed_at)
+    wait_until = _over_rate(mail.utility, claimed_at, mail.template)
     if wait_until is not None:
         # Over the utility's rate: back to pending for a later window; no try is spent on it.
         mine.update(status=Status.PENDING, next_attempt_at=wait_until, attempts=F("attempts") - 1)
@@ -144,7 +148,7 @@ def deliver(pk: int) -> str:
     return Status.SENT
 
 
-def _over_rate(utility: Utility, now) -> datetime | None:
+def _over_rate(utility: Utility, now, template: str = "") -> datetime | None:
     """None if this mail may go now under the utility's 「メール送信の上限(通/分)」, else when
     to try it again.
 
@@ -154,10 +158,15 @@ def _over_rate(utility: Utility, now) -> datetime | None:
     (the 25th of 10 a minute waits two windows), so a backlog drains at the rate instead of
     every waiting mail being tried again each minute. With the cache unreachable it waits one
     window: mail is never sent uncounted, and never failed for the rate.
+
+    A mail the resident is waiting for (``template`` in ``PORTAL_OUTBOX_RATE_EXEMPT``) is
+    counted, so the others make room for it, but always goes now: those forms are already
+    limited per address and per client, and a code held behind a backlog would expire unread.
     """
     rate = utility.mail_rate_per_minute
     if not rate:
         return None
+    exempt = template in settings.PORTAL_OUTBOX_RATE_EXEMPT
     window = settings.PORTAL_OUTBOX_RATE_WINDOW_SECONDS
     allowed = max(1, math.ceil(rate * window / 60))
     number = int(now.timestamp() // window)
@@ -168,10 +177,27 @@ def _over_rate(utility: Utility, now) -> datetime | None:
     except Exception:  # noqa: BLE001 - the cache down (redis errors): wait, uncounted is no option
         logger.warning("outbox rate of utility %s not counted (cache unavailable)", utility.pk)
         count = allowed + 1
-    if count <= allowed:
+    if count <= allowed or exempt:
         return None
     windows_ahead = math.ceil((count - allowed) / allowed)
     return datetime.fromtimestamp((number + windows_ahead) * window, tz=UTC)
+
+
+def release_rate_held(utility: Utility) -> list[int]:
+    """Hand on at once the utility's mails waiting for a later window, after its rate was
+    raised or cleared (``Utility.save``); each is counted again under the new rate.
+
+    A mail held for the rate is pending with a later next try and no server reply; one that
+    also waits after a refusal (a reply kept) keeps its retry time.
+    """
+    now = timezone.now()
+    held = OutboxMail.objects.filter(
+        utility=utility, status=Status.PENDING, next_attempt_at__gt=now, last_error=""
+    )
+    pks = list(held.values_list("pk", flat=True))
+    OutboxMail.objects.filter(pk__in=pks, status=Status.PENDING).update(next_attempt_at=now)
+    transaction.on_commit(lambda: [hand_to_worker(pk) for pk in pks])
+    return pks
 
 
 def _send(mail: OutboxMail) -> None:

@@ -231,6 +231,22 @@ PORTAL_NOTICE_MAIL_BATCH = env.int("PORTAL_NOTICE_MAIL_BATCH", default=1000)
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
 # Web明細 export: the encoding the utility's CIS reads.
 PORTAL_WEB_SLIP_CSV_ENCODING = env.str("PORTAL_WEB_SLIP_CSV_ENCODING", default="cp932")
+# Mails a resident waits for on the page (a code or link with a deadline, or the answer that
+# stands in for one): counted in the rate but never held by it. They are limited per address
+# and per client by the forms instead.
+PORTAL_OUTBOX_RATE_EXEMPT = frozenset(
+    f"accounts/{name}"
+    for name in (
+        "signup_link",
+        "signup_code",
+        "signup_existing",
+        "password_reset_link",
+        "password_reset_code",
+        "email_change_link",
+        "email_change_code",
+        "email_change_taken",
+    )
+)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
