@@ -195,6 +195,9 @@ class Utility(models.Model):
         verbose_name_plural = _("事業者")
         ordering = ["slug"]
 
+    def __str__(self) -> str:
+        return self.portal_name
+
     def save(self, *args, **kwargs) -> None:
         """Save; a 「メール送信の上限(通/分)」 raised or cleared sends the mails it held at once."""
         old_rate = None
@@ -211,9 +214,6 @@ class Utility(models.Model):
             from .outbox import release_rate_held  # the outbox builds on these models
 
             release_rate_held(self)
-
-    def __str__(self) -> str:
-        return self.portal_name
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:login", args=[self.slug])
