@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import MemberEvent
 from portal.models import OutboxMail
@@ -189,3 +191,42 @@ def test_two_workers_keep_to_the_utilitys_rate_and_fail_nothing_for_it(worker, s
     for first, last in zip(arrivals, arrivals[10:], strict=False):
         assert last - first >= window / 2, arrivals
     assert arrivals[-1] - arrivals[0] >= window, arrivals
+
+
+def test_a_reset_code_overtakes_a_rate_held_backlog_and_clearing_the_rate_sends_it(worker, sink):
+    """The outside attack on #18: signups queued far beyond a utility's 1 通/分 held a reset
+    code's mail past its deadline, and clearing the rate still left them waiting. With a real
+    worker: the code goes at once, and clearing the rate sends the backlog at once."""
+    worker.env.update(CACHE_URL=REDIS_URL)
+    utility = UtilityFactory(mail_rate_per_minute=1)
+    worker.start()
+    write(utility, 30, "signup")
+    wait_until(
+        lambda: OutboxMail.objects.filter(status=Status.PENDING, attempts=0).count() >= 29,
+        60,
+        "the backlog held by the rate",
+        worker,
+    )
+    member = MemberFactory(utility=utility, email="reset@example.jp")
+    with transaction.atomic():
+        enqueue_mail(
+            utility,
+            member.email,
+            "accounts/password_reset_code",
+            {
+                "member": member,
+                "code": "123456",
+                "expires_at": timezone.now() + timedelta(minutes=10),
+            },
+            key="password_reset_code:attack",
+            member=member,
+        )
+    wait_until(lambda: "password_reset_code:attack" in sink.counts(), 30, "the code", worker)
+    assert OutboxMail.objects.filter(key__startswith="signup:", status=Status.PENDING).count() >= 28
+
+    utility.mail_rate_per_minute = None
+    utility.save()
+    wait_until(
+        lambda: len(sink.counts()) == 31, 30, "the backlog released by clearing the rate", worker
+    )
+    assert set(sink.counts().values()) == {1}
