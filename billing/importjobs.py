@@ -8,6 +8,12 @@
   synchronous page showed). While it runs, a thread of its own (its own database connection,
   outside the import's transaction) writes the rows read so far about once a second; that
   write is also the job's heartbeat.
+- Imports of readings take turns (an advisory lock on PostgreSQL). A job whose turn it is not
+  does not wait for it inside a worker (two waiting imports would hold every worker, and no
+  mail would leave): it stays 待機中 and is queued again after
+  ``PORTAL_IMPORT_TURN_SECONDS`` (the sweep hands it on if that is lost).
+- What the importer says is stored with control characters shown (``\x00``): PostgreSQL
+  stores no NUL, and the line an undecodable file gets must reach staff, not fail the job.
 - ``sweep`` (celery beat, every minute) marks 失敗 a job whose heartbeat stopped for longer
   than the lease (its worker died; the import's transaction died with it, so nothing was
   written), hands on jobs the queue lost, and deletes files and jobs older than a day.
@@ -18,6 +24,8 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import unicodedata
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -29,6 +37,7 @@ from django.utils.translation import gettext as _
 from portal.models import Utility
 
 from .imports import ImportResult, import_customers, import_readings
+from .imports.readings import READINGS_LOCK
 from .models import ImportChunk, ImportFile, ImportJob
 
 logger = logging.getLogger("billing.importjobs")
@@ -141,8 +150,67 @@ class Reporter:
             logger.debug("import job %s: progress not written this time", self.pk)
 
 
+def _eager() -> bool:
+    """No broker: the job runs in the request that started it (the demo, unit tests)."""
+    from .tasks import run_import
+
+    return bool(run_import.app.conf.task_always_eager)
+
+
+@contextmanager
+def _turn(pk: int, kind: str):
+    """Yield whether this job may run now. Readings take turns: on PostgreSQL by trying the
+    importer's own advisory lock without waiting (held for the session, so the importer's
+    transaction lock is then granted at once; a command-line import holds it too); on SQLite,
+    which has one writer anyway, while no other readings job runs. In-process (no broker)
+    the request waits for its turn as before: there is no worker to keep free."""
+    if kind != ImportFile.Kind.READINGS or _eager():
+        yield True
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [READINGS_LOCK])
+            got = cursor.fetchone()[0]
+        try:
+            yield got
+        finally:
+            if got:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [READINGS_LOCK])
+        return
+    yield not (
+        ImportJob.objects.filter(state=State.RUNNING, file__kind=ImportFile.Kind.READINGS)
+        .exclude(pk=pk)
+        .exists()
+    )
+
+
+def _wait_for_turn(pk: int) -> str:
+    """Leave the job 待機中 (its page: 順番待ち) and queue it again a little later."""
+    from .tasks import run_import
+
+    # A queued job's heartbeat_at is when it was last handed on (the sweep's handoff counts
+    # from it); the list shows such a job as 順番待ち.
+    ImportJob.objects.filter(pk=pk, state=State.QUEUED).update(heartbeat_at=timezone.now())
+    try:
+        run_import.apply_async((pk,), countdown=settings.PORTAL_IMPORT_TURN_SECONDS)
+    except Exception:  # noqa: BLE001 - a broker down: the sweep hands it on
+        logger.warning("import job %s not queued again (broker unavailable); the sweep will", pk)
+    return "waiting"
+
+
 def run(pk: int) -> str:
-    """Run one queued job; return what became of it."""
+    """Run one queued job; return what became of it ("waiting" if not its turn yet)."""
+    kind = ImportJob.objects.filter(pk=pk).values_list("file__kind", flat=True).first()
+    if kind is None:
+        return "taken"
+    with _turn(pk, kind) as mine:
+        if not mine:
+            return _wait_for_turn(pk)
+        return _run(pk)
+
+
+def _run(pk: int) -> str:
     now = timezone.now()
     claimed = ImportJob.objects.filter(pk=pk, state=State.QUEUED).update(
         state=State.RUNNING, started_at=now, heartbeat_at=now
@@ -189,16 +257,29 @@ def run(pk: int) -> str:
     return State.DONE
 
 
+def visible(text: str) -> str:
+    """``text`` with control characters (and lone surrogates) written out as ``\x00`` /
+    ``\ud800``: what an undecodable file's line holds can be stored and read by staff."""
+    if text.isprintable():
+        return text
+    return "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if unicodedata.category(c) in ("Cc", "Cs")
+        else c
+        for c in text
+    )
+
+
 def as_json(result: ImportResult) -> dict:
     """What the job page shows: the importer's own lines, as the synchronous page showed them."""
     return {
         "ok": result.ok,
         "dry_run": result.dry_run,
-        "summary": result.summary(),
+        "summary": visible(result.summary()),
         "error_count": result.error_count,
-        "errors": [str(error) for error in result.errors],
+        "errors": [visible(str(error)) for error in result.errors],
         "more_errors": result.more_errors,
-        "details": result.details(),
+        "details": [visible(detail) for detail in result.details()],
     }
 
 

@@ -214,6 +214,8 @@ CELERY_BEAT_SCHEDULE = {
 PORTAL_IMPORT_PROGRESS_SECONDS = env.float("PORTAL_IMPORT_PROGRESS_SECONDS", default=1.0)
 PORTAL_IMPORT_LEASE_SECONDS = env.float("PORTAL_IMPORT_LEASE_SECONDS", default=300.0)
 PORTAL_IMPORT_HANDOFF_SECONDS = env.float("PORTAL_IMPORT_HANDOFF_SECONDS", default=60.0)
+# A readings import whose turn it is not (another holds the lock) is queued again this much later.
+PORTAL_IMPORT_TURN_SECONDS = env.float("PORTAL_IMPORT_TURN_SECONDS", default=10.0)
 # The outbox: tries before a mail is 「送信失敗」, the first retry's wait (doubled each time,
 # capped), and how long a worker may hold a claimed mail before the sweep hands it on.
 PORTAL_OUTBOX_MAX_ATTEMPTS = env.int("PORTAL_OUTBOX_MAX_ATTEMPTS", default=8)

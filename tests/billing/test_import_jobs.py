@@ -195,3 +195,100 @@ def test_with_a_broker_the_upload_request_returns_before_the_import_starts(clien
         assertContains(client.get(response["Location"]), "待機中")
     finally:
         queue.flushdb()
+
+
+def readings_job(kanazawa) -> ImportJob:
+    stored = ImportFile.objects.create(kind="readings", utility=kanazawa, name="kenshin.csv")
+    ImportChunk.objects.create(file=stored, seq=0, data=b"utility\n")
+    return ImportJob.objects.create(file=stored, dry_run=True)
+
+
+def test_a_readings_job_whose_turn_it_is_not_stays_queued_and_frees_its_worker(
+    kanazawa, monkeypatch, django_db_blocker
+):
+    """The attack on #18: two imports at once held both workers (the second waited for the
+    import lock inside its worker, its page said 「取り込み中 0 行」), so no mail left. A job
+    that cannot have its turn now is queued again with a countdown and holds nothing."""
+    from django.db import connection, connections
+
+    from billing import tasks
+    from billing.imports.readings import READINGS_LOCK
+
+    requeued = []
+    monkeypatch.setattr(importjobs, "_eager", lambda: False)
+    monkeypatch.setattr(
+        tasks.run_import, "apply_async", lambda args, countdown: requeued.append((args, countdown))
+    )
+    running = readings_job(kanazawa)
+    ImportJob.objects.filter(pk=running.pk).update(state=State.RUNNING)
+    waiting = readings_job(kanazawa)
+    other = None
+    if connection.vendor == "postgresql":
+        # Another worker (or import_readings) holds the readings' turn on its own connection.
+        other = connections.create_connection("default")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [READINGS_LOCK])
+        with connection.cursor() as cursor:  # the old code waited here: fail, not hang
+            cursor.execute("SET lock_timeout = '2s'")
+    try:
+        assert importjobs.run(waiting.pk) == "waiting"
+    finally:
+        if other is not None:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [READINGS_LOCK])
+            other.close()
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.started_at, waiting.rows_read) == (State.QUEUED, None, 0)
+    assert requeued == [((waiting.pk,), 10.0)]
+    # Once the other import has finished, the job's next try runs it.
+    ImportJob.objects.filter(pk=running.pk).update(state=State.DONE)
+    assert importjobs.run(waiting.pk) == State.DONE
+
+
+def test_a_queued_job_waiting_for_its_turn_says_so_in_the_list(client, kanazawa):
+    client.force_login(staff_of(kanazawa))
+    job = readings_job(kanazawa)
+    ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=datetime.datetime.now(datetime.UTC))
+    from tests.billing.test_import_admin import READINGS_URL
+
+    assertContains(client.get(READINGS_URL), "待機中(順番待ち)")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        customers(2).encode("utf-16-le"),  # UTF-16LE without its BOM
+        bytes(range(256)) * 4,  # not text at all
+    ],
+    ids=["utf16le-no-bom", "binary"],
+)
+def test_a_file_that_is_not_utf8_shows_the_importers_line_message_not_a_failure(
+    client, kanazawa, data
+):
+    """The attack on #18: the importer's message held a NUL, PostgreSQL refused to store it,
+    and the job ended 「処理が止まったため、中断しました」. The line is shown, NUL written out."""
+    client.force_login(staff_of(kanazawa))
+    page = client.get(post(client, data)["Location"])
+    job = ImportJob.objects.get()
+    assert job.state == State.DONE, job.failure
+    assert job.result["errors"][0].startswith("line 1")
+    assertContains(page, "line 1")
+    assertNotContains(page, "\x00")
+    assert Customer.objects.count() == 0
+
+
+def test_the_recent_imports_say_what_each_did(client, kanazawa):
+    """The attack on #18: 「取り込み 完了 200000」 for an import that wrote nothing for one error,
+    and 完了 for a dry run with errors."""
+    client.force_login(staff_of(kanazawa))
+    bad = customers(3).replace(",10000000000002,", ",1000,")  # a short number on line 3
+    post(client, bad, dry_run="on")
+    post(client, bad)
+    post(client, customers(2), dry_run="on")
+    post(client, customers(2))
+    listing = client.get(CUSTOMERS_URL)
+    assertContains(listing, "検査のみ: 問題 1 件")
+    assertContains(listing, "完了: 書き込みなし(問題 1 件)")
+    assertContains(listing, "検査のみ: 問題なし")
+    assertContains(listing, "取り込み済み")
+    assertNotContains(listing, "<td>完了</td>")
