@@ -131,6 +131,13 @@ class Member(AbstractBaseUser, PermissionsMixin):
     # every worker because it lives here, not in a process or a session).
     recovery_failures = models.PositiveSmallIntegerField(_("秘密の回答の連続誤り回数"), default=0)
     recovery_locked_until = models.DateTimeField(_("再設定手続きの停止期限"), null=True, blank=True)
+    # Which mails the member receives (会員情報 → メールの受け取り); empty: the utility's default.
+    # Account mails (signup, reset, changes) always go.
+    wants_bill_mail = models.BooleanField(
+        _("「今月のご使用量・料金のお知らせ」メール"), null=True, blank=True
+    )
+    wants_alert_mail = models.BooleanField(_("使用量の異常のお知らせメール"), null=True, blank=True)
+    wants_notice_mail = models.BooleanField(_("重要なお知らせのメール"), null=True, blank=True)
     is_staff = models.BooleanField(_("職員"), default=False)
     date_joined = models.DateTimeField(_("登録日時"), default=timezone.now)
     contracts = models.ManyToManyField(

@@ -53,6 +53,15 @@ class ReadingsImportForm(CsvImportForm):
             "(replaces_period_end 列で置き換える期間を行ごとに指定することもできます)。"
         ),
     )
+    hold_mail = forms.BooleanField(
+        label=_("お知らせメールを保留する"),
+        required=False,
+        help_text=_(
+            "チェックすると、取り込んだ検針の「今月のご使用量・料金のお知らせ」と使用量の異常の"
+            "お知らせを今は送りません(保留しない次の取り込みのときに送ります)。"
+            "最初のチェックは事業者の設定「検針後のお知らせメールを保留する」のとおりです。"
+        ),
+    )
 
 
 class CsvImportAdmin(UtilityScopedAdmin):
@@ -90,6 +99,11 @@ class CsvImportAdmin(UtilityScopedAdmin):
         if not allowed or not (user.is_superuser or getattr(user, "utility_id", None)):
             raise PermissionDenied
 
+    def import_initial(self, request: HttpRequest) -> dict:
+        """The form's first values: 保留 as the staff member's utility holds by default."""
+        utility = getattr(request.user, "utility", None)
+        return {"hold_mail": bool(utility and utility.hold_bill_mail)}
+
     def _jobs(self, request: HttpRequest):
         """This kind's jobs the user may see: their utility's, or every one for a superuser."""
         jobs = ImportJob.objects.filter(file__kind=self.import_kind).select_related("file")
@@ -117,7 +131,9 @@ class CsvImportAdmin(UtilityScopedAdmin):
         request never runs the import itself when a broker is configured."""
         self._import_allowed(request)
         user = request.user
-        form = self.import_form(request.POST or None, request.FILES or None)
+        form = self.import_form(
+            request.POST or None, request.FILES or None, initial=self.import_initial(request)
+        )
         if request.method == "POST" and form.is_valid():
             options = dict(form.cleaned_data)
             upload = options.pop("file")
@@ -169,6 +185,7 @@ class CsvImportAdmin(UtilityScopedAdmin):
                 encoding=job.encoding,
                 dry_run=False,
                 replace_overlapping=job.replace_overlapping,
+                hold_mail=job.hold_mail,
             )
         return redirect(self._job_url(new))
 

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
+from . import billmail
 from .imports import ImportResult, import_customers, import_readings
 from .imports.readings import READINGS_LOCK
 from .models import ImportChunk, ImportFile, ImportJob
@@ -254,6 +255,9 @@ def _run(pk: int) -> str:
         finished_at=timezone.now(),
         failure="",
     )
+    if importer is import_readings and result.ok and not result.dry_run:
+        utility_ids = None if job.file.utility_id is None else [job.file.utility_id]
+        billmail.start(billmail.utilities_to_mail(utility_ids, job.hold_mail))
     return State.DONE
 
 

@@ -90,6 +90,12 @@ class MeterReading(models.Model):
         blank=True,
     )
 
+    # The total the bill-ready mail last announced (billing.billmail): empty until mailed, so a
+    # new reading, and a corrected total, are told once. The importer never writes it.
+    mailed_total = models.PositiveIntegerField(
+        _("お知らせメールで案内した請求金額(円)"), null=True, blank=True, editable=False
+    )
+
     objects = MeterReadingQuerySet.as_manager()
 
     class Meta:
@@ -180,6 +186,7 @@ class ImportJob(models.Model):
     encoding = models.CharField(_("文字コード"), max_length=10, blank=True)
     dry_run = models.BooleanField(_("検査のみ"), default=True)
     replace_overlapping = models.BooleanField(_("重なる検針を置き換える"), default=False)
+    hold_mail = models.BooleanField(_("お知らせメールを保留する"), default=False, db_default=False)
     state = models.CharField(
         _("状態"), max_length=10, choices=State, default=State.QUEUED, db_index=True
     )

@@ -126,6 +126,11 @@ def members_reached(notice: Notice) -> QuerySet:
     )
     if notice.audience != Notice.Audience.ALL:
         members = members.filter(pk__in=notice.target_contracts().values("members"))
+    # 会員情報 → メールの受け取り: a member who said no to notices by mail gets none.
+    if notice.utility.mail_notices_default:
+        members = members.exclude(wants_notice_mail=False)
+    else:
+        members = members.filter(wants_notice_mail=True)
     return members.exclude(email="")
 
 

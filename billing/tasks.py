@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import importjobs, notices
+from . import billmail, importjobs, notices
 
 
 @shared_task(ignore_result=True)
@@ -34,3 +34,12 @@ def mail_due_notices() -> int:
     for pk in due:
         notices.start_mailing(pk)
     return len(due)
+
+
+@shared_task(ignore_result=True)
+def mail_bill_ready(utility_id: int) -> None:
+    """Mail one batch of a utility's new readings, then queue the next batch as a task."""
+    while billmail.mail_batch(utility_id):
+        if not mail_bill_ready.app.conf.task_always_eager:
+            mail_bill_ready.delay(utility_id)
+            return

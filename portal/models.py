@@ -184,6 +184,30 @@ class Utility(models.Model):
         default=False,
         help_text=_("会員が契約ごとに紙の検針票を止められるようにします(Web明細)。"),
     )
+    hold_bill_mail = models.BooleanField(
+        _("検針後のお知らせメールを保留する(取り込みの既定)"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "取り込み画面の「お知らせメールを保留する」を最初からチェックしておきます。"
+            "保留した検針のメールは、保留しない次の取り込みのときに送ります。"
+        ),
+    )
+    mail_bill_ready_default = models.BooleanField(
+        _("「今月のご使用量・料金のお知らせ」メールを受け取る(会員の既定)"),
+        default=True,
+        db_default=True,
+    )
+    mail_alerts_default = models.BooleanField(
+        _("使用量の異常のお知らせメールを受け取る(会員の既定)"),
+        default=True,
+        db_default=True,
+    )
+    mail_notices_default = models.BooleanField(
+        _("重要なお知らせをメールで受け取る(会員の既定)"),
+        default=True,
+        db_default=True,
+    )
     web_slip_text = models.TextField(
         _("Web明細の説明"),
         blank=True,

@@ -25,6 +25,8 @@ import logging
 import math
 import smtplib
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -87,6 +89,62 @@ def enqueue_mail(
     if created:
         transaction.on_commit(lambda: hand_to_worker(mail.pk))
     return mail
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One mail of a batch for ``enqueue_mails``: what ``enqueue_mail`` takes, key required."""
+
+    recipient: str
+    template: str
+    context: dict
+    key: str
+    member: object = None
+
+
+def enqueue_mails(utility: Utility, mails: Iterable[Mail]) -> int:
+    """Write many mails of one utility at once (a batch of a bill-ready or notice mailing).
+
+    The same rows as ``enqueue_mail`` writes, in one INSERT per batch that skips keys already
+    written (``ON CONFLICT DO NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite), so a
+    batch run twice writes nothing twice. Call it in a transaction; after commit each new row
+    is handed to a worker. Returns how many rows were new.
+    """
+    now = timezone.now()
+    sender = f"{utility.portal_name} <{utility.sender_email}>"
+    rows: dict[str, OutboxMail] = {}
+    for mail in mails:
+        if mail.key in rows:
+            continue
+        context = {"utility": utility, **mail.context}
+        subject = render_to_string(f"emails/{mail.template}_subject.txt", context)
+        rows[mail.key] = OutboxMail(
+            key=mail.key,
+            utility=utility,
+            member=mail.member,
+            recipient=mail.recipient,
+            template=mail.template,
+            sender=sender,
+            subject=" ".join(subject.split())[:300],
+            body=render_to_string(f"emails/{mail.template}_body.txt", context),
+            created_at=now,
+            next_attempt_at=now + _handoff(),
+        )
+    if not rows:
+        return 0
+    keys = list(rows)
+    existing = set(OutboxMail.objects.filter(key__in=keys).values_list("key", flat=True))
+    new = [row for key, row in rows.items() if key not in existing]
+    OutboxMail.objects.bulk_create(new, ignore_conflicts=True)
+    # Another writer may have taken a key between the look and the insert: hand on only the
+    # rows this call wrote (its own timestamp and still pending).
+    pks = list(
+        OutboxMail.objects.filter(
+            key__in=[row.key for row in new], created_at=now, status=Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+    transaction.on_commit(lambda: [hand_to_worker(pk) for pk in pks])
+    return len(pks)
 
 
 class _Rehearsal(Exception):

@@ -228,6 +228,10 @@ PORTAL_OUTBOX_SWEEP_BATCH = env.int("PORTAL_OUTBOX_SWEEP_BATCH", default=1000)
 PORTAL_OUTBOX_RATE_WINDOW_SECONDS = env.float("PORTAL_OUTBOX_RATE_WINDOW_SECONDS", default=60.0)
 # お知らせ mailing: members written to the outbox per task (each batch one transaction).
 PORTAL_NOTICE_MAIL_BATCH = env.int("PORTAL_NOTICE_MAIL_BATCH", default=1000)
+# Bill-ready mail after an import: readings per batch (one transaction), and how recent a
+# reading must be (read_on within this many days) to be announced at all.
+PORTAL_BILL_MAIL_BATCH = env.int("PORTAL_BILL_MAIL_BATCH", default=1000)
+PORTAL_BILL_MAIL_RECENT_DAYS = env.int("PORTAL_BILL_MAIL_RECENT_DAYS", default=45)
 # The portal's address as residents open it (https://portal.example.jp), for links in mails
 # written by workers, which have no request to read it from. Blank: such mails carry no link.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")

@@ -86,3 +86,8 @@ class ImportCommand(BaseCommand):
                 self.stdout.write(detail)
         if options["verbosity"] >= 1:
             self.stdout.write(result.summary())
+        if not result.dry_run:
+            self.after_import(options)
+
+    def after_import(self, options: dict) -> None:
+        """What follows a clean import that wrote (the readings' mails)."""

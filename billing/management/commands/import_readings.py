@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandParser
 
+from billing import billmail
 from billing.imports import import_readings
 
 from ._import import ImportCommand
@@ -27,5 +28,24 @@ class Command(ImportCommand):
             help="使用期間が重なる保存済みの検針を、ファイルの行で置き換えます(訂正の取り込み)。",
         )
 
+        hold = parser.add_mutually_exclusive_group()
+        hold.add_argument(
+            "--hold-mail",
+            action="store_true",
+            help="「今月のご使用量・料金のお知らせ」メールを保留します(次に保留せず取り込むときに送ります)。",
+        )
+        hold.add_argument(
+            "--send-mail",
+            action="store_true",
+            help="事業者の既定が保留でも、お知らせメールを送ります。",
+        )
+
     def service_options(self, options: dict) -> dict:
         return {"replace_overlapping": options["replace_overlapping"]}
+
+    def after_import(self, options: dict) -> None:
+        hold = True if options["hold_mail"] else False if options["send_mail"] else None
+        utility_ids = billmail.utilities_to_mail(None, hold)
+        billmail.start(utility_ids)
+        if utility_ids and options["verbosity"] >= 1:
+            self.stdout.write("お知らせメールの作成を開始しました(送信はワーカーが行います)。")

@@ -1,0 +1,197 @@
+"""Mails after an import of readings: 「今月のご使用量・料金のお知らせ」 and the abnormal-use alert.
+
+After a real import (the admin's job and ``manage.py import_readings``, not a dry run, not
+held), ``start`` queues ``billing.tasks.mail_bill_ready`` for each utility concerned. Each run
+of ``mail_batch`` takes the next ``PORTAL_BILL_MAIL_BATCH`` readings still to announce:
+
+- the newest period of its contract, read within ``PORTAL_BILL_MAIL_RECENT_DAYS`` (45) days
+  (an old period loaded late, or a history backfill, mails nobody), and
+- whose total differs from ``mailed_total``, the total last announced (empty: never).
+
+For each, every active member of the utility linked to the contract who wants the mail
+(会員情報 → メールの受け取り, default a field of the utility) gets one outbox row, keyed
+``bill_ready:<contract id>:<period end>:<member id>``; a reading announced before whose total
+changed gets a correction 「【訂正】…」 keyed by the new total (``…:<member id>:<total>``). If
+the period is abnormal use by the dashboard's leak rule (``usage.summarise``), members who
+want alerts get ``leak:<contract id>:<period end>:<member id>``. The batch then stores
+``mailed_total`` and commits: a batch is its own short transaction, holds at most a batch of
+readings and their members in memory, and a batch run twice writes no mail twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import defaultdict
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.models import Utility
+from portal.outbox import Mail, enqueue_mails
+
+from . import usage
+from .models import MeterReading
+
+logger = logging.getLogger("billing.billmail")
+
+# accounts.Member.Status.ACTIVE; billing never imports accounts (DESIGN.md).
+ACTIVE = "active"
+# Readings a leak check looks back over (a year of monthly periods and a margin).
+LEAK_LOOKBACK = datetime.timedelta(days=400)
+
+
+def wanting(utility: Utility, field: str, default: bool) -> Q:
+    """Members who chose this mail, or left the choice to the utility's default."""
+    chosen = Q(**{field: True})
+    return chosen | Q(**{f"{field}__isnull": True}) if default else chosen
+
+
+def due_readings(utility: Utility, today: datetime.date):
+    """The readings of ``utility`` still to announce, oldest row first."""
+    cutoff = today - datetime.timedelta(days=settings.PORTAL_BILL_MAIL_RECENT_DAYS)
+    newer = MeterReading.objects.filter(
+        customer_id=OuterRef("customer_id"), period_end__gt=OuterRef("period_end")
+    )
+    return (
+        MeterReading.objects.filter(customer__utility=utility, read_on__gte=cutoff)
+        .filter(Q(mailed_total__isnull=True) | ~Q(mailed_total=F("total")))
+        .exclude(Exists(newer))
+        .order_by("pk")
+    )
+
+
+def mail_batch(utility_id: int) -> bool:
+    """Write the mails of the next batch of readings; return whether readings are left."""
+    size = settings.PORTAL_BILL_MAIL_BATCH
+    utility = Utility.objects.get(pk=utility_id)
+    today = timezone.localdate()
+    with transaction.atomic():
+        readings = due_readings(utility, today).select_related("customer")
+        if connection.features.has_select_for_update:
+            # Two passes at once (two imports ending together) take turns over a reading.
+            readings = readings.select_for_update(of=("self",))
+        readings = list(readings[:size])
+        if not readings:
+            return False
+        mails = list(_mails(utility, readings))
+        enqueue_mails(utility, mails)
+        for reading in readings:
+            reading.mailed_total = reading.total
+        MeterReading.objects.bulk_update(readings, ["mailed_total"])
+    logger.info(
+        "utility %s: %s readings announced, %s mails", utility.slug, len(readings), len(mails)
+    )
+    return len(readings) == size
+
+
+def _mails(utility: Utility, readings: list[MeterReading]):
+    by_contract = {reading.customer_id: reading for reading in readings}
+    members = (
+        get_user_model()
+        .objects.filter(
+            utility=utility,
+            status=ACTIVE,
+            is_staff=False,
+            contract_links__customer_id__in=list(by_contract),
+        )
+        .exclude(email="")
+        .annotate(contract_id=F("contract_links__customer_id"))
+        .only("pk", "email", "wants_bill_mail", "wants_alert_mail", "utility_id")
+        .order_by("pk")
+    )
+    leaks = _leaks(utility, readings)
+    base = settings.PORTAL_BASE_URL.rstrip("/")
+    for member in members:
+        reading = by_contract[member.contract_id]
+        contract = reading.customer
+        context = {
+            "reading": reading,
+            "contract": contract,
+            "correction": reading.mailed_total is not None,
+            "previous_total": reading.mailed_total,
+            "url": base
+            and base
+            + reverse(
+                "billing:period",
+                args=[utility.slug, contract.number, reading.period_end],
+            ),
+        }
+        stem = f"{contract.pk}:{reading.period_end.isoformat()}:{member.pk}"
+        if _wants(member.wants_bill_mail, utility.mail_bill_ready_default):
+            key = f"bill_ready:{stem}"
+            if reading.mailed_total is not None:
+                key += f":{reading.total}"
+            yield Mail(member.email, "billing/bill_ready", context, key, member)
+        summary = leaks.get(reading.pk)
+        if summary is not None and _wants(member.wants_alert_mail, utility.mail_alerts_default):
+            yield Mail(
+                member.email,
+                "billing/leak_alert",
+                {**context, "summary": summary},
+                f"leak:{stem}",
+                member,
+            )
+
+
+def _wants(choice: bool | None, default: bool) -> bool:
+    return default if choice is None else choice
+
+
+def _leaks(utility: Utility, readings: list[MeterReading]) -> dict[int, usage.Summary]:
+    """The batch's readings that are abnormal use by the dashboard's rule, with its summary."""
+    earliest = min(r.period_end for r in readings) - LEAK_LOOKBACK
+    history: dict[int, list] = defaultdict(list)
+    rows = (
+        MeterReading.objects.filter(
+            customer_id__in=[r.customer_id for r in readings], period_end__gte=earliest
+        )
+        .only("customer_id", "period_start", "period_end", "usage_m3")
+        .order_by("customer_id", "-period_end")
+    )
+    for row in rows:
+        history[row.customer_id].append(row)
+    found = {}
+    for reading in readings:
+        recent = [r for r in history[reading.customer_id] if r.period_end <= reading.period_end]
+        summary = usage.summarise(
+            recent,
+            leak_ratio_percent=utility.leak_ratio_percent,
+            leak_min_increase_m3=utility.leak_min_increase_m3,
+        )
+        if summary is not None and summary.possible_leak:
+            found[reading.pk] = summary
+    return found
+
+
+def utilities_to_mail(utility_ids, hold: bool | None) -> list[int]:
+    """Which of these utilities mail now: all if ``hold`` is False, none if True, and by
+    each utility's 「保留」 default if None."""
+    if hold:
+        return []
+    utilities = (
+        Utility.objects.all() if utility_ids is None else Utility.objects.filter(pk__in=utility_ids)
+    )
+    if hold is None:
+        utilities = utilities.filter(hold_bill_mail=False)
+    return list(utilities.values_list("pk", flat=True))
+
+
+def start(utility_ids: list[int]) -> None:
+    """Queue the mailing of each utility after commit; with the broker down, log it."""
+    from .tasks import mail_bill_ready
+
+    def queue() -> None:
+        for pk in utility_ids:
+            try:
+                mail_bill_ready.delay(pk)
+            except Exception:  # noqa: BLE001 - kombu/redis errors: the next import or the command
+                if mail_bill_ready.app.conf.task_always_eager:
+                    raise
+                logger.warning("bill-ready mail of utility %s not queued (broker unavailable)", pk)
+
+    transaction.on_commit(queue)

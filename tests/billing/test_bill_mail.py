@@ -1,0 +1,257 @@
+"""Mails after an import of readings: 「今月のご使用量・料金のお知らせ」, its correction, the
+abnormal-use alert; once per reading, held on request, in batches, as each member chose."""
+
+from __future__ import annotations
+
+import datetime
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pytest_django.asserts import assertContains
+
+from billing import billmail
+from billing.models import ImportJob, MeterReading
+from portal.models import OutboxMail
+from tests.billing.test_import_admin import staff_of
+from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+JST = ZoneInfo("Asia/Tokyo")
+NOW = datetime.datetime(2026, 12, 6, 10, 0, tzinfo=JST)
+HEADER = (
+    "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
+    "usage_m3,water_charge,sewer_charge,tax,total\n"
+)
+READINGS_URL = "/admin/billing/meterreading/import-csv/"
+
+
+@pytest.fixture
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def nayoro(frozen, settings):
+    settings.PORTAL_BASE_URL = "https://portal.example.jp"
+    return UtilityFactory(slug="nayoro", customer_number_digits=11, portal_name="名寄市ポータル")
+
+
+def row(contract, *, usage=20, total=5000, start="2026-10-26", end="2026-11-25", read="2026-11-26"):
+    water = total - 1000
+    return (
+        f"{contract.utility.slug},{contract.number},{start},{end},{read},100,{100 + usage},"
+        f"{usage},{water},1000,{total // 11},{total}\n"
+    )
+
+
+def run_import(tmp_path, *rows, args=()):
+    path = tmp_path / "readings.csv"
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    call_command("import_readings", str(path), *args, stdout=StringIO(), stderr=StringIO())
+
+
+def member_of(contract, **fields):
+    member = MemberFactory(utility=contract.utility, **fields)
+    ContractLinkFactory(member=member, customer=contract)
+    return member
+
+
+def bill_mails():
+    return [m for m in mail.outbox if "ご使用量・料金のお知らせ" in m.subject]
+
+
+def test_an_import_mails_each_member_of_the_contract_once_with_period_usage_total_and_link(
+    nayoro, tmp_path
+):
+    contract = CustomerFactory(utility=nayoro)
+    first, second = member_of(contract), member_of(contract)
+    run_import(tmp_path, row(contract, usage=23, total=4321))
+    sent = bill_mails()
+    assert sorted(m.to[0] for m in sent) == sorted([first.email, second.email])
+    message = sent[0]
+    assert message.subject == "【名寄市ポータル】今月のご使用量・料金のお知らせ"
+    assert "2026年10月26日〜2026年11月25日" in message.body
+    assert "使用水量: 23 m³" in message.body
+    assert "請求金額: 4,321円" in message.body
+    assert f"https://portal.example.jp/nayoro/usage/{contract.number}/2026-11-25/" in message.body
+    # The same file again: nothing more.
+    run_import(tmp_path, row(contract, usage=23, total=4321))
+    assert len(bill_mails()) == 2
+
+
+def test_a_corrected_total_sends_one_correction_mail_and_the_same_correction_again_none(
+    nayoro, tmp_path
+):
+    contract = CustomerFactory(utility=nayoro)
+    member = member_of(contract)
+    run_import(tmp_path, row(contract, total=5000))
+    run_import(tmp_path, row(contract, total=5500))
+    run_import(tmp_path, row(contract, total=5500))
+    subjects = [m.subject for m in bill_mails()]
+    assert subjects == [
+        "【名寄市ポータル】今月のご使用量・料金のお知らせ",
+        "【名寄市ポータル】【訂正】今月のご使用量・料金のお知らせ",
+    ]
+    correction = bill_mails()[1]
+    assert correction.to == [member.email]
+    assert "請求金額: 5,500円(先のお知らせでは5,000円)" in correction.body
+
+
+def test_a_dry_run_and_a_held_import_mail_nothing_until_an_import_that_does_not_hold(
+    nayoro, tmp_path
+):
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    run_import(tmp_path, row(contract), args=["--dry-run"])
+    run_import(tmp_path, row(contract), args=["--hold-mail"])
+    assert bill_mails() == []
+    nayoro.hold_bill_mail = True  # the utility holds by default
+    nayoro.save()
+    run_import(tmp_path, row(contract))
+    assert bill_mails() == []
+    run_import(tmp_path, row(contract), args=["--send-mail"])
+    assert len(bill_mails()) == 1
+
+
+def test_only_a_recent_newest_period_is_announced(nayoro, tmp_path):
+    old = CustomerFactory(utility=nayoro)
+    member_of(old)
+    # Read 70 days ago: a late load of an old period mails nobody.
+    run_import(tmp_path, row(old, start="2026-08-26", end="2026-09-25", read="2026-09-26"))
+    assert bill_mails() == []
+    backfilled = CustomerFactory(utility=nayoro)
+    member_of(backfilled)
+    MeterReading.objects.create(
+        customer=backfilled,
+        period_start=datetime.date(2026, 11, 26),
+        period_end=datetime.date(2026, 12, 5),
+        read_on=datetime.date(2026, 12, 5),
+        previous_index=0,
+        current_index=1,
+        usage_m3=1,
+        water_charge=1,
+        sewer_charge=0,
+        tax=0,
+        total=1,
+        mailed_total=1,
+    )
+    # A period older than the one already announced is history, not this month's bill.
+    run_import(tmp_path, row(backfilled))
+    assert bill_mails() == []
+
+
+def test_the_mail_of_one_member_holds_only_their_own_contract(nayoro, tmp_path):
+    other_utility = UtilityFactory(slug="kanazawa", customer_number_digits=14)
+    mine, theirs = CustomerFactory(utility=nayoro), CustomerFactory(utility=nayoro)
+    elsewhere = CustomerFactory(utility=other_utility)
+    me, them = member_of(mine), member_of(theirs)
+    stranger = member_of(elsewhere)
+    run_import(
+        tmp_path,
+        row(mine, total=1111),
+        row(theirs, total=2222),
+        row(elsewhere, total=3333),
+    )
+    by_address = {m.to[0]: m for m in bill_mails()}
+    assert "1,111円" in by_address[me.email].body
+    assert theirs.number not in by_address[me.email].body
+    assert "2,222円" not in by_address[me.email].body
+    assert "2,222円" in by_address[them.email].body
+    assert mine.number not in by_address[them.email].body
+    # Kanazawa's member gets Kanazawa's mail from Kanazawa's sender, with nothing of Nayoro's.
+    theirs_mail = by_address[stranger.email]
+    assert "3,333円" in theirs_mail.body and "名寄" not in theirs_mail.body + theirs_mail.subject
+
+
+def test_readings_are_mailed_in_batches_each_bounded(nayoro, settings, tmp_path):
+    settings.PORTAL_BILL_MAIL_BATCH = 2
+    contracts = [CustomerFactory(utility=nayoro) for _ in range(5)]
+    for contract in contracts:
+        member_of(contract)
+    run_import(tmp_path, *[row(c) for c in contracts], args=["--hold-mail"])
+    assert MeterReading.objects.filter(mailed_total__isnull=True).count() == 5
+    with CaptureQueriesContext(connection) as first:
+        assert billmail.mail_batch(nayoro.pk) is True
+    assert OutboxMail.objects.count() == 2
+    # One batch: a bounded number of queries, not one per member.
+    assert len(first.captured_queries) < 20
+    assert billmail.mail_batch(nayoro.pk) is True
+    assert billmail.mail_batch(nayoro.pk) is False
+    assert billmail.mail_batch(nayoro.pk) is False
+    assert OutboxMail.objects.filter(template="billing/bill_ready").count() == 5
+
+
+def test_mail_choices_are_honoured_and_the_utilitys_default_applies_to_who_never_chose(
+    nayoro, tmp_path
+):
+    contract = CustomerFactory(utility=nayoro)
+    default = member_of(contract)
+    declined = member_of(contract, wants_bill_mail=False)
+    chose = member_of(contract, wants_bill_mail=True)
+    run_import(tmp_path, row(contract, total=5000))
+    assert sorted(m.to[0] for m in bill_mails()) == sorted([default.email, chose.email])
+    assert declined.email not in [m.to[0] for m in mail.outbox]
+    nayoro.mail_bill_ready_default = False
+    nayoro.save()
+    run_import(tmp_path, row(contract, total=5100))
+    assert [m.to[0] for m in bill_mails()[2:]] == [chose.email]
+
+
+def test_abnormal_use_is_mailed_once_by_the_dashboards_rule(nayoro, tmp_path):
+    contract = CustomerFactory(utility=nayoro)
+    member = member_of(contract)
+    quiet = member_of(contract, wants_alert_mail=False)
+    MeterReading.objects.create(
+        customer=contract,
+        period_start=datetime.date(2025, 10, 26),
+        period_end=datetime.date(2025, 11, 25),
+        read_on=datetime.date(2025, 11, 26),
+        previous_index=0,
+        current_index=10,
+        usage_m3=10,
+        water_charge=1000,
+        sewer_charge=0,
+        tax=90,
+        total=1000,
+        mailed_total=1000,
+    )
+    run_import(tmp_path, row(contract, usage=40))
+    run_import(tmp_path, row(contract, usage=40, total=5200))  # a correction: no second alert
+    alerts = [m for m in mail.outbox if "水漏れの可能性" in m.subject]
+    assert [m.to for m in alerts] == [[member.email]]
+    assert "今回の使用水量(40 m³)は、前年同期(10 m³)より大きく増えています" in alerts[0].body
+    assert quiet.email in [m.to[0] for m in bill_mails()]
+
+
+def test_staff_hold_the_mail_with_a_checkbox_ticked_by_the_utilitys_default(
+    nayoro, client, settings
+):
+    nayoro.hold_bill_mail = True
+    nayoro.save()
+    staff = staff_of(nayoro)
+    client.force_login(staff)
+    page = client.get(READINGS_URL)
+    assertContains(page, "お知らせメールを保留する")
+    assert page.context["form"]["hold_mail"].value() is True
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+
+    def upload(**extra):
+        data = (HEADER + row(contract)).encode()
+        return client.post(
+            READINGS_URL,
+            {"file": SimpleUploadedFile("r.csv", data), "encoding": "", **extra},
+        )
+
+    upload(hold_mail="on")
+    assert ImportJob.objects.get().hold_mail is True
+    assert bill_mails() == []
+    upload()  # unticked: the reading held before goes now
+    assert len(bill_mails()) == 1
