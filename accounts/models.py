@@ -139,6 +139,14 @@ class Member(AbstractBaseUser, PermissionsMixin):
     wants_alert_mail = models.BooleanField(_("使用量の異常のお知らせメール"), null=True, blank=True)
     wants_notice_mail = models.BooleanField(_("重要なお知らせのメール"), null=True, blank=True)
     is_staff = models.BooleanField(_("職員"), default=False)
+
+    def wants_mail(self, kind: str) -> bool:
+        """Whether the member receives ``bill``, ``alert`` or ``notice`` mails."""
+        choice = getattr(self, f"wants_{kind}_mail")
+        if choice is not None:
+            return choice
+        return getattr(self.utility, UTILITY_MAIL_DEFAULTS[kind])
+
     date_joined = models.DateTimeField(_("登録日時"), default=timezone.now)
     contracts = models.ManyToManyField(
         "billing.Customer",
@@ -338,6 +346,13 @@ def japanese_time(moment) -> str:
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
+# The utility's default for each of Member.wants_mail's kinds.
+UTILITY_MAIL_DEFAULTS = {
+    "bill": "mail_bill_ready_default",
+    "alert": "mail_alerts_default",
+    "notice": "mail_notices_default",
+}
+
 # What staff read in the admin for each MemberEvent.action (unknown actions show as stored).
 MEMBER_EVENT_LABELS = {
     "signup": _("会員登録"),
@@ -356,6 +371,7 @@ MEMBER_EVENT_LABELS = {
     "secret_question_changed": _("秘密の質問と回答を変更"),
     "tax_declaration_changed": _("消費税申告の有無を変更"),
     "name_changed": _("お名前を変更"),
+    "mail_choices_changed": _("受け取るメールを変更"),
     "contract_added": _("契約を追加"),
     "contract_requested": _("契約の追加を申請"),
     "contract_request_approved": _("契約の追加を承認"),

@@ -23,6 +23,7 @@ urlpatterns = [
     path("account/password/", profile.profile_password, name="profile_password"),
     path("account/secret-question/", profile.profile_secret, name="profile_secret"),
     path("account/tax/", profile.profile_tax, name="profile_tax"),
+    path("account/mail/", profile.profile_mail, name="profile_mail"),
     path("account/name/", profile.profile_name, name="profile_name"),
     path("account/contracts/add/", profile.profile_contract_add, name="profile_contract_add"),
     path("account/withdraw/", profile.profile_withdraw, name="profile_withdraw"),

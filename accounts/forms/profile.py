@@ -135,6 +135,20 @@ class TaxDeclarationForm(forms.Form):
     )
 
 
+class MailChoicesForm(forms.Form):
+    """Which mails the member receives; account mails (signup, reset, changes) always go."""
+
+    wants_bill_mail = forms.BooleanField(
+        label=_("今月のご使用量・料金のお知らせ(検針のたび)"), required=False
+    )
+    wants_alert_mail = forms.BooleanField(
+        label=_("水漏れの可能性など、使用量の異常のお知らせ"), required=False
+    )
+    wants_notice_mail = forms.BooleanField(
+        label=_("断水・工事などの重要なお知らせ"), required=False
+    )
+
+
 class ContractAddForm(forms.Form):
     """What the utility's signup identifies a contract by, matched against the contract."""
 

@@ -97,6 +97,21 @@ def change_name(request: HttpRequest, member: Member, name: str) -> None:
         record_event(member, "name_changed", request=request)
 
 
+MAIL_CHOICES = ("wants_bill_mail", "wants_alert_mail", "wants_notice_mail")
+
+
+def change_mail_choices(request: HttpRequest, member: Member, choices: dict[str, bool]) -> None:
+    """Store which mails the member receives (each choice kept, whatever the default later)."""
+    before = {field: member.wants_mail(field.split("_")[1]) for field in MAIL_CHOICES}
+    with transaction.atomic():
+        for field in MAIL_CHOICES:
+            setattr(member, field, bool(choices[field]))
+        member.save(update_fields=list(MAIL_CHOICES))
+        changed = {f: choices[f] for f in MAIL_CHOICES if before[f] != choices[f]}
+        if changed:
+            record_event(member, "mail_choices_changed", request=request, detail=changed)
+
+
 def change_tax_declaration(request: HttpRequest, member: Member, value: str) -> None:
     """Store the answer to 消費税申告の有無."""
     before = member.tax_declaration

@@ -21,6 +21,7 @@ from .. import challenges
 from ..forms.profile import (
     ContractAddForm,
     EmailChangeForm,
+    MailChoicesForm,
     NameForm,
     PasswordChangeForm,
     SecretQuestionForm,
@@ -85,6 +86,9 @@ def profile(request: HttpRequest) -> HttpResponse:
         "requests": member.contract_requests.filter(status=ContractRequest.Status.PENDING),
         "fixed_rows": "・".join(_rows_changed_by_the_office(member, request.utility)),
         "failed_mails": failed_mails(member),
+        "bill_mail": member.wants_mail("bill"),
+        "alert_mail": member.wants_mail("alert"),
+        "notice_mail": member.wants_mail("notice"),
     }
     return render(request, "accounts/profile.html", context)
 
@@ -212,6 +216,21 @@ def profile_tax(request: HttpRequest) -> HttpResponse:
         services.change_tax_declaration(request, member, form.cleaned_data["tax_declaration"])
         return _back_to_profile(request, _("消費税申告の有無を変更しました。"))
     return render(request, "accounts/profile_tax.html", {"form": form})
+
+
+@profile_view
+@require_http_methods(["GET", "POST"])
+def profile_mail(request: HttpRequest) -> HttpResponse:
+    """メールの受け取り: bill-ready, abnormal use and notices; account mails always go."""
+    member = request.user
+    initial = {
+        f"wants_{kind}_mail": member.wants_mail(kind) for kind in ("bill", "alert", "notice")
+    }
+    form = MailChoicesForm(request.POST or None, initial=initial)
+    if form.is_valid():
+        services.change_mail_choices(request, member, form.cleaned_data)
+        return _back_to_profile(request, _("受け取るメールを変更しました。"))
+    return render(request, "accounts/profile_mail.html", {"form": form})
 
 
 @profile_view

@@ -288,6 +288,11 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     _failed_mail(Member.objects.get(login_id="yamadahanako"))  # 会員情報 lists it
     for path in ["", "password/", "secret-question/", "tax/", "contracts/add/", "withdraw/"]:
         walk.go(f"/kanazawa/account/{path}")
+    walk.go("/kanazawa/account/mail/")
+    page.get_by_label("今月のご使用量・料金のお知らせ(検針のたび)").uncheck()
+    walk.click("変更する")
+    expect(page.locator("#mail-choices-title + dl")).to_contain_text("受け取らない")
+    walk.look()
     walk.go("/kanazawa/account/email/")
     page.locator("#id_current_password").fill("mizu2026ab")
     page.get_by_label("新しいメールアドレス", exact=True).fill("hanako.new@example.jp")
