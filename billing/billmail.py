@@ -13,7 +13,8 @@ For each, every active member of the utility linked to the contract who wants th
 ``bill_ready:<contract id>:<period end>:<member id>``; a reading announced before whose total
 changed gets a correction 「【訂正】…」 keyed by the new total (``…:<member id>:<total>``). If
 the period is abnormal use by the dashboard's leak rule (``usage.summarise``), members who
-want alerts get ``leak:<contract id>:<period end>:<member id>``. The batch then stores
+want alerts get ``leak:<contract id>:<period end>:<member id>``; a period below a member's
+見守り threshold mails their consenting second address (``billing.watch``). The batch then stores
 ``mailed_total`` and commits: a batch is its own short transaction, holds at most a batch of
 readings and their members in memory, and a batch run twice writes no mail twice.
 """
@@ -34,7 +35,7 @@ from django.utils import timezone
 from portal.models import Utility
 from portal.outbox import Mail, enqueue_mails
 
-from . import usage
+from . import usage, watch
 from .models import MeterReading
 
 logger = logging.getLogger("billing.billmail")
@@ -106,7 +107,9 @@ def _mails(utility: Utility, readings: list[MeterReading]):
     )
     leaks = _leaks(utility, readings)
     base = settings.PORTAL_BASE_URL.rstrip("/")
+    members_by_contract: dict[int, list[int]] = defaultdict(list)
     for member in members:
+        members_by_contract[member.contract_id].append(member.pk)
         reading = by_contract[member.contract_id]
         contract = reading.customer
         context = {
@@ -136,6 +139,7 @@ def _mails(utility: Utility, readings: list[MeterReading]):
                 f"leak:{stem}",
                 member,
             )
+    yield from watch.low_use_mails(utility, readings, members_by_contract)
 
 
 def _wants(choice: bool | None, default: bool) -> bool:

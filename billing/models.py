@@ -395,3 +395,39 @@ class WebSlip(models.Model):
 
     def __str__(self) -> str:
         return str(self.customer)
+
+
+class Watch(models.Model):
+    """見守り: a second person mailed when a member's contract used less than a threshold.
+
+    The member names the address and the threshold; nothing goes there until that person
+    opens the single-use link mailed to them (valid ``PORTAL_WATCH_CONSENT_HOURS``) and agrees,
+    which records when and to which address. Each mail there carries a link that stops it
+    (signed with SECRET_KEY); the consent link is kept as a SHA-256 hash only.
+    """
+
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="watch",
+        verbose_name=_("会員"),
+    )
+    email = models.EmailField(_("見守る方のメールアドレス"), max_length=254)
+    threshold_m3 = models.PositiveIntegerField(_("お知らせする使用水量(m³未満)"))
+    created_at = models.DateTimeField(_("登録日時"), default=timezone.now)
+    consent_hash = models.CharField(max_length=64, blank=True, editable=False)
+    consent_expires_at = models.DateTimeField(_("同意の期限"), null=True, blank=True)
+    consented_at = models.DateTimeField(_("同意日時"), null=True, blank=True)
+    consented_email = models.EmailField(_("同意したメールアドレス"), blank=True)
+    stopped_at = models.DateTimeField(_("停止日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("見守りメール")
+        verbose_name_plural = _("見守りメール")
+
+    def __str__(self) -> str:
+        return f"{self.member} → {self.email}"
+
+    @property
+    def active(self) -> bool:
+        return self.consented_at is not None and self.stopped_at is None

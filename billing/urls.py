@@ -44,5 +44,8 @@ urlpatterns = [
     path("usage/<contract_number:number>/<period_end:period_end>/", views.period, name="period"),
     path("usage/<contract_number:number>/web-slip/", views.web_slip_choice, name="web_slip_choice"),
     path("notices/", views.notice_list, name="notice_list"),
+    path("account/watch/", views.watch_settings, name="watch"),
+    path("watch/consent/<str:token>/", views.watch_consent, name="watch_consent"),
+    path("watch/stop/<str:token>/", views.watch_stop, name="watch_stop"),
     path("notices/<int:pk>/", views.notice, name="notice"),
 ]

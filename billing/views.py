@@ -14,6 +14,7 @@ import functools
 from collections.abc import Callable, Iterator
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
@@ -27,10 +28,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.models import Utility
 
-from . import charts, notices, pagecache, usage, web_slip
-from .forms import WebSlipForm
+from . import charts, notices, pagecache, usage, watch, web_slip
+from .forms import WatchForm, WebSlipForm
 from .imports import READING_COLUMNS
-from .models import Customer, MeterReading, MeterReadingQuerySet
+from .models import Customer, MeterReading, MeterReadingQuerySet, Watch
 from .tariff import TAX_RATE_PERCENT
 from .templatetags.billing_format import jmonth
 
@@ -359,3 +360,62 @@ def web_slip_choice(request: HttpRequest, number: str) -> HttpResponse:
         return redirect("billing:contract", utility.slug, contract.number)
     context = {"contracts": contracts, "contract": contract, "slip": slip, "form": form}
     return render(request, "billing/web_slip_choice.html", context)
+
+
+# 見守り -------------------------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def watch_settings(request: HttpRequest) -> HttpResponse:
+    """The member's 見守りメール: set or replace the second address, or remove it."""
+    member = request.user
+    current = Watch.objects.filter(member=member).first()
+    if request.method == "POST" and "remove" in request.POST:
+        watch.remove(member)
+        messages.success(request, _("見守りメールを解除しました。"))
+        return redirect("billing:watch", request.utility.slug)
+    form = WatchForm(request.POST or None, member_email=member.email)
+    if form.is_valid():
+        watch.register(member, form.cleaned_data["email"], form.cleaned_data["threshold_m3"])
+        messages.success(
+            request,
+            _(
+                "見守る方に確認のメールを送りました。その方が同意すると、お知らせが届くようになります。"
+            ),
+        )
+        return redirect("billing:watch", request.utility.slug)
+    return render(request, "billing/watch.html", {"form": form, "watch": current})
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def watch_consent(request: HttpRequest, token: str) -> HttpResponse:
+    """The second person reads what they agree to and agrees (the link then is used up)."""
+    utility = request.utility
+    try:
+        found = watch.by_consent_link(utility, token)
+        if request.method == "POST":
+            found = watch.consent(utility, token)
+            return render(request, "billing/watch_consented.html", {"watch": found})
+    except watch.LinkExpired:
+        return render(request, "billing/watch_link_bad.html", {"expired": True}, status=400)
+    except watch.LinkInvalid:
+        return render(request, "billing/watch_link_bad.html", {"expired": False}, status=400)
+    return render(request, "billing/watch_consent.html", {"watch": found})
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def watch_stop(request: HttpRequest, token: str) -> HttpResponse:
+    """The second person stops the mails (a button, so a mail scanner's GET stops nothing)."""
+    utility = request.utility
+    try:
+        found = watch.by_stop_link(utility, token)
+        if request.method == "POST":
+            found = watch.stop(utility, token)
+    except watch.LinkInvalid:
+        return render(request, "billing/watch_stopped.html", {"watch": None})
+    return render(request, "billing/watch_stopped.html", {"watch": found})

@@ -48,6 +48,8 @@ NOT_PAGES = {
 SIGNUP_LINK = re.compile(r"https?://\S+/signup/link/\S+/")
 RESET_LINK = re.compile(r"https?://\S+/recovery/link/\S+/")
 EMAIL_LINK = re.compile(r"https?://\S+/account/email/link/\S+/")
+WATCH_CONSENT = re.compile(r"(/kanazawa/watch/consent/\S+/)")
+WATCH_STOP = re.compile(r"(/kanazawa/watch/stop/\S+/)")
 CODE = re.compile(r"(?:検証コード|認証コード): (\d{6})")
 
 
@@ -266,6 +268,7 @@ def _failed_mail(member: Member) -> None:
 
 def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     page = walk.page
+    live_url = walk.base
     _log_in(walk, "kanazawa", "yamadahanako", "mizu2026ab")
     # お知らせ: the demo's, one for all (public, on the login page) and one for her area.
     walk.go("/kanazawa/notices/")
@@ -293,6 +296,19 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     walk.click("変更する")
     expect(page.locator("#mail-choices-title + dl")).to_contain_text("受け取らない")
     walk.look()
+    # 見守り: the member's page with its error state, then the second person's consent and stop.
+    walk.go("/kanazawa/account/watch/")
+    walk.click("確認のメールを送る")
+    page.get_by_label("見守る方のメールアドレス").fill("musuko@example.jp")
+    page.get_by_label("お知らせする使用水量(1回の検針でこれ未満のとき)").fill("3")
+    walk.click("確認のメールを送る")
+    body = mailoutbox[-1].body
+    page.goto(live_url + WATCH_CONSENT.search(body).group(1))
+    walk.look()
+    walk.click("同意して受け取る")
+    page.goto(live_url + WATCH_STOP.search(body).group(1))
+    walk.look()
+    walk.click("停止する")
     walk.go("/kanazawa/account/email/")
     page.locator("#id_current_password").fill("mizu2026ab")
     page.get_by_label("新しいメールアドレス", exact=True).fill("hanako.new@example.jp")

@@ -1,0 +1,141 @@
+"""見守り: a second address, confirmed by a single-use expiring link, mailed low use, stoppable."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+from billing.models import Watch
+from tests.billing.test_bill_mail import NOW, member_of, row, run_import
+from tests.factories import CustomerFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+CONSENT = re.compile(r"https://portal\.example\.jp/\S+/watch/consent/\S+/")
+STOP = re.compile(r"https://portal\.example\.jp/\S+/watch/stop/\S+/")
+
+
+@pytest.fixture
+def nayoro(time_machine, settings):
+    time_machine.move_to(NOW, tick=False)
+    settings.PORTAL_BASE_URL = "https://portal.example.jp"
+    return UtilityFactory(slug="nayoro", customer_number_digits=11, portal_name="名寄市ポータル")
+
+
+@pytest.fixture
+def setup(nayoro, client):
+    contract = CustomerFactory(utility=nayoro, address="名寄市西1条南1丁目")
+    member = member_of(contract)
+    client.force_login(member)
+    return contract, member
+
+
+def register(client, utility, email="musuko@example.jp", threshold="3"):
+    return client.post(
+        reverse("billing:watch", args=[utility.slug]), {"email": email, "threshold_m3": threshold}
+    )
+
+
+def second_mails(address="musuko@example.jp"):
+    return [m for m in mail.outbox if m.to == [address]]
+
+
+def test_low_use_goes_to_the_second_address_only_after_consent(setup, client, tmp_path):
+    contract, member = setup
+    register(client, contract.utility)
+    request = second_mails()[0]
+    assert request.subject == "【名寄市ポータル】見守りメールの受け取りについてのお願い"
+    assert "2026年12月13日 10:00まで、1回だけ使えます" in request.body
+    run_import(tmp_path, row(contract, usage=1, total=1000))
+    assert len(second_mails()) == 1  # not consented yet: nothing about use
+    consent_url = CONSENT.search(request.body).group(0)
+    page = client.get(consent_url)
+    assertContains(page, "見守りメールの受け取りへの同意")
+    page = client.post(consent_url)
+    assertContains(page, "musuko@example.jp での受け取りへの同意を記録しました".replace(" ", ""))
+    watch = Watch.objects.get()
+    assert (watch.consented_email, watch.consented_at) == ("musuko@example.jp", NOW)
+    run_import(
+        tmp_path,
+        row(contract, usage=2, total=1900, start="2026-11-26", end="2026-12-05", read="2026-12-05"),
+    )
+    alert = second_mails()[-1]
+    assert alert.subject == "【名寄市ポータル】見守りメール: 水道の使用量が少なくなっています"
+    assert "名寄市西1条南1丁目" in alert.body and "使用水量: 2 m³" in alert.body
+    assert STOP.search(alert.body)
+    # The member's own mails never go to the second address, nor its amounts.
+    assert all("1,900円" not in m.body for m in second_mails())
+
+
+def test_use_at_or_over_the_threshold_sends_nothing(setup, client, tmp_path):
+    contract, _ = setup
+    register(client, contract.utility, threshold="3")
+    client.post(CONSENT.search(second_mails()[0].body).group(0))
+    run_import(tmp_path, row(contract, usage=3))
+    assert len(second_mails()) == 1
+
+
+def test_the_consent_link_is_single_use(setup, client):
+    contract, _ = setup
+    register(client, contract.utility)
+    url = CONSENT.search(second_mails()[0].body).group(0)
+    client.post(url)
+    again = client.post(url)
+    assert again.status_code == 400
+    assertContains(again, "すでに使われたか", status_code=400)
+
+
+def test_the_consent_link_expires(setup, client, time_machine):
+    contract, _ = setup
+    register(client, contract.utility)
+    url = CONSENT.search(second_mails()[0].body).group(0)
+    time_machine.move_to(NOW + datetime.timedelta(hours=168), tick=False)
+    response = client.post(url)
+    assertContains(response, "同意の期限が過ぎています", status_code=400)
+    assert Watch.objects.get().consented_at is None
+
+
+def test_the_second_person_stops_it_from_the_mail_and_the_member_sees_it(setup, client, tmp_path):
+    contract, _ = setup
+    register(client, contract.utility)
+    client.post(CONSENT.search(second_mails()[0].body).group(0))
+    stop_url = STOP.search(second_mails()[0].body).group(0)
+    assertContains(client.get(stop_url), "停止する")  # a GET (a mail scanner) stops nothing
+    assert Watch.objects.get().stopped_at is None
+    assertContains(client.post(stop_url), "今後、このアドレスにお知らせは届きません")
+    run_import(tmp_path, row(contract, usage=1))
+    assert len(second_mails()) == 1
+    assertContains(client.get(reverse("billing:watch", args=["nayoro"])), "見守る方が停止しました")
+
+
+def test_the_member_removes_it(setup, client, tmp_path):
+    contract, _ = setup
+    register(client, contract.utility)
+    client.post(CONSENT.search(second_mails()[0].body).group(0))
+    client.post(reverse("billing:watch", args=["nayoro"]), {"remove": "1"})
+    assert not Watch.objects.exists()
+    run_import(tmp_path, row(contract, usage=1))
+    assert len(second_mails()) == 1
+
+
+def test_bad_input_is_told_beside_the_field(setup, client):
+    contract, member = setup
+    response = register(client, contract.utility, email=member.email, threshold="abc")
+    assertContains(response, "見守る方(ご家族など)のアドレスを入力してください")
+    assertContains(response, "使用水量は半角の数字で入力してください。")
+    assert not Watch.objects.exists()
+
+
+def test_a_link_of_another_utility_is_refused(setup, client):
+    contract, _ = setup
+    register(client, contract.utility)
+    url = CONSENT.search(second_mails()[0].body).group(0)
+    UtilityFactory(slug="kanazawa", customer_number_digits=14)
+    response = client.post(url.replace("/nayoro/", "/kanazawa/"))
+    assert response.status_code == 400
+    assert Watch.objects.get().consented_at is None
