@@ -186,3 +186,38 @@ def test_staff_see_their_utilitys_mails_in_japanese_without_the_body(client, mon
     page = client.get(reverse("admin:portal_outboxmail_change", args=[mail.pk]))
     assertContains(page, "メールサーバーの応答")
     assertNotContains(page, "本文")
+
+
+def test_a_batch_is_written_in_one_insert_and_each_key_once(utility, mailoutbox):
+    member = MemberFactory(utility=utility)
+    write(utility, key="batch:1", member=member, to="first@example.jp")  # already written alone
+
+    def batch(count):
+        return [
+            outbox.Mail(
+                f"m{n}@example.jp", "accounts/password_changed", {"member": member}, f"batch:{n}"
+            )
+            for n in range(1, count + 1)
+        ]
+
+    with transaction.atomic():
+        assert outbox.enqueue_mails(utility, batch(3)) == 2
+        assert len(mailoutbox) == 1  # the batch leaves after commit
+    with transaction.atomic():
+        assert outbox.enqueue_mails(utility, batch(3)) == 0  # run twice: nothing twice
+    assert sorted(m.to[0] for m in mailoutbox) == [
+        "first@example.jp",
+        "m2@example.jp",
+        "m3@example.jp",
+    ]
+    assert OutboxMail.objects.get(key="batch:1").recipient == "first@example.jp"
+    assert set(OutboxMail.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_a_batch_rolled_back_sends_nothing(utility, mailoutbox):
+    member = MemberFactory(utility=utility)
+    mails = [outbox.Mail("a@example.jp", "accounts/password_changed", {"member": member}, "k:1")]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.enqueue_mails(utility, mails)
+        raise RuntimeError
+    assert not OutboxMail.objects.exists() and not mailoutbox
