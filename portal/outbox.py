@@ -48,6 +48,10 @@ Status = OutboxMail.Status
 mail_failed = Signal()
 
 
+# Rows of one ``enqueue_mails`` batch per task.
+HAND_ON_TOGETHER = 20
+
+
 def _handoff() -> timedelta:
     """How long a row handed to the queue may wait for a worker before the sweep hands it again."""
     return timedelta(seconds=settings.PORTAL_OUTBOX_HANDOFF_SECONDS)
@@ -143,8 +147,26 @@ def enqueue_mails(utility: Utility, mails: Iterable[Mail]) -> int:
             key__in=[row.key for row in new], created_at=now, status=Status.PENDING
         ).values_list("pk", flat=True)
     )
-    transaction.on_commit(lambda: [hand_to_worker(pk) for pk in pks])
+    transaction.on_commit(lambda: hand_many_to_workers(pks))
     return len(pks)
+
+
+def hand_many_to_workers(pks: list[int]) -> None:
+    """Queue rows ``HAND_ON_TOGETHER`` to a task: a 1,000-mail batch is 50 messages on the
+    queue, not 1,000 (each publish is a round trip to the broker). A worker claims each row
+    as it comes to it, so one killed mid-task holds one mail; the sweep hands on the rest."""
+    from .tasks import deliver_mails
+
+    for start in range(0, len(pks), HAND_ON_TOGETHER):
+        chunk = pks[start : start + HAND_ON_TOGETHER]
+        try:
+            deliver_mails.delay(chunk)
+        except Exception:  # noqa: BLE001 - a broker down (kombu/redis errors): the sweep sends them
+            if deliver_mails.app.conf.task_always_eager:
+                raise
+            logger.warning(
+                "%s outbox mails not queued (broker unavailable); the sweep will", len(chunk)
+            )
 
 
 class _Rehearsal(Exception):
@@ -183,8 +205,10 @@ def hand_to_worker(pk: int) -> None:
         logger.warning("outbox mail %s not queued (broker unavailable); the sweep will send it", pk)
 
 
-def deliver(pk: int) -> str:
-    """Send one row if it is still to be sent; return what became of it."""
+def deliver(pk: int, smtp=None) -> str:
+    """Send one row if it is still to be sent; return what became of it.
+
+    ``smtp``: an open mail connection to reuse (``deliver_many``); else one per mail."""
     claimed_at = timezone.now()
     claimed = OutboxMail.objects.filter(pk=pk, status=Status.PENDING).update(
         status=Status.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
@@ -199,8 +223,10 @@ def deliver(pk: int) -> str:
         mine.update(status=Status.PENDING, next_attempt_at=wait_until, attempts=F("attempts") - 1)
         return "waiting"
     try:
-        _send(mail)
+        _send(mail, smtp)
     except Exception as exc:  # noqa: BLE001 - every failure is kept on the row
+        if smtp is not None:
+            smtp.close()  # perhaps broken: the next mail opens a fresh one
         return _failed_try(mail, mine, exc)
     mine.update(status=Status.SENT, sent_at=timezone.now(), body="", last_error="")
     return Status.SENT
@@ -258,14 +284,21 @@ def release_rate_held(utility: Utility) -> list[int]:
     return pks
 
 
-def _send(mail: OutboxMail) -> None:
+def deliver_many(pks: list[int]) -> None:
+    """Send rows one by one over one SMTP connection (a batch's chunk, ``deliver_mails``)."""
+    with get_connection(fail_silently=False) as reused:
+        for pk in pks:
+            deliver(pk, reused)
+
+
+def _send(mail: OutboxMail, smtp=None) -> None:
     message = EmailMessage(
         subject=mail.subject,
         body=mail.body,
         from_email=mail.sender,
         to=[mail.recipient],
         headers={"X-Portal-Mail-Key": mail.key},
-        connection=get_connection(fail_silently=False),
+        connection=smtp or get_connection(fail_silently=False),
     )
     message.send()
 

@@ -13,5 +13,11 @@ def deliver_mail(pk: int) -> str:
 
 
 @shared_task(ignore_result=True)
+def deliver_mails(pks: list[int]) -> None:
+    """A batch's rows, handed on together (one message on the queue, not one per row)."""
+    outbox.deliver_many(pks)
+
+
+@shared_task(ignore_result=True)
 def sweep_outbox() -> int:
     return len(outbox.sweep())

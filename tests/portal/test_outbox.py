@@ -221,3 +221,29 @@ def test_a_batch_rolled_back_sends_nothing(utility, mailoutbox):
         outbox.enqueue_mails(utility, mails)
         raise RuntimeError
     assert not OutboxMail.objects.exists() and not mailoutbox
+
+
+def test_a_batch_shares_one_connection_and_one_refusal_stops_only_its_mail(
+    utility, mailoutbox, monkeypatch
+):
+    member = MemberFactory(utility=utility)
+    opened = []
+    send = EmailBackend.send_messages
+
+    def refuse_one(self, messages):
+        opened.append(id(self))
+        if messages[0].to == ["bad@example.jp"]:
+            raise smtplib.SMTPRecipientsRefused({"bad@example.jp": (550, b"No such user")})
+        return send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse_one)
+    mails = [
+        outbox.Mail(to, "accounts/password_changed", {"member": member}, f"k:{to}")
+        for to in ["a@example.jp", "bad@example.jp", "c@example.jp"]
+    ]
+    with transaction.atomic():
+        outbox.enqueue_mails(utility, mails)
+    assert sorted(m.to[0] for m in mailoutbox) == ["a@example.jp", "c@example.jp"]
+    assert len(set(opened)) == 1  # the three went through one connection
+    failed = OutboxMail.objects.get(recipient="bad@example.jp")
+    assert (failed.status, failed.last_error) == (Status.FAILED, "550 No such user")

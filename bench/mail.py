@@ -1,0 +1,315 @@
+"""Bill-ready mail at scale: 2 Celery workers against the floor of one smtplib connection.
+
+    .venv/bin/python -m bench.mail                  # 100,000 members, one bill-ready mail each
+    .venv/bin/python -m bench.mail --mails 10000    # a quick look
+    .venv/bin/python -m bench.mail --rate 600       # the utility's 「メール送信の上限(通/分)」
+
+It fills its own PostgreSQL database (``bench_mail``, or ``--database``): one utility, N
+contracts each with a recent reading and one member. Then, in one run:
+
+1. write: the bill-ready pass (``billing.billmail.mail_batch`` until done), timed; its rows
+   are handed to the queue (Redis, ``--broker``, emptied first) with no worker running yet;
+2. floor: the same messages, prepared first (Django's ``EmailMessage`` as bytes), sent by this
+   one process over one reused ``smtplib`` connection to a local aiosmtpd sink;
+3. workers: 2 ``celery worker --pool solo`` processes with production settings empty the
+   queue into another sink; a worker's resident memory (VmRSS) is sampled every 0.2 s and its
+   peak printed when the sink has 10,000 mails and at the end.
+
+It prints mails/s of both and their ratio (target ≥ 0.5×), the workers' peak RSS at 10,000 and
+N (target: flat), duplicates and lost counted at the sink by ``X-Portal-Mail-Key`` (target 0
+and 0), the most mails the sink took in any window of ``PORTAL_OUTBOX_RATE_WINDOW_SECONDS``
+against the utility's rate, and the load average. Figures only: nothing passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import email
+import os
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from bench import pages
+
+DATABASE = "bench_mail"
+WORKERS = 2
+BROKER = "redis://127.0.0.1:6379/13"
+CHUNK = 5_000
+
+
+class Sink:
+    """An SMTP server that counts each accepted mail's X-Portal-Mail-Key and when it came."""
+
+    def __init__(self, port: int) -> None:
+        self.keys: Counter = Counter()
+        self.arrivals: list[float] = []
+        self.lock = threading.Lock()
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server, session, envelope):
+        key = email.message_from_bytes(envelope.content)["X-Portal-Mail-Key"]
+        with self.lock:
+            self.keys[key] += 1
+            self.arrivals.append(time.time())
+        return "250 OK"
+
+    def total(self) -> int:
+        with self.lock:
+            return len(self.arrivals)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mails", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=None, help="the utility's mails a minute")
+    parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--broker", default=BROKER, help="a Redis database for the queue")
+    args = parser.parse_args()
+    pages.use_database(args.database)
+    env = {
+        **pages._environment(),
+        "CELERY_BROKER_URL": args.broker,
+        "PORTAL_OUTBOX_HANDOFF_SECONDS": "3600",  # nothing is handed twice during the run
+        "PORTAL_BASE_URL": "https://portal.example.jp",
+    }
+    os.environ.update(env)
+    if str(pages.ROOT) not in sys.path:
+        sys.path.insert(0, str(pages.ROOT))
+    import django
+
+    django.setup()
+    import redis
+
+    redis.Redis.from_url(args.broker).flushdb()
+    pages._recreate_database()
+    pages._manage(env, "migrate", "--noinput", "-v0")
+    utility = _fill(args.mails, args.rate)
+
+    from billing import billmail
+    from portal.models import OutboxMail
+
+    started = time.perf_counter()
+    batches = 0
+    while billmail.mail_batch(utility.pk):
+        batches += 1
+    written = time.perf_counter() - started
+    count = OutboxMail.objects.count()
+    print(f"write: {count:,} outbox rows in {written:.1f} s ({count / written:,.0f}/s)")
+
+    prepared = _prepare()
+    floor_sink = Sink(pages._free_port())
+    floor_sink.controller.start()
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", floor_sink.controller.port) as smtp:
+        for sender, recipient, message in prepared:
+            smtp.sendmail(sender, [recipient], message)
+    floor = time.perf_counter() - started
+    floor_sink.controller.stop()
+    del prepared
+
+    sink = Sink(pages._free_port())
+    sink.controller.start()
+    load_at_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-mail-") as tmp:
+        worker_env = {**os.environ, **env, "EMAIL_URL": f"smtp://127.0.0.1:{sink.controller.port}"}
+        if args.rate:  # mails over the rate wait for a later window: beat's sweep sends them
+            worker_env["PORTAL_OUTBOX_SWEEP_SECONDS"] = "5"
+        workers = [
+            _start_worker(worker_env, Path(tmp), n, beat=bool(args.rate) and n == 0)
+            for n in range(WORKERS)
+        ]
+        peak: dict[str, int] = {}
+        current = [0]
+
+        def sample() -> None:
+            while all(w.poll() is None for w in workers):
+                rss = max(_rss_kib(w.pid) for w in workers)
+                current[0] = max(current[0], rss)
+                if sink.total() >= min(10_000, count) and "10,000" not in peak:
+                    peak["10,000"] = current[0]
+                time.sleep(0.2)
+
+        started = time.perf_counter()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        deadline = time.monotonic() + max(600, count / 20)
+        while (
+            OutboxMail.objects.filter(status=OutboxMail.Status.SENT).count() < count
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.5)
+        sent = time.perf_counter() - started
+        peak[f"{count:,}"] = current[0]
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+    sink.controller.stop()
+    _report(args, utility, count, floor, sent, sink, peak, load_at_start)
+
+
+def _fill(mails: int, rate: int | None):
+    """One utility, ``mails`` contracts with a reading read yesterday and one member each."""
+    from django.utils import timezone
+
+    from accounts.models import ContractLink, Member
+    from billing.models import Customer, MeterReading
+    from portal.models import Utility
+
+    utility = pages._bench_utility(Utility)
+    utility.mail_rate_per_minute = rate
+    utility.save()
+    today = timezone.localdate()
+    end = today - datetime.timedelta(days=1)
+    start = end - datetime.timedelta(days=30)
+    for first in range(0, mails, CHUNK):
+        numbers = range(first, min(first + CHUNK, mails))
+        customers = Customer.objects.bulk_create(
+            Customer(
+                utility=utility,
+                number=f"{n + 1:0{pages.DIGITS}d}",
+                name="水道 太郎",
+                name_kana="スイドウ タロウ",
+                address=f"ベンチ市本町{n}",
+                phone=f"03{n:08d}",
+                meter_diameter_mm=20,
+                meter_number=str(n),
+            )
+            for n in numbers
+        )
+        MeterReading.objects.bulk_create(
+            MeterReading(
+                customer=c,
+                period_start=start,
+                period_end=end,
+                read_on=end,
+                previous_index=100,
+                current_index=120,
+                usage_m3=20,
+                water_charge=3000,
+                sewer_charge=2000,
+                tax=454,
+                total=5000,
+            )
+            for c in customers
+        )
+        members = Member.objects.bulk_create(
+            Member(
+                utility=utility,
+                login_id=f"m{n}",
+                email=f"m{n}@example.jp",
+                name="水道 太郎",
+                phone="0312345678",
+                status=Member.Status.ACTIVE,
+                password="!",
+            )
+            for n in numbers
+        )
+        ContractLink.objects.bulk_create(
+            ContractLink(member=m, customer=c) for m, c in zip(members, customers, strict=True)
+        )
+    print(f"filled {mails:,} contracts, readings and members")
+    return utility
+
+
+def _prepare() -> list[tuple[str, str, bytes]]:
+    """Each outbox row as the worker would send it, built before the floor's clock starts."""
+    from django.core.mail import EmailMessage
+    from django.core.mail.message import sanitize_address
+
+    from portal.models import OutboxMail
+
+    rows = OutboxMail.objects.values_list("key", "sender", "recipient", "subject", "body")
+    prepared = []
+    for key, sender, recipient, subject, body in rows.iterator(chunk_size=CHUNK):
+        message = EmailMessage(
+            subject, body, sender, [recipient], headers={"X-Portal-Mail-Key": key}
+        )
+        prepared.append(
+            (
+                sanitize_address(sender, "utf-8"),
+                sanitize_address(recipient, "utf-8"),
+                message.message().as_bytes(linesep="\r\n"),  # as Django's SMTP backend sends
+            )
+        )
+    return prepared
+
+
+def _start_worker(env: dict, tmp: Path, n: int, beat: bool) -> subprocess.Popen:
+    log = tmp / f"worker-{n}.log"
+    process = subprocess.Popen(
+        [
+            pages.PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            *(["-B", "-s", str(tmp / "beat-schedule")] if beat else []),
+            "-n",
+            f"bench-mail-{n}@%h",
+        ],
+        cwd=pages.ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    return process
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _report(args, utility, count, floor, sent, sink, peak, load_at_start) -> None:
+    from django.conf import settings
+
+    with sink.lock:
+        keys, arrivals = Counter(sink.keys), sorted(sink.arrivals)
+    duplicates = sum(keys.values()) - len(keys)
+    lost = count - len(keys)
+    window = settings.PORTAL_OUTBOX_RATE_WINDOW_SECONDS
+    most, j = 0, 0
+    for i, at in enumerate(arrivals):
+        while arrivals[j] <= at - window:
+            j += 1
+        most = max(most, i - j + 1)
+    # From the first mail at the sink to the last: the workers' start-up is not sending.
+    span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else sent
+    floor_rate, worker_rate = count / floor, (len(arrivals) - 1) / span
+    print(f"floor (1 process, 1 smtplib connection): {floor_rate:,.0f} mails/s")
+    print(
+        f"{WORKERS} workers: {worker_rate:,.0f} mails/s, ratio {worker_rate / floor_rate:.2f}x "
+        "(target >= 0.5x)"
+    )
+    print("peak worker RSS: " + ", ".join(f"{k} mails {v / 1024:.0f} MiB" for k, v in peak.items()))
+    print(f"at the sink: {len(keys):,} distinct keys, duplicates {duplicates}, lost {lost}")
+    limit = f"{utility.mail_rate_per_minute}/min" if utility.mail_rate_per_minute else "no limit"
+    print(f"most mails in any {window} s window: {most:,} (utility's rate: {limit})")
+    print(f"load average: {load_at_start:.2f} at the workers' start, {os.getloadavg()[0]:.2f} now")
+
+
+if __name__ == "__main__":
+    main()
