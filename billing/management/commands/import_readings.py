@@ -45,7 +45,4 @@ class Command(ImportCommand):
 
     def after_import(self, options: dict) -> None:
         hold = True if options["hold_mail"] else False if options["send_mail"] else None
-        utility_ids = billmail.utilities_to_mail(None, hold)
-        billmail.start(utility_ids)
-        if utility_ids and options["verbosity"] >= 1:
-            self.stdout.write("お知らせメールの作成を開始しました(送信はワーカーが行います)。")
+        billmail.start(billmail.utilities_to_mail(None, hold))
