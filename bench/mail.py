@@ -141,7 +141,7 @@ def main() -> None:
         started = time.perf_counter()
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        deadline = time.monotonic() + max(600, count / 20)
+        deadline = time.monotonic() + max(1800, count / 5)
         while (
             OutboxMail.objects.filter(status=OutboxMail.Status.SENT).count() < count
             and time.monotonic() < deadline
@@ -305,7 +305,14 @@ def _report(args, utility, count, floor, sent, sink, peak, load_at_start) -> Non
         "(target >= 0.5x)"
     )
     print("peak worker RSS: " + ", ".join(f"{k} mails {v / 1024:.0f} MiB" for k, v in peak.items()))
-    print(f"at the sink: {len(keys):,} distinct keys, duplicates {duplicates}, lost {lost}")
+    from portal.models import OutboxMail
+
+    unsent = OutboxMail.objects.exclude(status=OutboxMail.Status.SENT).count()
+    print(
+        f"at the sink: {len(keys):,} distinct keys, duplicates {duplicates}, lost {lost - unsent}"
+    )
+    if unsent:
+        print(f"the run stopped at its deadline with {unsent:,} rows still to send (not lost)")
     limit = f"{utility.mail_rate_per_minute}/min" if utility.mail_rate_per_minute else "no limit"
     print(f"most mails in any {window} s window: {most:,} (utility's rate: {limit})")
     print(f"load average: {load_at_start:.2f} at the workers' start, {os.getloadavg()[0]:.2f} now")
