@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0007_bill_ready_mail'),
+        ('billing', '0008_bill_ready_mail'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0006_notices_and_web_slip"),
+        ("billing", "0007_notice_form_token"),
     ]
 
     operations = [
