@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal import normalize
-from portal.admin import UtilityScopedAdmin, customer_number_word, utility_of
+from portal.admin import ReadOnlyAdminMixin, UtilityScopedAdmin, customer_number_word, utility_of
 
 from . import importjobs, integrity, notices, web_slip
 from .imports import CUSTOMER_COLUMNS, READING_COLUMNS, READING_OPTIONAL
@@ -499,7 +499,7 @@ def _number_column(word: str):
 
 
 @admin.register(WebSlip)
-class WebSlipAdmin(UtilityScopedAdmin):
+class WebSlipAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
     """Web明細: the contracts whose paper slip a member stopped or restarted, read only, and
     「CSVを書き出す」 for the utility's CIS in its encoding (PORTAL_WEB_SLIP_CSV_ENCODING)."""
 
@@ -525,15 +525,6 @@ class WebSlipAdmin(UtilityScopedAdmin):
     @admin.display(description=_("紙の検針票"), ordering="paper_stopped")
     def paper(self, slip: WebSlip) -> str:
         return web_slip.state_word(slip.paper_stopped)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.export_csv_view)

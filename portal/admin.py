@@ -184,6 +184,19 @@ class PortalAdmin(admin.ModelAdmin):
         return super().response_action(request, queryset)
 
 
+class ReadOnlyAdminMixin:
+    """A list staff read and never write (送信メール, Web明細): no add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 class UtilityScopedAdmin(ScopedChoicesMixin, PortalAdmin):
     """Staff attached to a utility see and edit only that utility's rows; superusers see all.
 
@@ -372,7 +385,7 @@ def _japan_time(moment) -> str:
 
 
 @admin.register(OutboxMail)
-class OutboxMailAdmin(UtilityScopedAdmin):
+class OutboxMailAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
     """送信メール: every mail the portal owes, with its state and the server's last reply.
 
     Read only. The body is never shown: while a mail waits it may hold a link or a code.
@@ -396,15 +409,6 @@ class OutboxMailAdmin(UtilityScopedAdmin):
     ]
     readonly_fields = fields
     list_select_related = ["member"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("受付日時"), ordering="created_at")
     def received(self, mail: OutboxMail) -> str:
