@@ -226,6 +226,9 @@ class ContractLink(models.Model):
         verbose_name=_("承認した職員"),
     )
     approved_at = models.DateTimeField(_("承認日時"), default=timezone.now)
+    # The last day the member was the customer (a completed 使用中止): the contract stays in
+    # their list, its usage pages showing only the periods that began by then.
+    ended_on = models.DateField(_("使用中止日"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("契約の紐づけ")
@@ -377,6 +380,8 @@ MEMBER_EVENT_LABELS = {
     "contract_request_approved": _("契約の追加を承認"),
     "contract_request_rejected": _("契約の追加を否認"),
     "withdrawn": _("退会"),
+    "move_applied": _("引越しの申込み"),
+    "contract_ended": _("使用中止により契約の表示を終了"),
     "edited_by_staff": _("職員が会員情報を変更"),
 }
 

@@ -101,7 +101,10 @@ def _mails(utility: Utility, readings: list[MeterReading]):
             contract_links__customer_id__in=list(by_contract),
         )
         .exclude(email="")
-        .annotate(contract_id=F("contract_links__customer_id"))
+        .annotate(
+            contract_id=F("contract_links__customer_id"),
+            link_ended_on=F("contract_links__ended_on"),
+        )
         .only("pk", "email", "wants_bill_mail", "wants_alert_mail", "utility_id")
         .order_by("pk")
     )
@@ -109,8 +112,10 @@ def _mails(utility: Utility, readings: list[MeterReading]):
     base = settings.PORTAL_BASE_URL.rstrip("/")
     members_by_contract: dict[int, list[int]] = defaultdict(list)
     for member in members:
-        members_by_contract[member.contract_id].append(member.pk)
         reading = by_contract[member.contract_id]
+        if member.link_ended_on is not None and reading.period_start > member.link_ended_on:
+            continue  # a period begun after the member moved out (使用中止) is not theirs
+        members_by_contract[member.contract_id].append(member.pk)
         contract = reading.customer
         context = {
             "reading": reading,

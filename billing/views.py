@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -67,7 +67,12 @@ def _contracts(request: HttpRequest) -> list[Customer]:
 def _contracts_sql() -> tuple[str, list[int]]:
     """Return the query of ``_contracts`` and where the member's and utility's ids go in it."""
     member, utility = -101, -202  # stand-ins, told apart in the compiled parameters
-    query = Customer.objects.filter(members=member).filter(utility=utility).order_by("number")
+    # The link's end (a completed 使用中止) comes with each contract, from the same join.
+    query = (
+        Customer.objects.filter(member_links__member=member, utility=utility)
+        .annotate(link_ended_on=F("member_links__ended_on"))
+        .order_by("number")
+    )
     sql, params = query.query.sql_with_params()
     return sql, [{member: 0, utility: 1}[param] for param in params]
 
@@ -89,14 +94,26 @@ def _choose(request: HttpRequest, contracts: list[Customer], number: str | None)
 
 
 def _readings(contract: Customer) -> MeterReadingQuerySet:
-    return MeterReading.objects.filter(customer=contract)
+    """The contract's periods the member may see: those begun by the day their link ended."""
+    readings = MeterReading.objects.filter(customer=contract)
+    ended_on = getattr(contract, "link_ended_on", None)
+    return readings if ended_on is None else readings.filter(period_start__lte=ended_on)
+
+
+def _seen_periods(contracts: list[Customer]) -> Q:
+    """``_readings`` of several contracts as one condition."""
+    ended = [c for c in contracts if getattr(c, "link_ended_on", None) is not None]
+    seen = Q(customer__in=[c for c in contracts if c not in ended])
+    for contract in ended:
+        seen |= Q(customer=contract, period_start__lte=contract.link_ended_on)
+    return seen
 
 
 def _recent_by_contract(contracts: list[Customer]) -> dict[int, list[MeterReading]]:
     """Return each contract's RECENT_WINDOW latest periods, newest first, in one query."""
     recent: dict[int, list[MeterReading]] = {contract.pk: [] for contract in contracts}
     rows = (
-        MeterReading.objects.filter(customer__in=contracts)
+        MeterReading.objects.filter(_seen_periods(contracts))
         .annotate(
             recency=Window(
                 RowNumber(), partition_by=[F("customer_id")], order_by=F("period_end").desc()

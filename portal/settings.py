@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "portal",
     "billing",
     "accounts",
+    "moving",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +240,9 @@ PORTAL_WATCH_CONSENT_HOURS = env.int("PORTAL_WATCH_CONSENT_HOURS", default=168)
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
 # Web明細 export: the encoding the utility's CIS reads.
 PORTAL_WEB_SLIP_CSV_ENCODING = env.str("PORTAL_WEB_SLIP_CSV_ENCODING", default="cp932")
+# 使用開始・使用中止: the CIS export's encoding, and how long the mailed status link works.
+PORTAL_MOVING_CSV_ENCODING = env.str("PORTAL_MOVING_CSV_ENCODING", default="cp932")
+PORTAL_MOVING_STATUS_LINK_DAYS = env.int("PORTAL_MOVING_STATUS_LINK_DAYS", default=180)
 # Mails a resident waits for on the page (a code or link with a deadline, or the answer that
 # stands in for one): counted in the rate but never held by it. They are limited per address
 # and per client by the forms instead.

@@ -32,4 +32,5 @@ urlpatterns = [
     path("<slug:utility_slug>/", include(utility_pages)),
     path("<slug:utility_slug>/", include("accounts.urls")),
     path("<slug:utility_slug>/", include("billing.urls")),
+    path("<slug:utility_slug>/", include("moving.urls")),
 ]

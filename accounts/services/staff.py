@@ -25,6 +25,9 @@ STAFF_PERMISSIONS = [
     ("portal", "utility", ["view", "change"]),
     # 送信メール: which mails wait, went out or failed, with the mail server's reply.
     ("portal", "outboxmail", ["view"]),
+    # 引越し: the 使用開始・使用中止 queue (処理中 / 完了 / 要連絡), its CSV, and the settings.
+    ("moving", "moveapplication", ["view", "change"]),
+    ("moving", "movingsettings", ["view", "change"]),
 ]
 
 

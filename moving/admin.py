@@ -1,0 +1,219 @@
+"""The staff queue of 使用開始・使用中止 (per utility), its CSV for the CIS, and the settings."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin import _evidence, _evidence_table, _match_line
+from portal.admin import UtilityScopedAdmin
+
+from . import export, services
+from .forms import no_control_characters
+from .models import MoveApplication, MovingSettings
+
+Status = MoveApplication.Status
+
+
+@admin.register(MovingSettings)
+class MovingSettingsAdmin(UtilityScopedAdmin):
+    list_display = ["utility", "offers_move_out", "offers_move_in", "window_days"]
+    fields = [
+        "offers_move_out",
+        "offers_move_in",
+        "earliest_days",
+        "window_days",
+        "closed_dates",
+        "move_out_text",
+        "move_in_text",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser  # one row per utility, made with the utility
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return ["utility", *self.fields]
+        return self.fields
+
+
+class HandleForm(forms.ModelForm):
+    """What staff change on an application: its status and the note mailed with it."""
+
+    status = forms.ChoiceField(label=_("状況"), choices=Status.choices, widget=forms.RadioSelect)
+
+    class Meta:
+        model = MoveApplication
+        fields = ["status", "staff_note"]
+        help_texts = {"staff_note": _("状況と一緒にお客さまへメールでお送りします。")}
+
+    def clean_staff_note(self) -> str:
+        note = self.cleaned_data["staff_note"]
+        if len(note) > 2000:
+            raise forms.ValidationError(_("お客さまへの連絡事項は2000文字以内で入力してください。"))
+        for line in note.splitlines():
+            no_control_characters(line)
+        return note
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.instance.status == Status.DONE and data.get("status") != Status.DONE:
+            raise forms.ValidationError(_("完了したお申し込みの状況は変えられません。"))
+        if data.get("status") == Status.CONTACT and not data.get("staff_note", "").strip():
+            self.add_error(
+                "staff_note", _("要連絡にするときは、お客さまへの連絡事項を入力してください。")
+            )
+        return data
+
+
+@admin.register(MoveApplication)
+class MoveApplicationAdmin(UtilityScopedAdmin):
+    form = HandleForm
+    list_display = [
+        "reference",
+        "kind",
+        "move_date",
+        "status",
+        "applicant",
+        "customer_number",
+        "match_summary",
+        "applied_at",
+        "utility",
+    ]
+    list_filter = ["status", "kind", "utility"]
+    search_fields = ["reference", "customer_number", "name", "name_kana", "phone", "email"]
+    date_hierarchy = "move_date"
+    list_select_related = ["utility"]
+    change_list_template = "admin/moving/change_list.html"
+    customer_number_labels = {"customer_number": _("入力された%(word)s")}
+    readonly_fields = [
+        "reference",
+        "kind",
+        "move_date",
+        "customer_number",
+        "match_table",
+        "name",
+        "name_kana",
+        "phone",
+        "email",
+        "address",
+        "building",
+        "final_bill_address",
+        "payment",
+        "wants_membership",
+        "member",
+        "created_at",
+        "handled_by",
+        "handled_at",
+    ]
+    fieldsets = [
+        (
+            _("お申し込み"),
+            {"fields": ["reference", "kind", "move_date", "created_at", "member"]},
+        ),
+        (
+            _("お客さま"),
+            {
+                "fields": [
+                    "customer_number",
+                    "match_table",
+                    "name",
+                    "name_kana",
+                    "phone",
+                    "email",
+                    "address",
+                    "building",
+                    "final_bill_address",
+                    "payment",
+                    "wants_membership",
+                ]
+            },
+        ),
+        (_("対応"), {"fields": ["status", "staff_note", "handled_by", "handled_at"]}),
+    ]
+
+    def get_ordering(self, request: HttpRequest) -> list:
+        # Open ones by the nearest day first, the newest application first within a day.
+        return ["move_date", "-created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # applications come from residents
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # kept for the CIS and the audit
+
+    @admin.display(description=_("お名前"), ordering="name")
+    def applicant(self, application: MoveApplication) -> str:
+        return application.name or "—"
+
+    @admin.display(description=_("受付日時"), ordering="created_at")
+    def applied_at(self, application: MoveApplication) -> str:
+        return timezone.localtime(application.created_at).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description=_("照合"))
+    def match_summary(self, application: MoveApplication) -> str:
+        if application.kind != MoveApplication.Kind.MOVE_OUT:
+            return "—"
+        if application.member_id and not application.match:
+            return gettext("会員の契約")
+        return _match_line(_evidence(application.match, application.utility))
+
+    @admin.display(description=_("照合結果"))
+    def match_table(self, application: MoveApplication) -> str:
+        if application.kind != MoveApplication.Kind.MOVE_OUT:
+            return "—"
+        if not application.match:
+            return format_html("{}", gettext("会員がログインして申し込んだ自分の契約です。"))
+        typed = {"signup_customer_number": application.customer_number}
+
+        def value(name: str) -> str:
+            return typed.get(name, getattr(application, name, ""))
+
+        match = _evidence(application.match, application.utility)
+        return _evidence_table(match, value, application.customer)
+
+    def save_model(self, request: HttpRequest, obj: MoveApplication, form, change: bool) -> None:
+        if change and form.has_changed():
+            services.handle(request, obj, obj.status, obj.staff_note)
+            return
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.export_csv_view)
+        name = "moving_moveapplication_export_csv"
+        return [path("export-csv/", view, name=name), *super().get_urls()]
+
+    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """The applications received since a day (``?since=YYYY-MM-DD``; today by default)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        encoding = settings.PORTAL_MOVING_CSV_ENCODING
+        try:
+            since = export.since_day(request.GET.get("since", ""))
+        except ValueError:
+            messages.error(request, gettext("日付は 2026-12-01 の形で指定してください。"))
+            return redirect("admin:moving_moveapplication_changelist")
+        queryset = super().get_queryset(request)
+        try:
+            body = export.export_csv(queryset, since, encoding)
+        except export.CannotEncode as exc:
+            message = gettext(
+                "%(encoding)sで書けない文字を含む申込みがあるため、書き出せませんでした: %(refs)s"
+            ) % {"encoding": encoding, "refs": "、".join(exc.references)}
+            messages.error(request, message)
+            return redirect("admin:moving_moveapplication_changelist")
+        response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
+        response["Content-Disposition"] = f'attachment; filename="moves_{since:%Y%m%d}.csv"'
+        return response

@@ -1,0 +1,112 @@
+"""The CIS hand-off: applications received since a day, one a line, in the CIS's encoding.
+
+Header (README "Moving"): ``CSV_COLUMNS``. Dates are ISO; ``applied_at`` is Japan time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import MoveApplication
+
+CSV_COLUMNS = [
+    "utility",
+    "reference",
+    "kind",
+    "status",
+    "applied_at",
+    "move_date",
+    "customer_number",
+    "matched",
+    "name",
+    "name_kana",
+    "phone",
+    "email",
+    "address",
+    "building",
+    "final_bill_address",
+    "payment",
+    "wants_membership",
+]
+
+
+class CannotEncode(Exception):
+    """Some application has a character the CIS's encoding cannot hold."""
+
+    def __init__(self, references: list[str]) -> None:
+        super().__init__(", ".join(references))
+        self.references = references
+
+
+def since_day(text: str) -> datetime.date:
+    """``YYYY-MM-DD`` (ValueError otherwise), or today in Japan when blank."""
+    return datetime.date.fromisoformat(text) if text else timezone.localdate()
+
+
+def _matched(application: MoveApplication) -> str:
+    if application.kind != MoveApplication.Kind.MOVE_OUT:
+        return ""
+    if application.member_id and not application.match:
+        return "member"
+    return (
+        "yes"
+        if application.match and all(v for k, v in application.match.items() if k != "customer_id")
+        else "no"
+    )
+
+
+def rows(applications: QuerySet[MoveApplication], since: datetime.date):
+    start = timezone.make_aware(datetime.datetime.combine(since, datetime.time()))
+    chosen = (
+        applications.filter(created_at__gte=start)
+        .select_related("utility")
+        .order_by("created_at", "pk")
+    )
+    for a in chosen.iterator(chunk_size=1000):
+        yield (
+            a,
+            [
+                a.utility.slug,
+                a.reference,
+                a.kind,
+                a.status,
+                timezone.localtime(a.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                a.move_date.isoformat(),
+                a.customer_number,
+                _matched(a),
+                a.name,
+                a.name_kana,
+                a.phone,
+                a.email,
+                a.address,
+                a.building,
+                a.final_bill_address,
+                a.payment,
+                "yes" if a.wants_membership else "no",
+            ],
+        )
+
+
+def export_csv(
+    applications: QuerySet[MoveApplication], since: datetime.date, encoding: str
+) -> bytes:
+    """The header and every application received from ``since`` on, CRLF, in ``encoding``.
+    A value the encoding cannot hold refuses the whole file, naming the 受付番号."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    bad = []
+    for application, row in rows(applications, since):
+        try:
+            ",".join(row).encode(encoding)
+        except UnicodeEncodeError:
+            bad.append(application.reference)
+        writer.writerow(row)
+    if bad:
+        raise CannotEncode(bad)
+    return out.getvalue().encode(encoding)

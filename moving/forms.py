@@ -1,0 +1,270 @@
+"""使用中止 and 使用開始 forms: what each asks, each date rule, each refusal in Japanese."""
+
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from accounts.forms.recovery import email_field
+from accounts.forms.signup import (
+    NormalisedCharField,
+    checked_customer_number,
+    checked_kana,
+    checked_phone,
+    contract_fields,
+)
+from portal import normalize
+
+from .models import MoveApplication, MovingSettings
+
+Payment = MoveApplication.Payment
+
+
+def _required(label) -> dict:
+    return {"required": _("%(label)sを入力してください。") % {"label": label}}
+
+
+def no_control_characters(value: str) -> None:
+    """Refuse tabs, newlines and other invisible characters in a one-line field: they
+    would break the staff's list and the CIS's CSV line."""
+    if any(not ch.isprintable() for ch in value):
+        raise ValidationError(
+            _("改行や制御文字は使えません。1行で入力してください。"), code="control_character"
+        )
+
+
+def _text(label, *, max_length: int, required: bool = True, **kwargs) -> NormalisedCharField:
+    return NormalisedCharField(
+        label=label,
+        normalise=normalize.address_to_keep,
+        max_length=max_length,
+        required=required,
+        validators=[no_control_characters],
+        error_messages={
+            **_required(label),
+            "max_length": _("%(label)sは%(n)d文字以内で入力してください。")
+            % {"label": label, "n": max_length},
+        },
+        **kwargs,
+    )
+
+
+def _jdate(day: datetime.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+class MoveForm(forms.Form):
+    """The fields both forms share; ``kind`` picks the rest."""
+
+    kind: str
+
+    def __init__(
+        self,
+        *args,
+        settings: MovingSettings,
+        member=None,
+        contract=None,
+        today: datetime.date | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings, self.utility = settings, settings.utility
+        self.member, self.contract = member, contract
+        self.today = today
+        first, last = settings.first_day(today), settings.last_day(today)
+        self.fields["move_date"] = forms.DateField(
+            label=self.date_label,
+            help_text=_("%(first)sから%(last)sまでの日を選んでください。")
+            % {"first": _jdate(first), "last": _jdate(last)},
+            input_formats=["%Y-%m-%d", "%Y/%m/%d"],
+            error_messages={
+                **_required(self.date_label),
+                "invalid": _("日付を正しく入力してください(例: %(example)s)。")
+                % {"example": first.isoformat()},
+            },
+            widget=forms.DateInput(
+                format="%Y-%m-%d",
+                attrs={"type": "date", "min": first.isoformat(), "max": last.isoformat()},
+            ),
+        )
+
+    def clean_move_date(self) -> datetime.date:
+        day = self.cleaned_data["move_date"]
+        first, last = self.settings.first_day(self.today), self.settings.last_day(self.today)
+        if day < first:
+            raise ValidationError(
+                _("%(label)sは%(first)s以降の日を選んでください。"),
+                code="too_early",
+                params={"label": self.date_label, "first": _jdate(first)},
+            )
+        if day > last:
+            raise ValidationError(
+                _(
+                    "%(label)sは%(last)sまでの日を選んでください(それより先はお電話でお申し込みください)。"
+                ),
+                code="too_late",
+                params={"label": self.date_label, "last": _jdate(last)},
+            )
+        reason = self.settings.closed_reason(day)
+        if reason is not None:
+            raise ValidationError(
+                _("%(day)sは%(reason)sのため受け付けていません。別の日を選んでください。"),
+                code="closed",
+                params={"day": _jdate(day), "reason": reason or _("休業日")},
+            )
+        return day
+
+    def clean_contact_phone(self) -> str:
+        return checked_phone(self.cleaned_data["contact_phone"])
+
+    def clean_phone(self) -> str:
+        return checked_phone(self.cleaned_data["phone"])
+
+    def clean_name_kana(self) -> str:
+        return checked_kana(self.cleaned_data["name_kana"])
+
+    def _add_email(self) -> None:
+        if self.member is None:
+            self.fields["email"] = email_field()
+            self.fields["email"].help_text = _("受付のお知らせと手続きの状況をお送りします。")
+
+    def _contact_phone(self) -> NormalisedCharField:
+        return NormalisedCharField(
+            label=_("連絡先電話番号"),
+            normalise=normalize.phone,
+            max_length=30,
+            help_text=_("日中につながる電話番号を入力してください。[例]03-1234-5678"),
+            error_messages=_required(_("連絡先電話番号")),
+            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        )
+
+
+class MoveOutForm(MoveForm):
+    """使用中止: a member's own contract (prefilled), or a guest who names the contract as the
+    utility's signup does (the same fields and matching rules)."""
+
+    kind = MoveApplication.Kind.MOVE_OUT
+    date_label = _("使用中止日")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.member is None:
+            self.fields.update(contract_fields(self.utility))
+        self.fields["final_bill_address"] = _text(
+            _("精算書の送付先(転居先の住所)"),
+            max_length=256,
+            help_text=_("最終のご使用分の精算書(納付書)をお送りする住所です。"),
+            widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+        )
+        self.fields["payment"] = forms.ChoiceField(
+            label=_("精算のお支払い方法"),
+            choices=[
+                (Payment.TRANSFER, _("口座振替(現在の口座から引き落とし)")),
+                (Payment.SLIP, _("納付書(精算書の送付先へ郵送)")),
+            ],
+            widget=forms.RadioSelect,
+            error_messages={"required": _("精算のお支払い方法を選んでください。")},
+        )
+        self.fields["contact_phone"] = self._contact_phone()
+        self._add_email()
+        order = ["customer_number", "name", "name_kana", "address", "phone", "move_date"]
+        self.order_fields(order)
+
+    def clean_customer_number(self) -> str:
+        return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
+
+    @property
+    def customer_number(self) -> str:
+        if self.contract is not None:
+            return self.contract.number
+        return self.cleaned_data.get("customer_number", "")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        day, number = data.get("move_date"), self.customer_number
+        if day is None or not number:
+            return data
+        if getattr(self.contract, "link_ended_on", None) is not None:
+            raise ValidationError(_("この契約は使用を中止しています。"), code="ended")
+        applied = MoveApplication.objects.filter(
+            utility=self.utility, kind=self.kind, customer_number=number
+        )
+        if applied.filter(move_date=day).exists():
+            self.add_error(
+                "move_date",
+                ValidationError(
+                    _("この契約の%(day)sの使用中止は、すでに受け付けています。"),
+                    code="duplicate",
+                    params={"day": _jdate(day)},
+                ),
+            )
+        elif applied.exclude(status=MoveApplication.Status.DONE).exists():
+            # Any open move-out of the number: the contract is already ending.
+            raise ValidationError(
+                _(
+                    "この契約の使用中止は、すでに受け付けています。日付を変更する場合は、"
+                    "お問い合わせ先へご連絡ください。"
+                ),
+                code="already_ending",
+            )
+        return data
+
+
+class MoveInForm(MoveForm):
+    """使用開始: the new address, the day, who will use the water, and how they will pay."""
+
+    kind = MoveApplication.Kind.MOVE_IN
+    date_label = _("使用開始日")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["address"] = _text(
+            _("ご使用場所の住所"),
+            max_length=256,
+            help_text=_("・[例]〇〇市△△町1500-1"),
+            widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+        )
+        self.fields["building"] = _text(
+            _("建物名・アパート名・部屋番号"), max_length=256, required=False
+        )
+        self.fields["name"] = _text(
+            _("お名前"), max_length=40, widget=forms.TextInput(attrs={"autocomplete": "name"})
+        )
+        self.fields["name_kana"] = NormalisedCharField(
+            label=_("お名前カナ"),
+            normalise=normalize.katakana,
+            max_length=100,
+            error_messages=_required(_("お名前カナ")),
+        )
+        self.fields["phone"] = self._contact_phone()
+        self._add_email()
+        self.fields["payment"] = forms.ChoiceField(
+            label=_("お支払い方法のご希望"),
+            choices=[
+                (Payment.TRANSFER, _("口座振替(申込書を郵送します)")),
+                (Payment.SLIP, _("納付書")),
+            ],
+            widget=forms.RadioSelect,
+            error_messages={"required": _("お支払い方法のご希望を選んでください。")},
+        )
+        self.fields["wants_membership"] = forms.BooleanField(
+            label=(
+                _("新しい契約が登録されたら、この会員情報に追加する")
+                if self.member
+                else _("新しい契約が登録されたら、ポータルの会員登録のご案内を受け取る")
+            ),
+            required=False,
+        )
+        self.order_fields(["address", "building", "move_date", "name", "name_kana", "phone"])
+        if self.member is not None and not self.is_bound:
+            self.initial.update(
+                name=self.member.name if not self.utility.name_is_nickname else "",
+                name_kana=self.member.name_kana,
+                phone=self.member.phone,
+            )
+
+    def clean_phone(self) -> str:
+        return checked_phone(self.cleaned_data["phone"])

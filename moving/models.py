@@ -1,0 +1,252 @@
+"""使用開始・使用中止 applications and each utility's settings for them (issue 21).
+
+``moving`` sits above the other apps: it imports ``accounts``, ``billing`` and ``portal``;
+none of them imports it (会員情報 reaches a member's applications by the related name).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# 「12/29-1/3 年末年始」 (every year) or 「2027-05-06 臨時休業」 (one day), one a line.
+_YEARLY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:\s*[-〜~]\s*(\d{1,2})/(\d{1,2}))?(?:\s+(.*))?$")
+_ONE_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:\s+(.*))?$")
+
+
+def parse_closed_dates(text: str) -> list[tuple[object, str]]:
+    """Read 「受け付けない日」: one rule a line, ``(rule, reason)``; raise ValidationError
+    naming the line otherwise. A rule is a ``datetime.date`` or ``((m, d), (m, d))``."""
+    rules: list[tuple[object, str]] = []
+    problems = []
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip().replace("／", "/").replace("－", "-")
+        if not line:
+            continue
+        try:
+            if found := _ONE_DAY.match(line):
+                year, month, day, reason = found.groups()
+                rules.append((datetime.date(int(year), int(month), int(day)), reason or ""))
+                continue
+            if found := _YEARLY.match(line):
+                m1, d1, m2, d2, reason = found.groups()
+                first = (int(m1), int(d1))
+                last = (int(m2), int(d2)) if m2 else first
+                for month, day in (first, last):
+                    datetime.date(2024, month, day)  # a leap year: 2/29 is a day
+                rules.append(((first, last), reason or ""))
+                continue
+        except ValueError:
+            pass
+        problems.append(
+            _(
+                "%(n)d行目: 「12/29-1/3 年末年始」または「2027-05-06 臨時休業」の形で入力してください。"
+            )
+            % {"n": number}
+        )
+    if problems:
+        raise ValidationError(problems)
+    return rules
+
+
+def _in_yearly(day: datetime.date, first: tuple[int, int], last: tuple[int, int]) -> bool:
+    key = (day.month, day.day)
+    if first <= last:
+        return first <= key <= last
+    return key >= first or key <= last  # across the new year: 12/29-1/3
+
+
+class MovingSettings(models.Model):
+    """What a utility offers for moving, edited by its staff (引越しの受付設定)."""
+
+    utility = models.OneToOneField(
+        "portal.Utility",
+        on_delete=models.CASCADE,
+        related_name="moving_settings",
+        verbose_name=_("事業者"),
+    )
+    offers_move_out = models.BooleanField(_("使用中止を受け付ける"), default=True)
+    offers_move_in = models.BooleanField(_("使用開始を受け付ける"), default=True)
+    earliest_days = models.PositiveSmallIntegerField(
+        _("受付できる最短の日(何日後から)"),
+        default=3,
+        help_text=_("0 は当日から。手続きに要する日数を見込んでください。"),
+    )
+    window_days = models.PositiveSmallIntegerField(
+        _("受付できる期間(何日先まで)"), default=60, help_text=_("例: 60(約2か月先まで)")
+    )
+    closed_dates = models.TextField(
+        _("受け付けない日"),
+        blank=True,
+        default="12/29-1/3 年末年始",
+        help_text=_(
+            "1行に1つ。毎年の期間は「12/29-1/3 年末年始」、1日だけは「2027-05-06 臨時休業」。"
+            "日付のあとに理由を書くと、画面でお客さまに示します。"
+        ),
+    )
+    move_out_text = models.TextField(
+        _("使用中止の説明"),
+        blank=True,
+        default="引越しなどで水道の使用をやめるときにお申し込みください。"
+        "中止日に最終の検針を行い、精算します。",
+    )
+    move_in_text = models.TextField(
+        _("使用開始の説明"),
+        blank=True,
+        default="新しいお住まいで水道を使い始めるときにお申し込みください。",
+    )
+
+    class Meta:
+        verbose_name = _("引越しの受付設定")
+        verbose_name_plural = _("引越しの受付設定")
+
+    def __str__(self) -> str:
+        return str(self.utility)
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            parse_closed_dates(self.closed_dates)
+        except ValidationError as exc:
+            raise ValidationError({"closed_dates": exc.messages}) from exc
+        if self.window_days < self.earliest_days:
+            raise ValidationError(
+                {"window_days": _("受付できる期間は、最短の日以上にしてください。")}
+            )
+
+    def offers(self, kind: str) -> bool:
+        return (
+            self.offers_move_out if kind == MoveApplication.Kind.MOVE_OUT else self.offers_move_in
+        )
+
+    def text(self, kind: str) -> str:
+        return self.move_out_text if kind == MoveApplication.Kind.MOVE_OUT else self.move_in_text
+
+    def first_day(self, today: datetime.date | None = None) -> datetime.date:
+        return (today or timezone.localdate()) + datetime.timedelta(days=self.earliest_days)
+
+    def last_day(self, today: datetime.date | None = None) -> datetime.date:
+        return (today or timezone.localdate()) + datetime.timedelta(days=self.window_days)
+
+    def closed_reason(self, day: datetime.date) -> str | None:
+        """Why ``day`` is not workable (the line's reason, or ""), or None if it is."""
+        try:
+            rules = parse_closed_dates(self.closed_dates)
+        except ValidationError:
+            return None  # refused in the admin already; a broken line closes nothing
+        for rule, reason in rules:
+            if isinstance(rule, datetime.date):
+                if rule == day:
+                    return reason
+            elif _in_yearly(day, *rule):
+                return reason
+        return None
+
+
+def settings_for(utility) -> MovingSettings | None:
+    """The utility's settings, or None if it has none (then it offers no online moving)."""
+    try:
+        return utility.moving_settings
+    except MovingSettings.DoesNotExist:
+        return None
+
+
+class MoveApplication(models.Model):
+    """One 使用中止 or 使用開始 application, as typed, with the staff's handling."""
+
+    class Kind(models.TextChoices):
+        MOVE_OUT = "move_out", _("使用中止")
+        MOVE_IN = "move_in", _("使用開始")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("受付済")
+        PROCESSING = "processing", _("処理中")
+        DONE = "done", _("完了")
+        CONTACT = "contact", _("要連絡")
+
+    class Payment(models.TextChoices):
+        TRANSFER = "transfer", _("口座振替")
+        SLIP = "slip", _("納付書")
+
+    utility = models.ForeignKey(
+        "portal.Utility",
+        on_delete=models.CASCADE,
+        related_name="move_applications",
+        verbose_name=_("事業者"),
+    )
+    kind = models.CharField(_("種類"), max_length=10, choices=Kind)
+    reference = models.CharField(_("受付番号"), max_length=20, unique=True)
+    status = models.CharField(_("状況"), max_length=12, choices=Status, default=Status.RECEIVED)
+    member = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="move_applications",
+        verbose_name=_("会員"),
+    )
+    customer = models.ForeignKey(
+        "billing.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="move_applications",
+        verbose_name=_("照合した契約"),
+    )
+    customer_number = models.CharField(_("入力されたお客様番号"), max_length=20, blank=True)
+    move_date = models.DateField(_("希望日"))
+    name = models.CharField(_("お名前"), max_length=40, blank=True)
+    name_kana = models.CharField(_("お名前カナ"), max_length=100, blank=True)
+    phone = models.CharField(_("連絡先電話番号"), max_length=20)
+    email = models.EmailField(_("メールアドレス"), max_length=254)
+    address = models.CharField(_("住所"), max_length=256, blank=True)
+    building = models.CharField(_("建物名・部屋番号"), max_length=256, blank=True)
+    final_bill_address = models.CharField(_("精算書の送付先"), max_length=256, blank=True)
+    payment = models.CharField(_("お支払い方法"), max_length=10, choices=Payment)
+    wants_membership = models.BooleanField(_("ポータルの会員登録を希望"), default=False)
+    match = models.JSONField(_("契約との照合結果"), default=dict, blank=True)
+    staff_note = models.TextField(_("お客さまへの連絡事項"), blank=True)
+    handled_by = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("対応した職員"),
+    )
+    handled_at = models.DateTimeField(_("対応日時"), null=True, blank=True)
+    created_at = models.DateTimeField(_("受付日時"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("引越しの申込み")
+        verbose_name_plural = _("引越しの申込み")
+        ordering = ["-created_at"]
+        constraints = [
+            # One move-out per typed contract number and day: a second is a duplicate
+            # (a double click, or a household applying twice), refused beside the date.
+            models.UniqueConstraint(
+                fields=["utility", "customer_number", "move_date"],
+                condition=Q(kind="move_out"),
+                name="move_out_once_per_contract_and_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["utility", "status", "move_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.reference}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.DONE
+
+
+def utility_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """A new utility gets the default settings (both forms offered), for its staff to change."""
+    if created or raw:
+        MovingSettings.objects.get_or_create(utility=instance)

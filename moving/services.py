@@ -1,0 +1,211 @@
+"""Applications in, staff handling out: each step one transaction with its mail and audit line.
+
+- ``apply`` saves an application (a guest move-out is matched against the contract as
+  signup matches, and saved whatever the match: the answer never tells whether the number
+  exists; staff see the evidence), mails the details with the status link, and logs it.
+- ``handle`` is a staff action (処理中 / 完了 / 要連絡 with a note mailed to the applicant); a
+  completed move-out ends every member's link to the contract on the move-out day.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import log_event
+from accounts.models import ContractLink
+from accounts.ratelimit import Limit, hit_all
+from accounts.services.base import record_event
+from accounts.services.matching import match_contract
+from portal import normalize
+from portal.net import client_ip
+from portal.outbox import enqueue_mail
+
+from .models import MoveApplication
+
+STATUS_SALT = "moving.status-link"
+MOVE_PER_IP = Limit("moving.apply.ip", "PORTAL_MOVING_RATE_PER_IP", "20/h")
+MOVE_PER_EMAIL = Limit("moving.apply.email", "PORTAL_MOVING_RATE_PER_EMAIL", "5/h")
+
+Status = MoveApplication.Status
+
+
+class Duplicate(Exception):
+    """Two requests at once applied for the same contract and day: the database kept one."""
+
+
+def check_rate(request: HttpRequest, email: str) -> None:
+    """Count a guest's application per client address and per typed address (raises
+    accounts.ratelimit.RateLimited)."""
+    hit_all(
+        request,
+        (MOVE_PER_IP, client_ip(request)),
+        (MOVE_PER_EMAIL, f"{request.utility.slug}:{normalize.identifier(email)}"),
+    )
+
+
+def _new_reference(today: datetime.date) -> str:
+    """「20261206-482913」: the day and six random digits, read out on the phone."""
+    return f"{today:%Y%m%d}-{secrets.randbelow(10**6):06d}"
+
+
+def status_token(application: MoveApplication) -> str:
+    return signing.dumps({"a": application.pk}, salt=STATUS_SALT)
+
+
+def read_status_token(token: str) -> int | None:
+    """The application a status link names, or None if altered or older than the setting."""
+    max_age = datetime.timedelta(days=settings.PORTAL_MOVING_STATUS_LINK_DAYS)
+    try:
+        return int(signing.loads(token, salt=STATUS_SALT, max_age=max_age)["a"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def status_url(request: HttpRequest, application: MoveApplication) -> str:
+    path = reverse("moving:status", args=[application.utility.slug, status_token(application)])
+    return request.build_absolute_uri(path)
+
+
+def apply(
+    request: HttpRequest, kind: str, data: dict, *, member=None, contract=None
+) -> MoveApplication:
+    """Save one application from a form's cleaned data; mail it and log it."""
+    utility = request.utility
+    fields = {
+        key: data[key]
+        for key in (
+            "move_date",
+            "address",
+            "building",
+            "final_bill_address",
+            "payment",
+            "wants_membership",
+            "name",
+            "name_kana",
+        )
+        if key in data
+    }
+    phone = data.get("contact_phone") or data.get("phone", "")
+    application = MoveApplication(
+        utility=utility,
+        kind=kind,
+        member=member,
+        email=member.email if member else data["email"],
+        phone=phone,
+        **fields,
+    )
+    if kind == MoveApplication.Kind.MOVE_OUT:
+        if contract is not None:  # a member's own contract: no evidence to weigh
+            application.customer = contract
+            application.customer_number = contract.number
+            application.name = application.name or contract.name
+            application.name_kana = application.name_kana or contract.name_kana
+            application.address = contract.address
+            application.building = contract.building
+        else:
+            number = data["customer_number"]
+            # One query whether or not the number exists: the same work, the same answer.
+            match = match_contract(
+                utility,
+                number,
+                name=data.get("name", ""),
+                phone=data.get("phone", ""),
+                address=data.get("address", ""),
+                name_kana=data.get("name_kana", ""),
+            )
+            application.customer_id = match["customer_id"]
+            application.customer_number = number
+            application.match = match
+    elif member is not None:
+        application.name = application.name or member.name
+    today = timezone.localdate()
+    try:
+        with transaction.atomic():
+            for _attempt in range(5):
+                application.reference = _new_reference(today)
+                if not MoveApplication.objects.filter(reference=application.reference).exists():
+                    break
+            application.save()
+            enqueue_mail(
+                utility,
+                application.email,
+                "moving/received",
+                {"application": application, "status_url": status_url(request, application)},
+                key=f"move_received:{application.pk}",
+                member=member,
+            )
+            detail = {"reference": application.reference, "kind": kind}
+            if member is not None:
+                record_event(member, "move_applied", request=request, detail=detail)
+            else:
+                log_event("move_applied", request=request, application=application.pk, **detail)
+    except IntegrityError as exc:
+        raise Duplicate from exc
+    return application
+
+
+def handle(
+    request: HttpRequest, application: MoveApplication, status: str, note: str
+) -> MoveApplication:
+    """A staff action: set the status and the note, mail both, and log it. 完了 of a move-out
+    ends the contract's member links on the move-out day (their history up to it stays)."""
+    staff = request.user
+    with transaction.atomic():
+        application = MoveApplication.objects.select_for_update().get(pk=application.pk)
+        application.status = status
+        application.staff_note = note
+        application.handled_by = staff
+        application.handled_at = timezone.now()
+        application.save()
+        if status == Status.DONE and application.kind == MoveApplication.Kind.MOVE_OUT:
+            _end_links(request, application)
+        enqueue_mail(
+            application.utility,
+            application.email,
+            "moving/status",
+            {
+                "application": application,
+                "note": note,
+                "status_url": status_url(request, application),
+            },
+            key=f"move_status:{application.pk}:{application.handled_at.isoformat()}",
+            member=application.member,
+        )
+        log_event(
+            "move_handled",
+            request=request,
+            utility=application.utility,
+            member=staff,
+            application=application.pk,
+            reference=application.reference,
+            status=status,
+        )
+    return application
+
+
+def _end_links(request: HttpRequest, application: MoveApplication) -> None:
+    if application.customer_id is None:
+        return
+    links = ContractLink.objects.filter(customer_id=application.customer_id, ended_on=None)
+    for link in links.select_related("member", "customer"):
+        link.ended_on = application.move_date
+        link.save(update_fields=["ended_on"])  # the signal drops the cached usage pages
+        record_event(
+            link.member,
+            "contract_ended",
+            actor=request.user,
+            request=request,
+            detail={
+                "customer_number": link.customer.number,
+                "ended_on": application.move_date.isoformat(),
+                "reference": application.reference,
+            },
+        )
