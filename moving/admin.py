@@ -26,7 +26,7 @@ Status = MoveApplication.Status
 
 @admin.register(MovingSettings)
 class MovingSettingsAdmin(UtilityScopedAdmin):
-    list_display = ["utility", "offers_move_out", "offers_move_in", "window_days"]
+    list_display = ["__str__", "offers_move_out", "offers_move_in", "window_days"]
     fields = [
         "offers_move_out",
         "offers_move_in",
@@ -96,7 +96,6 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
     search_fields = ["reference", "customer_number", "name", "name_kana", "phone", "email"]
     date_hierarchy = "move_date"
     list_select_related = ["utility"]
-    change_list_template = "admin/moving/change_list.html"
     customer_number_labels = {"customer_number": _("入力された%(word)s")}
     readonly_fields = [
         "reference",

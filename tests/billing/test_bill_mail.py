@@ -255,3 +255,11 @@ def test_staff_hold_the_mail_with_a_checkbox_ticked_by_the_utilitys_default(
     assert bill_mails() == []
     upload()  # unticked: the reading held before goes now
     assert len(bill_mails()) == 1
+
+
+def test_a_member_who_moved_out_is_not_mailed_a_period_begun_after(nayoro, tmp_path):
+    contract = CustomerFactory(utility=nayoro)
+    stayed, moved = member_of(contract), member_of(contract)
+    moved.contract_links.update(ended_on=datetime.date(2026, 10, 20))  # a completed 使用中止
+    run_import(tmp_path, row(contract))  # the period 2026-10-26〜2026-11-25
+    assert [m.to[0] for m in bill_mails()] == [stayed.email]
