@@ -20,8 +20,8 @@ from moving.models import MoveApplication
 from tests.factories import (
     ContractLinkFactory,
     CustomerFactory,
-    MeterReadingFactory,
     MemberFactory,
+    MeterReadingFactory,
     StaffFactory,
     UtilityFactory,
 )
