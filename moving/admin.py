@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -82,21 +81,19 @@ class HandleForm(forms.ModelForm):
 class MoveApplicationAdmin(UtilityScopedAdmin):
     form = HandleForm
     list_display = [
-        "reference",
-        "kind",
+        "application",
         "move_date",
         "status",
         "applicant",
         "customer_number",
         "match_summary",
-        "applied_at",
         "utility",
     ]
     list_filter = ["status", "kind", "utility"]
     search_fields = ["reference", "customer_number", "name", "name_kana", "phone", "email"]
     date_hierarchy = "move_date"
     list_select_related = ["utility"]
-    customer_number_labels = {"customer_number": _("入力された%(word)s")}
+    customer_number_labels = {"customer_number": _("%(word)s")}
     readonly_fields = [
         "reference",
         "kind",
@@ -153,13 +150,17 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # kept for the CIS and the audit
 
+    @admin.display(description=_("受付番号・種類"), ordering="reference")
+    def application(self, application: MoveApplication) -> str:
+        return format_html(
+            "{}<br>{}",
+            application.reference,
+            application.get_kind_display(),
+        )
+
     @admin.display(description=_("お名前"), ordering="name")
     def applicant(self, application: MoveApplication) -> str:
         return application.name or "—"
-
-    @admin.display(description=_("受付日時"), ordering="created_at")
-    def applied_at(self, application: MoveApplication) -> str:
-        return timezone.localtime(application.created_at).strftime("%Y-%m-%d %H:%M")
 
     @admin.display(description=_("照合"))
     def match_summary(self, application: MoveApplication) -> str:

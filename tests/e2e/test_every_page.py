@@ -12,6 +12,7 @@ reason).
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -51,6 +52,7 @@ EMAIL_LINK = re.compile(r"https?://\S+/account/email/link/\S+/")
 WATCH_CONSENT = re.compile(r"(/kanazawa/watch/consent/\S+/)")
 WATCH_STOP = re.compile(r"(/kanazawa/watch/stop/\S+/)")
 CODE = re.compile(r"(?:検証コード|認証コード): (\d{6})")
+MOVING_STATUS = re.compile(r"https?://\S+(/nayoro/moving/status/\S+/)")
 
 
 class Walk:
@@ -266,6 +268,47 @@ def _failed_mail(member: Member) -> None:
     )
 
 
+def _workable_day(slug: str) -> str:
+    settings = Utility.objects.get(slug=slug).moving_settings
+    day = settings.first_day()
+    while settings.closed_reason(day) is not None:
+        day += datetime.timedelta(days=1)
+    return day.isoformat()
+
+
+def _moving(walk: Walk, mailoutbox) -> None:
+    """使用開始・使用中止 as a guest: the menu, both forms with their error state, 確認, 完了
+    and the mailed status page."""
+    page = walk.page
+    walk.go("/kanazawa/moving/")
+    walk.go("/kanazawa/moving/out/")
+    walk.click("入力内容を確認する")  # every field's error
+    walk.go("/nayoro/moving/in/")
+    page.get_by_label("ご使用場所の住所").fill("名寄市西1条南10丁目")
+    page.get_by_label("建物名・アパート名・部屋番号").fill("コーポ名寄 101")
+    page.get_by_label("使用開始日").fill(_workable_day("nayoro"))
+    page.get_by_label("お名前", exact=True).fill("名寄 花子")
+    page.get_by_label("お名前カナ").fill("ナヨロ ハナコ")
+    page.get_by_label("連絡先電話番号").fill("09011112222")
+    page.get_by_label("メールアドレス").fill("newcomer@example.jp")
+    page.get_by_label("納付書").check()
+    walk.click("入力内容を確認する")
+    walk.click("申し込む")
+    walk.go(MOVING_STATUS.search(mailoutbox[-1].body).group(1))
+
+
+def _member_move_out(walk: Walk) -> None:
+    page = walk.page
+    walk.go("/kanazawa/moving/")
+    page.get_by_role("link", name="この契約の使用中止を申し込む").first.click()
+    walk.look()
+    page.get_by_label("使用中止日").fill(_workable_day("kanazawa"))
+    page.get_by_label("精算書の送付先(転居先の住所)").fill("石川県金沢市広坂1丁目1-1")
+    page.get_by_label("口座振替(現在の口座から引き落とし)").check()
+    walk.click("入力内容を確認する")
+    walk.click("申し込む")
+
+
 def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     page = walk.page
     live_url = walk.base
@@ -289,6 +332,7 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     page.get_by_role("link", name="この期間の検針票を見る").click()
     walk.look()
     _failed_mail(Member.objects.get(login_id="yamadahanako"))  # 会員情報 lists it
+    _member_move_out(walk)  # 会員情報 lists it too
     for path in ["", "password/", "secret-question/", "tax/", "contracts/add/", "withdraw/"]:
         walk.go(f"/kanazawa/account/{path}")
     walk.go("/kanazawa/account/mail/")
@@ -344,6 +388,7 @@ def test_every_resident_page_reads_at_every_width_and_passes_axe(
     _kanazawa_signup(walk, mailoutbox)
     _nayoro_signup(walk, mailoutbox)
     _recoveries(walk, mailoutbox)
+    _moving(walk, mailoutbox)
     _usage_and_profile(walk, mailoutbox)
     missing = _url_names() - walk.seen - NOT_PAGES
     assert not missing, f"pages no walk reaches yet: {sorted(missing)}"
@@ -364,6 +409,8 @@ STAFF_PAGES = [
     "billing/notice/",
     "billing/notice/add/",
     "billing/webslip/",
+    "moving/moveapplication/",
+    "moving/movingsettings/",
 ]
 
 
@@ -415,6 +462,46 @@ def _contract_requests(member: Member, staff: Member) -> None:
         )
 
 
+def _move_applications(utility) -> list[str]:
+    """A guest's move-out with its evidence and a move-in: the queue's rows and their pages."""
+    import datetime as dt
+
+    from accounts.services.matching import match_contract
+    from moving.models import MoveApplication
+
+    customer = Customer.objects.filter(utility=utility).last()
+    typed = {"name": customer.name, "phone": "0120000000", "name_kana": customer.name_kana}
+    common = {"utility": utility, "move_date": DEMO_DATE + dt.timedelta(days=20)}
+    out = MoveApplication.objects.create(
+        **common,
+        kind="move_out",
+        reference="20261201-000001",
+        customer=customer,
+        customer_number=customer.number,
+        match=match_contract(utility, customer.number, address=customer.address, **typed),
+        email="guest@example.jp",
+        final_bill_address="石川県金沢市広坂1丁目1-1 コーポ広坂 201号室",
+        payment="slip",
+        **typed,
+    )
+    move_in = MoveApplication.objects.create(
+        **common,
+        kind="move_in",
+        reference="20261201-000002",
+        name="転入 花子",
+        name_kana="テンニュウ ハナコ",
+        phone="09011112222",
+        email="newcomer@example.jp",
+        address="石川県金沢市広坂1丁目1-1",
+        building="コーポ広坂 202号室",
+        payment="transfer",
+        wants_membership=True,
+    )
+    return [f"moving/moveapplication/{a.pk}/change/" for a in (out, move_in)] + [
+        f"moving/movingsettings/{utility.moving_settings.pk}/change/"
+    ]
+
+
 @pytest.mark.parametrize(
     ("login_id", "password"),
     [("kanazawa-staff", "Kanazawa-Staff-2026"), ("nayoro-staff", "Nayoro-Staff-2026")],
@@ -436,7 +523,12 @@ def test_the_staff_side_fits_1280_px_in_japanese(
     contracts = Customer.objects.filter(utility=member.utility)[:2]
     for contract, stopped in zip(contracts, [True, False], strict=True):  # Web明細's two states
         WebSlip.objects.create(customer=contract, paper_stopped=stopped, chosen_on=DEMO_DATE)
-    paths = [*STAFF_PAGES, *_import_jobs(member.utility), f"accounts/member/{member.pk}/change/"]
+    paths = [
+        *STAFF_PAGES,
+        *_import_jobs(member.utility),
+        *_move_applications(member.utility),
+        f"accounts/member/{member.pk}/change/",
+    ]
     problems = []
     for path in paths:
         page.goto(f"{live_server.url}/admin/{path}")

@@ -307,3 +307,13 @@ def test_move_in_refuses_a_bad_kana_and_phone(client, nayoro):
     assertContains(response, "カタカナで入力してください")
     assertContains(response, "電話番号は市外局番から10〜11桁の数字で入力してください。")
     assert not MoveApplication.objects.exists()
+
+
+def test_the_login_page_leads_guests_to_the_forms_unless_none_is_offered(client, nayoro):
+    login = reverse("accounts:login", args=[nayoro.slug])
+    assertContains(client.get(login), url(nayoro, "index"))
+    MovingSettings.objects.filter(utility=nayoro).update(
+        offers_move_out=False, offers_move_in=False
+    )
+    assertNotContains(client.get(login), url(nayoro, "index"))
+    assert client.get(url(nayoro, "move_out")).status_code == 404
