@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -118,7 +119,13 @@ def _apply_page(request: HttpRequest, kind: str, contract=None) -> HttpResponse:
                 },
             }
             return redirect("moving:confirm", request.utility.slug)
-    context = {"form": form, "kind": kind, "settings": settings, "contract": contract}
+    context = {
+        "form": form,
+        "kind": kind,
+        "settings": settings,
+        "contract": contract,
+        "action": _form_url(request, kind, getattr(contract, "number", None)),
+    }
     return render(request, "moving/apply.html", context)
 
 
@@ -145,12 +152,14 @@ def move_in(request: HttpRequest) -> HttpResponse:
     return _apply_page(request, Kind.MOVE_IN)
 
 
-def _back(request: HttpRequest, pending: dict) -> HttpResponse:
-    if pending["kind"] == Kind.MOVE_IN:
-        return redirect("moving:move_in", request.utility.slug)
-    if pending.get("number"):
-        return redirect("moving:member_move_out", request.utility.slug, pending["number"])
-    return redirect("moving:move_out", request.utility.slug)
+def _form_url(request: HttpRequest, kind: str, number: str | None) -> str:
+    """The input page of ``kind`` (a member's move-out names its contract)."""
+    slug = request.utility.slug
+    if kind == Kind.MOVE_IN:
+        return reverse("moving:move_in", args=[slug])
+    if number:
+        return reverse("moving:member_move_out", args=[slug, number])
+    return reverse("moving:move_out", args=[slug])
 
 
 @login_not_required
@@ -170,13 +179,15 @@ def confirm(request: HttpRequest) -> HttpResponse:
         contract = _own_contract(request, member, pending["number"])
     data = {k: v for k, v in pending["data"].items() if v not in (None, False)}
     form = _form(kind, request, settings, member, contract, data)
+    again = {
+        "form": form,
+        "kind": kind,
+        "settings": settings,
+        "contract": contract,
+        "action": _form_url(request, kind, pending.get("number")),
+    }
     if not form.is_valid():  # e.g. the date is now too early, or a duplicate came meanwhile
-        return render(
-            request,
-            "moving/apply.html",
-            {"form": form, "kind": kind, "settings": settings, "contract": contract},
-            status=HTTPStatus.OK,
-        )
+        return render(request, "moving/apply.html", again)
     if request.method == "POST":
         try:
             application = services.apply(
@@ -184,8 +195,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
             )
         except services.Duplicate:
             form.add_error("move_date", "この契約のこの日の使用中止は、すでに受け付けています。")
-            context = {"form": form, "kind": kind, "settings": settings, "contract": contract}
-            return render(request, "moving/apply.html", context)
+            return render(request, "moving/apply.html", again)
         del request.session[PENDING_KEY]
         request.session[DONE_KEY] = application.pk
         return redirect("moving:done", request.utility.slug)
@@ -194,7 +204,13 @@ def confirm(request: HttpRequest) -> HttpResponse:
         for name in form.fields
         if name not in ("wants_membership",) or kind == Kind.MOVE_IN
     ]
-    context = {"rows": rows, "kind": kind, "contract": contract, "member": member}
+    context = {
+        "rows": rows,
+        "kind": kind,
+        "contract": contract,
+        "member": member,
+        "back_url": again["action"],
+    }
     return render(request, "moving/confirm.html", context)
 
 

@@ -317,3 +317,14 @@ def test_the_login_page_leads_guests_to_the_forms_unless_none_is_offered(client,
     )
     assertNotContains(client.get(login), url(nayoro, "index"))
     assert client.get(url(nayoro, "move_out")).status_code == 404
+
+
+def test_a_date_grown_too_early_by_apply_time_is_refused_and_the_form_posts_to_itself(
+    client, nayoro, contract, time_machine, mailoutbox
+):
+    client.post(url(nayoro, "move_out"), guest_out(contract, move_date="2027-03-04"))
+    time_machine.move_to(NOW + datetime.timedelta(days=2), tick=False)  # the tab sat open
+    response = client.post(url(nayoro, "confirm"))
+    assertContains(response, "使用中止日は2027年3月6日以降の日を選んでください。")
+    assertContains(response, f'action="{url(nayoro, "move_out")}"')
+    assert not MoveApplication.objects.exists() and not mailoutbox
