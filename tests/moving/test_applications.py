@@ -328,3 +328,30 @@ def test_a_date_grown_too_early_by_apply_time_is_refused_and_the_form_posts_to_i
     assertContains(response, "使用中止日は2027年3月6日以降の日を選んでください。")
     assertContains(response, f'action="{url(nayoro, "move_out")}"')
     assert not MoveApplication.objects.exists() and not mailoutbox
+
+
+def test_a_kanazawa_guest_names_the_contract_as_its_signup_does_on_one_line(client, mailoutbox):
+    kanazawa = UtilityFactory()  # name, address and phone identify a contract there
+    contract = CustomerFactory(utility=kanazawa, name="金沢 一郎", phone="0762201234")
+    data = {
+        "customer_number": contract.number,
+        "name": "金沢\n一郎",
+        "address": contract.address,
+        "phone": "076-220-1234",
+        "move_date": "2027-03-20",
+        "final_bill_address": "石川県白山市倉光2丁目1",
+        "payment": "transfer",
+        "contact_phone": "0762201234",
+        "email": "ichiro@example.jp",
+    }
+    response = client.post(url(kanazawa, "move_out"), data)
+    assertContains(response, "改行や制御文字は使えません。")
+    apply(client, kanazawa, "move_out", {**data, "name": "金沢　一郎"})
+    application = MoveApplication.objects.get()
+    assert application.match == {
+        "customer_id": contract.pk,
+        "number": True,
+        "name": True,
+        "phone": True,
+        "address": True,
+    }
