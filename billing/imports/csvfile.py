@@ -21,7 +21,7 @@ from typing import BinaryIO, NamedTuple
 from django.utils.translation import gettext as _
 
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
-_TOKEN = re.compile(r'"(?:[^"]|"")*"?|[^,"]+|,|"')  # a quoted part, a plain part, a comma
+_QUOTED = re.compile(r'"(?:[^"]|"")*"?')  # a quoted part of a field, closed or not
 BLOCK_SIZE = 1 << 20
 RECORD_LIMIT = 64 * 1024
 
@@ -74,7 +74,8 @@ class _State:
     def too_long(self, line: int, raw: bytes = b"") -> Refused:
         """Refuse record ``line``, naming the field too long in ``raw`` (the record as far as it
         was read): the first over the csv module's limit, else the one it ends in."""
-        lengths = _field_lengths(raw.decode(self.codec, "replace"))
+        text = _QUOTED.sub(lambda quoted: "_" * len(quoted[0]), raw.decode(self.codec, "replace"))
+        lengths = [len(field) for field in text.split(",")]
         limit = csv.field_size_limit()
         index = next((i for i, n in enumerate(lengths) if n > limit), len(lengths) - 1)
         column = self.names[index] if line > 1 and raw and index < len(self.names) else "row"
@@ -229,20 +230,8 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
         number += lines
 
 
-def _field_lengths(text: str) -> list[int]:
-    lengths = [0]
-    for token in _TOKEN.findall(text):
-        if token == ",":
-            lengths.append(0)
-        else:
-            lengths[-1] += len(token)
-    return lengths
-
-
 def _check_line_lengths(chunk: bytes, number: int, state: _State) -> None:
-    if len(chunk) <= RECORD_LIMIT:
-        return
-    lines = chunk.split(b"\n")
+    lines = chunk.split(b"\n") if len(chunk) > RECORD_LIMIT else [b""]
     if max(map(len, lines)) > RECORD_LIMIT:
         index = next(i for i, line in enumerate(lines) if len(line) > RECORD_LIMIT)
         raise state.too_long(number + index + 1, lines[index][: RECORD_LIMIT + 1])
@@ -258,12 +247,10 @@ def _check_newlines(data: bytes) -> None:
 
 def _decoded(chunk: bytes, codec: str, number: int, errors: list[RowError]) -> Iterator[str]:
     try:
-        return iter(io.StringIO(chunk.decode(codec), newline="\n"))
-    except UnicodeDecodeError:
-        return _decoded_by_line(chunk, codec, number, errors)
-
-
-def _decoded_by_line(chunk: bytes, codec: str, number: int, errors: list[RowError]):
+        yield from io.StringIO(chunk.decode(codec), newline="\n")
+        return
+    except UnicodeDecodeError:  # raised by decode, before any line is yielded
+        pass
     for line, raw in enumerate(io.BytesIO(chunk), start=number + 1):
         try:
             yield raw.decode(codec)

@@ -52,6 +52,29 @@ _STORED_OVERLAP = (
     f"WHERE NOT EXISTS (SELECT 1 FROM {S} o WHERE o.customer_id = r.customer_id "
     "AND o.period_end = r.period_end)"
 )
+# What a check selects: (line, column, what the message names) of each row it refuses.
+# A row overlapping a stored period that it does not name in replaces_period_end.
+_STORED_OVERLAPS = (
+    "SELECT s.line, 'period_start', s.period_start, s.period_end, r.period_start, "
+    f"r.period_end {_STORED_OVERLAP} AND (s.replaces_period_end IS NULL "
+    "OR s.replaces_period_end <> r.period_end)"
+)
+# A row overlapping an earlier line of the file for the same contract.
+_FILE_OVERLAPS = (
+    f"SELECT s.line, 'period_start', s.period_start, s.period_end, o.line, o.period_start, "
+    f"o.period_end FROM {S} s JOIN {S} o ON o.customer_id = s.customer_id "
+    "AND o.period_start <= s.period_end AND o.period_end >= s.period_start AND o.line < s.line"
+)
+# replaces_period_end must name a stored period of the contract that this row overlaps, unless
+# the row's own period is stored (the correction was imported before: an upsert).
+_BAD_CORRECTIONS = (
+    f"SELECT s.line, 'replaces_period_end', s.replaces_period_end FROM {S} s "
+    "WHERE s.replaces_period_end IS NOT NULL AND s.customer_id IS NOT NULL AND NOT EXISTS "
+    f"(SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id "
+    "AND ((r.period_end = s.replaces_period_end AND r.period_start <= s.period_end "
+    "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
+)
+_REPEATS = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
 
 
 def import_readings(
@@ -108,11 +131,15 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
         )
     unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
     stage.refuse(cursor, unknown, result, unknown_customer)
-    if _periods_meet_in_file(cursor) and not _refuse_repeats(cursor, result):
-        _refuse_overlaps_in_file(cursor, result)
-    _refuse_bad_corrections(cursor, result)
+    repeat = _("%(line)d行目と customer_number・period_end が同じです。")
+    if _periods_meet_in_file(cursor) and not stage.refuse(
+        cursor, _REPEATS, result, lambda first: repeat % {"line": first}
+    ):
+        stage.refuse(cursor, _FILE_OVERLAPS, result, integrity.file_overlap_message)
+    message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
+    stage.refuse(cursor, _BAD_CORRECTIONS, result, lambda end: message % {"end": end})
     if not replace_overlapping:
-        _refuse_stored_overlaps(cursor, result)
+        stage.refuse(cursor, _STORED_OVERLAPS, result, integrity.overlap_message)
 
 
 def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None:
@@ -161,56 +188,15 @@ def _sorted_file_meets(cursor) -> bool | None:
     next; None if the file is in another order or a line between two rows is no staged row."""
     key = ("utility_id", "customer_number", "period_start")
     cursor.execute(
-        "SELECT COUNT(*), COUNT(CASE WHEN a.utility_id = b.utility_id AND a.customer_number = "
-        "b.customer_number AND b.period_start <= a.period_end THEN 1 END), COUNT(CASE WHEN "
+        f"SELECT (SELECT COUNT(*) FROM {S} WHERE customer_id IS NOT NULL) - 1, COUNT(*), "
+        "COUNT(CASE WHEN a.utility_id = b.utility_id AND a.customer_number = b.customer_number "
+        "AND b.period_start <= a.period_end THEN 1 END), COUNT(CASE WHEN "
         f"({', '.join('a.' + c for c in key)}) > ({', '.join('b.' + c for c in key)}) THEN 1 END) "
         f"FROM {S} a JOIN {S} b ON b.line = a.line + 1 "
         "WHERE a.customer_id IS NOT NULL AND b.customer_id IS NOT NULL"
     )
-    pairs, met, unordered = cursor.fetchone()
-    cursor.execute(f"SELECT COUNT(*) FROM {S} WHERE customer_id IS NOT NULL")
-    return bool(met) if pairs == cursor.fetchone()[0] - 1 and not unordered else None
-
-
-def _refuse_repeats(cursor, result: ImportResult) -> int:
-    repeats = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
-    message = _("%(line)d行目と customer_number・period_end が同じです。")
-    return stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
-
-
-def _refuse_overlaps_in_file(cursor, result: ImportResult) -> None:
-    """A row overlapping an earlier line of the file for the same contract."""
-    sql = (
-        f"SELECT s.line, 'period_start', s.period_start, s.period_end, o.line, o.period_start, "
-        f"o.period_end FROM {S} s JOIN {S} o ON o.customer_id = s.customer_id "
-        "AND o.period_start <= s.period_end AND o.period_end >= s.period_start "
-        "AND o.line < s.line"
-    )
-    stage.refuse(cursor, sql, result, integrity.file_overlap_message)
-
-
-def _refuse_stored_overlaps(cursor, result: ImportResult) -> None:
-    """A row overlapping a stored period that it does not name in replaces_period_end."""
-    sql = (
-        "SELECT s.line, 'period_start', s.period_start, s.period_end, r.period_start, "
-        f"r.period_end {_STORED_OVERLAP} AND (s.replaces_period_end IS NULL "
-        "OR s.replaces_period_end <> r.period_end)"
-    )
-    stage.refuse(cursor, sql, result, integrity.overlap_message)
-
-
-def _refuse_bad_corrections(cursor, result: ImportResult) -> None:
-    """replaces_period_end must name a stored period of the contract that this row overlaps,
-    unless the row's own period is stored (the correction was imported before: an upsert)."""
-    sql = (
-        f"SELECT s.line, 'replaces_period_end', s.replaces_period_end FROM {S} s "
-        "WHERE s.replaces_period_end IS NOT NULL AND s.customer_id IS NOT NULL AND NOT EXISTS "
-        f"(SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id "
-        "AND ((r.period_end = s.replaces_period_end AND r.period_start <= s.period_end "
-        "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
-    )
-    message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
-    stage.refuse(cursor, sql, result, lambda end: message % {"end": end})
+    rows, pairs, met, unordered = cursor.fetchone()
+    return bool(met) if pairs == rows and not unordered else None
 
 
 def _merge(cursor, result: ImportResult, replace_overlapping: bool) -> None:
@@ -223,7 +209,7 @@ def _merge(cursor, result: ImportResult, replace_overlapping: bool) -> None:
             raise
         cursor.execute(f"LOCK TABLE {READINGS} IN SHARE ROW EXCLUSIVE MODE")
         if not replace_overlapping:
-            _refuse_stored_overlaps(cursor, result)
+            stage.refuse(cursor, _STORED_OVERLAPS, result, integrity.overlap_message)
         if result.ok:
             _write(cursor, result, replace_overlapping)
 
@@ -264,40 +250,31 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
 
 
 def _set_flags(cursor, result: ImportResult) -> None:
-    """Flag the file's contracts' readings again; count and list the file's flagged lines and
-    the stored readings the file newly flags (the period after a corrected one, say).
-
-    A file that changed nothing (a re-run) leaves every flag as it was.
-    """
-    wrote = result.inserted or result.updated or result.replaced
-    if wrote:
-        cursor.execute(f"DROP TABLE IF EXISTS {CHANGED}")
+    """Flag the file's contracts' readings again, unless the file changed nothing (a re-run);
+    count and list the file's flagged lines and the stored readings the file newly flags (the
+    period after a corrected one, say)."""
+    if result.inserted or result.updated or result.replaced:
         changes = integrity.flag_changes_sql(f"SELECT customer_id FROM {S}")
         cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {changes}")
         cursor.execute(
             f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "
             f"WHERE c.id = {READINGS}.id) WHERE id IN (SELECT id FROM {CHANGED})"
         )
+        newly = (  # not in the file
+            f"SELECT n.number, r.period_start, r.period_end, c.flag FROM {CHANGED} c "
+            f"JOIN {READINGS} r ON r.id = c.id JOIN billing_customer n ON n.id = c.customer_id "
+            f"WHERE c.flag <> '' AND NOT EXISTS (SELECT 1 FROM {S} s "
+            "WHERE s.customer_id = c.customer_id AND s.period_end = c.period_end)"
+        )
+        result.flagged, result.flagged_stored = stage.first_rows(
+            cursor, newly, (), result.max_errors, order="1, 2"
+        )
+        cursor.execute(f"DROP TABLE {CHANGED}")
     flagged = (
         f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
     )
-    result.flagged, found = stage.first_rows(cursor, flagged, (), result.max_errors)
+    count, found = stage.first_rows(cursor, flagged, (), result.max_errors)
+    result.flagged += count
     result.line_flags = dict(found)
     result.flagged_lines = list(result.line_flags)
-    if wrote:
-        _list_newly_flagged_stored(cursor, result)
-        cursor.execute(f"DROP TABLE {CHANGED}")
-
-
-def _list_newly_flagged_stored(cursor, result: ImportResult) -> None:
-    """Readings of the file's contracts, not in the file, whose flag the import set."""
-    newly = (
-        f"SELECT n.number, r.period_start, r.period_end, c.flag FROM {CHANGED} c "
-        f"JOIN {READINGS} r ON r.id = c.id JOIN billing_customer n ON n.id = c.customer_id "
-        f"WHERE c.flag <> '' AND NOT EXISTS (SELECT 1 FROM {S} s "
-        "WHERE s.customer_id = c.customer_id AND s.period_end = c.period_end)"
-    )
-    limit = result.max_errors
-    count, result.flagged_stored = stage.first_rows(cursor, newly, (), limit, order="1, 2")
-    result.flagged += count

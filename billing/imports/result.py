@@ -56,22 +56,22 @@ class ImportResult:
 
     def details(self) -> list[str]:
         """What ``-v 2`` and the admin list besides the summary."""
-        flagged = _("要確認(%(flag)s)の行: %(lines)s")
-        stored = _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
-        replaced = _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
+        lines = {flag: [str(n) for n, f in self.line_flags.items() if f == flag] for flag in Flag}
         return [
             *(
-                flagged % {"flag": flag.label, "lines": ", ".join(map(str, lines))}
-                for flag in Flag
-                if (lines := [n for n, f in self.line_flags.items() if f == flag])
+                _("要確認(%(flag)s)の行: %(lines)s") % {"flag": f.label, "lines": ", ".join(n)}
+                for f, n in lines.items()
+                if n
             ),
             *(
-                stored % {"flag": Flag(flag).label, "number": number, "start": start, "end": end}
-                for number, start, end, flag in self.flagged_stored
+                _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
+                % {"number": n, "start": s, "end": e, "flag": Flag(f).label}
+                for n, s, e, f in self.flagged_stored
             ),
             *(
-                replaced % {"line": line, "number": number, "start": start, "end": end}
-                for line, number, start, end in self.replaced_periods
+                _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
+                % dict(zip(("line", "number", "start", "end"), row, strict=True))
+                for row in self.replaced_periods
             ),
         ]
 
