@@ -217,17 +217,20 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
                 return
             continue
         _check_line_lengths(chunk, number, state)
-        lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-        # Whole only between records: a quoted field may run on from the block before.
-        if state.plain and state.record_end == number and state.plain.fullmatch(chunk):
-            state.blocks.append(Block(number + 1, chunk.decode("ascii"), state.missing))
-            state.skipped += lines - 1
-            state.recent = []  # no record runs on across a block taken whole
-            yield "\n"
-        else:
-            state.recent = [*state.recent[-1:], (number + 1, chunk)]
-            yield from _decoded(chunk, codec, number, state.errors)
-        number += lines
+        # The header on its own, so that the rows after it may be taken whole.
+        head = chunk.find(b"\n") + 1 if number == 0 else 0
+        for piece in (chunk[:head], chunk[head:]) if 0 < head < len(chunk) else (chunk,):
+            lines = piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
+            # Whole only between records: a quoted field may run on from the block before.
+            if state.plain and state.record_end == number and state.plain.fullmatch(piece):
+                state.blocks.append(Block(number + 1, piece.decode("ascii"), state.missing))
+                state.skipped += lines - 1
+                state.recent = []  # no record runs on across a block taken whole
+                yield "\n"
+            else:
+                state.recent = [*state.recent[-1:], (number + 1, piece)]
+                yield from _decoded(piece, codec, number, state.errors)
+            number += lines
 
 
 def _check_line_lengths(chunk: bytes, number: int, state: _State) -> None:

@@ -231,6 +231,14 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
     _delete_replaced(cursor, result, replace_overlapping)
     replaced = result.replaced
     compared = [name for name in VALUES if name != "period_end"]
+    # SQLite has one writer: the insert may pass over the keys stored. On PostgreSQL a key
+    # another writer took meanwhile must fail the insert (see _merge).
+    new = (
+        "WHERE true ON CONFLICT (customer_id, period_end) DO NOTHING"
+        if connection.vendor == "sqlite"
+        else f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} r "
+        "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end)"
+    )
     cursor.execute(
         f"UPDATE {READINGS} SET {', '.join(f'{n} = s.{n}' for n in compared)} FROM {S} s "
         f"WHERE {READINGS}.customer_id = s.customer_id AND {READINGS}.period_end = s.period_end "
@@ -239,9 +247,7 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
     result.updated = cursor.rowcount
     cursor.execute(
         f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}) "
-        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)} FROM {S} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} r "
-        "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end)"
+        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)} FROM {S} s {new}"
     )
     # A correction that replaced a stored period counts as an update of it.
     result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)

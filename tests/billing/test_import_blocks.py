@@ -123,3 +123,15 @@ def test_two_utilities_and_a_field_running_on_across_blocks(numbers, monkeypatch
         "line 11: customer_number: 数字で入力してください。",
         "line 48: tax: 請求金額を超えています。",
     ]
+
+
+@pytest.mark.parametrize(("bom", "newline"), [("", "\n"), ("\ufeff", "\r\n")])
+def test_the_rows_under_the_header_are_taken_whole_too(numbers, monkeypatch, bom, newline):
+    """A file of one block (most files): its rows need not be read one by one either."""
+    monkeypatch.setattr(csvfile, "BLOCK_SIZE", 1 << 20)
+    lines = [row for n in numbers["kanazawa"] for row in rows("kanazawa", n)]
+    lines[5] = lines[5].replace(",5000", ",5001")  # refused by the SQL rule
+    data = bom + HEADER.replace("\n", newline) + newline.join(lines) + newline
+    by_blocks = run(data, True, monkeypatch)
+    assert by_blocks == run(data, False, monkeypatch)
+    assert by_blocks[0] == ["line 7: total: 水道料金と下水道使用料の合計(5000)と一致しません。"]
