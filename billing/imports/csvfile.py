@@ -98,9 +98,11 @@ class Refused(Exception):
         self.error = error
 
 
-def cr_only(line: int) -> RowError:
-    message = _("改行がCRだけです。改行コードをLFかCRLFにして保存し直してください。")
-    return RowError(line, "row", message)
+def _refuse_cr_only(line: int, text: bytes) -> None:
+    """Refuse a file whose lines end in CR alone (old Mac style): it would read as one line."""
+    if b"\r" in text:  # line ``line`` without the CR of its CRLF
+        message = _("改行がCRだけです。改行コードをLFかCRLFにして保存し直してください。")
+        raise Refused(RowError(line, "row", message))
 
 
 def records(
@@ -169,8 +171,7 @@ def _rows(reader, names: list[str], wanted: tuple, state: _State):
             fields = next(reader, None)
         except csv.Error:  # a field over the csv module's limit, a quote in the wrong place
             line = reader.line_num + state.skipped
-            if b"\r" in state.lines(line, line).removesuffix(b"\r"):  # or lines ending in CR alone
-                raise Refused(cr_only(line)) from None
+            _refuse_cr_only(line, state.lines(line, line).removesuffix(b"\r"))  # lines end in CR?
             first = state.record_end + 1  # records() reports ``state.errors`` first
             raise state.too_long(first, state.lines(first, line)) from None
         line, state.record_end = state.record_end + 1, reader.line_num + state.skipped
@@ -207,7 +208,7 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
         cut = data.rfind(b"\n") + 1 if block else len(data)
         chunk, pending = data[:cut], data[cut:]
         if number == 0 and (chunk or len(pending) > RECORD_LIMIT):
-            _check_newlines(chunk or pending)
+            _refuse_cr_only(1, (chunk or pending).partition(b"\n")[0].rstrip(b"\r"))
             header = (chunk or pending).partition(b"\n")[0].decode(codec, "replace")
             state.names = [name.strip() for name in next(csv.reader([header]), [])]
         if len(pending) > RECORD_LIMIT:  # the line after the chunk's, which ends in "\n"
@@ -238,14 +239,6 @@ def _check_line_lengths(chunk: bytes, number: int, state: _State) -> None:
     if max(map(len, lines)) > RECORD_LIMIT:
         index = next(i for i, line in enumerate(lines) if len(line) > RECORD_LIMIT)
         raise state.too_long(number + index + 1, lines[index][: RECORD_LIMIT + 1])
-
-
-def _check_newlines(data: bytes) -> None:
-    """Refuse a file whose lines end in CR alone (old Mac style): it would read as one line."""
-    end = data.find(b"\n")
-    first = data[:end] if end >= 0 else data
-    if b"\r" in first.rstrip(b"\r"):
-        raise Refused(cr_only(1))
 
 
 def _decoded(chunk: bytes, codec: str, number: int, errors: list[RowError]) -> Iterator[str]:

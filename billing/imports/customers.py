@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,15 +42,9 @@ def import_customers(
     is called as rows are read; ``writing()`` once the file is read and only the database's
     checks and the write remain.
     """
-    result, report = (
-        ImportResult(dry_run=dry_run, max_errors=max_errors),
-        Progress(progress, writing),
-    )
-    rules = utility_rules(utility)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CUSTOMERS_LOCK])
-        stage.create(cursor, CustomerRow)
+    result = ImportResult(dry_run=dry_run, max_errors=max_errors)
+    rules, report = utility_rules(utility), Progress(progress, writing)
+    with stage.importing(CUSTOMERS_LOCK, CustomerRow, result) as cursor:
         items = records(stream, CUSTOMER_COLUMNS, encoding=encoding)
         stage.fill(cursor, CustomerRow, items, lambda r: parse_customer(r, rules), result, report)
         report.done_reading()
@@ -59,8 +53,6 @@ def import_customers(
         stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
         if result.ok:
             _merge(cursor, result)
-        stage.finish(cursor, keep=result.ok and not dry_run)
-    result.keep_first()
     return result
 
 

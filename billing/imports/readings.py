@@ -94,15 +94,9 @@ def import_readings(
     period overlaps a stored one replaces it if its ``replaces_period_end`` names that
     period, or with ``replace_overlapping``; otherwise it is refused.
     """
-    result, report = (
-        ImportResult(dry_run=dry_run, max_errors=max_errors),
-        Progress(progress, writing),
-    )
-    rules, dates = utility_rules(utility), {}
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [READINGS_LOCK])
-        stage.create(cursor, Reading, contract=True)
+    result = ImportResult(dry_run=dry_run, max_errors=max_errors)
+    rules, dates, report = utility_rules(utility), {}, Progress(progress, writing)
+    with stage.importing(READINGS_LOCK, Reading, result, contract=True) as cursor:
         items = records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules))
         parse, plain = (
             partial(parse_reading, utilities=rules, dates=dates),
@@ -115,8 +109,6 @@ def import_readings(
             _merge(cursor, result, replace_overlapping)
         if result.ok:
             _set_flags(cursor, result)
-        stage.finish(cursor, keep=result.ok and not dry_run)
-    result.keep_first()
     return result
 
 

@@ -10,7 +10,8 @@ what a check over the table selects into the file's errors.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from itertools import repeat
 from typing import NamedTuple
@@ -33,6 +34,20 @@ def columns(row_type: type[NamedTuple]) -> dict[str, str]:
     # X | None gives (X, NoneType) as its arguments; a plain type gives none.
     bases = {name: (typing.get_args(hints[name]) or (hints[name],))[0] for name in row_type._fields}
     return {name: _SQL_TYPES[base] for name, base in bases.items()}
+
+
+@contextmanager
+def importing(lock: int, row_type, result: ImportResult, contract: bool = False) -> Iterator:
+    """One import's transaction, its turn (an advisory lock on PostgreSQL; SQLite has one
+    writer) and its staging table (``create``); yields the cursor. At the end the import's
+    writes are kept only if the file had no error and it was no dry run (``finish``)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+        create(cursor, row_type, contract)
+        yield cursor
+        finish(cursor, keep=result.ok and not result.dry_run)
+    result.keep_first()
 
 
 def create(cursor, row_type: type[NamedTuple], contract: bool = False) -> None:
