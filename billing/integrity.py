@@ -55,6 +55,21 @@ def file_overlap_message(start, end, line: int, other_start, other_end) -> str:
     }
 
 
+def date_problems(start, end, read_on, longest: int | None) -> list[tuple[str, str]]:
+    """(field, message) of what is wrong with a period's dates: an end before the start, more
+    than ``longest`` days, or a reading day more than ``READ_ON_DAYS`` from the end."""
+    problems, days = [], (end - start).days + 1
+    if days < 1:
+        problems.append(("period_end", _("使用期間(開始)より前の日付です。")))
+    elif longest is not None and days > longest:
+        message = _("使用期間が%(days)d日あります(%(longest)d日までです)。")
+        problems.append(("period_end", message % {"days": days, "longest": longest}))
+    if read_on is not None and abs((read_on - end).days) > READ_ON_DAYS:
+        message = _("検針日は使用期間(終了)の前後%(days)d日以内の日付です。")
+        problems.append(("read_on", message % {"days": READ_ON_DAYS}))
+    return problems
+
+
 def period_problems(reading) -> dict[str, str]:
     """{field: message} for what is wrong with one reading's dates (the admin form's check)."""
     from .models import MeterReading  # models import this module lazily from ``clean``
@@ -62,20 +77,11 @@ def period_problems(reading) -> dict[str, str]:
     start, end, read_on = reading.period_start, reading.period_end, reading.read_on
     if start is None or end is None:
         return {}
-    if end < start:
-        return {"period_end": _("使用期間(開始)より前の日付です。")}
-    problems = {}
     customer = reading.customer if reading.customer_id else None
     longest = max_period_days(customer.utility.billing_cycle_months) if customer else None
-    if longest is not None and (end - start).days + 1 > longest:
-        problems["period_end"] = _("使用期間が%(days)d日あります(%(longest)d日までです)。") % {
-            "days": (end - start).days + 1,
-            "longest": longest,
-        }
-    if read_on is not None and abs((read_on - end).days) > READ_ON_DAYS:
-        problems["read_on"] = _("検針日は使用期間(終了)の前後%(days)d日以内の日付です。") % {
-            "days": READ_ON_DAYS
-        }
+    problems = dict(date_problems(start, end, read_on, longest))
+    if end < start:
+        return {"period_end": problems["period_end"]}
     if customer is not None:
         clash = (
             MeterReading.objects.filter(

@@ -156,14 +156,12 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None
 
 
 def _periods_meet_in_file(cursor) -> bool:
-    """Whether two rows of one contract share a day (a repeated key does).
-
-    In order of contract and start, such a row starts on or before the end of the row before
-    it. On SQLite a file already in that order, as CIS exports are, is checked by pairs of lines
-    one after the other (``line`` is the row id: no sort); any other file is sorted by contract,
-    and so is every file on PostgreSQL (whose plan for the pairs would rest on statistics taken
-    before the contracts were found).
-    """
+    """Whether two rows of one contract share a day (a repeated key does): in order of contract
+    and start, such a row starts on or before the end of the row before it. On SQLite a file
+    already in that order, as CIS exports are, is checked by pairs of lines one after the other
+    (``line`` is the row id: no sort); any other file is sorted by contract, and so is every file
+    on PostgreSQL (whose plan for the pairs would rest on statistics taken before the contracts
+    were found)."""
     met = _sorted_file_meets(cursor) if connection.vendor == "sqlite" else None
     if met is not None:
         return met

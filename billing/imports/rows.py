@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from portal import normalize
 
-from ..integrity import READ_ON_DAYS, max_period_days
+from ..integrity import READ_ON_DAYS, date_problems, max_period_days
 from ..models import METER_DIAMETERS_MM
 from .csvfile import Block, Record, RowError
 
@@ -154,39 +154,23 @@ def parse_reading(
 
 def check_reading(reading: Reading, today: datetime.date) -> list[RowError]:
     """What is wrong with a reading whose fields are each right (``bad_reading_sql`` in Python)."""
-    r, errors = reading, []
+    r = reading
     start, end, read_on = map(
         datetime.date.fromisoformat, (r.period_start, r.period_end, r.read_on)
     )
-
-    def refuse(column: str, message: str) -> None:
-        errors.append(RowError(r.line, column, message))
-
-    days = (end - start).days + 1
-    if days < 1:
-        refuse("period_end", _("使用期間(開始)より前の日付です。"))
-    elif days > r.max_days:
-        refuse(
-            "period_end",
-            _("使用期間が%(days)d日あります(%(longest)d日までです)。")
-            % {"days": days, "longest": r.max_days},
-        )
-    if abs((read_on - end).days) > READ_ON_DAYS:
-        refuse(
-            "read_on",
-            _("検針日は使用期間(終了)の前後%(days)d日以内の日付です。") % {"days": READ_ON_DAYS},
-        )
+    problems = date_problems(start, end, read_on, r.max_days)
     if read_on > today:
-        refuse("read_on", _("未来の日付です。"))
+        problems.append(("read_on", _("未来の日付です。")))
     if r.current_index >= r.previous_index and r.usage_m3 != r.current_index - r.previous_index:
         diff = r.current_index - r.previous_index
-        refuse("usage_m3", _("指針の差(%(diff)d)と一致しません。") % {"diff": diff})
+        problems.append(("usage_m3", _("指針の差(%(diff)d)と一致しません。") % {"diff": diff}))
     if r.total != r.water_charge + r.sewer_charge:
         total = r.water_charge + r.sewer_charge
-        refuse("total", _("水道料金と下水道使用料の合計(%(sum)d)と一致しません。") % {"sum": total})
+        message = _("水道料金と下水道使用料の合計(%(sum)d)と一致しません。") % {"sum": total}
+        problems.append(("total", message))
     if r.tax > r.total:
-        refuse("tax", _("請求金額を超えています。"))
-    return errors
+        problems.append(("tax", _("請求金額を超えています。")))
+    return [RowError(r.line, column, message) for column, message in problems]
 
 
 def bad_reading_sql(vendor: str) -> str:

@@ -52,10 +52,8 @@ def importing(lock: int, row_type, result: ImportResult, contract: bool = False)
 
 def create(cursor, row_type: type[NamedTuple], contract: bool = False) -> None:
     """Create the staging table for ``row_type``'s fields, and ``customer_id`` if ``contract``.
-
-    On SQLite ``line`` is the table's row id, so the rows in file order need no sort, and each
-    row's contract is found as it is staged (on PostgreSQL, by one UPDATE afterwards).
-    """
+    On SQLite ``line`` is the row id (file order needs no sort), and each row's contract is found
+    as it is staged (on PostgreSQL, by one UPDATE afterwards)."""
     types = columns(row_type) | ({"customer_id": "integer"} if contract else {})
     if connection.vendor == "sqlite":
         types["line"] = "integer PRIMARY KEY"
@@ -65,15 +63,12 @@ def create(cursor, row_type: type[NamedTuple], contract: bool = False) -> None:
 
 
 def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress, plain=None):
-    """Stage the rows of ``items`` (what csvfile.records yields) that ``parse`` (a record to
-    its row or its errors) finds right; count them and add the errors to ``result``.
-
-    ``plain(block)`` gives a plain block's rows as ``writer(..., plain=True)`` takes them, or None.
-    """
+    """Stage the rows of ``items`` (what csvfile.records yields) that ``parse`` (a record to its
+    row or its errors) finds right; count them and add the errors to ``result``. ``plain(block)``
+    gives a plain block's rows as ``writer(..., plain=True)`` takes them, or None."""
     write, write_plain, batch = writer(cursor, row_type), writer(cursor, row_type, plain=True), []
     for item in items:
-        lines = plain(item) if plain and isinstance(item, Block) else None
-        if lines is not None:
+        if (lines := plain(item) if plain and isinstance(item, Block) else None) is not None:
             write_plain(lines)
             result.staged(len(lines), report)
             continue
@@ -145,10 +140,8 @@ def finish(cursor, keep: bool) -> None:
 
 
 def first_rows(cursor, sql: str, params, limit: int, order: str = "1") -> tuple[int, list]:
-    """The first ``limit`` rows ``sql`` selects, by ``order``, and how many it selects in all.
-
-    The count costs a second query only when there are more than ``limit``.
-    """
+    """The first ``limit`` rows ``sql`` selects, by ``order``, and how many it selects in all
+    (a second query only when there are more than ``limit``)."""
     cursor.execute(f"{sql} ORDER BY {order} LIMIT {limit}", params)
     found = cursor.fetchall()
     if len(found) < limit:
@@ -167,10 +160,8 @@ def refuse(cursor, sql: str, result: ImportResult, message: Callable[..., str], 
 
 
 def repeats_sql(key: tuple[str, ...], column: str) -> str:
-    """(line, ``column``, earlier line) of each row whose ``key`` an earlier line of the file has.
-
-    One GROUP BY, whatever order the file is in (by customer, by period, or none).
-    """
+    """(line, ``column``, earlier line) of each row whose ``key`` an earlier line of the file has:
+    one GROUP BY, whatever order the file is in (by customer, by period, or none)."""
     names = ", ".join(key)
     groups = f"SELECT {names}, MIN(line) AS first FROM {TABLE} GROUP BY {names} HAVING COUNT(*) > 1"
     on = " AND ".join(f"s.{name} = d.{name}" for name in key)
