@@ -185,11 +185,8 @@ def _rows(reader, names: list[str], wanted: tuple, state: _State):
             fields.append("")
             yield Record(line, pick(fields))
         elif fields:  # a blank line (or one that did not decode, reported) is not a row
-            message = _("列の数が%(got)d個です(%(want)d個必要です)。") % {
-                "got": len(fields),
-                "want": width,
-            }
-            yield RowError(line, "row", message)
+            message = _("列の数が%(got)d個です(%(want)d個必要です)。")
+            yield RowError(line, "row", message % {"got": len(fields), "want": width})
 
 
 def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:

@@ -143,14 +143,13 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None
     count, rows = stage.first_rows(cursor, sql, params, result.max_errors)
     if not count:
         return
-    found = [Reading(*row) for row in rows]
-    for reading in found:
+    for reading in map(Reading._make, rows):
         errors = check_reading(reading, today)
         if not errors:  # the two halves of the rule must agree; never import on a doubt
             raise RuntimeError(f"line {reading.line} fails bad_reading_sql but not check_reading")
         for error in errors:
             result.add_error(error)
-    result.error_count += count - len(found)
+    result.error_count += count - len(rows)
     result.rows -= count
     cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
 

@@ -57,22 +57,16 @@ class ImportResult:
     def details(self) -> list[str]:
         """What ``-v 2`` and the admin list besides the summary."""
         lines = {flag: [str(n) for n, f in self.line_flags.items() if f == flag] for flag in Flag}
+        flagged = _("要確認(%(flag)s)の行: %(lines)s")
+        stored = _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
+        replaced = _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
         return [
+            *(flagged % {"flag": f.label, "lines": ", ".join(n)} for f, n in lines.items() if n),
             *(
-                _("要確認(%(flag)s)の行: %(lines)s") % {"flag": f.label, "lines": ", ".join(n)}
-                for f, n in lines.items()
-                if n
+                stored % _named("number start end", row, flag=Flag(row[3]).label)
+                for row in self.flagged_stored
             ),
-            *(
-                _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
-                % {"number": n, "start": s, "end": e, "flag": Flag(f).label}
-                for n, s, e, f in self.flagged_stored
-            ),
-            *(
-                _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
-                % dict(zip(("line", "number", "start", "end"), row, strict=True))
-                for row in self.replaced_periods
-            ),
+            *(replaced % _named("line number start end", row) for row in self.replaced_periods),
         ]
 
     def add_error(self, error: RowError) -> None:
@@ -89,6 +83,10 @@ class ImportResult:
     def staged(self, rows: int, report: Progress) -> None:
         self.rows += rows
         report.read(rows)
+
+
+def _named(names: str, row: tuple, **more) -> dict:
+    return dict(zip(names.split(), row, strict=False), **more)
 
 
 @dataclass(frozen=True)
