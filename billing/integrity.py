@@ -8,7 +8,8 @@ the migrations.
 - A period starts on or before its end, is at most ``31 × billing cycle + 7`` days long, and
   its meter was read within ``READ_ON_DAYS`` of its end.
 - ``flag``: 「rollover」 when this index is below the previous one (the meter went round or
-  was replaced: usage_m3 stands as given); 「gap」 when previous_index is not the previous
+  was replaced: usage_m3 stands as given, up to what the register can count: see
+  ``imports.rows.check_reading``); 「gap」 when previous_index is not the previous
   period's current_index. A flagged row is stored and listed for staff, never refused.
 """
 

@@ -79,9 +79,8 @@ class _State:
         limit = csv.field_size_limit()
         index = next((i for i, n in enumerate(lengths) if n > limit), len(lengths) - 1)
         column = self.names[index] if line > 1 and raw and index < len(self.names) else "row"
-        return Refused(
-            RowError(line, column, _("長すぎます(1行は %(kib)d KiB までです)。") % {"kib": 64})
-        )
+        message = _("長すぎます(1行は %(kib)d KiB までです)。") % {"kib": RECORD_LIMIT // 1024}
+        return Refused(RowError(line, column, message))
 
     def lines(self, first: int, last: int) -> bytes:
         """Lines ``first`` to ``last``, if the last blocks read row by row hold them."""

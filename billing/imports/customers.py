@@ -1,9 +1,8 @@
 """Import contracts: all or nothing, an upsert by (utility, customer number).
 
-Imports of contracts take turns (an advisory lock on PostgreSQL; SQLite has one writer). Every
-record is read and checked (rows.parse_customer), the good ones staged; SQL finds numbers the
-file repeats, counts the new ones, then one INSERT ... ON CONFLICT DO UPDATE writes the rows
-that are new or differ.
+Imports of contracts take turns (stage.importing). Every record is read and checked
+(rows.parse_customer), the good ones staged; SQL finds numbers the file repeats, counts the new
+ones, then one INSERT ... ON CONFLICT DO UPDATE writes the rows that are new or differ.
 """
 
 from __future__ import annotations
@@ -36,12 +35,9 @@ def import_customers(
     writing: Callable[[], None] | None = None,
     max_errors: int = MAX_ERRORS,
 ) -> ImportResult:
-    """Upsert contracts from a CSV; write nothing if any row is bad.
-
-    ``utility`` limits the rows to that utility's (a staff member's upload). ``progress(rows)``
-    is called as rows are read; ``writing()`` once the file is read and only the database's
-    checks and the write remain.
-    """
+    """Upsert contracts from a CSV; write nothing if any row is bad. ``utility`` limits the rows
+    to that utility's (a staff member's upload). ``progress(rows)`` is called as rows are read;
+    ``writing()`` once the file is read and only the database's checks and the write remain."""
     result = ImportResult(dry_run=dry_run, max_errors=max_errors)
     rules, report = utility_rules(utility), Progress(progress, writing)
     with stage.importing(CUSTOMERS_LOCK, CustomerRow, result) as cursor:

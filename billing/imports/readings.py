@@ -1,6 +1,6 @@
 """Import meter readings: all or nothing, an upsert by (contract, period end).
 
-1. Imports of readings take turns (an advisory lock on PostgreSQL; SQLite has one writer).
+1. Imports of readings take turns (stage.importing: an advisory lock on PostgreSQL).
 2. Every record is read and its fields checked (rows.parse_reading), then staged.
 3. SQL checks the staged rows: the row rule (rows.bad_reading_sql), contracts that exist
    (one UPDATE fills in each row's customer_id), keys the file repeats, corrections, and
@@ -89,11 +89,9 @@ def import_readings(
     replace_overlapping: bool = False,
 ) -> ImportResult:
     """Upsert a CIS export's readings; write nothing if any row is bad (see the module).
-
-    ``utility`` limits the rows to that utility's (a staff member's upload). A row whose
-    period overlaps a stored one replaces it if its ``replaces_period_end`` names that
-    period, or with ``replace_overlapping``; otherwise it is refused.
-    """
+    ``utility`` limits the rows to that utility's (a staff member's upload). A row whose period
+    overlaps a stored one replaces it if its ``replaces_period_end`` names that period, or with
+    ``replace_overlapping``; otherwise it is refused."""
     result = ImportResult(dry_run=dry_run, max_errors=max_errors)
     rules, dates, report = utility_rules(utility), {}, Progress(progress, writing)
     with stage.importing(READINGS_LOCK, Reading, result, contract=True) as cursor:
@@ -220,8 +218,7 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
     _delete_replaced(cursor, result, replace_overlapping)
     replaced = result.replaced
     compared = [name for name in VALUES if name != "period_end"]
-    # SQLite has one writer: the insert may pass over the keys stored. On PostgreSQL a key
-    # another writer took meanwhile must fail the insert (see _merge).
+    # SQLite has one writer; on PostgreSQL a key taken meanwhile must fail the insert (_merge).
     new = (
         "WHERE true ON CONFLICT (customer_id, period_end) DO NOTHING"
         if connection.vendor == "sqlite"

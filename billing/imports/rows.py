@@ -161,9 +161,14 @@ def check_reading(reading: Reading, today: datetime.date) -> list[RowError]:
     problems = date_problems(start, end, read_on, r.max_days)
     if read_on > today:
         problems.append(("read_on", _("未来の日付です。")))
+    # Went round or replaced: at most what a register of the previous index's digits counts.
+    most = r.current_index + 10 ** len(str(r.previous_index)) - r.previous_index
     if r.current_index >= r.previous_index and r.usage_m3 != r.current_index - r.previous_index:
         diff = r.current_index - r.previous_index
         problems.append(("usage_m3", _("指針の差(%(diff)d)と一致しません。") % {"diff": diff}))
+    elif r.current_index < r.previous_index and r.usage_m3 > most:
+        message = _("指針が前回より小さい(メーター一巡・交換)ときの使用水量は%(most)dまでです。")
+        problems.append(("usage_m3", message % {"most": most}))
     if r.total != r.water_charge + r.sewer_charge:
         total = r.water_charge + r.sewer_charge
         message = _("水道料金と下水道使用料の合計(%(sum)d)と一致しません。") % {"sum": total}
@@ -184,6 +189,8 @@ def bad_reading_sql(vendor: str) -> str:
         f"({days} < 1 OR {days} > max_days OR {read_gap} > {READ_ON_DAYS} "
         "OR read_on > %(today)s "
         "OR (current_index >= previous_index AND usage_m3 <> current_index - previous_index) "
+        "OR (current_index < previous_index AND usage_m3 > current_index - previous_index + CAST("
+        "'1' || substr('0000000000', 1, length(CAST(previous_index AS text))) AS bigint)) "
         "OR total <> water_charge + sewer_charge OR tax > total)"
     )
 

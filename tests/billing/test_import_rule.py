@@ -49,9 +49,12 @@ def readings(draw, numbers: list[str]) -> dict[str, str]:
     days = draw(st.sampled_from([1, 30, 61, 69, 70, 90, 0, -1]))
     start = end - datetime.timedelta(days=days - 1)
     read_on = end + datetime.timedelta(days=draw(st.sampled_from([0, 0, 3, -7, 7, 8, -8, 20])))
-    previous = draw(st.integers(0, 5000))
+    # A register near its top (9990) may go round: at most 10000 - previous + current then.
+    previous = draw(st.one_of(st.integers(0, 5000), st.integers(9900, 9999)))
     current = draw(st.one_of(st.integers(previous, previous + 80), st.integers(0, previous)))
-    usage = current - previous if current >= previous else draw(st.integers(0, 90))
+    most = current + 10 ** len(str(previous)) - previous
+    rolled = st.one_of(st.integers(0, 90), st.sampled_from([most - 1, most, most + 1]))
+    usage = current - previous if current >= previous else draw(rolled)
     usage += draw(st.sampled_from([0, 0, 0, 1]))
     water, sewer = draw(st.integers(0, 20000)), draw(st.integers(0, 20000))
     total = water + sewer + draw(st.sampled_from([0, 0, 0, 1]))

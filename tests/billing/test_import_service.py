@@ -89,6 +89,21 @@ def test_rolled_over_meter_keeps_the_given_usage(utilities):
     assert (reading.previous_index, reading.current_index, reading.usage_m3) == (10030, 3, 38)
 
 
+def test_a_meter_below_its_previous_index_counts_at_most_round_its_register(utilities):
+    """9990 → 15 is 25 m³ if a 4-digit register went round (less if the meter was replaced):
+    26 is neither, and the line is refused by the rule the database applies to the file."""
+    load(import_customers, "customers_good.csv")
+    header = (FIXTURES / "readings_good.csv").read_text().splitlines()[0]
+    row = "kanazawa,10000000000001,2025-01-01,2025-01-31,2025-01-31,9990,15,{},2000,1500,318,3500"
+    refused = import_readings(io.BytesIO(f"{header}\n{row.format(26)}\n".encode()))
+    assert [str(error) for error in refused.errors] == [
+        "line 2: usage_m3: 指針が前回より小さい(メーター一巡・交換)ときの使用水量は25までです。"
+    ]
+    stored = import_readings(io.BytesIO(f"{header}\n{row.format(25)}\n".encode()))
+    assert stored.ok and stored.flagged_lines == [2]
+    assert MeterReading.objects.get(customer__number="10000000000001").usage_m3 == 25
+
+
 def test_a_bad_last_line_writes_nothing(utilities):
     load(import_customers, "customers_good.csv")
     result = load(import_readings, "readings_bad_last_line.csv")
