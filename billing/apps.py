@@ -6,6 +6,7 @@ class BillingConfig(AppConfig):
     verbose_name = "料金・使用量"
 
     def ready(self) -> None:
-        from . import pagecache
+        from . import notices, pagecache
 
         pagecache.connect_signals()
+        notices.connect_signals()

@@ -222,8 +222,13 @@ def lines_of(text: str) -> list[str]:
 class NoticeQuerySet(models.QuerySet):
     def current(self, utility, now) -> NoticeQuerySet:
         """Published and not yet expired notices of ``utility``, important and newest first."""
+        return self.not_ended(utility, now).filter(publish_at__lte=now)
+
+    def not_ended(self, utility, now) -> NoticeQuerySet:
+        """The notices of ``utility`` not ended at ``now``, published yet or not, in the same
+        order as ``current``: each is shown while ``Notice.is_published``."""
         return (
-            self.filter(utility=utility, publish_at__lte=now)
+            self.filter(utility=utility)
             .filter(models.Q(expire_at__isnull=True) | models.Q(expire_at__gt=now))
             .order_by("-important", "-publish_at", "-pk")
         )
@@ -323,8 +328,15 @@ class Notice(models.Model):
     def numbers(self) -> list[str]:
         return lines_of(self.customer_numbers) if self.audience == self.Audience.CUSTOMERS else []
 
-    def reaches(self, contracts: list[Customer]) -> bool:
-        """Tell whether a member holding ``contracts`` (of this utility) is in the audience."""
+    def is_published(self, now) -> bool:
+        """Past its 掲載開始日時 and not past its 掲載終了日時 (as ``current`` selects)."""
+        return self.publish_at <= now and (self.expire_at is None or self.expire_at > now)
+
+    def reaches(self, contracts) -> bool:
+        """Tell whether a member holding ``contracts`` (of this utility) is in the audience.
+
+        A contract here is anything with its ``number`` and ``address`` (a Customer, or the
+        cached ``billing.notices.Place``)."""
         if self.audience == self.Audience.AREAS:
             prefixes = tuple(self.prefixes)
             return any(c.address.startswith(prefixes) for c in contracts)

@@ -14,11 +14,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,6 +27,7 @@ from portal import normalize
 from portal.models import Utility
 from portal.outbox import enqueue_mail
 
+from . import pagecache
 from .models import Customer, Notice, NoticeRead, lines_of
 
 logger = logging.getLogger("billing.notices")
@@ -47,13 +49,88 @@ class Shown:
     unread: bool
 
 
-def for_member(member, utility: Utility, contracts: list[Customer] | None = None) -> list[Shown]:
-    """The notices ``member`` sees now, important and newest first, each with its 未読 mark."""
-    read = NoticeRead.objects.filter(notice=OuterRef("pk"), member=member)
-    notices = list(Notice.objects.current(utility, timezone.now()).annotate(was_read=Exists(read)))
-    if any(n.audience != Notice.Audience.ALL for n in notices) and contracts is None:
-        contracts = list(member.contracts.filter(utility=utility).only("number", "address"))
-    return [Shown(n, not n.was_read) for n in notices if n.reaches(contracts or [])]
+class Place(NamedTuple):
+    """What ``Notice.reaches`` reads of a contract: kept per member in the cache."""
+
+    number: str
+    address: str
+
+
+# Cached (billing/pagecache.py's generations), so that a dashboard served from the page cache
+# costs no query for its お知らせ (issue 17): per utility, its notices not yet ended, moved on
+# by every save or delete of one of them; per member, the notices read, moved on when one is
+# read; per member, the contracts' numbers and addresses, under the readings generation
+# (moved by every change of a contract or a link).
+_NOTICES = "billing.notices:{}"
+_NOTICES_GENERATION = "billing.notices_generation:{}"
+_READS = "billing.notice_reads:{}"
+_READS_GENERATION = "billing.notice_reads_generation:{}"
+_PLACES = "billing.notice_places:{}"
+# A member's generation unused for this long is dropped (its entries went an hour before).
+MEMBER_GENERATION_SECONDS = 24 * 60 * 60
+# Mailing moves these on a notice as it goes: nothing a member sees changes with them.
+_MAILING_FIELDS = frozenset({"mail_cursor", "mail_touched_at", "mailed_at"})
+
+
+def for_member(member, utility: Utility) -> list[Shown]:
+    """The notices ``member`` sees now, important and newest first, each with its 未読 mark.
+
+    Every notice of the utility not yet ended is cached with the time it was read (publish
+    and end times are compared with the clock here, so a notice whose publish time passes
+    shows at once, without any save); so are the member's reads and contracts: a warm cache
+    answers with no query at all.
+    """
+    now = timezone.now()
+    (notices_gen, notices), (reads_gen, reads), (places_gen, places) = pagecache.lookup_many(
+        [
+            (_NOTICES_GENERATION.format(utility.pk), _NOTICES.format(utility.pk), None),
+            (
+                _READS_GENERATION.format(member.pk),
+                _READS.format(member.pk),
+                MEMBER_GENERATION_SECONDS,
+            ),
+            (pagecache.GENERATION_KEY, _PLACES.format(member.pk), None),
+        ]
+    )
+    if notices is None or now < notices[0]:  # (a clock behind the one that built the entry)
+        notices = (now, list(Notice.objects.not_ended(utility, now)))
+        pagecache.store(_NOTICES.format(utility.pk), notices_gen, notices)
+    current = [n for n in notices[1] if n.is_published(now)]
+    if not current:
+        return []
+    if reads is None:
+        reads = frozenset(
+            NoticeRead.objects.filter(member=member, notice__utility=utility).values_list(
+                "notice_id", flat=True
+            )
+        )
+        pagecache.store(_READS.format(member.pk), reads_gen, reads)
+    if places is None and any(n.audience != Notice.Audience.ALL for n in current):
+        places = [
+            Place(*row)
+            for row in member.contracts.filter(utility=utility).values_list("number", "address")
+        ]
+        pagecache.store(_PLACES.format(member.pk), places_gen, places)
+    return [Shown(n, n.pk not in reads) for n in current if n.reaches(places or [])]
+
+
+def connect_signals() -> None:
+    """Move the notices' and reads' generations on whenever one is saved or deleted."""
+    from django.db.models.signals import post_delete, post_save
+
+    for signal in (post_save, post_delete):
+        signal.connect(_notice_changed, sender=Notice, dispatch_uid="notices.Notice")
+        signal.connect(_read_changed, sender=NoticeRead, dispatch_uid="notices.NoticeRead")
+
+
+def _notice_changed(sender, instance: Notice, update_fields=None, **kwargs) -> None:
+    if update_fields and _MAILING_FIELDS.issuperset(update_fields):
+        return
+    pagecache.move_on(_NOTICES_GENERATION.format(instance.utility_id))
+
+
+def _read_changed(sender, instance: NoticeRead, **kwargs) -> None:
+    pagecache.move_on(_READS_GENERATION.format(instance.member_id), MEMBER_GENERATION_SECONDS)
 
 
 def public(utility: Utility) -> list[Notice]:

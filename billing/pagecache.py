@@ -61,8 +61,7 @@ def usage_data_changed() -> None:
     between from the rows as they were before the commit is stored under a number that is
     never asked for again.
     """
-    _next_generation()
-    transaction.on_commit(_next_generation)
+    move_on(GENERATION_KEY)
 
 
 def connect_signals() -> None:
@@ -85,13 +84,23 @@ def model_changed(sender, **kwargs) -> None:
     usage_data_changed()
 
 
-def _next_generation() -> None:
+def move_on(generation_key: str, seconds: int | None = None) -> None:
+    """Make every entry stored under ``generation_key`` stale, now and again at commit.
+
+    The same two steps as ``usage_data_changed``, for any generation (the notices use one per
+    utility and one per member; ``seconds`` is how long an unused one is kept, None: always).
+    """
+    _next_generation(generation_key, seconds)
+    transaction.on_commit(lambda: _next_generation(generation_key, seconds))
+
+
+def _next_generation(generation_key: str = GENERATION_KEY, seconds: int | None = None) -> None:
     try:
-        cache.incr(GENERATION_KEY)
+        cache.incr(generation_key)
     except ValueError:  # not in the cache (first use, evicted): a number never used before
-        cache.set(GENERATION_KEY, time.time_ns(), timeout=None)
+        cache.set(generation_key, time.time_ns(), timeout=seconds)
     except Exception:  # noqa: BLE001 - the cache is down: nothing is served from it either
-        logger.warning("could not move the readings generation on", exc_info=True)
+        logger.warning("could not move the generation %s on", generation_key, exc_info=True)
 
 
 def page(
@@ -113,8 +122,8 @@ def page(
     if entry is None:
         response, contract = build({"csrf_token": CSRF_PLACEHOLDER})
         body = response.content
-        if response.status_code == 200 and generation is not None:
-            _store(key, generation, (body, contract))
+        if response.status_code == 200:
+            store(key, generation, (body, contract))
     else:
         (body, contract), response = entry, HttpResponse(content_type="text/html; charset=utf-8")
     response.content = body.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
@@ -131,31 +140,45 @@ def download(
     generation, entry = _lookup(key)
     if entry is None:
         entry = build()
-        if generation is not None:
-            _store(key, generation, entry)
+        store(key, generation, entry)
     return entry
 
 
 def _lookup(key: str) -> tuple[int | None, tuple | None]:
-    """Return the current generation and the entry if it was stored under it.
+    """Return the current readings generation and the entry if it was stored under it."""
+    return lookup_many([(GENERATION_KEY, key, None)])[0]
 
-    One round trip to the cache: the generation is stored with the entry, not in the key.
-    (None, None) when the cache does not answer: the page is built and not stored.
+
+def lookup_many(
+    wanted: list[tuple[str, str, int | None]],
+) -> list[tuple[int | None, object | None]]:
+    """For each (generation key, key, generation's lifetime): the current generation, and the
+    entry stored under ``key`` if it was stored under that generation (else None).
+
+    One round trip to the cache for all of them: a generation is stored with its entries, not
+    in their keys. (None, None) each when the cache does not answer: build, and store nothing.
     """
     try:
-        found = cache.get_many([GENERATION_KEY, key])
-        generation = found.get(GENERATION_KEY)
-        if generation is None:
-            cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
-            return cache.get(GENERATION_KEY), None
+        found = cache.get_many([k for pair in wanted for k in pair[:2]])
+        for generation_key, _, seconds in wanted:
+            if found.get(generation_key) is None:
+                cache.add(generation_key, time.time_ns(), timeout=seconds)
+                found[generation_key] = cache.get(generation_key)
     except Exception:  # noqa: BLE001 - a cache that does not answer: build the page
         logger.warning("page cache unavailable", exc_info=True)
-        return None, None
-    stored_generation, entry = found.get(key, (None, None))
-    return generation, entry if stored_generation == generation else None
+        return [(None, None)] * len(wanted)
+    result = []
+    for generation_key, key, _ in wanted:
+        generation = found[generation_key]
+        stored_generation, entry = found.get(key, (None, None))
+        result.append((generation, entry if stored_generation == generation else None))
+    return result
 
 
-def _store(key: str, generation: int, entry: tuple) -> None:
+def store(key: str, generation: int | None, entry: object) -> None:
+    """Keep ``entry`` under ``key`` with the generation ``lookup_many`` gave before it was built."""
+    if generation is None:
+        return
     try:
         cache.set(key, (generation, entry), PAGE_SECONDS)
     except Exception:  # noqa: BLE001

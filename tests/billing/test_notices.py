@@ -164,6 +164,60 @@ def test_a_member_never_sees_a_notice_aimed_elsewhere_or_of_another_utility(
     assert not NoticeRead.objects.filter(notice__in=elsewhere).exists()
 
 
+def test_the_cached_dashboard_follows_the_clock_without_any_save(frozen, logged_in_client, utility):
+    # Notices are cached per utility (billing/notices.py): publish and end times are read
+    # against the clock as each page is served, not when the entry was built.
+    make_notice(utility, title="5分後から掲載", publish_at=NOW + datetime.timedelta(minutes=5))
+    make_notice(utility, title="5分後まで掲載", expire_at=NOW + datetime.timedelta(minutes=5))
+    response = dashboard(logged_in_client, utility)
+    assertNotContains(response, "5分後から掲載")
+    assertContains(response, "5分後まで掲載")
+    frozen.move_to(NOW + datetime.timedelta(minutes=5, seconds=1))
+    response = dashboard(logged_in_client, utility)
+    assertContains(response, "5分後から掲載")
+    assertNotContains(response, "5分後まで掲載")
+    assertNotContains(notice_list(logged_in_client, utility), "5分後まで掲載")
+
+
+def test_an_edited_or_deleted_notice_shows_so_on_the_cached_dashboard(
+    frozen, logged_in_client, utility
+):
+    notice = make_notice(utility, title="古い件名")
+    assertContains(dashboard(logged_in_client, utility), "古い件名")
+    notice.title = "新しい件名"
+    notice.save()
+    response = dashboard(logged_in_client, utility)
+    assertContains(response, "新しい件名")
+    assertNotContains(response, "古い件名")
+    notice.delete()
+    assertNotContains(dashboard(logged_in_client, utility), "新しい件名")
+
+
+def test_a_member_given_a_contract_in_a_notices_area_sees_it_at_once(frozen, client, utility):
+    member = MemberFactory(utility=utility)
+    ContractLinkFactory(member=member, customer__address="見本市本町1丁目1-1")
+    make_notice(
+        utility, title="港町の断水", audience=Notice.Audience.AREAS, area_prefixes="見本市港町"
+    )
+    client.force_login(member)
+    assertNotContains(dashboard(client, utility), "港町の断水")
+    ContractLinkFactory(member=member, customer__address="見本市港町2丁目3")
+    assertContains(dashboard(client, utility), "港町の断水")
+
+
+def test_a_notice_read_by_one_member_stays_unread_for_another(frozen, client, utility):
+    first, second = MemberFactory(utility=utility), MemberFactory(utility=utility)
+    notice = make_notice(utility, title="全域のお知らせ")
+    for member in (first, second):
+        client.force_login(member)
+        assertContains(dashboard(client, utility), "(未読 1件)")
+    client.force_login(first)
+    open_notice(client, notice)
+    assertNotContains(dashboard(client, utility), "未読")
+    client.force_login(second)
+    assertContains(dashboard(client, utility), "(未読 1件)")
+
+
 def test_script_in_a_body_is_shown_as_text_with_its_line_breaks(frozen, logged_in_client, utility):
     notice = make_notice(
         utility,

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from billing.models import Notice, NoticeRead
 from tests.factories import ContractLinkFactory, MemberFactory, MeterReadingFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def member_with_history(utility, periods: int):
     member = MemberFactory(utility=utility)
-    contract = ContractLinkFactory(member=member).customer
+    contract = ContractLinkFactory(member=member, customer__address="見本市本町1丁目1-1").customer
     second = ContractLinkFactory(member=member).customer  # the contract switcher shows
     end = datetime.date(2026, 11, 25)
     for n in range(periods):
@@ -59,10 +60,58 @@ def count_queries(client, url: str) -> int:
     return len(queries)
 
 
-def test_each_page_costs_the_same_queries_for_12_and_120_periods(client, utility):
+def add_notices(utility, member, contract) -> None:
+    """お知らせ of every audience, one of them already read: the dashboard shows them all."""
+    published = datetime.datetime(2026, 1, 5, tzinfo=datetime.UTC)
+    everyone = Notice.objects.create(
+        utility=utility, title="全域", body="本文", publish_at=published
+    )
+    Notice.objects.create(
+        utility=utility,
+        title="本町の工事",
+        body="本文",
+        publish_at=published,
+        audience=Notice.Audience.AREAS,
+        area_prefixes="見本市本町",
+    )
+    Notice.objects.create(
+        utility=utility,
+        title="番号あて",
+        body="本文",
+        publish_at=published,
+        important=True,
+        audience=Notice.Audience.CUSTOMERS,
+        customer_numbers=contract.number,
+    )
+    NoticeRead.objects.create(notice=everyone, member=member)
+
+
+@pytest.mark.parametrize("with_notices", [False, True], ids=["no notices", "notices"])
+def test_each_page_costs_the_same_queries_for_12_and_120_periods(client, utility, with_notices):
     counts = {}
     for periods in (12, 120):
         member, contract, end = member_with_history(utility, periods)
+        if with_notices:
+            add_notices(utility, member, contract)
         client.force_login(member)
         counts[periods] = [count_queries(client, url) for url in pages(utility, contract, end)]
     assert counts[12] == counts[120], counts
+
+
+def test_a_dashboard_served_again_costs_no_query_for_its_notices(client, utility):
+    # Issue 17: since お知らせ came, the cached dashboard read the notices and the member's
+    # contracts on every visit (two queries more than the page without them).
+    member, contract, end = member_with_history(utility, 12)
+    client.force_login(member)
+    url = reverse("billing:dashboard", args=[utility.slug])
+    client.get(url)  # the contract is chosen: the next visits are the same cached page
+    without = count_queries(client, url)
+    add_notices(utility, member, contract)
+    with_notices = count_queries(client, url)
+    response = client.get(url)
+    for title in ("全域", "本町の工事", "番号あて", "(未読 2件)"):
+        assert title in response.content.decode()
+    assert with_notices == without
+    # No more than a signed-in page showing nothing of the database: the session and member.
+    trivial = reverse("accounts:profile_email_sent", args=[utility.slug])
+    assert with_notices == count_queries(client, trivial)
