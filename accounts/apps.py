@@ -15,6 +15,7 @@ class AccountsConfig(AppConfig):
         from .models import ContractLink
 
         audit.connect_axes()
+        backends.connect_member_cache()
         # A link given or taken away changes which usage pages a member may see: the cached
         # ones are dropped at once (billing/pagecache.py; billing never imports accounts).
         for signal in (post_save, post_delete):

@@ -19,6 +19,7 @@ from django.db.models import Case, Value, When
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from billing import pagecache
 from portal import normalize
 from portal.models import Utility
 
@@ -78,8 +79,52 @@ class MemberBackend(ModelBackend):
         return member if member.check_password(password) else None
 
     def get_user(self, user_id: int) -> Member | None:  # type: ignore[override]
-        member = member_with_utility(user_id)
+        member = signed_in_member(user_id)
         return member if member is not None and member.is_active else None
+
+
+# A resident's row and its utility's, kept in the shared cache between their requests
+# (issue 17: the query, and the connection check before it, were most of a signed-in page
+# that shows nothing of the database). Stale as soon as either row is saved or deleted
+# (generations moved at once and again at commit, billing.pagecache.move_on): a member
+# withdrawn, rejected or given a new password in the admin or by a service loses the old
+# session's access on the next request. A change written around the ORM's save (a queryset
+# update, SQL) is seen within MEMBER_SECONDS.
+MEMBER_KEY = "accounts.member:{}"
+MEMBER_GENERATION = "accounts.member_generation:{}"
+UTILITIES_GENERATION = "accounts.utilities_generation"
+MEMBER_SECONDS = 60
+# A generation unused for this long is dropped (its entry went long before).
+MEMBER_GENERATION_SECONDS = 24 * 60 * 60
+
+
+def signed_in_member(member_id: int) -> Member | None:
+    """Return ``member_with_utility(member_id)``, from the cache for a resident."""
+    generations = (MEMBER_GENERATION.format(member_id), UTILITIES_GENERATION)
+    key = MEMBER_KEY.format(member_id)
+    [(generation, member)] = pagecache.lookup_many([(generations, key, MEMBER_GENERATION_SECONDS)])
+    if member is None:
+        member = member_with_utility(member_id)
+        if member is not None and member.is_resident:  # staff are read afresh each time
+            pagecache.store(key, generation, member, MEMBER_SECONDS)
+    return member
+
+
+def connect_member_cache() -> None:
+    """Make a cached member stale when its row or any utility's is saved or deleted."""
+    from django.db.models.signals import post_delete, post_save
+
+    for signal in (post_save, post_delete):
+        signal.connect(_member_changed, sender=Member, dispatch_uid="backends.member_changed")
+        signal.connect(_utility_changed, sender=Utility, dispatch_uid="backends.utility_changed")
+
+
+def _member_changed(sender, instance: Member, **kwargs) -> None:
+    pagecache.move_on(MEMBER_GENERATION.format(instance.pk), MEMBER_GENERATION_SECONDS)
+
+
+def _utility_changed(sender, **kwargs) -> None:
+    pagecache.move_on(UTILITIES_GENERATION)
 
 
 def member_with_utility(member_id: int) -> Member | None:

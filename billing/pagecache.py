@@ -150,37 +150,46 @@ def _lookup(key: str) -> tuple[int | None, tuple | None]:
 
 
 def lookup_many(
-    wanted: list[tuple[str, str, int | None]],
-) -> list[tuple[int | None, object | None]]:
+    wanted: list[tuple[str | tuple[str, ...], str, int | None]],
+) -> list[tuple[object | None, object | None]]:
     """For each (generation key, key, generation's lifetime): the current generation, and the
     entry stored under ``key`` if it was stored under that generation (else None).
 
     One round trip to the cache for all of them: a generation is stored with its entries, not
-    in their keys. (None, None) each when the cache does not answer: build, and store nothing.
+    in their keys. A tuple of generation keys makes an entry stale when any of them moves on
+    (its generation is the tuple of their numbers). (None, None) each when the cache does not
+    answer: build, and store nothing.
     """
+    wanted = [(_as_tuple(generations), key, seconds) for generations, key, seconds in wanted]
     try:
-        found = cache.get_many([k for pair in wanted for k in pair[:2]])
-        for generation_key, _, seconds in wanted:
-            if found.get(generation_key) is None:
-                cache.add(generation_key, time.time_ns(), timeout=seconds)
-                found[generation_key] = cache.get(generation_key)
+        found = cache.get_many([k for generations, key, _ in wanted for k in (*generations, key)])
+        for generations, _, seconds in wanted:
+            for generation_key in generations:
+                if found.get(generation_key) is None:
+                    cache.add(generation_key, time.time_ns(), timeout=seconds)
+                    found[generation_key] = cache.get(generation_key)
     except Exception:  # noqa: BLE001 - a cache that does not answer: build the page
         logger.warning("page cache unavailable", exc_info=True)
         return [(None, None)] * len(wanted)
     result = []
-    for generation_key, key, _ in wanted:
-        generation = found[generation_key]
+    for generations, key, _ in wanted:
+        numbers = tuple(found[generation_key] for generation_key in generations)
+        generation = numbers[0] if len(numbers) == 1 else numbers
         stored_generation, entry = found.get(key, (None, None))
         result.append((generation, entry if stored_generation == generation else None))
     return result
 
 
-def store(key: str, generation: int | None, entry: object) -> None:
+def _as_tuple(generations: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (generations,) if isinstance(generations, str) else generations
+
+
+def store(key: str, generation: object | None, entry: object, seconds: int = PAGE_SECONDS) -> None:
     """Keep ``entry`` under ``key`` with the generation ``lookup_many`` gave before it was built."""
     if generation is None:
         return
     try:
-        cache.set(key, (generation, entry), PAGE_SECONDS)
+        cache.set(key, (generation, entry), seconds)
     except Exception:  # noqa: BLE001
         logger.warning("page cache unavailable", exc_info=True)
 

@@ -7,14 +7,17 @@ tests hold that shortcut to what ``select_related("utility")`` returns.
 from __future__ import annotations
 
 import datetime
+from http import HTTPStatus
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.backends import MemberBackend
+from accounts.backends import MEMBER_SECONDS, MemberBackend
 from accounts.models import Member
 from tests.factories import MemberFactory, StaffFactory
 
@@ -55,9 +58,79 @@ def test_unknown_and_inactive_members_are_nobody(utility):
     assert MemberBackend().get_user(withdrawn.pk + 1000) is None
 
 
-def test_a_withdrawn_member_is_signed_out_on_the_next_page(logged_in_client, user, utility):
+def withdraw_in_the_admin(member) -> None:
+    """What staff do: the member's admin page, 状態 set to 退会, 保存."""
+    staff = StaffFactory(utility=member.utility)
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="accounts", codename__in=["view_member", "change_member"]
+        )
+    )
+    admin = Client()
+    admin.force_login(staff)
+    change_url = reverse("admin:accounts_member_change", args=[member.pk])
+    form = admin.get(change_url).context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields if name != "groups"}
+    data.update(
+        {
+            "status": Member.Status.WITHDRAWN,
+            "contract_links-TOTAL_FORMS": "0",
+            "contract_links-INITIAL_FORMS": "0",
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "0",
+        }
+    )
+    saved = admin.post(change_url, data)
+    assert saved.status_code == HTTPStatus.FOUND, saved.context["adminform"].form.errors
+
+
+def test_a_member_withdrawn_in_the_admin_is_signed_out_on_the_next_page(
+    logged_in_client, user, utility
+):
+    # The member is kept in the cache between requests (accounts.backends.signed_in_member):
+    # the admin's save makes it stale at once.
     url = reverse("billing:dashboard", args=[utility.slug])
-    assert logged_in_client.get(url).status_code == 200
-    Member.objects.filter(pk=user.pk).update(status=Member.Status.WITHDRAWN)
+    assert logged_in_client.get(url).status_code == HTTPStatus.OK
+    assert logged_in_client.get(url).status_code == HTTPStatus.OK  # the member from the cache
+    withdraw_in_the_admin(user)
     response = logged_in_client.get(url)
-    assert response.status_code == 302
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("accounts:login", args=[utility.slug]))
+
+
+def test_a_member_saved_anywhere_is_read_afresh_on_the_next_page(logged_in_client, user, utility):
+    url = reverse("billing:dashboard", args=[utility.slug])
+    assert logged_in_client.get(url).status_code == HTTPStatus.OK
+    user.status = Member.Status.REJECTED
+    user.save()
+    assert logged_in_client.get(url).status_code == HTTPStatus.FOUND
+
+
+def test_a_utility_closed_in_the_admin_closes_the_next_page(logged_in_client, user, utility):
+    url = reverse("billing:dashboard", args=[utility.slug])
+    assert logged_in_client.get(url).status_code == HTTPStatus.OK
+    now = timezone.localtime()
+    utility.opens_at = (now + datetime.timedelta(hours=1)).time()
+    utility.closes_at = (now + datetime.timedelta(hours=2)).time()
+    utility.save()
+    assert logged_in_client.get(url).status_code == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def test_a_member_changed_around_save_is_read_again_within_a_minute(
+    logged_in_client, user, utility, time_machine
+):
+    # A queryset update (or SQL) sends no signal: the cached member lasts MEMBER_SECONDS.
+    time_machine.move_to(timezone.now(), tick=False)
+    url = reverse("billing:dashboard", args=[utility.slug])
+    assert logged_in_client.get(url).status_code == HTTPStatus.OK
+    Member.objects.filter(pk=user.pk).update(status=Member.Status.WITHDRAWN)
+    time_machine.shift(MEMBER_SECONDS + 1)
+    assert logged_in_client.get(url).status_code == HTTPStatus.FOUND
+
+
+def test_staff_are_read_from_the_database_each_time(utility):
+    staff = StaffFactory(utility=utility)
+    MemberBackend().get_user(staff.pk)
+    with CaptureQueriesContext(connection) as queries:
+        MemberBackend().get_user(staff.pk)
+    assert len(queries) == 1
