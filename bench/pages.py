@@ -7,8 +7,8 @@
 
 It (re)creates its own database (``bench_pages``, or ``--database``), fills it with COPY through psycopg 3, serves
 the portal with production settings (DEBUG off) on gunicorn with 2 workers on 127.0.0.1, logs a
-member in over HTTP, then runs wrk (16 connections) on /healthz and on the dashboard, history
-and CSV pages with the member's session cookie. Sessions and the cache use Redis on
+member in over HTTP, then runs wrk (16 connections) on /healthz and on the dashboard (with
+three お知らせ, one of each audience), history and CSV pages with the member's session cookie. Sessions and the cache use Redis on
 127.0.0.1:6379 when it answers, as in production. The usage pages are measured as a resident
 sees them again (from the page cache, billing/pagecache.py) and as they are built the first
 time. It prints requests/s, p50 and p99 latency, each page's requests/s as a share of
@@ -314,7 +314,28 @@ def _prepare_member() -> list[str]:
         ContractLink.objects.get_or_create(
             member=member, customer=Customer.objects.get(utility=utility, number=number)
         )
+    _prepare_notices(utility, numbers[0])
     return numbers
+
+
+def _prepare_notices(utility, number: str) -> None:
+    """お知らせ as a utility has them: one for everyone, one for an area, one for a number.
+
+    The dashboard shows them with their 未読 marks (issue 17: they once cost two queries a page).
+    """
+    from billing.models import Notice
+
+    published = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    for title, fields in (
+        ("断水のお知らせ", {"important": True}),
+        ("本町の工事", {"audience": Notice.Audience.AREAS, "area_prefixes": "見本市本町"}),
+        ("料金のお知らせ", {"audience": Notice.Audience.CUSTOMERS, "customer_numbers": number}),
+    ):
+        Notice.objects.update_or_create(
+            utility=utility,
+            title=title,
+            defaults={"body": "ベンチマーク用", "publish_at": published, **fields},
+        )
 
 
 def _free_port() -> int:

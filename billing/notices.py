@@ -72,26 +72,28 @@ MEMBER_GENERATION_SECONDS = 24 * 60 * 60
 _MAILING_FIELDS = frozenset({"mail_cursor", "mail_touched_at", "mailed_at"})
 
 
-def for_member(member, utility: Utility) -> list[Shown]:
+def cache_entries(member, utility: Utility) -> list[tuple]:
+    """What ``for_member`` reads from the cache, for ``pagecache.lookup_many``."""
+    return [
+        (_NOTICES_GENERATION.format(utility.pk), _NOTICES.format(utility.pk), None),
+        (_READS_GENERATION.format(member.pk), _READS.format(member.pk), MEMBER_GENERATION_SECONDS),
+        (pagecache.GENERATION_KEY, _PLACES.format(member.pk), None),
+    ]
+
+
+def for_member(member, utility: Utility, found: list | None = None) -> list[Shown]:
     """The notices ``member`` sees now, important and newest first, each with its 未読 mark.
 
     Every notice of the utility not yet ended is cached with the time it was read (publish
     and end times are compared with the clock here, so a notice whose publish time passes
     shows at once, without any save); so are the member's reads and contracts: a warm cache
-    answers with no query at all.
+    answers with no query at all. ``found``: ``lookup_many(cache_entries(...))`` when the
+    caller already fetched them (with its own entries, in one round trip).
     """
     now = timezone.now()
-    (notices_gen, notices), (reads_gen, reads), (places_gen, places) = pagecache.lookup_many(
-        [
-            (_NOTICES_GENERATION.format(utility.pk), _NOTICES.format(utility.pk), None),
-            (
-                _READS_GENERATION.format(member.pk),
-                _READS.format(member.pk),
-                MEMBER_GENERATION_SECONDS,
-            ),
-            (pagecache.GENERATION_KEY, _PLACES.format(member.pk), None),
-        ]
-    )
+    if found is None:
+        found = pagecache.lookup_many(cache_entries(member, utility))
+    (notices_gen, notices), (reads_gen, reads), (places_gen, places) = found
     if notices is None or now < notices[0]:  # (a clock behind the one that built the entry)
         notices = (now, list(Notice.objects.not_ended(utility, now)))
         pagecache.store(_NOTICES.format(utility.pk), notices_gen, notices)

@@ -107,18 +107,21 @@ def page(
     request: HttpRequest,
     name: str,
     build: Callable[[dict], tuple[HttpResponse, int | None]],
-) -> tuple[HttpResponse, int | None]:
-    """Return the page ``build(extra_context)`` makes and the contract it shows, cached.
+    also: list[tuple[str | tuple[str, ...], str, int | None]] | None = None,
+) -> tuple[HttpResponse, int | None, list]:
+    """Return the page ``build(extra_context)`` makes, the contract it shows, and
+    ``lookup_many(also)``; the page cached, and looked up in the same round trip as ``also``.
 
     ``build`` reads the member's contracts, chooses the one to show (a 404 for a number not the
     member's) and renders with ``extra_context`` in the template's context (it carries the CSRF
     placeholder while a page is rendered for the cache). It runs only when the page is not in
     the cache under the current generation.
     """
+    also = also or []
     if not _cacheable(request):
-        return build({})
+        return (*build({}), lookup_many(also) if also else [])
     key = _key(request, name)
-    generation, entry = _lookup(key)
+    (generation, entry), *found = lookup_many([(GENERATION_KEY, key, None), *also])
     if entry is None:
         response, contract = build({"csrf_token": CSRF_PLACEHOLDER})
         body = response.content
@@ -127,7 +130,7 @@ def page(
     else:
         (body, contract), response = entry, HttpResponse(content_type="text/html; charset=utf-8")
     response.content = body.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
-    return response, contract
+    return response, contract, found
 
 
 def download(

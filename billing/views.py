@@ -141,16 +141,20 @@ def _remember(request: HttpRequest, contract_pk: int | None) -> None:
 def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
     # Without a number the page shows the contract last chosen (kept in the session).
     chosen = request.session.get(SELECTED_CONTRACT_SESSION_KEY) if number is None else None
-    response, contract_pk = pagecache.page(
-        request, f"dashboard:{chosen}", lambda extra: _dashboard(request, number, extra)
+    # The お知らせ's cache entries come in the same round trip as the page's.
+    response, contract_pk, found = pagecache.page(
+        request,
+        f"dashboard:{chosen}",
+        lambda extra: _dashboard(request, number, extra),
+        also=notices.cache_entries(request.user, request.utility),
     )
     _remember(request, contract_pk)
-    _put_notices(request, response)
+    _put_notices(request, response, found)
     return response
 
 
-def _put_notices(request: HttpRequest, response: HttpResponse) -> None:
-    shown = notices.for_member(request.user, request.utility)
+def _put_notices(request: HttpRequest, response: HttpResponse, found: list) -> None:
+    shown = notices.for_member(request.user, request.utility, found)
     context = {
         "shown": shown[: notices.DASHBOARD_NOTICES],
         "unread": sum(1 for s in shown if s.unread),
@@ -212,7 +216,7 @@ def _period_url(utility: Utility, contract: Customer) -> Callable[[datetime.date
 @never_cache
 @require_GET
 def history(request: HttpRequest, number: str) -> HttpResponse:
-    response, contract_pk = pagecache.page(
+    response, contract_pk, _ = pagecache.page(
         request, "history", lambda extra: _history(request, number, extra)
     )
     _remember(request, contract_pk)
