@@ -12,6 +12,7 @@ import csv
 import datetime
 import functools
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -21,7 +22,9 @@ from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -31,7 +34,7 @@ from portal.models import Utility
 from . import charts, notices, pagecache, usage, watch, web_slip
 from .forms import WatchForm, WebSlipForm
 from .imports import READING_COLUMNS
-from .models import Customer, MeterReading, MeterReadingQuerySet, Watch
+from .models import Customer, MeterReading, MeterReadingQuerySet, Notice, Watch
 from .tariff import TAX_RATE_PERCENT
 from .templatetags.billing_format import jmonth
 
@@ -155,13 +158,65 @@ def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
 
 def _put_notices(request: HttpRequest, response: HttpResponse, found: list) -> None:
     shown = notices.for_member(request.user, request.utility, found)
+    items = tuple(
+        (
+            _NoticeItem(
+                s.notice.pk,
+                s.notice.title,
+                s.notice.important,
+                s.notice.category,
+                s.notice.publish_at,
+            ),
+            s.unread,
+        )
+        for s in shown[: notices.DASHBOARD_NOTICES]
+    )
+    fragment = _notices_fragment(
+        request.utility.slug,
+        items,
+        sum(1 for s in shown if s.unread),
+        get_language(),
+        timezone.get_current_timezone_name(),
+        get_script_prefix(),
+    )
+    response.content = response.content.replace(NOTICES_PLACEHOLDER, fragment)
+
+
+class _NoticeItem(NamedTuple):
+    """What the dashboard shows of a notice: every field is in the rendered fragment's key."""
+
+    pk: int
+    title: str
+    important: bool
+    category: str
+    publish_at: datetime.datetime
+
+    def get_category_display(self) -> str:
+        return Notice.Category(self.category).label
+
+
+@functools.lru_cache(maxsize=1024)
+def _notices_fragment(
+    slug: str,
+    items: tuple[tuple[_NoticeItem, bool], ...],
+    unread: int,
+    language: str | None,
+    time_zone: str,
+    script_prefix: str,
+) -> bytes:
+    """The dashboard's お知らせ, rendered once per process for each set of values it shows.
+
+    Rendering it was half of a dashboard served from the page cache (issue 17's profile).
+    Rendered from a context holding only the key (as portal/templatetags/site_parts.py does),
+    so a notice saved with a new title or date is a new key, with nothing to invalidate; the
+    language, time zone and script prefix are the active ones.
+    """
     context = {
-        "shown": shown[: notices.DASHBOARD_NOTICES],
-        "unread": sum(1 for s in shown if s.unread),
-        "utility": request.utility,
+        "shown": [notices.Shown(item, unread_mark) for item, unread_mark in items],
+        "unread": unread,
+        "utility": {"slug": slug},
     }
-    fragment = render_to_string("billing/_dashboard_notices.html", context)
-    response.content = response.content.replace(NOTICES_PLACEHOLDER, fragment.encode())
+    return render_to_string("billing/_dashboard_notices.html", context).encode()
 
 
 def _dashboard(

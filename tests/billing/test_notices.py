@@ -185,9 +185,11 @@ def test_an_edited_or_deleted_notice_shows_so_on_the_cached_dashboard(
     notice = make_notice(utility, title="古い件名")
     assertContains(dashboard(logged_in_client, utility), "古い件名")
     notice.title = "新しい件名"
+    notice.category = Notice.Category.WORKS
     notice.save()
     response = dashboard(logged_in_client, utility)
     assertContains(response, "新しい件名")
+    assertContains(response, '<span class="tag">工事</span>', html=True)
     assertNotContains(response, "古い件名")
     notice.delete()
     assertNotContains(dashboard(logged_in_client, utility), "新しい件名")
