@@ -22,6 +22,8 @@ built under:
 A page is only ever built after the member's contracts were read and the number checked (a
 number not linked to the member is a 404, never stored), and any change of a link drops every
 page, so a page served from the cache is one the member may see now.
+Only with a shared cache (``PORTAL_PAGE_CACHE``, on when ``CACHE_URL`` is set): in each
+process's own memory a change made in one process would leave the others' entries standing.
 If the cache cannot be reached, pages are built as before and the failure is logged. (If it
 could not be reached just when a change moved the generation on, its pages may be served
 until they expire, an hour at most: PAGE_SECONDS.)
@@ -35,6 +37,7 @@ import re
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
@@ -164,6 +167,8 @@ def lookup_many(
     answer: build, and store nothing.
     """
     wanted = [(_as_tuple(generations), key, seconds) for generations, key, seconds in wanted]
+    if not settings.PORTAL_PAGE_CACHE:  # a cache of each process's own: nothing kept in it
+        return [(None, None)] * len(wanted)
     try:
         found = cache.get_many([k for generations, key, _ in wanted for k in (*generations, key)])
         for generations, _, seconds in wanted:

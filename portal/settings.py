@@ -105,6 +105,9 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # the database alone holds them. Either way no worker keeps state of its own.
 PORTAL_SHARED_CACHE = "CACHE_URL" in env.ENVIRON
 SESSION_ENGINE = "portal.sessions" if PORTAL_SHARED_CACHE else "django.contrib.sessions.backends.db"
+# Usage pages, お知らせ and the signed-in member kept between requests (billing/pagecache.py):
+# only in a shared cache, where a change made by one process is seen by all.
+PORTAL_PAGE_CACHE = env.bool("PORTAL_PAGE_CACHE", default=PORTAL_SHARED_CACHE)
 
 AUTH_USER_MODEL = "accounts.Member"
 AUTHENTICATION_BACKENDS = [

@@ -134,3 +134,21 @@ def test_staff_are_read_from_the_database_each_time(utility):
     with CaptureQueriesContext(connection) as queries:
         MemberBackend().get_user(staff.pk)
     assert len(queries) == 1
+
+
+def test_without_a_shared_cache_the_member_is_read_every_time(utility, settings):
+    # Each process's own memory would keep a member withdrawn in another process (README).
+    settings.PORTAL_PAGE_CACHE = False
+    member = MemberFactory(utility=utility)
+    MemberBackend().get_user(member.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert MemberBackend().get_user(member.pk) == member
+    assert len(queries) == 1
+
+
+def test_with_a_shared_cache_the_member_is_read_once(utility):
+    member = MemberFactory(utility=utility)
+    MemberBackend().get_user(member.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert MemberBackend().get_user(member.pk) == member
+    assert len(queries) == 0
