@@ -102,8 +102,8 @@ def _next_generation(generation_key: str = GENERATION_KEY, seconds: int | None =
         cache.incr(generation_key)
     except ValueError:  # not in the cache (first use, evicted): a number never used before
         cache.set(generation_key, time.time_ns(), timeout=seconds)
-    except Exception:  # noqa: BLE001 - the cache is down: nothing is served from it either
-        logger.warning("could not move the generation %s on", generation_key, exc_info=True)
+    except Exception as error:  # noqa: BLE001 - the cache is down: nothing is served from it either
+        logger.warning("could not move the generation %s on: %r", generation_key, error)
 
 
 def page(
@@ -176,8 +176,10 @@ def lookup_many(
                 if found.get(generation_key) is None:
                     cache.add(generation_key, time.time_ns(), timeout=seconds)
                     found[generation_key] = cache.get(generation_key)
-    except Exception:  # noqa: BLE001 - a cache that does not answer: build the page
-        logger.warning("page cache unavailable", exc_info=True)
+    except Exception as error:  # noqa: BLE001 - a cache that does not answer: build the page
+        # One line, no traceback: with Redis down every request comes here (and a server's
+        # stderr is no place for a traceback a request).
+        logger.warning("page cache unavailable: %r", error)
         return [(None, None)] * len(wanted)
     result = []
     for generations, key, _ in wanted:
@@ -198,8 +200,8 @@ def store(key: str, generation: object | None, entry: object, seconds: int = PAG
         return
     try:
         cache.set(key, (generation, entry), seconds)
-    except Exception:  # noqa: BLE001
-        logger.warning("page cache unavailable", exc_info=True)
+    except Exception as error:  # noqa: BLE001
+        logger.warning("page cache unavailable: %r", error)
 
 
 def _cacheable(request: HttpRequest) -> bool:
