@@ -4,18 +4,22 @@ After a real import (the admin's job and ``manage.py import_readings``, not a dr
 held), ``start`` queues ``billing.tasks.mail_bill_ready`` for each utility concerned. Each run
 of ``mail_batch`` takes the next ``PORTAL_BILL_MAIL_BATCH`` readings still to announce:
 
+- whose total differs from ``mailed_total``, the total last announced (empty: never), and
 - the newest period of its contract, read within ``PORTAL_BILL_MAIL_RECENT_DAYS`` (45) days
-  (an old period loaded late, or a history backfill, mails nobody), and
-- whose total differs from ``mailed_total``, the total last announced (empty: never).
+  (an old period loaded late, or a history backfill, mails nobody), or any period that was
+  mailed (``mail_count``): a member told an amount is told its correction.
 
 For each, every active member of the utility linked to the contract who wants the mail
 (会員情報 → メールの受け取り, default a field of the utility) gets one outbox row, keyed
-``bill_ready:<contract id>:<period end>:<member id>``; a reading announced before whose total
-changed gets a correction 「【訂正】…」 keyed by the new total (``…:<member id>:<total>``). If
+``bill_ready:<contract id>:<period end>:<member id>``; a reading mailed before whose total
+changed gets a correction 「【訂正】…」 keyed by the reading's mail count (``…:<member id>:v<n>``,
+n = 2, 3...: each change is one mail, back to an earlier amount too) quoting ``mailed_total``.
+A reading only marked told (stored before these mails, or the demo's) was never mailed: its
+change is a plain mail, with no 「先のお知らせでは」. If
 the period is abnormal use by the dashboard's leak rule (``usage.summarise``), members who
 want alerts get ``leak:<contract id>:<period end>:<member id>``; a period below a member's
 見守り threshold mails their consenting second address (``billing.watch``). The batch then stores
-``mailed_total`` and commits: a batch is its own short transaction, holds at most a batch of
+``mailed_total`` and ``mail_count`` and commits: a batch is its own short transaction, holds at most a batch of
 readings and their members in memory, and a batch run twice writes no mail twice.
 """
 
@@ -58,10 +62,11 @@ def due_readings(utility: Utility, today: datetime.date):
     newer = MeterReading.objects.filter(
         customer_id=OuterRef("customer_id"), period_end__gt=OuterRef("period_end")
     )
+    latest = Q(read_on__gte=cutoff) & ~Exists(newer)
     return (
-        MeterReading.objects.filter(customer__utility=utility, read_on__gte=cutoff)
+        MeterReading.objects.filter(customer__utility=utility)
         .filter(Q(mailed_total__isnull=True) | ~Q(mailed_total=F("total")))
-        .exclude(Exists(newer))
+        .filter(latest | Q(mail_count__gt=0))
         .order_by("pk")
     )
 
@@ -83,7 +88,11 @@ def mail_batch(utility_id: int) -> bool:
         enqueue_mails(utility, mails)
         for reading in readings:
             reading.mailed_total = reading.total
-        MeterReading.objects.bulk_update(readings, ["mailed_total"])
+            reading.mail_count += 1
+            reading.mailed_period_end = reading.period_end
+        MeterReading.objects.bulk_update(
+            readings, ["mailed_total", "mail_count", "mailed_period_end"]
+        )
     logger.info(
         "utility %s: %s readings announced, %s mails", utility.slug, len(readings), len(mails)
     )
@@ -120,8 +129,12 @@ def _mails(utility: Utility, readings: list[MeterReading]):
         context = {
             "reading": reading,
             "contract": contract,
-            "correction": reading.mailed_total is not None,
+            "correction": reading.mail_count > 0,
             "previous_total": reading.mailed_total,
+            # A correction that moved the period (replaces_period_end) says what it replaced.
+            "previous_period_end": reading.mailed_period_end
+            if reading.mailed_period_end != reading.period_end
+            else None,
             "url": base
             and base
             + reverse(
@@ -132,8 +145,8 @@ def _mails(utility: Utility, readings: list[MeterReading]):
         stem = f"{contract.pk}:{reading.period_end.isoformat()}:{member.pk}"
         if _wants(member.wants_bill_mail, utility.mail_bill_ready_default):
             key = f"bill_ready:{stem}"
-            if reading.mailed_total is not None:
-                key += f":{reading.total}"
+            if reading.mail_count:
+                key += f":v{reading.mail_count + 1}"
             yield Mail(member.email, "billing/bill_ready", context, key, member)
         summary = leaks.get(reading.pk)
         if summary is not None and _wants(member.wants_alert_mail, utility.mail_alerts_default):

@@ -95,6 +95,17 @@ class MeterReading(models.Model):
     mailed_total = models.PositiveIntegerField(
         _("お知らせメールで案内した請求金額(円)"), null=True, blank=True, editable=False
     )
+    # How many bill-ready mails this reading has sent (0: none, even when the upgrade or the
+    # demo marked it told): each mail's outbox key carries the count, so A→B→A→B mails each
+    # change, and only a reading that was mailed is corrected (「先のお知らせでは…」).
+    mail_count = models.PositiveIntegerField(
+        _("お知らせメールの送信回数"), default=0, db_default=0, editable=False
+    )
+    # The end of the period as last mailed: a correction that moves it (replaces_period_end)
+    # carries the mail state over to the replacing row (the importer), and its mail says so.
+    mailed_period_end = models.DateField(
+        _("お知らせメールで案内した使用期間の終わり"), null=True, blank=True, editable=False
+    )
 
     objects = MeterReadingQuerySet.as_manager()
 

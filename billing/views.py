@@ -318,9 +318,22 @@ def _history(request: HttpRequest, number: str, extra: dict) -> tuple[HttpRespon
 def period(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
-    reading = get_object_or_404(_readings(contract), period_end=period_end)
-    ends = _readings(contract).values_list("period_end", flat=True)
     utility = request.utility
+    reading = _readings(contract).filter(period_end=period_end).first()
+    if reading is None:
+        # A mailed link to a period a correction moved (replaces_period_end) or deleted: the
+        # period holding that day, or the last one before it; else the history.
+        moved = (
+            _readings(contract)
+            .filter(period_start__lte=period_end)
+            .order_by("-period_end")
+            .values_list("period_end", flat=True)
+            .first()
+        )
+        if moved is None:
+            return redirect("billing:history", utility.slug, contract.number)
+        return redirect("billing:period", utility.slug, contract.number, moved)
+    ends = _readings(contract).values_list("period_end", flat=True)
     context = {
         "contracts": contracts,
         "contract": contract,

@@ -42,6 +42,7 @@ from .rows import (
 READINGS_LOCK = 0x62696C6C  # "bill"
 S = stage.TABLE
 CHANGED = "billing_import_flag_changes"
+MAILED = "billing_import_replaced_mailed"
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
 VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
@@ -210,6 +211,13 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
         f"ORDER BY 1, 3 LIMIT {result.max_errors}"
     )
     result.replaced_periods = [(line, *rest) for line, *rest in cursor.fetchall()]
+    # What the bill-ready mail told of a period about to go, for the row replacing it.
+    cursor.execute(f"DROP TABLE IF EXISTS {MAILED}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {MAILED} AS SELECT s.customer_id, s.period_end AS new_end, "
+        f"r.period_end, r.mailed_total, r.mail_count {_STORED_OVERLAP} {named} "
+        "AND r.mail_count > 0"
+    )
     cursor.execute(f"DELETE FROM {READINGS} WHERE id IN (SELECT r.id {_STORED_OVERLAP} {named})")
     result.replaced = cursor.rowcount
 
@@ -238,7 +246,25 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
     # A correction that replaced a stored period counts as an update of it.
     result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)
     result.updated += min(replaced, cursor.rowcount)
+    _carry_mail_state(cursor)
     result.unchanged = result.rows - result.inserted - result.updated
+
+
+def _carry_mail_state(cursor) -> None:
+    """A row replacing a mailed period takes over what was mailed (the latest such period):
+    its change is then mailed as a correction (billing.billmail), not as a new bill."""
+    latest = (
+        f"FROM {MAILED} m WHERE m.customer_id = {READINGS}.customer_id "
+        f"AND m.new_end = {READINGS}.period_end ORDER BY m.period_end DESC LIMIT 1"
+    )
+    cursor.execute(
+        f"UPDATE {READINGS} SET mailed_total = (SELECT m.mailed_total {latest}), "
+        f"mail_count = (SELECT m.mail_count {latest}), "
+        f"mailed_period_end = (SELECT m.period_end {latest}) "
+        f"WHERE {READINGS}.mail_count = 0 AND EXISTS (SELECT 1 FROM {MAILED} m "
+        f"WHERE m.customer_id = {READINGS}.customer_id AND m.new_end = {READINGS}.period_end)"
+    )
+    cursor.execute(f"DROP TABLE {MAILED}")
 
 
 def _set_flags(cursor, result: ImportResult) -> None:

@@ -263,3 +263,100 @@ def test_a_member_who_moved_out_is_not_mailed_a_period_begun_after(nayoro, tmp_p
     moved.contract_links.update(ended_on=datetime.date(2026, 10, 20))  # a completed 使用中止
     run_import(tmp_path, row(contract))  # the period 2026-10-26〜2026-11-25
     assert [m.to[0] for m in bill_mails()] == [stayed.email]
+
+
+def test_every_change_of_the_total_is_mailed_even_back_to_an_amount_told_before(nayoro, tmp_path):
+    """The tester's A→B→A→B: the fourth import was skipped as a duplicate key, and the next
+    correction quoted an amount the member was never sent."""
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    for total in (4900, 5000, 4900, 5000, 5100):
+        run_import(tmp_path, row(contract, total=total))
+    bodies = [m.body for m in bill_mails()]
+    assert len(bodies) == 5
+    assert "請求金額: 4,900円\n" in bodies[0]
+    assert "請求金額: 5,000円(先のお知らせでは4,900円)" in bodies[1]
+    assert "請求金額: 4,900円(先のお知らせでは5,000円)" in bodies[2]
+    assert "請求金額: 5,000円(先のお知らせでは4,900円)" in bodies[3]
+    assert "請求金額: 5,100円(先のお知らせでは5,000円)" in bodies[4]
+    # The same file once more: nothing.
+    run_import(tmp_path, row(contract, total=5100))
+    assert len(bill_mails()) == 5
+
+
+def test_a_told_period_corrected_after_a_newer_one_came_is_mailed_as_a_correction(nayoro, tmp_path):
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    run_import(tmp_path, row(contract, total=5300))
+    newer = row(contract, start="2026-11-26", end="2026-12-05", read="2026-12-05", total=1500)
+    run_import(tmp_path, newer)
+    run_import(tmp_path, row(contract, total=6000))
+    subjects = [m.subject for m in bill_mails()]
+    assert len(subjects) == 3 and "【訂正】" in subjects[2]
+    assert "2026年10月26日〜2026年11月25日" in bill_mails()[2].body
+    assert "請求金額: 6,000円(先のお知らせでは5,300円)" in bill_mails()[2].body
+    # A period never told (loaded late, before the newest) still mails nobody when it changes.
+    old = {"start": "2026-09-26", "end": "2026-10-25", "read": "2026-10-26"}
+    run_import(tmp_path, row(contract, total=1100, **old))
+    run_import(tmp_path, row(contract, total=1200, **old))
+    assert len(bill_mails()) == 3
+
+
+def test_a_reading_stored_before_bill_mails_existed_is_not_corrected_by_a_mail_never_sent(
+    nayoro, tmp_path
+):
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    # As the upgrade leaves it: marked told (1,975円), though no mail was ever sent.
+    MeterReading.objects.create(
+        customer=contract,
+        period_start=datetime.date(2026, 10, 26),
+        period_end=datetime.date(2026, 11, 25),
+        read_on=datetime.date(2026, 11, 25),
+        previous_index=964,
+        current_index=980,
+        usage_m3=16,
+        water_charge=1000,
+        sewer_charge=975,
+        tax=179,
+        total=1975,
+        mailed_total=1975,
+    )
+    run_import(tmp_path, row(contract, total=8000, read="2026-11-25"))
+    (sent,) = bill_mails()
+    assert sent.subject == "【名寄市ポータル】今月のご使用量・料金のお知らせ"
+    assert "請求金額: 8,000円\n" in sent.body
+    assert "先のお知らせ" not in sent.body and "申し訳" not in sent.body
+
+
+def test_a_correction_that_moves_the_period_end_is_a_correction_and_the_old_link_leads_on(
+    nayoro, tmp_path, client
+):
+    contract = CustomerFactory(utility=nayoro)
+    member = member_of(contract)
+    run_import(tmp_path, row(contract, total=4900, end="2026-12-05", read="2026-12-05"))
+    path = tmp_path / "moved.csv"
+    path.write_text(
+        HEADER.rstrip("\n")
+        + ",replaces_period_end\n"
+        + row(contract, total=5300, end="2026-12-04", read="2026-12-04").rstrip("\n")
+        + ",2026-12-05\n",
+        encoding="utf-8",
+    )
+    call_command("import_readings", str(path), stdout=StringIO(), stderr=StringIO())
+    first, moved = bill_mails()
+    assert moved.subject == "【名寄市ポータル】【訂正】今月のご使用量・料金のお知らせ"
+    assert "2026年10月26日〜2026年12月4日" in moved.body
+    assert "請求金額: 5,300円(先のお知らせでは4,900円)" in moved.body
+    assert "先のお知らせでは使用期間を2026年12月5日までとしていました" in moved.body
+    # The first mail's link now leads to the slip of the period that replaced it.
+    client.force_login(member)
+    old_link = f"/nayoro/usage/{contract.number}/2026-12-05/"
+    assert old_link in first.body
+    response = client.get(old_link)
+    assert response.status_code == 302
+    assert response.url == f"/nayoro/usage/{contract.number}/2026-12-04/"
+    # A period this contract never had: the history, not a 404.
+    response = client.get(f"/nayoro/usage/{contract.number}/2020-01-01/")
+    assert response.status_code == 302
+    assert response.url == f"/nayoro/usage/{contract.number}/history/"

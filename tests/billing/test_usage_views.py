@@ -272,7 +272,6 @@ def test_another_members_period_is_a_404(logged_in_client, utility, someone_else
         "usage/{fullwidth}/",  # full-width digits
         "usage/{number}0/",
         "usage/{number}/2025-02-30/",  # not a date
-        "usage/{number}/2025-04-25/",  # no period ends that day
         "usage/%20{number}/history/",
         "usage/{number}/history.csv/x",
     ],
@@ -285,6 +284,19 @@ def test_number_or_date_typed_differently_is_a_404(logged_in_client, utility, co
     rendered = path.format(number=contract.number, stripped="123", fullwidth=fullwidth)
     response = logged_in_client.get(f"/{utility.slug}/{rendered}")
     assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_a_day_no_period_ends_on_leads_to_the_period_holding_it_or_the_history(
+    logged_in_client, utility, contract
+):
+    """A mailed link to a period a correction moved (replaces_period_end) is not a 404."""
+    add_history(contract, [10, 15])  # 2025-01-26〜03-25 and 03-26〜05-25
+    base = f"/{utility.slug}/usage/{contract.number}"
+    response = logged_in_client.get(f"{base}/2025-04-25/")
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url == f"{base}/2025-05-25/"
+    response = logged_in_client.get(f"{base}/2020-04-25/")
+    assert response.url == f"{base}/history/"
 
 
 def test_same_number_in_another_utility_is_a_404(client, utility):
