@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.validators import validate_plain_email
+
 
 class WebSlipForm(forms.Form):
     PAPER, WEB = "paper", "web"
@@ -53,6 +55,7 @@ class WatchForm(forms.Form):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
+        validate_plain_email(email)
         if email.lower() == self.member_email:
             raise forms.ValidationError(
                 _(

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
@@ -30,6 +31,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.models import Utility
+from portal.ratelimit import RateLimited
 
 from . import charts, notices, pagecache, usage, watch, web_slip
 from .forms import WatchForm, WebSlipForm
@@ -465,6 +467,29 @@ def watch_settings(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("見守りメールを解除しました。"))
         return redirect("billing:watch", request.utility.slug)
     form = WatchForm(request.POST or None, member_email=member.email)
+    if form.is_valid() and watch.stopped_recently(member, form.cleaned_data["email"]):
+        form.add_error(
+            "email",
+            _(
+                "この方は見守りメールを停止されています。停止から%(days)s日間は、"
+                "同じアドレスを登録できません。"
+            )
+            % {"days": settings.PORTAL_WATCH_STOPPED_DAYS},
+        )
+    if form.is_valid():
+        try:
+            watch.check_consent_mail(request, member, form.cleaned_data["email"])
+        except RateLimited as exc:
+            form.add_error(
+                "email",
+                _(
+                    "見守りメールの確認は、しばらく送れません。%(minutes)s分ほどたってから、"
+                    "もう一度お試しください。"
+                )
+                % {"minutes": exc.retry_minutes},
+            )
+            context = {"form": form, "watch": current}
+            return render(request, "billing/watch.html", context, status=429)
     if form.is_valid():
         watch.register(member, form.cleaned_data["email"], form.cleaned_data["threshold_m3"])
         messages.success(
@@ -506,5 +531,7 @@ def watch_stop(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             found = watch.stop(utility, token)
     except watch.LinkInvalid:
-        return render(request, "billing/watch_stopped.html", {"watch": None})
+        # Forged, or cut short by a mail client: it stopped nothing, so it says nothing did.
+        context = {"expired": False, "stop": True}
+        return render(request, "billing/watch_link_bad.html", context, status=400)
     return render(request, "billing/watch_stopped.html", {"watch": found})

@@ -16,11 +16,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import caches
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from portal import normalize
 from portal.outbox import Mail, enqueue_mail
+from portal.ratelimit import Limit, _hashed, hit_all
 
 from .models import Watch
 
@@ -31,6 +34,35 @@ class LinkInvalid(Exception):
 
 class LinkExpired(Exception):
     """A consent link past its deadline."""
+
+
+# Consent mails a member may have sent, and an address may receive (from any member).
+CONSENT_PER_MEMBER = Limit(
+    "billing.watch-consent.member", "PORTAL_WATCH_CONSENT_RATE_PER_MEMBER", "3/h"
+)
+CONSENT_PER_EMAIL = Limit(
+    "billing.watch-consent.email", "PORTAL_WATCH_CONSENT_RATE_PER_EMAIL", "2/d"
+)
+
+
+def check_consent_mail(request, member, email: str) -> None:
+    """Count one consent mail against the member and the address; raise RateLimited."""
+    hit_all(
+        request,
+        (CONSENT_PER_MEMBER, f"member:{member.pk}"),
+        (CONSENT_PER_EMAIL, f"{member.utility.slug}:{normalize.identifier(email)}"),
+    )
+
+
+def _stopped_key(member_id: int, email: str) -> str:
+    return f"billing.watch-stopped:{_hashed(f'{member_id}:{normalize.identifier(email)}')}"
+
+
+def stopped_recently(member, email: str) -> bool:
+    """Whether this address's owner pressed 停止 on this member's mails within
+    ``PORTAL_WATCH_STOPPED_DAYS``: the member may not ask them again meanwhile."""
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    return cache.get(_stopped_key(member.pk, email)) is not None
 
 
 def _hash(token: str) -> str:
@@ -68,7 +100,9 @@ def register(member, email: str, threshold_m3: int) -> Watch:
                 "stop_url": stop_url(watch),
                 "expires": timezone.localtime(expires),
             },
-            key=f"watch_consent:{watch.pk}",
+            # Each request its own key: a number SQLite gives again after a removal is no
+            # duplicate of the earlier request.
+            key=f"watch_consent:{watch.pk}:{watch.consent_hash[:16]}",
             member=member,
         )
     return watch
@@ -107,23 +141,29 @@ def stop_url(watch: Watch) -> str:
     return _url("billing:watch_stop", watch.member.utility, _STOP.sign(str(watch.pk)))
 
 
-def by_stop_link(utility, token: str) -> Watch:
+def by_stop_link(utility, token: str) -> Watch | None:
+    """The watch of a stop link; None if the member removed it since. A link that is not
+    one (forged, or cut short by a mail client) raises LinkInvalid."""
     try:
         pk = int(_STOP.unsign(token))
     except (signing.BadSignature, ValueError) as exc:
         raise LinkInvalid from exc
-    watch = Watch.objects.filter(pk=pk, member__utility=utility).first()
-    if watch is None:
-        raise LinkInvalid
-    return watch
+    return Watch.objects.filter(pk=pk, member__utility=utility).first()
 
 
-def stop(utility, token: str) -> Watch:
-    """The second person stops the mails (the member sees 停止 on their page)."""
+def stop(utility, token: str) -> Watch | None:
+    """The second person stops the mails (the member sees 停止 on their page); the member
+    cannot ask that address again for ``PORTAL_WATCH_STOPPED_DAYS``."""
     watch = by_stop_link(utility, token)
+    if watch is None:
+        return None
     Watch.objects.filter(pk=watch.pk, stopped_at__isnull=True).update(
         stopped_at=timezone.now(), consent_hash=""
     )
+    days = settings.PORTAL_WATCH_STOPPED_DAYS
+    if days:
+        cache = caches[settings.RATELIMIT_USE_CACHE]
+        cache.set(_stopped_key(watch.member_id, watch.email), 1, timeout=days * 86400)
     watch.refresh_from_db()
     return watch
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import OutboxMail, Utility
+from .validators import validate_plain_email
 
 # Fields that hold a hash of a secret (passwords, secret answers, link and code hashes,
 # sessions). No admin filters on them, directly or through a relation: a ?password__startswith=
@@ -281,8 +282,6 @@ class UtilityAdminForm(forms.ModelForm):
 
 
 def _plain_email(email: str) -> str:
-    from accounts.validators import validate_plain_email  # accounts builds on portal
-
     if email:
         validate_plain_email(email)
     return email

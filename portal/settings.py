@@ -238,6 +238,8 @@ PORTAL_BILL_MAIL_BATCH = env.int("PORTAL_BILL_MAIL_BATCH", default=1000)
 PORTAL_BILL_MAIL_RECENT_DAYS = env.int("PORTAL_BILL_MAIL_RECENT_DAYS", default=45)
 # 見守り: how long the second person's consent link lives.
 PORTAL_WATCH_CONSENT_HOURS = env.int("PORTAL_WATCH_CONSENT_HOURS", default=168)
+# Days a member may not ask again an address whose owner pressed 停止 (0: no pause).
+PORTAL_WATCH_STOPPED_DAYS = env.int("PORTAL_WATCH_STOPPED_DAYS", default=30)
 # The portal's address as residents open it (https://portal.example.jp), for links in mails
 # written by workers, which have no request to read it from. Blank: such mails carry no link.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.core import mail
 from django.urls import reverse
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from billing.models import Watch
 from tests.billing.test_bill_mail import NOW, member_of, row, run_import
@@ -139,3 +139,60 @@ def test_a_link_of_another_utility_is_refused(setup, client):
     response = client.post(url.replace("/nayoro/", "/kanazawa/"))
     assert response.status_code == 400
     assert Watch.objects.get().consented_at is None
+
+
+@pytest.mark.parametrize("address", ["x@localhost", "x@[10.0.0.5]", '"taro"@example.jp'])
+def test_the_second_address_is_checked_as_every_typed_address(setup, client, address):
+    contract, _ = setup
+    response = register(client, contract.utility, email=address)
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"]
+    assert not Watch.objects.exists()
+    assert mail.outbox == []
+
+
+def test_consent_mails_are_limited_per_member_and_per_address(setup, client, nayoro, settings):
+    """The tester's 20 POSTs in a few seconds sent 20 consent mails."""
+    contract, _ = setup
+    for n in range(3):
+        assert register(client, contract.utility, email=f"v{n}@example.jp").status_code == 302
+    response = register(client, contract.utility, email="v3@example.jp")
+    assertContains(response, "見守りメールの確認は、しばらく送れません", status_code=429)
+    assert len(mail.outbox) == 3
+    # Another member naming the same address: that address's own limit.
+    for n in range(3):
+        other = member_of(CustomerFactory(utility=nayoro))
+        client.force_login(other)
+        register(client, contract.utility, email="target@example.jp")
+    assert len(second_mails("target@example.jp")) == 2
+    assert Watch.objects.filter(email="target@example.jp").count() == 2
+
+
+def test_an_address_that_stopped_is_not_asked_again_by_the_same_member_for_a_while(
+    setup, client, time_machine
+):
+    contract, member = setup
+    register(client, contract.utility)
+    client.post(STOP.search(second_mails()[0].body).group(0))
+    client.post(reverse("billing:watch", args=["nayoro"]), {"remove": "1"})
+    response = register(client, contract.utility)
+    assertContains(response, "この方は見守りメールを停止されています")
+    assert len(second_mails()) == 1
+    time_machine.move_to(NOW + datetime.timedelta(days=31), tick=False)
+    client.force_login(member)
+    assert register(client, contract.utility).status_code == 302
+    assert len(second_mails()) == 2
+
+
+@pytest.mark.parametrize("token", ["{pk}:xSuFFqsymPV1JgRg7INixKofg6cYF8AU5P4ygnjnS5g", "3:AAAA"])
+def test_a_forged_or_mangled_stop_link_says_it_is_invalid(setup, client, token):
+    contract, _ = setup
+    register(client, contract.utility)
+    client.post(CONSENT.search(second_mails()[0].body).group(0))
+    watch = Watch.objects.get()
+    url = reverse("billing:watch_stop", args=["nayoro", token.format(pk=watch.pk)])
+    for response in (client.get(url), client.post(url)):
+        assertContains(response, "このURLは使えません", status_code=400)
+        assertNotContains(response, "解除されています", status_code=400)
+    watch.refresh_from_db()
+    assert watch.active
