@@ -160,7 +160,7 @@ def test_consent_mails_are_limited_per_member_and_per_address(setup, client, nay
     assertContains(response, "見守りメールの確認は、しばらく送れません", status_code=429)
     assert len(mail.outbox) == 3
     # Another member naming the same address: that address's own limit.
-    for n in range(3):
+    for _ in range(3):
         other = member_of(CustomerFactory(utility=nayoro))
         client.force_login(other)
         register(client, contract.utility, email="target@example.jp")
