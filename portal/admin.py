@@ -364,6 +364,17 @@ class UtilityAdmin(UtilityScopedAdmin):
             },
         ),
         ("Web明細", {"fields": ["offers_web_slip", "web_slip_text"]}),
+        (
+            "検針後のお知らせメールと会員の既定",
+            {
+                "fields": [
+                    "hold_bill_mail",
+                    "mail_bill_ready_default",
+                    "mail_alerts_default",
+                    "mail_notices_default",
+                ]
+            },
+        ),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
