@@ -23,6 +23,10 @@ _NAMES = {
     "name_kana": "カナ",
     "phone": "電話",
     "address": "住所",
+    # 会員情報 → メールの受け取り (the labels of its form and page)
+    "wants_bill_mail": "ご使用量・料金のお知らせ",
+    "wants_alert_mail": "使用量の異常のお知らせ",
+    "wants_notice_mail": "重要なお知らせ",
 }
 _MAILS = {
     "signup_complete": "会員登録完了",
@@ -50,6 +54,7 @@ _WORDS = {
     **dict((key, str(text)) for key, text in SECRET_QUESTIONS),
 }
 _MATCH_KEYS = {"number", "name", "name_kana", "phone", "address"}
+_MAIL_CHOICE_KEYS = {"wants_bill_mail", "wants_alert_mail", "wants_notice_mail"}
 
 
 def _field_name(name: str) -> str:
@@ -62,6 +67,8 @@ def _field_name(name: str) -> str:
 def _value(key: str, value) -> str:
     if key in _MATCH_KEYS and isinstance(value, bool):
         return "一致" if value else "不一致"
+    if key in _MAIL_CHOICE_KEYS and isinstance(value, bool):
+        return "受け取る" if value else "受け取らない"
     if key == "fields":
         return "・".join(_field_name(name) for name in value)
     if isinstance(value, list):

@@ -83,3 +83,13 @@ def test_an_important_notice_is_not_mailed_to_a_member_who_said_no(user):
     recipients = set(OutboxMail.objects.values_list("recipient", flat=True))
     assert recipients == {user.email}
     assert declined.email not in recipients
+
+
+def test_staff_read_the_choice_as_japanese_sentences_not_field_names(logged_in_client, user):
+    from accounts.history import describe
+
+    choose(logged_in_client, user.utility, wants_bill_mail=False, wants_alert_mail=True)
+    event = user.events.get(action="mail_choices_changed")
+    assert describe(event) == (
+        "受け取るメールを変更(ご使用量・料金のお知らせ: 受け取らない、重要なお知らせ: 受け取らない)"
+    )
