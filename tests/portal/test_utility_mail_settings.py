@@ -11,7 +11,12 @@ from tests.factories import StaffFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
 
-FIELDS = ["hold_bill_mail", "mail_bill_ready_default", "mail_alerts_default", "mail_notices_default"]
+FIELDS = [
+    "hold_bill_mail",
+    "mail_bill_ready_default",
+    "mail_alerts_default",
+    "mail_notices_default",
+]
 
 
 def staff_of(utility):
@@ -27,7 +32,7 @@ def staff_of(utility):
 def posted(form, **changes) -> dict:
     """The change form as the browser would post it, with ``changes``."""
     data = {}
-    for name, field in form.fields.items():
+    for name in form.fields:
         value = changes.get(name, form[name].value())
         if value is True:
             data[name] = "on"
