@@ -18,8 +18,9 @@ from django.utils.translation import gettext_lazy as _
 
 from portal import normalize
 from portal.admin import ReadOnlyAdminMixin, UtilityScopedAdmin, customer_number_word, utility_of
+from portal.models import Utility
 
-from . import importjobs, integrity, notices, web_slip
+from . import billmail, importjobs, integrity, notices, web_slip
 from .imports import CUSTOMER_COLUMNS, READING_COLUMNS, READING_OPTIONAL
 from .models import Customer, ImportFile, ImportJob, MeterReading, Notice, WebSlip
 
@@ -104,6 +105,10 @@ class CsvImportAdmin(UtilityScopedAdmin):
         utility = getattr(request.user, "utility", None)
         return {"hold_mail": bool(utility and utility.hold_bill_mail)}
 
+    def import_page_extra(self, request: HttpRequest) -> dict:
+        """More for the upload page (the readings' held mail)."""
+        return {}
+
     def _jobs(self, request: HttpRequest):
         """This kind's jobs the user may see: their utility's, or every one for a superuser."""
         jobs = ImportJob.objects.filter(file__kind=self.import_kind).select_related("file")
@@ -147,7 +152,7 @@ class CsvImportAdmin(UtilityScopedAdmin):
                 job = importjobs.start(stored, started_by=user.get_username(), **options)
             return redirect(self._job_url(job))
         jobs = list(self._jobs(request)[: self.recent_jobs])
-        context = self._context(request, form=form, jobs=jobs)
+        context = self._context(request, form=form, jobs=jobs, **self.import_page_extra(request))
         return TemplateResponse(request, "admin/billing/import_csv.html", context)
 
     def _job(self, request: HttpRequest, job_id: int) -> ImportJob:
@@ -259,6 +264,38 @@ class MeterReadingAdmin(CsvImportAdmin):
     import_kind = ImportFile.Kind.READINGS
     import_form = ReadingsImportForm
     csv_columns = ",".join(READING_COLUMNS) + f" (任意: {','.join(READING_OPTIONAL)})"
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_release_mail"
+        view = self.admin_site.admin_view(self.release_mail_view)
+        return [path("import-csv/release-mail/", view, name=name), *super().get_urls()]
+
+    def _mail_utilities(self, request: HttpRequest) -> list[Utility]:
+        """Whose held mail the user may send: their utility's, or every one for a superuser."""
+        if request.user.is_superuser:
+            return list(Utility.objects.order_by("pk"))
+        return [request.user.utility]
+
+    def import_page_extra(self, request: HttpRequest) -> dict:
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_release_mail"
+        unsent = sum(billmail.due_mail_count(u) for u in self._mail_utilities(request))
+        return {"release_url": reverse(name), "unsent_mails": unsent}
+
+    def release_mail_view(self, request: HttpRequest) -> HttpResponse:
+        """「保留中のお知らせメールを送る」: mail what imports held, without importing again."""
+        self._import_allowed(request)
+        back = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import_csv")
+        if request.method != "POST":
+            return redirect(back)
+        utilities = self._mail_utilities(request)
+        count = sum(billmail.due_mail_count(u) for u in utilities)
+        billmail.start([u.pk for u in utilities])
+        messages.success(
+            request,
+            gettext("お知らせメール %(count)s 通を送ります(送信はワーカーが行います)。")
+            % {"count": count},
+        )
+        return redirect(back)
 
     @admin.display(description=_("使用期間"), ordering="period_end")
     def period(self, obj: MeterReading) -> str:

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.models import Utility
 from portal.outbox import Mail, enqueue_mails
@@ -201,6 +202,49 @@ def utilities_to_mail(utility_ids, hold: bool | None) -> list[int]:
     if hold is None:
         utilities = utilities.filter(hold_bill_mail=False)
     return list(utilities.values_list("pk", flat=True))
+
+
+def due_mail_count(utility: Utility) -> int:
+    """How many 「今月のご使用量・料金のお知らせ」 the readings still to announce would send."""
+    due = due_readings(utility, timezone.localdate()).values("pk")
+    return (
+        get_user_model()
+        .objects.filter(utility=utility, status=ACTIVE, is_staff=False)
+        .exclude(email="")
+        .filter(wanting(utility, "wants_bill_mail", utility.mail_bill_ready_default))
+        .filter(contract_links__customer__readings__in=due)
+        .count()
+    )
+
+
+def mail_lines(utility_ids, mailing: list[int]) -> list[str]:
+    """What an import says of its mails: 「N 通を送ります」 for the utilities in ``mailing``,
+    「N 通を保留しています」 for the others of ``utility_ids`` (None: all); none if none."""
+    utilities = (
+        Utility.objects.all() if utility_ids is None else Utility.objects.filter(pk__in=utility_ids)
+    )
+    sent = held = 0
+    for utility in utilities.order_by("pk"):
+        count = due_mail_count(utility)
+        if utility.pk in mailing:
+            sent += count
+        else:
+            held += count
+    lines = []
+    if sent:
+        lines.append(
+            gettext("お知らせメール: %(count)s 通を送ります(送信はワーカーが行います)。")
+            % {"count": sent}
+        )
+    if held:
+        lines.append(
+            gettext(
+                "お知らせメール: %(count)s 通を保留しています(保留しない次の取り込みか、"
+                "管理画面の検針・料金 →「CSVを取り込む」の「保留中のお知らせメールを送る」で送ります)。"
+            )
+            % {"count": held}
+        )
+    return lines
 
 
 def start(utility_ids: list[int]) -> None:

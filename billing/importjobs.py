@@ -246,18 +246,23 @@ def _run(pk: int) -> str:
             % {"error": type(exc).__name__},
         )
         return State.FAILED
+    shown = as_json(result)
+    mailing = None
+    if importer is import_readings and result.ok and not result.dry_run:
+        utility_ids = None if job.file.utility_id is None else [job.file.utility_id]
+        mailing = billmail.utilities_to_mail(utility_ids, job.hold_mail)
+        shown["mail"] = billmail.mail_lines(utility_ids, mailing)
     # Even if a sweep took it for dead meanwhile (a very long write): what happened wins.
     ImportJob.objects.filter(pk=pk).update(
         state=State.DONE,
         rows_read=result.rows,
         writing=False,
-        result=as_json(result),
+        result=shown,
         finished_at=timezone.now(),
         failure="",
     )
-    if importer is import_readings and result.ok and not result.dry_run:
-        utility_ids = None if job.file.utility_id is None else [job.file.utility_id]
-        billmail.start(billmail.utilities_to_mail(utility_ids, job.hold_mail))
+    if mailing is not None:
+        billmail.start(mailing)
     return State.DONE
 
 

@@ -360,3 +360,58 @@ def test_a_correction_that_moves_the_period_end_is_a_correction_and_the_old_link
     response = client.get(f"/nayoro/usage/{contract.number}/2020-01-01/")
     assert response.status_code == 302
     assert response.url == f"/nayoro/usage/{contract.number}/history/"
+
+
+def test_the_command_says_how_many_mails_it_queued_or_held(nayoro, tmp_path):
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract), member_of(contract)
+    path = tmp_path / "readings.csv"
+    path.write_text(HEADER + row(contract), encoding="utf-8")
+    out = StringIO()
+    call_command("import_readings", str(path), "--hold-mail", stdout=out, stderr=StringIO())
+    assert "お知らせメール: 2 通を保留しています" in out.getvalue()
+    assert bill_mails() == []
+    out = StringIO()
+    call_command("import_readings", str(path), stdout=out, stderr=StringIO())
+    assert "お知らせメール: 2 通を送ります" in out.getvalue()
+    assert len(bill_mails()) == 2
+    out = StringIO()
+    call_command("import_readings", str(path), stdout=out, stderr=StringIO())
+    assert "お知らせメール" not in out.getvalue()  # nothing new to tell: no line
+
+
+def test_the_job_page_says_what_was_held_and_staff_release_it_without_an_import(nayoro, client):
+    kanazawa = UtilityFactory(slug="kanazawa", customer_number_digits=14)
+    theirs = CustomerFactory(utility=kanazawa)
+    member_of(theirs)
+    MeterReading.objects.create(  # Kanazawa's reading, not mailed yet
+        customer=theirs,
+        period_start=datetime.date(2026, 10, 26),
+        period_end=datetime.date(2026, 11, 25),
+        read_on=datetime.date(2026, 11, 26),
+        previous_index=0,
+        current_index=1,
+        usage_m3=1,
+        water_charge=1000,
+        sewer_charge=0,
+        tax=90,
+        total=1000,
+    )
+    contract = CustomerFactory(utility=nayoro)
+    member = member_of(contract)
+    client.force_login(staff_of(nayoro))
+    data = (HEADER + row(contract)).encode()
+    client.post(
+        READINGS_URL,
+        {"file": SimpleUploadedFile("r.csv", data), "encoding": "", "hold_mail": "on"},
+    )
+    job = ImportJob.objects.get()
+    assertContains(client.get(f"{READINGS_URL}{job.pk}/"), "お知らせメール: 1 通を保留しています")
+    assertContains(client.get(READINGS_URL), "まだ送っていないお知らせメール: 1 通")
+    client.get(f"{READINGS_URL}release-mail/")  # a GET sends nothing
+    assert bill_mails() == []
+    response = client.post(f"{READINGS_URL}release-mail/")
+    assert response.status_code == 302
+    assert [m.to for m in bill_mails()] == [[member.email]]  # Nayoro's only
+    assertContains(client.get(response.url), "お知らせメール 1 通を送ります")
+    assert MeterReading.objects.get(customer=theirs).mail_count == 0

@@ -45,4 +45,8 @@ class Command(ImportCommand):
 
     def after_import(self, options: dict) -> None:
         hold = True if options["hold_mail"] else False if options["send_mail"] else None
-        billmail.start(billmail.utilities_to_mail(None, hold))
+        mailing = billmail.utilities_to_mail(None, hold)
+        lines = billmail.mail_lines(None, mailing) if options["verbosity"] >= 1 else []
+        billmail.start(mailing)
+        for line in lines:  # counted before a worker (or an eager run) starts sending
+            self.stdout.write(line)
