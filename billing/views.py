@@ -517,7 +517,8 @@ def watch_consent(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "billing/watch_link_bad.html", {"expired": True}, status=400)
     except watch.LinkInvalid:
         return render(request, "billing/watch_link_bad.html", {"expired": False}, status=400)
-    return render(request, "billing/watch_consent.html", {"watch": found})
+    context = {"watch": found, "areas": watch.areas(found.member)}
+    return render(request, "billing/watch_consent.html", context)
 
 
 @login_not_required

@@ -11,6 +11,7 @@ link is the watch's number signed with SECRET_KEY, so every mail can carry it.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ from portal import normalize
 from portal.outbox import Mail, enqueue_mail
 from portal.ratelimit import Limit, _hashed, hit_all
 
-from .models import Watch
+from .models import Customer, Watch
 
 
 class LinkInvalid(Exception):
@@ -65,6 +66,23 @@ def stopped_recently(member, email: str) -> bool:
     return cache.get(_stopped_key(member.pk, email)) is not None
 
 
+# Where an address's numbers start (丁目, 番地, 号...): the area is what comes before.
+_NUMBERS = re.compile(r"[0-9０-９]|[一二三四五六七八九十〇]+(?:丁目|番|条|線|号)")
+
+
+def area_of(address: str) -> str:
+    """「金沢市本町」 of 「金沢市本町4丁目2-6」: the area the watcher is told, not the house."""
+    found = _NUMBERS.search(address)
+    return (address[: found.start()] if found else address).strip(" 　-ー−")
+
+
+def areas(member) -> str:
+    """The areas of the member's contracts, as the consent request and page name them."""
+    addresses = Customer.objects.filter(member_links__member=member).order_by("pk")
+    found = dict.fromkeys(area_of(a) for a in addresses.values_list("address", flat=True))
+    return "、".join(area for area in found if area)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -95,6 +113,7 @@ def register(member, email: str, threshold_m3: int) -> Watch:
             "billing/watch_consent",
             {
                 "member": member,
+                "areas": areas(member),
                 "watch": watch,
                 "consent_url": _url("billing:watch_consent", utility, consent_token),
                 "stop_url": stop_url(watch),
@@ -193,7 +212,7 @@ def low_use_mails(utility, readings, members_by_contract: dict[int, list[int]]):
                 {
                     "watch": watch,
                     "reading": reading,
-                    "contract": reading.customer,
+                    "area": area_of(reading.customer.address),
                     "stop_url": stop_url(watch),
                 },
                 f"watch:{watch.pk}:{reading.customer_id}:{reading.period_end.isoformat()}",

@@ -66,7 +66,8 @@ def test_low_use_goes_to_the_second_address_only_after_consent(setup, client, tm
     )
     alert = second_mails()[-1]
     assert alert.subject == "【名寄市ポータル】見守りメール: 水道の使用量が少なくなっています"
-    assert "名寄市西1条南1丁目" in alert.body and "使用水量: 2 m³" in alert.body
+    assert "ご利用の地域: 名寄市西\n" in alert.body and "使用水量: 2 m³" in alert.body
+    assert "1条南1丁目" not in alert.body  # no more than the consent page showed
     assert STOP.search(alert.body)
     # The member's own mails never go to the second address, nor its amounts.
     assert all("1,900円" not in m.body for m in second_mails())
@@ -196,3 +197,41 @@ def test_a_forged_or_mangled_stop_link_says_it_is_invalid(setup, client, token):
         assertNotContains(response, "解除されています", status_code=400)
     watch.refresh_from_db()
     assert watch.active
+
+
+def test_the_watcher_is_told_whose_use_and_the_alert_shows_no_more_than_that(
+    setup, client, tmp_path
+):
+    """The consent said only 「会員の方」; the first alert then gave the full address."""
+    contract, member = setup
+    member.name = "名寄 花子"
+    member.save()
+    register(client, contract.utility)
+    request = second_mails()[0]
+    assert "名寄 花子 様" in request.body and "名寄市西" in request.body
+    assert "名寄市西1条南1丁目" not in request.body
+    consent_url = CONSENT.search(request.body).group(0)
+    page = client.get(consent_url)
+    assertContains(page, "名寄 花子 様")
+    assertContains(page, "名寄市西")
+    assertNotContains(page, "1条南1丁目")
+    client.post(consent_url)
+    run_import(tmp_path, row(contract, usage=1, total=1000))
+    alert = second_mails()[-1]
+    assert "名寄 花子 様" in alert.body and "名寄市西" in alert.body
+    assert "1条南1丁目" not in alert.body
+
+
+@pytest.mark.parametrize(
+    ("address", "area"),
+    [
+        ("金沢市本町4丁目2-6", "金沢市本町"),
+        ("名寄市西１条南１丁目", "名寄市西"),
+        ("金沢市広坂一丁目1番1号", "金沢市広坂"),
+        ("金沢市十間町", "金沢市十間町"),
+    ],
+)
+def test_the_area_is_the_address_before_its_numbers(address, area):
+    from billing.watch import area_of
+
+    assert area_of(address) == area
