@@ -343,7 +343,10 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     # 見守り: the member's page with its error state, then the second person's consent and stop.
     walk.go("/kanazawa/account/watch/")
     walk.click("確認のメールを送る")
-    page.get_by_label("見守る方のメールアドレス").fill("musuko@example.jp")
+    # A long address (the outside attack's): every page naming it wraps it at 375 px.
+    page.get_by_label("見守る方のメールアドレス").fill(
+        "mimamori.long.address.for.testing.layout@example-family-domain.jp"
+    )
     page.get_by_label("お知らせする使用水量(1回の検針でこれ未満のとき)").fill("3")
     walk.click("確認のメールを送る")
     body = mailoutbox[-1].body
@@ -353,6 +356,7 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     page.goto(live_url + WATCH_STOP.search(body).group(1))
     walk.look()
     walk.click("停止する")
+    walk.go("/kanazawa/account/watch/")  # 「見守る方が停止しました」 beside the long address
     walk.go("/kanazawa/account/email/")
     page.locator("#id_current_password").fill("mizu2026ab")
     page.get_by_label("新しいメールアドレス", exact=True).fill("hanako.new@example.jp")
