@@ -213,7 +213,15 @@ def due_mail_count(utility: Utility) -> int:
         .objects.filter(utility=utility, status=ACTIVE, is_staff=False)
         .exclude(email="")
         .filter(wanting(utility, "wants_bill_mail", utility.mail_bill_ready_default))
-        .filter(contract_links__customer__readings__in=due)
+        .filter(
+            # One filter() so both conditions hold of the same link and reading; a period
+            # begun after the member moved out (使用中止) is not theirs, as in _mails.
+            Q(contract_links__ended_on__isnull=True)
+            | Q(
+                contract_links__ended_on__gte=F("contract_links__customer__readings__period_start")
+            ),
+            contract_links__customer__readings__in=due,
+        )
         .count()
     )
 

@@ -365,6 +365,8 @@ def test_a_correction_that_moves_the_period_end_is_a_correction_and_the_old_link
 def test_the_command_says_how_many_mails_it_queued_or_held(nayoro, tmp_path):
     contract = CustomerFactory(utility=nayoro)
     member_of(contract), member_of(contract)
+    moved = member_of(contract)  # moved out before the period: neither mailed nor counted
+    moved.contract_links.update(ended_on=datetime.date(2026, 10, 20))
     path = tmp_path / "readings.csv"
     path.write_text(HEADER + row(contract), encoding="utf-8")
     out = StringIO()
