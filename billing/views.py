@@ -323,6 +323,9 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
     utility = request.utility
     reading = _readings(contract).filter(period_end=period_end).first()
     if reading is None:
+        ended_on = getattr(contract, "link_ended_on", None)
+        if ended_on is not None and period_end > ended_on:
+            raise Http404  # after the member moved out (使用中止): not theirs to be led to
         # A mailed link to a period a correction moved (replaces_period_end) or deleted: the
         # period holding that day, or the last one before it; else the history.
         moved = (
