@@ -137,6 +137,79 @@ class MeterReading(models.Model):
         return (self.period_end - self.period_start).days + 1
 
 
+class PaymentQuerySet(models.QuerySet):
+    def latest_first(self) -> PaymentQuerySet:
+        return self.order_by("-period_end")
+
+
+class Payment(models.Model):
+    """請求・収納: what one contract was billed for one period, by when, and how it was paid.
+
+    Imported from the CIS (``import_payments``); keyed as MeterReading is, by (customer,
+    period_end), so a bill meets its reading where there is one. Yen are integers.
+    """
+
+    class Method(models.TextChoices):
+        TRANSFER = "transfer", _("口座振替")
+        SLIP = "slip", _("納付書")
+        CARD = "card", _("クレジットカード")
+        SMARTPHONE = "smartphone", _("スマホ決済")
+
+    class Status(models.TextChoices):
+        UNPAID = "unpaid", _("未納")
+        PAID = "paid", _("納付済")
+        TRANSFER_FAILED = "failed", _("振替不能")
+        OVERPAID = "overpaid", _("過誤納")
+
+    # No index of its own: the unique (customer, period_end) index starts with it.
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="payments",
+        verbose_name=_("契約"),
+        db_index=False,
+    )
+    period_start = models.DateField(_("使用期間(開始)"))
+    period_end = models.DateField(_("使用期間(終了)"))
+    billed_amount = models.PositiveIntegerField(_("請求額(円)"))
+    due_date = models.DateField(_("納期限"))
+    method = models.CharField(_("支払方法"), max_length=10, choices=Method)
+    paid_on = models.DateField(_("口座振替日・納付日"), null=True, blank=True)
+    paid_amount = models.PositiveIntegerField(_("入金額(円)"), default=0)
+    status = models.CharField(_("状態"), max_length=10, choices=Status)
+    # When the CIS row last changed here: a resident's payment made since is not in it yet.
+    imported_at = models.DateTimeField(_("取り込み日時"), default=timezone.now)
+
+    objects = PaymentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("請求・収納")
+        verbose_name_plural = _("請求・収納")
+        ordering = ["customer", "-period_end"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "period_end"], name="payment_unique_period"
+            ),
+            # A payment received has a day it was received (the importer says so per line).
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["paid", "overpaid"], paid_on__isnull=True),
+                name="payment_paid_has_date",
+            ),
+        ]
+        indexes = [
+            # The staff list of one status for a period (振替不能 of a month).
+            models.Index(fields=["status", "period_end"], name="payment_status_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer.number} {self.period_start}〜{self.period_end}"
+
+    @property
+    def settled(self) -> bool:
+        """Paid in full (or more): nothing is owed for this period."""
+        return self.status in (self.Status.PAID, self.Status.OVERPAID)
+
+
 class ImportFile(models.Model):
     """A CSV uploaded in the admin, kept in the database (``ImportChunk``) so that every server
     and worker reaches it; deleted with its jobs a day after the upload (billing.importjobs)."""
@@ -144,6 +217,7 @@ class ImportFile(models.Model):
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("契約")
         READINGS = "readings", _("検針・料金")
+        PAYMENTS = "payments", _("請求・収納")
 
     kind = models.CharField(_("種類"), max_length=10, choices=Kind)
     # Whose rows the file may hold: the uploader's utility; blank for a superuser's (any).

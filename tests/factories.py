@@ -8,7 +8,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import ContractLink, EmailChallenge, Member
-from billing.models import Customer, MeterReading
+from billing.models import Customer, MeterReading, Payment
 from portal.models import Utility
 
 
@@ -105,6 +105,25 @@ class MeterReadingFactory(factory.django.DjangoModelFactory):
     sewer_charge = 2000
     tax = 454
     total = 5000
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """The bill of a reading's period, paid by 口座振替 on the 26th of the next month."""
+
+    class Meta:
+        model = Payment
+
+    customer = factory.SubFactory(CustomerFactory)
+    period_end = factory.Sequence(lambda n: _months_back(datetime.date(2025, 5, 25), 2 * n))
+    period_start = factory.LazyAttribute(
+        lambda o: _months_back(o.period_end, 2) + datetime.timedelta(days=1)
+    )
+    billed_amount = 5000
+    due_date = factory.LazyAttribute(lambda o: _months_back(o.period_end, -1).replace(day=26))
+    method = Payment.Method.TRANSFER
+    paid_on = factory.SelfAttribute("due_date")
+    paid_amount = factory.SelfAttribute("billed_amount")
+    status = Payment.Status.PAID
 
 
 class MemberFactory(factory.django.DjangoModelFactory):
