@@ -4,7 +4,7 @@
   every server and worker reaches it and no process holds the whole file; ``start`` writes a
   job and, after commit, queues ``billing.tasks.run_import`` (in-process without a broker).
 - ``run`` claims the job (queued → running, one conditional UPDATE), streams the chunks into
-  ``import_customers`` / ``import_readings`` and keeps the result (the same lines the
+  ``import_customers`` / ``import_readings`` / ``import_payments`` and keeps the result (the same lines the
   synchronous page showed). While it runs, a thread of its own (its own database connection,
   outside the import's transaction) writes the rows read so far about once a second; that
   write is also the job's heartbeat.
@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from portal.models import Utility
 
 from . import billmail
-from .imports import ImportResult, import_customers, import_readings
+from .imports import ImportResult, import_customers, import_payments, import_readings
 from .imports.readings import READINGS_LOCK
 from .models import ImportChunk, ImportFile, ImportJob
 
@@ -46,6 +46,11 @@ logger = logging.getLogger("billing.importjobs")
 CHUNK_SIZE = 1 << 20
 State = ImportJob.State
 KEEP = timedelta(days=1)
+IMPORTERS = {
+    ImportFile.Kind.CUSTOMERS: import_customers,
+    ImportFile.Kind.READINGS: import_readings,
+    ImportFile.Kind.PAYMENTS: import_payments,
+}
 
 
 def store(upload, kind: str, utility: Utility | None, uploaded_by: str) -> ImportFile:
@@ -219,7 +224,7 @@ def _run(pk: int) -> str:
     if not claimed:
         return "taken"  # done, failed, or another worker has it
     job = ImportJob.objects.select_related("file", "file__utility").get(pk=pk)
-    importer = import_readings if job.file.kind == ImportFile.Kind.READINGS else import_customers
+    importer = IMPORTERS[job.file.kind]
     options = (
         {"replace_overlapping": job.replace_overlapping} if importer is import_readings else {}
     )

@@ -2,12 +2,15 @@
 
 csvfile.py (bytes to numbered records) → rows.py (the rule for a row) → stage.py (a temporary
 table of checked rows) → customers.py / readings.py (checks across rows in SQL, the merge)
-→ result.py (what the caller is told). What other modules use is re-exported here.
+→ result.py (what the caller is told). payments.py imports bills and payments on the
+same steps. What other modules use is re-exported here.
 """
 
 from .csvfile import ENCODINGS as ENCODINGS
 from .csvfile import RowError as RowError
 from .customers import import_customers as import_customers
+from .payments import PAYMENT_COLUMNS as PAYMENT_COLUMNS
+from .payments import import_payments as import_payments
 from .readings import import_readings as import_readings
 from .result import ImportResult as ImportResult
 from .rows import CUSTOMER_COLUMNS as CUSTOMER_COLUMNS

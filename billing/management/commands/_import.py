@@ -1,4 +1,4 @@
-"""What import_customers and import_readings share: arguments, progress, error report."""
+"""What import_customers, import_readings and import_payments share: arguments, progress, error report."""
 
 from __future__ import annotations
 

@@ -1,0 +1,233 @@
+"""Import bills and payments (請求・収納): all or nothing, an upsert by (contract, period end).
+
+The same contract as contracts and readings, on the same framework (csvfile → stage → result):
+
+1. Imports of payments take turns (an advisory lock on PostgreSQL; SQLite has one writer).
+2. Every record is read and checked whole in Python (``parse_payment``): each field, then what
+   ties them together (the period, the due date after it, a status its amounts and day agree
+   with). A CIS writes one row a contract and period, so no fast path per block is needed.
+3. SQL checks the staged rows against the database: contracts that exist, keys the file
+   repeats, a period that is not the stored reading's of that contract or overlaps a stored
+   bill of another period.
+4. Merge: rows that differ are updated, new ones inserted (``imported_at`` set on both), and
+   the residents' cached pages are dropped so the new status shows at once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import NamedTuple
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.models import Utility
+
+from ..models import Payment
+from . import stage
+from .csvfile import Record, RowError, records
+from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
+from .rows import IsoDate, UtilityRules, _customer_number, _date, _integer, _utility
+
+PAYMENT_COLUMNS = tuple(
+    "utility,customer_number,period_start,period_end,billed_amount,due_date,method,paid_on,"
+    "paid_amount,status".split(",")
+)
+PAYMENTS_LOCK = 0x70617920  # "pay "
+S = stage.TABLE
+PAYMENTS = "billing_payment"
+READINGS = '"billing_meterreading"'
+VALUES = PAYMENT_COLUMNS[2:]  # the stored columns the file gives
+Method, Status = Payment.Method, Payment.Status
+# The file may name a method or status by its code or by the word on the bill.
+METHODS = {**{m.value: m.value for m in Method}, **{str(m.label): m.value for m in Method}}
+STATUSES = {**{s.value: s.value for s in Status}, **{str(s.label): s.value for s in Status}}
+RECEIVED = (Status.PAID, Status.OVERPAID)
+
+
+class PaymentRow(NamedTuple):
+    line: int
+    utility_id: int
+    customer_number: str
+    period_start: IsoDate
+    period_end: IsoDate
+    billed_amount: int
+    due_date: IsoDate
+    method: str
+    paid_on: IsoDate | None
+    paid_amount: int
+    status: str
+
+
+def import_payments(
+    stream,
+    *,
+    encoding: str | None = None,
+    dry_run: bool = False,
+    utility: Utility | None = None,
+    progress: Callable[[int], None] | None = None,
+    writing: Callable[[], None] | None = None,
+    max_errors: int = MAX_ERRORS,
+) -> ImportResult:
+    """Upsert the bills and payments of a CIS export; write nothing if any row is bad.
+
+    ``utility`` limits the rows to that utility's (a staff member's upload).
+    """
+    result, report = (
+        ImportResult(dry_run=dry_run, max_errors=max_errors),
+        Progress(progress, writing),
+    )
+    rules, dates, today = utility_rules(utility), {}, timezone.localdate()
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PAYMENTS_LOCK])
+        stage.create(cursor, PaymentRow, contract=True)
+        items = records(stream, PAYMENT_COLUMNS, encoding=encoding)
+        parse = partial(parse_payment, utilities=rules, dates=dates, today=today)
+        stage.fill(cursor, PaymentRow, items, parse, result, report)
+        report.done_reading()
+        _check(cursor, result)
+        if result.ok:
+            _write(cursor, result)
+        stage.finish(cursor, keep=result.ok and not dry_run)
+    result.keep_first()
+    return result
+
+
+def parse_payment(
+    record: Record,
+    utilities: Mapping[str, UtilityRules],
+    dates: dict[str, IsoDate],
+    today: datetime.date,
+) -> PaymentRow | list[RowError]:
+    """Check one record whole: each field, then how they agree; the row or its errors."""
+    line, errors = record.line, []
+    f = dict(zip(PAYMENT_COLUMNS, record.fields, strict=True))
+    rules = _utility(line, f["utility"], utilities, errors)
+    number = _customer_number(line, f["customer_number"], rules, errors)
+    start, end, due = (
+        _date(line, n, f[n], dates, errors) for n in PAYMENT_COLUMNS[2:4] + ("due_date",)
+    )
+    paid_on = _date(line, "paid_on", f["paid_on"], dates, errors) if f["paid_on"].strip() else None
+    billed = _integer(line, "billed_amount", f["billed_amount"].strip(), errors)
+    paid = _integer(line, "paid_amount", f["paid_amount"].strip() or "0", errors)
+    method = _choice(line, "method", f["method"], METHODS, errors)
+    status = _choice(line, "status", f["status"], STATUSES, errors)
+    if errors:
+        return errors
+    row = PaymentRow(line, rules.id, number, start, end, billed, due, method, paid_on, paid, status)
+    errors = check_payment(row, rules.max_days, today)
+    return errors or row
+
+
+def check_payment(row: PaymentRow, max_days: int, today: datetime.date) -> list[RowError]:
+    """What is wrong with a row whose fields are each right: dates, status, amounts."""
+    errors: list[RowError] = []
+
+    def refuse(column: str, message: str) -> None:
+        errors.append(RowError(row.line, column, message))
+
+    start, end, due = map(
+        datetime.date.fromisoformat, (row.period_start, row.period_end, row.due_date)
+    )
+    paid_on = datetime.date.fromisoformat(row.paid_on) if row.paid_on else None
+    days = (end - start).days + 1
+    if days < 1:
+        refuse("period_end", _("使用期間(開始)より前の日付です。"))
+    elif days > max_days:
+        message = _("使用期間が%(days)d日あります(%(longest)d日までです)。")
+        refuse("period_end", message % {"days": days, "longest": max_days})
+    if due < end:
+        refuse("due_date", _("納期限が使用期間(終了)より前です。"))
+    if paid_on is not None and paid_on < start:
+        refuse("paid_on", _("使用期間(開始)より前の日付です。"))
+    if paid_on is not None and paid_on > today:
+        refuse("paid_on", _("未来の日付です。"))
+    status, label = row.status, Status(row.status).label
+    if status in RECEIVED and paid_on is None:
+        message = _("状態が「%(status)s」のときは口座振替日・納付日を入力してください。")
+        refuse("paid_on", message % {"status": label})
+    if status == Status.PAID and row.paid_amount != row.billed_amount:
+        message = _(
+            "請求額(%(billed)d円)と一致しません(多く納めたときの状態は「過誤納」、"
+            "不足があるときは「未納」です)。"
+        )
+        refuse("paid_amount", message % {"billed": row.billed_amount})
+    elif status == Status.OVERPAID and row.paid_amount <= row.billed_amount:
+        message = _("状態が「過誤納」のときは請求額(%(billed)d円)より多い金額です。")
+        refuse("paid_amount", message % {"billed": row.billed_amount})
+    elif (
+        status in (Status.UNPAID, Status.TRANSFER_FAILED)
+        and row.paid_amount >= row.billed_amount
+        and row.billed_amount
+    ):
+        message = _("状態が「%(status)s」のときは請求額(%(billed)d円)より少ない金額です。")
+        refuse("paid_amount", message % {"status": label, "billed": row.billed_amount})
+    if status == Status.TRANSFER_FAILED and row.method != Method.TRANSFER:
+        refuse("status", _("「振替不能」は支払方法が「口座振替」の行だけです。"))
+    return errors
+
+
+def _choice(line: int, column: str, value: str, choices: dict[str, str], errors: list) -> str:
+    found = choices.get(value.strip())
+    if found is None:
+        words = "、".join(dict.fromkeys(k for k in choices if not k.isascii()))
+        message = _("「%(value)s」は指定できません(%(words)s のいずれかです)。")
+        errors.append(RowError(line, column, message % {"value": value, "words": words}))
+    return found or ""
+
+
+def _check(cursor, result: ImportResult) -> None:
+    if connection.vendor == "postgresql":  # SQLite found them as it staged the rows
+        cursor.execute(
+            f"UPDATE {S} SET customer_id = c.id FROM billing_customer c "
+            f"WHERE c.utility_id = {S}.utility_id AND c.number = {S}.customer_number"
+        )
+    unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
+    stage.refuse(cursor, unknown, result, unknown_customer)
+    repeats = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
+    message = _("%(line)d行目と customer_number・period_end が同じです。")
+    stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
+    # A bill is for a period the CIS read: where a stored reading meets it, the same period.
+    reading = (
+        f"SELECT s.line, 'period_start', r.period_start, r.period_end FROM {S} s "
+        f"JOIN {READINGS} r ON r.customer_id = s.customer_id "
+        "AND r.period_end >= s.period_start AND r.period_start <= s.period_end "
+        "WHERE r.period_start <> s.period_start OR r.period_end <> s.period_end"
+    )
+    message = _("保存済みの検針の使用期間(%(start)s〜%(end)s)と一致しません。")
+    stage.refuse(cursor, reading, result, lambda a, b: message % {"start": a, "end": b})
+    stored = (
+        f"SELECT s.line, 'period_start', p.period_start, p.period_end FROM {S} s "
+        f"JOIN {PAYMENTS} p ON p.customer_id = s.customer_id "
+        "AND p.period_end >= s.period_start AND p.period_start <= s.period_end "
+        "AND p.period_end <> s.period_end"
+    )
+    message = _("保存済みの請求の使用期間(%(start)s〜%(end)s)と重なります。")
+    stage.refuse(cursor, stored, result, lambda a, b: message % {"start": a, "end": b})
+
+
+def _write(cursor, result: ImportResult) -> None:
+    """Update the stored bills that differ, insert the new ones; count each."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    compared = [name for name in VALUES if name != "period_end"]
+    differs = " OR ".join(f"{PAYMENTS}.{n} IS DISTINCT FROM s.{n}" for n in compared)
+    cursor.execute(
+        f"UPDATE {PAYMENTS} SET {', '.join(f'{n} = s.{n}' for n in compared)}, imported_at = %s "
+        f"FROM {S} s WHERE {PAYMENTS}.customer_id = s.customer_id "
+        f"AND {PAYMENTS}.period_end = s.period_end AND ({differs})",
+        [now],
+    )
+    result.updated = cursor.rowcount
+    cursor.execute(
+        f"INSERT INTO {PAYMENTS} (customer_id, {', '.join(VALUES)}, imported_at) "
+        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)}, %s FROM {S} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {PAYMENTS} p "
+        "WHERE p.customer_id = s.customer_id AND p.period_end = s.period_end)",
+        [now],
+    )
+    result.inserted = cursor.rowcount
+    result.unchanged = result.rows - result.inserted - result.updated
