@@ -8,11 +8,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -21,8 +23,9 @@ from portal.admin import ReadOnlyAdminMixin, UtilityScopedAdmin, customer_number
 from portal.models import Utility
 
 from . import billmail, importjobs, integrity, notices, web_slip
-from .imports import CUSTOMER_COLUMNS, READING_COLUMNS, READING_OPTIONAL
-from .models import Customer, ImportFile, ImportJob, MeterReading, Notice, WebSlip
+from .imports import CUSTOMER_COLUMNS, PAYMENT_COLUMNS, READING_COLUMNS, READING_OPTIONAL
+from .imports.payments import PaymentRow, check_payment
+from .models import Customer, ImportFile, ImportJob, MeterReading, Notice, Payment, WebSlip
 
 
 class CsvImportForm(forms.Form):
@@ -218,7 +221,15 @@ class CustomerAdminForm(forms.ModelForm):
 @admin.register(Customer)
 class CustomerAdmin(CsvImportAdmin):
     form = CustomerAdminForm
-    list_display = ["number", "name", "name_kana", "phone", "meter_diameter_mm", "utility"]
+    list_display = [
+        "number",
+        "name",
+        "name_kana",
+        "phone",
+        "meter_diameter_mm",
+        "latest_payment",
+        "utility",
+    ]
     customer_number_labels = {"number": "%(word)s"}
     list_filter = ["utility", "meter_diameter_mm"]
     search_fields = ["number", "name", "name_kana", "phone", "address"]
@@ -226,6 +237,31 @@ class CustomerAdmin(CsvImportAdmin):
     show_full_result_count = False
     import_kind = ImportFile.Kind.CUSTOMERS
     csv_columns = ",".join(CUSTOMER_COLUMNS)
+
+    def get_queryset(self, request: HttpRequest):
+        # The latest bill's status and period in the same query as the list (no query a row).
+        latest = Payment.objects.filter(customer=OuterRef("pk")).order_by("-period_end")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                latest_status=Subquery(latest.values("status")[:1]),
+                latest_period_end=Subquery(latest.values("period_end")[:1]),
+            )
+        )
+
+    @admin.display(description=_("最新の請求"), ordering="latest_status")
+    def latest_payment(self, customer: Customer) -> str:
+        """「振替不能(2026-10-25まで)」 linking to the contract's bills; 「—」 with none."""
+        status = getattr(customer, "latest_status", None)
+        if status is None:
+            return "—"
+        url = reverse("admin:billing_payment_changelist") + f"?customer__id__exact={customer.pk}"
+        text = gettext("%(status)s(%(end)sまで)") % {
+            "status": Payment.Status(status).label,
+            "end": customer.latest_period_end.isoformat(),
+        }
+        return format_html('<a href="{}">{}</a>', url, text)
 
 
 class MeterReadingForm(forms.ModelForm):
@@ -317,6 +353,94 @@ class MeterReadingAdmin(CsvImportAdmin):
         customers = list(queryset.values_list("customer_id", flat=True).distinct())
         super().delete_queryset(request, queryset)
         integrity.refresh_flags(customers)
+
+
+class PaymentForm(forms.ModelForm):
+    """A bill typed in the admin is held to the importer's rule (check_payment) and, like an
+    imported one, to the period of the contract's stored reading."""
+
+    class Meta:
+        model = Payment
+        fields = [
+            "customer",
+            "period_start",
+            "period_end",
+            "billed_amount",
+            "due_date",
+            "method",
+            "paid_on",
+            "paid_amount",
+            "status",
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        needed = ("customer", "period_start", "period_end", "billed_amount", "due_date")
+        if self.errors or any(data.get(name) is None for name in needed):
+            return data
+        customer, start, end = data["customer"], data["period_start"], data["period_end"]
+        row = PaymentRow(
+            0,
+            customer.utility_id,
+            customer.number,
+            start.isoformat(),
+            end.isoformat(),
+            data["billed_amount"],
+            data["due_date"].isoformat(),
+            data["method"],
+            data["paid_on"].isoformat() if data.get("paid_on") else None,
+            data.get("paid_amount") or 0,
+            data["status"],
+        )
+        max_days = integrity.max_period_days(customer.utility.billing_cycle_months)
+        for error in check_payment(row, max_days, timezone.localdate()):
+            self.add_error(error.column if error.column in self.fields else None, error.message)
+        reading = (
+            MeterReading.objects.filter(
+                customer=customer, period_start__lte=end, period_end__gte=start
+            )
+            .exclude(period_start=start, period_end=end)
+            .first()
+        )
+        if reading is not None:
+            message = gettext("保存済みの検針の使用期間(%(start)s〜%(end)s)と一致しません。")
+            self.add_error(
+                "period_start",
+                message % {"start": reading.period_start, "end": reading.period_end},
+            )
+        return data
+
+
+@admin.register(Payment)
+class PaymentAdmin(CsvImportAdmin):
+    """請求・収納: filter by 状態 and by the period's month for, say, the 振替不能 of October."""
+
+    form = PaymentForm
+    utility_path = "customer__utility"
+    list_display = [
+        "customer",
+        "period",
+        "billed_amount",
+        "due_date",
+        "method",
+        "paid_on",
+        "paid_amount",
+        "status",
+        "customer__utility",
+    ]
+    list_filter = ["status", "method", "customer__utility"]
+    date_hierarchy = "period_end"
+    search_fields = ["customer__number", "customer__name"]
+    list_select_related = ["customer"]
+    autocomplete_fields = ["customer"]
+    readonly_fields = ["imported_at"]
+    show_full_result_count = False
+    import_kind = ImportFile.Kind.PAYMENTS
+    csv_columns = ",".join(PAYMENT_COLUMNS)
+
+    @admin.display(description=_("使用期間"), ordering="period_end")
+    def period(self, obj: Payment) -> str:
+        return f"{obj.period_start.isoformat()}〜{obj.period_end.isoformat()}"
 
 
 class NoticeAdminForm(forms.ModelForm):
