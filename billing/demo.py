@@ -10,7 +10,7 @@ from django.db import transaction
 
 from portal.models import Utility
 
-from .models import Customer, MeterReading, Notice
+from .models import Customer, MeterReading, Notice, Payment
 from .tariff import TOKYO_23_WARDS, calculate_charge
 
 SURNAMES = [
@@ -108,6 +108,8 @@ def create_demo_customers(
         )
         if created:
             MeterReading.objects.bulk_create(_readings(customer, ends, months_per_period, rng))
+        if not customer.payments.exists():  # a demo loaded before bills existed gets them too
+            Payment.objects.bulk_create(_payments(utility, index, customer.readings.all()))
         customers.append(customer)
     return customers
 
@@ -138,6 +140,67 @@ def _readings(customer: Customer, ends: list, months_per_period: int, rng: rando
             mailed_total=charge.total,
         )
         index += usage
+
+
+# Who pays how, and the demo's cases of each status (README, demo accounts): the demo's
+# residents see a transfer that went through (kanazawa 1), one that failed (kanazawa 2), a
+# slip past its 納期限 (kanazawa 3), a smartphone payment not yet seen by the CIS (nayoro 1),
+# a slip paid before its 納期限 (nayoro 2) and a card payment to come (nayoro 3).
+DEMO_METHODS = {
+    ("kanazawa", 3): Payment.Method.SLIP,
+    ("nayoro", 1): Payment.Method.SMARTPHONE,
+    ("nayoro", 2): Payment.Method.SLIP,
+    ("nayoro", 3): Payment.Method.CARD,
+}
+DEMO_LATEST = {
+    ("kanazawa", 2): Payment.Status.TRANSFER_FAILED,
+    ("kanazawa", 3): Payment.Status.UNPAID,
+    ("nayoro", 2): Payment.Status.PAID,
+}
+DEMO_IMPORTED_AT = datetime.datetime.combine(DEMO_DATE, datetime.time(6), tzinfo=JST)
+
+
+def demo_due_date(period_end: datetime.date) -> datetime.date:
+    """The 納期限 of a demo bill: the 26th of the month after the period (口座振替日)."""
+    return _add_months(period_end, 1).replace(day=26)
+
+
+def _payments(utility: Utility, index: int, readings) -> list[Payment]:
+    """One bill per reading: paid on its 納期限 if that came by DEMO_DATE, else unpaid."""
+    method = DEMO_METHODS.get(
+        (utility.slug, index),
+        Payment.Method.SLIP if index % 5 == 0 else Payment.Method.TRANSFER,
+    )
+    readings = sorted(readings, key=lambda r: r.period_end)
+    bills = []
+    for reading in readings:
+        due = demo_due_date(reading.period_end)
+        status = Payment.Status.PAID if due <= DEMO_DATE else Payment.Status.UNPAID
+        if reading is readings[-1]:
+            status = DEMO_LATEST.get((utility.slug, index), status)
+        paid_on = None
+        if status == Payment.Status.PAID:
+            # A slip or an app is paid some days before the 納期限, a transfer on it; a
+            # bill paid before DEMO_DATE whose 納期限 is later was paid the day before.
+            early = due if method == Payment.Method.TRANSFER else due - datetime.timedelta(days=6)
+            paid_on = min(early, DEMO_DATE - datetime.timedelta(days=1))
+        elif status == Payment.Status.TRANSFER_FAILED:
+            paid_on = due  # the day the transfer was tried
+        bills.append(
+            Payment(
+                customer_id=reading.customer_id,
+                period_start=reading.period_start,
+                period_end=reading.period_end,
+                billed_amount=reading.total,
+                due_date=due,
+                method=method,
+                paid_on=paid_on,
+                paid_amount=reading.total if status == Payment.Status.PAID else 0,
+                status=status,
+                imported_at=DEMO_IMPORTED_AT,
+            )
+        )
+    return bills
 
 
 # お知らせ of the demo (fictitious): one for everyone and public (on the login page), one for

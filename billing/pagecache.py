@@ -8,7 +8,8 @@ in a worker), keyed by what makes it differ, and stored with the readings genera
 built under:
 
 - the key: the member, the utility and the page asked for (path, page number, and for the
-  dashboard without a number the contract last chosen);
+  dashboard without a number the contract last chosen), and today's date (a bill's 納期限
+  passes with no row changed);
 - the **readings generation**: one number in the cache, fetched with the page in one round
   trip. Every import of customers or readings, and every save or delete of a reading,
   contract, utility or a member's link to a contract (the admin, approvals; accounts connects
@@ -43,6 +44,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.utils import timezone
 
 logger = logging.getLogger("billing.pagecache")
 
@@ -58,7 +60,8 @@ _CACHEABLE_QUERY = re.compile(r"^(page=\d{1,4})?$")
 
 
 def usage_data_changed() -> None:
-    """Make every cached usage page stale: call after readings, contracts or utilities change.
+    """Make every cached usage page stale: call after readings, bills, contracts or utilities
+    change.
 
     The generation moves on at once and again when the transaction commits: a page built in
     between from the rows as they were before the commit is stored under a number that is
@@ -76,9 +79,9 @@ def connect_signals() -> None:
 
     from portal.models import Utility
 
-    from .models import Customer, MeterReading
+    from .models import Customer, MeterReading, Payment
 
-    for model in (MeterReading, Customer, Utility):
+    for model in (MeterReading, Payment, Customer, Utility):
         for signal in (post_save, post_delete):
             signal.connect(model_changed, sender=model, dispatch_uid=f"pagecache.{model.__name__}")
 
@@ -214,5 +217,7 @@ def _cacheable(request: HttpRequest) -> bool:
 
 
 def _key(request: HttpRequest, name: str) -> str:
-    parts = f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}"
+    # Today's date: a bill unpaid yesterday is overdue today with no row changed.
+    day = timezone.localdate().isoformat()
+    parts = f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}|{day}"
     return "billing.page:" + hashlib.sha256(parts.encode()).hexdigest()

@@ -41,6 +41,7 @@ urlpatterns = [
     path("usage/<contract_number:number>/", views.dashboard, name="contract"),
     path("usage/<contract_number:number>/history/", views.history, name="history"),
     path("usage/<contract_number:number>/history.csv", views.history_csv, name="history_csv"),
+    path("usage/<contract_number:number>/payments/", views.payments, name="payments"),
     path("usage/<contract_number:number>/<period_end:period_end>/", views.period, name="period"),
     path("usage/<contract_number:number>/web-slip/", views.web_slip_choice, name="web_slip_choice"),
     path("notices/", views.notice_list, name="notice_list"),

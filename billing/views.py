@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, F, Max, Min, Q, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -33,15 +33,16 @@ from django.views.decorators.http import require_GET, require_http_methods
 from portal.models import Utility
 from portal.ratelimit import RateLimited
 
-from . import charts, notices, pagecache, usage, watch, web_slip
+from . import bills, charts, notices, pagecache, usage, watch, web_slip
 from .forms import WatchForm, WebSlipForm
 from .imports import READING_COLUMNS
-from .models import Customer, MeterReading, MeterReadingQuerySet, Notice, Watch
+from .models import Customer, MeterReading, MeterReadingQuerySet, Notice, Payment, Watch
 from .tariff import TAX_RATE_PERCENT
 from .templatetags.billing_format import jmonth
 
 SELECTED_CONTRACT_SESSION_KEY = "billing.contract"
 HISTORY_PAGE_SIZE = 24
+PAYMENTS_PAGE_SIZE = 24
 CHART_PERIODS = 24
 # The chart pairs each of its periods with the one a year earlier: 13 more periods cover
 # monthly billing (and leave slack for one missing month).
@@ -239,15 +240,23 @@ def _dashboard(
     leaks = [
         (c, summaries[c.pk]) for c in contracts if getattr(summaries[c.pk], "possible_leak", False)
     ]
+    latest_bill = (
+        Payment.objects.filter(customer=contract).latest_first().first() if contract else None
+    )
     context = {
         "contracts": contracts,
         "contract": contract,
         "summary": summaries[contract.pk] if contract else None,
         "leaks": leaks,
+        "bill": _bill(latest_bill),
         **extra,
     }
     response = render(request, "billing/dashboard.html", context)
     return response, contract.pk if contract else None
+
+
+def _bill(payment: Payment | None) -> bills.PaymentState | None:
+    return None if payment is None else bills.describe(payment, timezone.localdate())
 
 
 class _CountedReadings:
@@ -338,17 +347,57 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
         if moved is None:
             return redirect("billing:history", utility.slug, contract.number)
         return redirect("billing:period", utility.slug, contract.number, moved)
-    ends = _readings(contract).values_list("period_end", flat=True)
+    # The periods either side in one query (the bill of the period costs the one it saves).
+    around = _readings(contract).aggregate(
+        previous_end=Max("period_end", filter=Q(period_end__lt=period_end)),
+        next_end=Min("period_end", filter=Q(period_end__gt=period_end)),
+    )
+    payment = Payment.objects.filter(customer=contract, period_end=period_end).first()
     context = {
         "contracts": contracts,
         "contract": contract,
         "reading": reading,
-        "previous_end": ends.filter(period_end__lt=period_end).order_by("-period_end").first(),
-        "next_end": ends.filter(period_end__gt=period_end).order_by("period_end").first(),
+        "bill": _bill(payment),
+        **around,
         "show_invoice": request.user.tax_declaration == TAX_DECLARED and utility.issues_invoices,
         "tax_rate_percent": TAX_RATE_PERCENT,
     }
     return render(request, "billing/period.html", context)
+
+
+@never_cache
+@require_GET
+def payments(request: HttpRequest, number: str) -> HttpResponse:
+    """支払い履歴: the contract's bills, newest first, a page of them at a time."""
+    response, contract_pk = pagecache.page(
+        request, "payments", lambda extra: _payments(request, number, extra)
+    )
+    _remember(request, contract_pk)
+    return response
+
+
+def _payments(request: HttpRequest, number: str, extra: dict) -> tuple[HttpResponse, int]:
+    contracts = _contracts(request)
+    contract = _choose(request, contracts, number)
+    # Two queries (the count, one page of rows), whatever the history's length.
+    paginator = Paginator(
+        Payment.objects.filter(customer=contract).latest_first(), PAYMENTS_PAGE_SIZE
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    shown = [bills.describe(payment, today) for payment in page]
+    # The newest bill, if it asks something of the resident, is told in full above the list.
+    first = shown[0] if shown and page.number == 1 else None
+    context = {
+        "contracts": contracts,
+        "contract": contract,
+        "page_obj": page,
+        "bills": shown,
+        "attention": first if first and (first.next_step or first.reflection_note) else None,
+        "page_range": paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
+        **extra,
+    }
+    return render(request, "billing/payments.html", context), contract.pk
 
 
 class _Echo:

@@ -65,3 +65,22 @@ def test_each_demo_resident_holds_only_what_its_utilitys_signup_asks(demo):
         assert member.address == (first.address if utility.asks_address else ""), member
         assert member.relation == ("self" if utility.asks_relation else ""), member
         assert member.payment_method == ("keep" if utility.asks_payment_method else ""), member
+
+
+def test_the_demo_has_paid_bills_a_failed_transfer_and_one_unpaid_past_its_due_date(demo):
+    from billing.demo import DEMO_DATE
+    from billing.models import Payment
+
+    status = Payment.Status
+    paid = Payment.objects.filter(status=status.PAID)
+    assert paid.count() > 800
+    failed = Payment.objects.get(status=status.TRANSFER_FAILED)
+    assert failed.customer.number == "10000000000002"  # yamadahanako's first contract
+    overdue = Payment.objects.get(status=status.UNPAID, due_date__lt=DEMO_DATE)
+    assert overdue.customer.number == "10000000000003"  # and her second
+    # Each bill is its reading's period and total.
+    for bill in Payment.objects.filter(customer__number__in=["10000000000001", "20000000001"]):
+        reading = bill.customer.readings.get(period_end=bill.period_end)
+        assert (bill.period_start, bill.billed_amount) == (reading.period_start, reading.total)
+    call_command("load_demo", verbosity=0)
+    assert Payment.objects.count() == 864  # a second run adds none

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from billing.imports import import_customers, import_readings
+from billing.imports import import_customers, import_payments, import_readings
 from billing.models import Customer, MeterReading
 from tests.factories import UtilityFactory
 
@@ -194,8 +194,10 @@ def test_the_demo_csvs_hold_the_same_data_as_the_demo_fixture():
     with time_machine.travel(datetime.datetime(2026, 12, 1, 9, 0, tzinfo=JST), tick=False):
         customers = load(import_customers, "demo_customers.csv")
         readings = load(import_readings, "demo_readings.csv")
+        payments = load(import_payments, "demo_payments.csv")
     assert counts(customers) == (0, 0, 48, 0)
     assert counts(readings) == (0, 0, 864, 0)
+    assert counts(payments) == (0, 0, 864, 0)
 
 
 def _mixed_file() -> str:
