@@ -14,7 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.models import Notice, NoticeRead
-from tests.factories import ContractLinkFactory, MemberFactory, MeterReadingFactory
+from tests.factories import (
+    ContractLinkFactory,
+    MemberFactory,
+    MeterReadingFactory,
+    PaymentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +39,13 @@ def member_with_history(utility, periods: int):
                 read_on=period_end,
                 usage_m3=20 + n % 7,
             )
+            PaymentFactory(
+                customer=customer,
+                period_end=period_end,
+                period_start=period_end - datetime.timedelta(days=60),
+                due_date=period_end + datetime.timedelta(days=30),
+                paid_on=period_end + datetime.timedelta(days=30),
+            )
     return member, contract, end
 
 
@@ -46,6 +58,8 @@ def pages(utility, contract, end) -> list[str]:
         reverse("billing:history", args=[slug, number]) + "?page=2",
         reverse("billing:period", args=[slug, number, end]),
         reverse("billing:history_csv", args=[slug, number]),
+        reverse("billing:payments", args=[slug, number]),
+        reverse("billing:payments", args=[slug, number]) + "?page=2",
         reverse("accounts:profile", args=[slug]),
     ]
 

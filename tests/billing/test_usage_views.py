@@ -13,13 +13,14 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from accounts.models import ContractLink
-from billing.models import MeterReading
+from billing.models import MeterReading, Payment
 from billing.views import SELECTED_CONTRACT_SESSION_KEY
 from tests.factories import (
     ContractLinkFactory,
     CustomerFactory,
     MemberFactory,
     MeterReadingFactory,
+    PaymentFactory,
     StaffFactory,
     UtilityFactory,
 )
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.django_db
 
 LAST_END = datetime.date(2025, 5, 25)
 # Each page: session, member, utility, the member's contracts, then at most three reading
-# queries (chart + page count + page, or period + neighbours). Choosing another contract adds a
+# queries (chart + page count + page, period + neighbours + its bill, or the bills' count +
+# page). Choosing another contract adds a
 # session write (three statements on the first visit only).
 MAX_QUERIES = 7
 
@@ -66,6 +68,23 @@ def add_history(customer, usages: list[int], months: int = 2) -> list[MeterReadi
         )
         index += usage_m3
     return MeterReading.objects.bulk_create(readings)
+
+
+def add_bills(readings: list[MeterReading]) -> list[Payment]:
+    """A bill per reading, paid by transfer a month after the period."""
+    due = datetime.timedelta(days=30)
+    return Payment.objects.bulk_create(
+        PaymentFactory.build(
+            customer=r.customer,
+            period_start=r.period_start,
+            period_end=r.period_end,
+            billed_amount=r.total,
+            due_date=r.period_end + due,
+            paid_on=r.period_end + due,
+            paid_amount=r.total,
+        )
+        for r in readings
+    )
 
 
 @pytest.fixture
@@ -254,7 +273,7 @@ def someone_elses(utility, contract):
     return other
 
 
-@pytest.mark.parametrize("name", ["contract", "history", "history_csv"])
+@pytest.mark.parametrize("name", ["contract", "history", "history_csv", "payments"])
 def test_another_members_contract_is_a_404(logged_in_client, utility, someone_elses, name):
     response = logged_in_client.get(url(name, utility, someone_elses.number))
     assert response.status_code == HTTPStatus.NOT_FOUND
@@ -274,6 +293,8 @@ def test_another_members_period_is_a_404(logged_in_client, utility, someone_else
         "usage/{number}/2025-02-30/",  # not a date
         "usage/%20{number}/history/",
         "usage/{number}/history.csv/x",
+        "usage/{stripped}/payments/",
+        "usage/{fullwidth}/payments/",
     ],
 )
 def test_number_or_date_typed_differently_is_a_404(logged_in_client, utility, contract, path):
@@ -488,14 +509,16 @@ def test_csv_is_the_whole_history_with_bom_and_japanese_headers(
 
 
 @pytest.mark.parametrize("periods", [3, 120])
-@pytest.mark.parametrize("name", ["dashboard", "contract", "history", "period", "history_csv"])
+@pytest.mark.parametrize(
+    "name", ["dashboard", "contract", "history", "period", "history_csv", "payments"]
+)
 def test_every_page_costs_a_fixed_number_of_queries(
     client, utility, django_assert_max_num_queries, periods, name
 ):
     member = MemberFactory(utility=utility, tax_declaration="yes")
     contract = ContractLinkFactory(member=member).customer
     ContractLinkFactory(member=member)  # a second contract: the switcher is drawn too
-    add_history(contract, list(range(1, periods + 1)), months=1)
+    add_bills(add_history(contract, list(range(1, periods + 1)), months=1))
     client.force_login(member)
     client.get(url("contract", utility, contract.number))  # the choice is already in the session
     args = {
@@ -504,6 +527,7 @@ def test_every_page_costs_a_fixed_number_of_queries(
         "history": [contract.number],
         "period": [contract.number, _months_back(LAST_END, 1)],
         "history_csv": [contract.number],
+        "payments": [contract.number],
     }[name]
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get(url(name, utility, *args))
