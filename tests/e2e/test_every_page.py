@@ -328,8 +328,13 @@ def _usage_and_profile(walk: Walk, mailoutbox) -> None:
     walk.look()
     page.get_by_role("link", name="使用量の推移").click()
     walk.look()
+    # 支払い履歴: this demo contract's latest slip is past its 納期限 (load_demo).
+    page.get_by_role("link", name="支払い履歴", exact=True).click()
+    expect(page.locator(".bill-status").first).to_contain_text("納期限を過ぎています")
+    walk.look()
     page.get_by_role("link", name="最新のご使用量").click()
     page.get_by_role("link", name="この期間の検針票を見る").click()
+    expect(page.get_by_role("region", name="お支払い状況")).to_contain_text("未納: 納期限 11月26日")
     walk.look()
     _failed_mail(Member.objects.get(login_id="yamadahanako"))  # 会員情報 lists it
     _member_move_out(walk)  # 会員情報 lists it too

@@ -124,3 +124,25 @@ def test_a_large_users_figures_fit_a_phone_without_any_sideways_scroll(
             page.set_viewport_size({"width": width, "height": 812})
             problems += [f"{path} at {width} px: {p}" for p in layout_problems(page)]
     assert not problems, problems
+
+
+def test_a_failed_transfer_and_the_payment_history_read_plainly_on_a_phone(
+    page: Page, live_server, demo_data, daytime
+):
+    """yamadahanako's first contract: the demo's 振替不能 (load_demo). The dashboard says what
+    happened, what comes next and whom to call; the 支払い履歴 lists every bill."""
+    kanazawa = Utility.objects.get(slug="kanazawa")
+    number = demo_customer_number(kanazawa, 2)
+    _log_in(page, live_server.url)
+    bill = page.get_by_role("region", name="最新のご請求とお支払い状況")
+    expect(bill).to_contain_text("口座振替ができませんでした")
+    expect(bill).to_contain_text("納付書を郵送します")
+    expect(bill).to_contain_text("076-220-2111")
+    expect(bill).to_contain_text("お支払いの反映には数日かかります")
+    _check_page(page)
+    bill.get_by_role("link", name="支払い履歴を見る").click()
+    expect(page).to_have_url(re.compile(rf"/kanazawa/usage/{number}/payments/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("支払い履歴")
+    expect(page.locator(".bill-list__item")).to_have_count(12)  # two years, every two months
+    expect(page.locator(".bill-list .bill-status").nth(1)).to_contain_text("口座振替済み")
+    _check_page(page)
