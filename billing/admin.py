@@ -442,6 +442,11 @@ class PaymentAdmin(CsvImportAdmin):
     def period(self, obj: Payment) -> str:
         return f"{obj.period_start.isoformat()}〜{obj.period_end.isoformat()}"
 
+    def save_model(self, request: HttpRequest, obj: Payment, form, change: bool) -> None:
+        # What residents read as 「…までに確認できたお支払い」: a hand edit is news as an import is.
+        obj.imported_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
 
 class NoticeAdminForm(forms.ModelForm):
     """A targeted notice must reach some contract: each area and number is checked here, and

@@ -10,7 +10,8 @@ The same contract as contracts and readings, on the same framework (csvfile → 
    repeats, a period that is not the stored reading's of that contract or overlaps a stored
    bill of another period.
 4. Merge: rows that differ are updated, new ones inserted (``imported_at`` set on both), and
-   the residents' cached pages are dropped so the new status shows at once.
+   the residents' cached pages are dropped so the new status shows at once. On PostgreSQL the
+   table is closed to other writers from the checks against stored rows to the commit.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def import_payments(
         parse = partial(parse_payment, utilities=rules, dates=dates, today=today)
         stage.fill(cursor, PaymentRow, items, parse, result, report)
         report.done_reading()
+        if connection.vendor == "postgresql":
+            # Checked against the stored bills and written with no other writer in between (a
+            # bill typed in the admin waits; readers do not). SQLite has one writer anyway.
+            cursor.execute(f"LOCK TABLE {PAYMENTS} IN SHARE ROW EXCLUSIVE MODE")
         _check(cursor, result)
         if result.ok:
             _write(cursor, result)

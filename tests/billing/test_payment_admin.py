@@ -141,3 +141,30 @@ def test_the_staff_group_reaches_the_payment_list():
         .permissions.filter(content_type__model="payment")
         .values_list("codename", flat=True)
     ) == {"view_payment", "add_payment", "change_payment"}
+
+
+def test_a_bill_corrected_by_hand_is_dated_as_news(client, kanazawa):
+    payment = PaymentFactory(
+        customer=CustomerFactory(utility=kanazawa),
+        status=Payment.Status.UNPAID,
+        paid_on=None,
+        paid_amount=0,
+        imported_at=datetime.datetime(2026, 11, 1, tzinfo=JST),
+    )
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    data = {
+        "customer": payment.customer.pk,
+        "period_start": payment.period_start.isoformat(),
+        "period_end": payment.period_end.isoformat(),
+        "billed_amount": payment.billed_amount,
+        "due_date": payment.due_date.isoformat(),
+        "method": payment.method,
+        "paid_on": "2026-11-30",
+        "paid_amount": payment.billed_amount,
+        "status": Payment.Status.PAID,
+    }
+    response = client.post(reverse("admin:billing_payment_change", args=[payment.pk]), data)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PAID
+    assert payment.imported_at == datetime.datetime(2026, 12, 1, 9, 0, tzinfo=JST)
