@@ -36,7 +36,15 @@ from portal.ratelimit import RateLimited
 from . import bills, charts, notices, pagecache, usage, watch, web_slip
 from .forms import WatchForm, WebSlipForm
 from .imports import READING_COLUMNS
-from .models import Customer, MeterReading, MeterReadingQuerySet, Notice, Payment, Watch
+from .models import (
+    Customer,
+    MeterReading,
+    MeterReadingQuerySet,
+    Notice,
+    Payment,
+    PaymentQuerySet,
+    Watch,
+)
 from .tariff import TAX_RATE_PERCENT
 from .templatetags.billing_format import jmonth
 
@@ -104,6 +112,14 @@ def _readings(contract: Customer) -> MeterReadingQuerySet:
     readings = MeterReading.objects.filter(customer=contract)
     ended_on = getattr(contract, "link_ended_on", None)
     return readings if ended_on is None else readings.filter(period_start__lte=ended_on)
+
+
+def _bills(contract: Customer) -> PaymentQuerySet:
+    """The contract's bills the member may see: as ``_readings``, those of periods begun by
+    the day their link ended (the next occupant's bills are not theirs)."""
+    bills = Payment.objects.filter(customer=contract)
+    ended_on = getattr(contract, "link_ended_on", None)
+    return bills if ended_on is None else bills.filter(period_start__lte=ended_on)
 
 
 def _seen_periods(contracts: list[Customer]) -> Q:
@@ -240,9 +256,7 @@ def _dashboard(
     leaks = [
         (c, summaries[c.pk]) for c in contracts if getattr(summaries[c.pk], "possible_leak", False)
     ]
-    latest_bill = (
-        Payment.objects.filter(customer=contract).latest_first().first() if contract else None
-    )
+    latest_bill = _bills(contract).latest_first().first() if contract else None
     context = {
         "contracts": contracts,
         "contract": contract,
@@ -352,7 +366,7 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
         previous_end=Max("period_end", filter=Q(period_end__lt=period_end)),
         next_end=Min("period_end", filter=Q(period_end__gt=period_end)),
     )
-    payment = Payment.objects.filter(customer=contract, period_end=period_end).first()
+    payment = _bills(contract).filter(period_end=period_end).first()
     context = {
         "contracts": contracts,
         "contract": contract,
@@ -380,9 +394,7 @@ def _payments(request: HttpRequest, number: str, extra: dict) -> tuple[HttpRespo
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
     # Two queries (the count, one page of rows), whatever the history's length.
-    paginator = Paginator(
-        Payment.objects.filter(customer=contract).latest_first(), PAYMENTS_PAGE_SIZE
-    )
+    paginator = Paginator(_bills(contract).latest_first(), PAYMENTS_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     today = timezone.localdate()
     shown = [bills.describe(payment, today) for payment in page]

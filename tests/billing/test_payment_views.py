@@ -217,3 +217,25 @@ def test_a_member_sees_no_bill_of_another_members_contract(client, utility, cont
         assert page(client, name, other, *args).status_code == 404
     assertNotContains(page(client, "payments", contract), "口座振替ができませんでした")
     assert MeterReading.objects.count() == 2
+
+
+def test_after_moving_out_a_member_sees_no_bill_of_the_next_occupant(logged_in_client, contract):
+    """A completed 使用中止 ends the link: the bills of periods begun later are another's."""
+    bill(contract)  # 2026-08-26〜2026-10-25, theirs
+    later = datetime.date(2026, 12, 25)
+    bill(
+        contract,
+        period_start=datetime.date(2026, 10, 26),
+        period_end=later,
+        due_date=datetime.date(2027, 1, 26),
+        paid_on=None,
+        paid_amount=0,
+        status=Status.TRANSFER_FAILED,
+    )
+    contract.member_links.update(ended_on=datetime.date(2026, 10, 20))
+    dashboard = page(logged_in_client, "contract", contract)
+    assertContains(dashboard, "口座振替済み (11月26日)")
+    assertNotContains(dashboard, "口座振替ができませんでした")
+    history = page(logged_in_client, "payments", contract)
+    assertContains(history, "全1件")
+    assertNotContains(history, "口座振替ができませんでした")
