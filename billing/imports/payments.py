@@ -2,7 +2,7 @@
 
 The same contract as contracts and readings, on the same framework (csvfile → stage → result):
 
-1. Imports of payments take turns (an advisory lock on PostgreSQL; SQLite has one writer).
+1. Imports of payments take turns (stage.importing).
 2. Every record is read and checked whole in Python (``parse_payment``): each field, then what
    ties them together (the period, the due date after it, a status its amounts and day agree
    with). A CIS writes one row a contract and period, so no fast path per block is needed.
@@ -21,12 +21,13 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
+from ..integrity import date_problems
 from ..models import Payment
 from . import stage
 from .csvfile import Record, RowError, records
@@ -77,15 +78,10 @@ def import_payments(
 
     ``utility`` limits the rows to that utility's (a staff member's upload).
     """
-    result, report = (
-        ImportResult(dry_run=dry_run, max_errors=max_errors),
-        Progress(progress, writing),
-    )
+    result = ImportResult(dry_run=dry_run, max_errors=max_errors)
     rules, dates, today = utility_rules(utility), {}, timezone.localdate()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PAYMENTS_LOCK])
-        stage.create(cursor, PaymentRow, contract=True)
+    report = Progress(progress, writing)
+    with stage.importing(PAYMENTS_LOCK, PaymentRow, result, contract=True) as cursor:
         items = records(stream, PAYMENT_COLUMNS, encoding=encoding)
         parse = partial(parse_payment, utilities=rules, dates=dates, today=today)
         stage.fill(cursor, PaymentRow, items, parse, result, report)
@@ -97,8 +93,6 @@ def import_payments(
         _check(cursor, result)
         if result.ok:
             _write(cursor, result)
-        stage.finish(cursor, keep=result.ok and not dry_run)
-    result.keep_first()
     return result
 
 
@@ -139,12 +133,8 @@ def check_payment(row: PaymentRow, max_days: int, today: datetime.date) -> list[
         datetime.date.fromisoformat, (row.period_start, row.period_end, row.due_date)
     )
     paid_on = datetime.date.fromisoformat(row.paid_on) if row.paid_on else None
-    days = (end - start).days + 1
-    if days < 1:
-        refuse("period_end", _("使用期間(開始)より前の日付です。"))
-    elif days > max_days:
-        message = _("使用期間が%(days)d日あります(%(longest)d日までです)。")
-        refuse("period_end", message % {"days": days, "longest": max_days})
+    for column, message in date_problems(start, end, None, max_days):
+        refuse(column, message)
     if due < end:
         refuse("due_date", _("納期限が使用期間(終了)より前です。"))
     if paid_on is not None and paid_on < start:
