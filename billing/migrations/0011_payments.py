@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0009_watch"),
+        ("billing", "0010_bill_mail_count"),
     ]
 
     operations = [
