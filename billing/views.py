@@ -383,7 +383,7 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
 @require_GET
 def payments(request: HttpRequest, number: str) -> HttpResponse:
     """支払い履歴: the contract's bills, newest first, a page of them at a time."""
-    response, contract_pk = pagecache.page(
+    response, contract_pk, _ = pagecache.page(
         request, "payments", lambda extra: _payments(request, number, extra)
     )
     _remember(request, contract_pk)
