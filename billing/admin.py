@@ -14,7 +14,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -25,7 +27,16 @@ from portal.models import Utility
 from . import billmail, importjobs, integrity, notices, web_slip
 from .imports import CUSTOMER_COLUMNS, PAYMENT_COLUMNS, READING_COLUMNS, READING_OPTIONAL
 from .imports.payments import PaymentRow, check_payment
-from .models import Customer, ImportFile, ImportJob, MeterReading, Notice, Payment, WebSlip
+from .models import (
+    Customer,
+    ImportFile,
+    ImportJob,
+    IssuedDocument,
+    MeterReading,
+    Notice,
+    Payment,
+    WebSlip,
+)
 
 
 class CsvImportForm(forms.Form):
@@ -712,4 +723,63 @@ class WebSlipAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
         response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
         day = timezone.localdate().strftime("%Y%m%d")
         response["Content-Disposition"] = f'attachment; filename="web_slip_{day}.csv"'
+        return response
+
+
+@admin.register(IssuedDocument)
+class IssuedDocumentAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
+    """発行済みの書類: every 適格請求書 and 領収済・収納済の証明 issued, read only, each PDF
+    downloadable as it was issued (kept seven years, billing/documents.py)."""
+
+    utility_path = "customer__utility"
+    list_display = [
+        "number",
+        "kind",
+        "customer__number",
+        "period_end",
+        "revision",
+        "issued_at",
+        "customer__utility",
+    ]
+    list_filter = ["kind", "customer__utility"]
+    search_fields = ["number", "customer__number"]
+    list_select_related = ["customer"]
+    fields = [
+        "number",
+        "kind",
+        "customer",
+        "period_end",
+        "revision",
+        "issued_at",
+        "facts_sha256",
+        "pdf_sha256",
+        "download",
+    ]
+    readonly_fields = fields
+
+    def get_list_display(self, request: HttpRequest):
+        column = _number_column(customer_number_word(request))
+        columns = super().get_list_display(request)
+        return [column if c == "customer__number" else c for c in columns]
+
+    @admin.display(description=_("PDF"))
+    def download(self, document: IssuedDocument) -> str:
+        url = reverse("admin:billing_issueddocument_pdf", args=[document.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("発行したPDFを開く"))
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.pdf_view)
+        name = "billing_issueddocument_pdf"
+        return [path("<int:pk>/pdf/", view, name=name), *super().get_urls()]
+
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        # Scoped as the list is: another utility's document is a 404.
+        document = get_object_or_404(self.get_queryset(request), pk=pk)
+        response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
+        response["Content-Disposition"] = content_disposition_header(
+            False, f"{document.number}.pdf"
+        )
+        add_never_cache_headers(response)
         return response

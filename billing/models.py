@@ -210,6 +210,53 @@ class Payment(models.Model):
         return self.status in (self.Status.PAID, self.Status.OVERPAID)
 
 
+class IssuedDocument(models.Model):
+    """A 適格請求書 or 領収済・収納済の証明 as issued: its PDF kept byte for byte.
+
+    An electronic invoice must be kept unaltered for seven years (国税庁, 電子帳簿保存法): the
+    row is never rewritten. When the facts printed change (a later import corrects the amount,
+    the contract's name changes), the next request issues a new revision with a new number.
+    """
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("適格請求書")
+        RECEIPT = "receipt", _("領収済・収納済の証明")
+
+    # PROTECT: deleting a contract must not delete what was issued to it.
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="issued_documents",
+        verbose_name=_("契約"),
+        db_index=False,  # the unique (customer, kind, period_end, revision) index starts with it
+    )
+    kind = models.CharField(_("書類"), max_length=10, choices=Kind)
+    period_end = models.DateField(_("使用期間(終了)"))
+    revision = models.PositiveSmallIntegerField(_("版"))
+    number = models.CharField(_("書類番号"), max_length=60)
+    issued_at = models.DateTimeField(_("発行日時"))
+    facts = models.JSONField(_("記載内容"))
+    facts_sha256 = models.CharField(_("記載内容のSHA-256"), max_length=64)
+    pdf = models.BinaryField(_("PDF"))
+    pdf_sha256 = models.CharField(_("PDFのSHA-256"), max_length=64)
+
+    class Meta:
+        verbose_name = _("発行済みの書類")
+        verbose_name_plural = _("発行済みの書類")
+        ordering = ["-issued_at"]
+        constraints = [
+            # Two requests at once issue one revision: the second one's INSERT fails and it
+            # reads the first one's row (billing/documents.py).
+            models.UniqueConstraint(
+                fields=["customer", "kind", "period_end", "revision"],
+                name="issued_document_unique_revision",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
 class ImportFile(models.Model):
     """A CSV uploaded in the admin, kept in the database (``ImportChunk``) so that every server
     and worker reaches it; deleted with its jobs a day after the upload (billing.importjobs)."""

@@ -35,6 +35,11 @@ TOKYO_23_WARDS: dict = {
 }
 
 
+def tax_included(yen: int) -> int:
+    """Return the consumption tax contained in a tax-inclusive amount, fractions dropped."""
+    return yen * TAX_RATE_PERCENT // (100 + TAX_RATE_PERCENT)
+
+
 @dataclass(frozen=True)
 class Charge:
     water: int
@@ -47,7 +52,7 @@ class Charge:
     @property
     def tax(self) -> int:
         """Return the consumption tax contained in the tax-inclusive total."""
-        return self.total * TAX_RATE_PERCENT // (100 + TAX_RATE_PERCENT)
+        return tax_included(self.total)
 
 
 def _tiered(m3: int, tiers: list, start: int = 0) -> int:

@@ -4,7 +4,7 @@ import datetime
 
 from django.urls import path, register_converter
 
-from . import views
+from . import document_views, views
 
 
 class ContractNumberConverter:
@@ -43,6 +43,21 @@ urlpatterns = [
     path("usage/<contract_number:number>/history.csv", views.history_csv, name="history_csv"),
     path("usage/<contract_number:number>/payments/", views.payments, name="payments"),
     path("usage/<contract_number:number>/<period_end:period_end>/", views.period, name="period"),
+    path(
+        "usage/<contract_number:number>/<period_end:period_end>/slip.pdf",
+        document_views.slip_pdf,
+        name="slip_pdf",
+    ),
+    path(
+        "usage/<contract_number:number>/<period_end:period_end>/invoice.pdf",
+        document_views.invoice_pdf,
+        name="invoice_pdf",
+    ),
+    path(
+        "usage/<contract_number:number>/<period_end:period_end>/receipt.pdf",
+        document_views.receipt_pdf,
+        name="receipt_pdf",
+    ),
     path("usage/<contract_number:number>/web-slip/", views.web_slip_choice, name="web_slip_choice"),
     path("notices/", views.notice_list, name="notice_list"),
     path("account/watch/", views.watch_settings, name="watch"),

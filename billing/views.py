@@ -33,7 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from portal.models import Utility
 from portal.ratelimit import RateLimited
 
-from . import bills, charts, notices, pagecache, usage, watch, web_slip
+from . import bills, charts, documents, notices, pagecache, usage, watch, web_slip
 from .forms import WatchForm, WebSlipForm
 from .imports import READING_COLUMNS
 from .models import (
@@ -59,8 +59,6 @@ CHART_WINDOW = CHART_PERIODS + 13
 RECENT_WINDOW = 14
 # Any date no real period ends on: replaced in one reversed URL to make each row's link.
 _URL_PLACEHOLDER = datetime.date(1, 1, 1)
-# accounts.Member.TaxDeclaration.YES; billing never imports accounts (DESIGN.md).
-TAX_DECLARED = "yes"
 # Where the dashboard's お知らせ go: put in as the page is served, since they change with the
 # clock and with what the member has read, not with the readings the cached page is built from.
 NOTICES_PLACEHOLDER = b"<!--portal:notices-->"
@@ -373,7 +371,9 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
         "reading": reading,
         "bill": _bill(payment),
         **around,
-        "show_invoice": request.user.tax_declaration == TAX_DECLARED and utility.issues_invoices,
+        "show_invoice": documents.may_ask_invoice(request.user, utility),
+        "invoice_issuers": documents.invoice_issuers(utility, reading),
+        "receipt_available": documents.is_received(payment),
         "tax_rate_percent": TAX_RATE_PERCENT,
     }
     return render(request, "billing/period.html", context)

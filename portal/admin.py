@@ -357,6 +357,8 @@ class UtilityAdmin(UtilityScopedAdmin):
             {
                 "fields": [
                     "invoice_registration_number",
+                    "sewer_invoice_issuer",
+                    "sewer_invoice_registration_number",
                     "billing_cycle_months",
                     "leak_ratio_percent",
                     "leak_min_increase_m3",

@@ -26,6 +26,11 @@ def validate_contact_block(text: str) -> None:
         )
 
 
+_registration_number = RegexValidator(
+    r"^T\d{13}$", _("「T」に続けて13桁の数字を入力してください。")
+)
+
+
 class Utility(models.Model):
     class Verification(models.TextChoices):
         LINK = "link", _("メール記載のURL")
@@ -118,7 +123,24 @@ class Utility(models.Model):
         _("適格請求書発行事業者登録番号"),
         max_length=14,
         blank=True,
-        validators=[RegexValidator(r"^T\d{13}$", _("「T」に続けて13桁の数字を入力してください。"))],
+        validators=[_registration_number],
+    )
+    # Where sewerage is run by another body than the waterworks (Miyoshi), its 下水道使用料 is
+    # that body's sale and its invoice carries that body's name and number.
+    sewer_invoice_issuer = models.CharField(
+        _("下水道使用料の適格請求書発行事業者名"),
+        max_length=100,
+        blank=True,
+        help_text=_("下水道使用料を別の事業者が請求する場合に入力します。空欄なら事業者名です。"),
+    )
+    sewer_invoice_registration_number = models.CharField(
+        _("下水道使用料の登録番号"),
+        max_length=14,
+        blank=True,
+        validators=[_registration_number],
+        help_text=_(
+            "下水道使用料の登録番号が水道料金と異なる場合に入力します(適格請求書に2つの番号を記載します)。空欄なら同じ番号です。"
+        ),
     )
     signup_link_ttl_hours = models.PositiveSmallIntegerField(
         _("会員登録URLの有効時間(時間)"), default=24
@@ -293,6 +315,19 @@ class Utility(models.Model):
                 return moment + remaining
             remaining -= closing - moment
             moment = closing
+
+    def clean(self) -> None:
+        super().clean()
+        separate_sewer = self.sewer_invoice_issuer or self.sewer_invoice_registration_number
+        if separate_sewer and not self.invoice_registration_number:
+            raise ValidationError(
+                {
+                    "invoice_registration_number": _(
+                        "下水道使用料の発行事業者を入力するときは、水道料金の登録番号も入力してください。"
+                    )
+                },
+                code="sewer_without_water",
+            )
 
     @property
     def issues_invoices(self) -> bool:

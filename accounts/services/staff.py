@@ -24,6 +24,8 @@ STAFF_PERMISSIONS = [
     ("billing", "notice", ["view", "add", "change", "delete"]),
     # Web明細: the contracts whose paper slip members stopped, and its CSV for the CIS.
     ("billing", "webslip", ["view"]),
+    # 発行済みの書類: the invoices and certificates issued, each PDF as it was issued.
+    ("billing", "issueddocument", ["view"]),
     ("portal", "utility", ["view", "change"]),
     # 送信メール: which mails wait, went out or failed, with the mail server's reply.
     ("portal", "outboxmail", ["view"]),

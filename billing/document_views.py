@@ -1,0 +1,69 @@
+"""PDF downloads of one period of a member's own contract: 検針票, 適格請求書, 領収済・収納済の証明.
+
+A contract that is not the member's in this utility, a period it has no reading (or no
+received payment) for, or an invoice the member may not have, is a 404: the same answer,
+so nothing tells another contract's numbers or periods apart.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from . import documents, pdf
+from .models import Customer, IssuedDocument, MeterReading
+
+
+def _contract(request: HttpRequest, number: str) -> Customer:
+    mine = Customer.objects.filter(utility=request.utility, members=request.user)
+    return get_object_or_404(mine, number=number)
+
+
+def _reading(contract: Customer, period_end: datetime.date) -> MeterReading:
+    return get_object_or_404(MeterReading, customer=contract, period_end=period_end)
+
+
+def _pdf_response(body: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/pdf")
+    # Shown in the browser's viewer, saved under its Japanese name (RFC 6266/5987 filename*).
+    response["Content-Disposition"] = content_disposition_header(False, name)
+    return response
+
+
+@never_cache  # Cache-Control: private, no-store: a bill never sits in a shared proxy
+@require_GET
+def slip_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
+    contract = _contract(request, number)
+    reading = _reading(contract, period_end)
+    body = pdf.render(documents.slip_facts(request.utility, contract, reading))
+    return _pdf_response(body, documents.filename("検針票", contract, period_end))
+
+
+@never_cache
+@require_GET
+def invoice_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
+    if not documents.may_ask_invoice(request.user, request.utility):
+        raise Http404("this member gets no qualified invoice")
+    contract = _contract(request, number)
+    reading = _reading(contract, period_end)
+    facts = documents.invoice_facts(request.utility, contract, reading)
+    issued = documents.issue(IssuedDocument.Kind.INVOICE, contract, period_end, facts)
+    return _pdf_response(bytes(issued.pdf), documents.filename("適格請求書", contract, period_end))
+
+
+@never_cache
+@require_GET
+def receipt_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
+    contract = _contract(request, number)
+    payment = documents.received_payment(contract, period_end)
+    if payment is None:
+        raise Http404("no payment received for this period")
+    facts = documents.receipt_facts(request.utility, contract, payment)
+    issued = documents.issue(IssuedDocument.Kind.RECEIPT, contract, period_end, facts)
+    name = documents.filename("領収済・収納済の証明", contract, period_end)
+    return _pdf_response(bytes(issued.pdf), name)
