@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.pages --reuse         # keep an already filled bench database
     .venv/bin/python -m bench.pages --customers 1000 --duration 3   # a quick look
     .venv/bin/python -m bench.pages --customers 10000 --database bench_pages_10k
+    .venv/bin/python -m bench.pages --customers 1000 --pdf-rss 1000   # a worker's RSS over 1,000 PDFs
 
 It (re)creates its own database (``bench_pages``, or ``--database``), fills it with COPY through psycopg 3, serves
 the portal with production settings (DEBUG off) on gunicorn with 2 workers on 127.0.0.1, logs a
@@ -13,7 +14,10 @@ three お知らせ, one of each audience), history, 支払い履歴 (payment his
 sees them again (from the page cache, billing/pagecache.py) and as they are built the first
 time. It prints requests/s, p50 and p99 latency, each page's requests/s as a share of
 /healthz's measured in the same run against issue 17's targets, and the load average at the
-start and end (the p99 target holds only on a quiet machine, load average < 1.5).
+start and end (the p99 target holds only on a quiet machine, load average < 1.5). The slip
+is measured as HTML and as PDF (issue 20: the PDF within 10× the HTML's time, printed as the
+ratio of their mean times). ``--pdf-rss N`` instead serves one worker and asks it for N slip PDFs
+one after another, printing its RSS and peak RSS (VmHWM) at 0, N/2 and N.
 Figures only: nothing here passes or fails on time.
 """
 
@@ -80,6 +84,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds of one wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per page, interleaved")
     parser.add_argument("--reuse", action="store_true", help="keep a filled bench database")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: any free)")
+    parser.add_argument(
+        "--pdf-rss", type=int, default=0, help="only: one worker's RSS over this many slip PDFs"
+    )
     parser.add_argument(
         "--database", default=DATABASE, help="the bench's own PostgreSQL database (recreated)"
     )
@@ -107,7 +115,12 @@ def main() -> None:
     _manage(env, "collectstatic", "--noinput", "-v0")
     numbers = _prepare_member()
 
-    port = _free_port()
+    latest_end = _period_ends(args.periods)[-1][1]
+    slip = f"/{SLUG}/usage/{numbers[0]}/{latest_end}/"
+    port = args.port or _free_port()
+    if args.pdf_rss:
+        _pdf_rss(env, port, slip + "slip.pdf", args.pdf_rss)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
         server = _start_gunicorn(env, port, Path(tmp))
         try:
@@ -127,6 +140,10 @@ def main() -> None:
                 ("dashboard, built", f"/{SLUG}/usage/?built=1"),
                 ("history, built", f"/{SLUG}/usage/{numbers[0]}/history/?built=1"),
                 ("payment history, built", f"/{SLUG}/usage/{numbers[0]}/payments/?built=1"),
+                ("slip (HTML)", slip),
+                ("slip PDF", slip + "slip.pdf"),
+                # Issued on the first request, then the stored bytes (billing/documents.py).
+                ("invoice PDF, stored", slip + "invoice.pdf"),
             ]
             for _, path in pages:
                 _check(base, path, cookie)
@@ -486,6 +503,54 @@ def _milliseconds(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def _pdf_rss(env: dict[str, str], port: int, path: str, count: int) -> None:
+    """Ask one worker for ``count`` PDFs in turn; print its RSS and peak RSS as it goes."""
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        server = _start_gunicorn(env, port, Path(tmp), extra="workers = 1\n")
+        try:
+            base = f"127.0.0.1:{port}"
+            cookie = _log_in(base)
+            (worker,) = _children(server.pid)
+            print(f"load average {os.getloadavg()[0]:.2f}; one worker (pid {worker}), {path}")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            started = time.perf_counter()
+            for done in range(count + 1):
+                if done in (0, 10, count // 2, count):  # 10: once the font is loaded
+                    rss, peak = _memory(worker)
+                    print(
+                        f"after {done:>5} PDFs: RSS {rss / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB"
+                    )
+                if done < count:
+                    conn.request("GET", path, headers={"Cookie": cookie})
+                    response = conn.getresponse()
+                    body = response.read()
+                    if response.status != 200 or not body.startswith(b"%PDF"):
+                        sys.exit(f"{path}: HTTP {response.status}")
+            elapsed = time.perf_counter() - started
+            print(
+                f"{count} PDFs in {elapsed:.1f} s ({elapsed / count * 1000:.1f} ms each, one connection)"
+            )
+            print(f"load average {os.getloadavg()[0]:.2f} at the end")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """Return a process's RSS and peak RSS (VmHWM) in KiB."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            fields[name] = value
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
 def _report(results: list[Result], args: argparse.Namespace, load_at_start: float) -> None:
     trivial = results[0].requests_per_second
     signed_in = results[1].requests_per_second
@@ -517,6 +582,13 @@ def _report(results: list[Result], args: argparse.Namespace, load_at_start: floa
             f"{share:>10.0%} {verdict:>9} {share_signed_in:>11.0%}"
             + (f"  ({r.errors})" if r.errors else "")
         )
+    by_name = {r.name: r for r in results}
+    html, pdf = by_name.get("slip (HTML)"), by_name.get("slip PDF")
+    if html and pdf and pdf.requests_per_second:
+        # Mean time per request is 1 / req/s at the same concurrency: the ratio of times.
+        ratio = html.requests_per_second / pdf.requests_per_second
+        verdict = "met" if ratio < 10 else "NOT met"
+        print(f"slip PDF time / slip HTML time: {ratio:.1f}× (target < 10×: {verdict})")
     worst = max(r.p99_ms for r in results)
     print(
         f"p99 < {TARGET_P99_MS:.0f} ms at {CONNECTIONS} connections: worst {worst:.1f} ms, "
