@@ -392,3 +392,18 @@ def test_staff_cannot_change_or_delete_an_issued_document(client, utility):
         f"INV-{document.customer.number}-20261025-1",
         before,
     )
+
+
+def test_two_requests_at_once_issue_one_document(monkeypatch, contract, reading):
+    facts = documents.invoice_facts(contract.utility, contract, reading)
+    render = documents.pdf.render
+
+    def another_request_wins(stamped: dict) -> bytes:
+        monkeypatch.setattr(documents.pdf, "render", render)
+        documents.issue(IssuedDocument.Kind.INVOICE, contract, END, facts)
+        return render(stamped)
+
+    monkeypatch.setattr(documents.pdf, "render", another_request_wins)
+    issued = documents.issue(IssuedDocument.Kind.INVOICE, contract, END, facts)
+    assert issued.revision == 1
+    assert IssuedDocument.objects.get() == issued

@@ -45,6 +45,9 @@ NOT_PAGES = {
     "accounts:recovery_link",
     "accounts:profile_email_link",
     "billing:history_csv",
+    "billing:slip_pdf",
+    "billing:invoice_pdf",
+    "billing:receipt_pdf",
 }
 SIGNUP_LINK = re.compile(r"https?://\S+/signup/link/\S+/")
 RESET_LINK = re.compile(r"https?://\S+/recovery/link/\S+/")
@@ -420,6 +423,7 @@ STAFF_PAGES = [
     "billing/webslip/",
     "moving/moveapplication/",
     "moving/movingsettings/",
+    "billing/issueddocument/",
 ]
 
 
@@ -440,6 +444,16 @@ def _import_jobs(utility) -> list[str]:
     done = ImportJob.objects.create(file=stored, state="done", result=result, rows_read=120000)
     running = ImportJob.objects.create(file=stored, state="running", rows_read=52000)
     return [f"billing/meterreading/import-csv/{job.pk}/" for job in (done, running)]
+
+
+def _issued_invoice(contract: Customer):
+    """An invoice issued for the contract's newest period, so 発行済みの書類 has a row."""
+    from billing import documents
+    from billing.models import IssuedDocument
+
+    reading = contract.readings.order_by("-period_end").first()
+    facts = documents.invoice_facts(contract.utility, contract, reading)
+    return documents.issue(IssuedDocument.Kind.INVOICE, contract, reading.period_end, facts)
 
 
 def _contract_requests(member: Member, staff: Member) -> None:
@@ -532,11 +546,13 @@ def test_the_staff_side_fits_1280_px_in_japanese(
     contracts = Customer.objects.filter(utility=member.utility)[:2]
     for contract, stopped in zip(contracts, [True, False], strict=True):  # Web明細's two states
         WebSlip.objects.create(customer=contract, paper_stopped=stopped, chosen_on=DEMO_DATE)
+    document = _issued_invoice(contracts[0])
     paths = [
         *STAFF_PAGES,
         *_import_jobs(member.utility),
         *_move_applications(member.utility),
         f"accounts/member/{member.pk}/change/",
+        f"billing/issueddocument/{document.pk}/change/",
     ]
     problems = []
     for path in paths:
