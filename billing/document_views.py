@@ -11,12 +11,13 @@ import datetime
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import documents, pdf
-from .models import Customer, IssuedDocument, MeterReading
+from . import bills, documents, pdf
+from .models import Customer, IssuedDocument, MeterReading, Payment
 
 
 def _contract(request: HttpRequest, number: str) -> Customer:
@@ -40,7 +41,9 @@ def _pdf_response(body: bytes, name: str) -> HttpResponse:
 def slip_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contract = _contract(request, number)
     reading = _reading(contract, period_end)
-    body = pdf.render(documents.slip_facts(request.utility, contract, reading))
+    payment = Payment.objects.filter(customer=contract, period_end=period_end).first()
+    bill = bills.describe(payment, timezone.localdate()) if payment else None
+    body = pdf.render(documents.slip_facts(request.utility, contract, reading, bill))
     return _pdf_response(body, documents.filename("検針票", contract, period_end))
 
 

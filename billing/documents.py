@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from portal.models import Utility
 
 from . import pdf
+from .bills import PaymentState
 from .models import Customer, IssuedDocument, MeterReading, Payment
 from .tariff import TAX_RATE_PERCENT, tax_included
 from .templatetags.billing_format import cubic_metres_text, jdate_text, yen_text
@@ -103,8 +104,10 @@ def _contract_rows(utility: Utility, contract: Customer) -> list[list[str]]:
     return rows
 
 
-def slip_facts(utility: Utility, contract: Customer, reading: MeterReading) -> dict:
-    """Return what the 検針票 prints: the HTML slip's contract, reading and charges."""
+def slip_facts(
+    utility: Utility, contract: Customer, reading: MeterReading, bill: PaymentState | None = None
+) -> dict:
+    """Return what the 検針票 prints: the HTML slip's contract, reading, charges and bill."""
     header = _contract_rows(utility, contract)
     header.append([_("口径"), f"{contract.meter_diameter_mm} mm"])
     if contract.meter_number:
@@ -133,8 +136,37 @@ def slip_facts(utility: Utility, contract: Customer, reading: MeterReading) -> d
                     [_("うち消費税"), yen_text(reading.tax)],
                 ],
             },
+            *_bill_section(utility, bill),
         ],
     }
+
+
+def _bill_section(utility: Utility, bill: PaymentState | None) -> list[dict]:
+    """The slip page's お支払い状況 (templates/billing/_payment_status.html), when there is a bill."""
+    if bill is None:
+        return []
+    payment = bill.payment
+    notes = []
+    if bill.next_step:
+        notes.append(bill.next_step)
+        if bill.tone != "paid":
+            notes.append(utility.contact_block)
+    if bill.reflection_note:
+        imported = timezone.localtime(payment.imported_at)
+        day = f"{imported.month}月{imported.day}日"
+        notes.append(
+            _(
+                "お支払いの反映には数日かかります。この表示は%(day)sまでに確認できたお支払いによるものです。すでにお支払いの場合は、重ねてお支払いにならないようご注意ください。"
+            )
+            % {"day": day}
+        )
+    rows = [
+        [_("ご請求額"), yen_text(payment.billed_amount)],
+        [_("納期限"), jdate_text(payment.due_date)],
+        [_("お支払い方法"), payment.get_method_display()],
+        [_("お支払い状況"), bill.words],
+    ]
+    return [{"heading": _("お支払い状況"), "rows": rows, "notes": notes}]
 
 
 def invoice_facts(utility: Utility, contract: Customer, reading: MeterReading) -> dict:

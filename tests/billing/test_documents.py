@@ -407,3 +407,16 @@ def test_two_requests_at_once_issue_one_document(monkeypatch, contract, reading)
     issued = documents.issue(IssuedDocument.Kind.INVOICE, contract, END, facts)
     assert issued.revision == 1
     assert IssuedDocument.objects.get() == issued
+
+
+@time_machine.travel(NOW, tick=False)
+def test_slip_pdf_tells_the_bill_as_the_slip_page_does(member_client, utility, contract, reading):
+    paid(contract, status=Payment.Status.TRANSFER_FAILED, paid_on=None, paid_amount=0)
+    page = member_client.get(reverse("billing:period", args=[utility.slug, contract.number, END]))
+    assertContains(page, "口座振替ができませんでした")
+    text = text_of(member_client.get(url("slip_pdf", contract)))
+    assert "お支払い状況" in text
+    assert "口座振替ができませんでした" in text
+    assert "納付書を郵送します" in text
+    assert "03-1234-5678" in text  # the utility's contact block
+    assert "重ねてお支払いにならないようご注意ください" in text
