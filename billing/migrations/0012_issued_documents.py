@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0010_payments'),
+        ('billing', '0011_payments'),
     ]
 
     operations = [
