@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.mail                  # 100,000 members, one bill-ready mail each
     .venv/bin/python -m bench.mail --mails 10000    # a quick look
     .venv/bin/python -m bench.mail --rate 600       # the utility's 「メール送信の上限(通/分)」
+    .venv/bin/python -m bench.mail --mails 2000 --profile   # where a worker's time goes
 
 It fills its own PostgreSQL database (``bench_mail``, or ``--database``): one utility, N
 contracts each with a recent reading and one member. Then, in one run:
@@ -19,6 +20,10 @@ It prints mails/s of both and their ratio (target ≥ 0.5×), the workers' peak 
 N (target: flat), duplicates and lost counted at the sink by ``X-Portal-Mail-Key`` (target 0
 and 0), the most mails the sink took in any window of ``PORTAL_OUTBOX_RATE_WINDOW_SECONDS``
 against the utility's rate, and the load average. Figures only: nothing passes or fails.
+
+``--profile`` replaces step 3: this process sends every row as a worker would
+(``portal.tasks.deliver_mails``, 20 rows a call) to a sink under cProfile, and prints
+mails/s, the database queries a mail and the 15 functions with the most time of their own.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=None, help="the utility's mails a minute")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--broker", default=BROKER, help="a Redis database for the queue")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the sending in this process instead"
+    )
     args = parser.parse_args()
     pages.use_database(args.database)
     env = {
@@ -115,6 +123,9 @@ def main() -> None:
     floor = time.perf_counter() - started
     floor_sink.controller.stop()
     del prepared
+    if args.profile:
+        _profile(count, floor)
+        return
 
     sink = Sink(pages._free_port())
     sink.controller.start()
@@ -155,6 +166,50 @@ def main() -> None:
             worker.wait(timeout=30)
     sink.controller.stop()
     _report(args, utility, count, floor, sent, sink, peak, load_at_start)
+
+
+def _profile(count: int, floor: float) -> None:
+    """Send every row as a worker's task does, in this process, under cProfile."""
+    import cProfile
+    import pstats
+
+    from django.conf import settings
+    from django.db import connection
+
+    from portal import tasks
+    from portal.models import OutboxMail
+
+    sink = Sink(pages._free_port())
+    sink.controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    pks = list(OutboxMail.objects.order_by("pk").values_list("pk", flat=True))
+    chunks = [pks[n : n + 20] for n in range(0, len(pks), 20)]
+    queries = [0]
+
+    def counted(execute, sql, params, many, context):
+        queries[0] += 1
+        return execute(sql, params, many, context)
+
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    with connection.execute_wrapper(counted):
+        profiler.enable()
+        for chunk in chunks:
+            tasks.deliver_mails(chunk)
+        profiler.disable()
+    took = time.perf_counter() - started
+    queries = queries[0]
+    sink.controller.stop()
+    print(f"floor: {count / floor:,.0f} mails/s")
+    print(
+        f"one process as a worker, profiled: {count / took:,.0f} mails/s, "
+        f"{queries / count:.2f} queries a mail, {sink.total():,} at the sink"
+    )
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    print(f"load average: {os.getloadavg()[0]:.2f}")
 
 
 def _fill(mails: int, rate: int | None):

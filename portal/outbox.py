@@ -3,14 +3,15 @@
 - ``enqueue_mail`` renders the mail and writes it in the caller's transaction; after commit a
   task (``portal.tasks.deliver_mail``) sends it. No request waits on SMTP, and a change rolled
   back takes its mail with it.
-- ``deliver`` claims the row (pending → sending, one conditional UPDATE: of two workers only one
-  wins), sends, and marks it sent right after the server's 250. A worker killed between the 250
-  and that mark is the only way one key can go out twice.
+- ``deliver_many`` claims a task's rows (pending → sending) and reads them in one conditional
+  ``UPDATE … RETURNING`` (of two workers handed the same row only one wins), sends them over
+  one SMTP connection, and marks each sent right after the server's 250 for it. A worker killed
+  between a 250 and that mark is the only way one key can go out twice: at most one mail a kill.
 - A 4xx reply or a server that cannot be reached is tried again later, each wait twice the last;
   a 5xx reply, or the last try, marks the mail failed with the server's reply, for staff (the
   admin's 送信メール) and for the member (``mail_failed``: their history and next login).
 - A utility's 「メール送信の上限(通/分)」 is counted across every worker in the shared cache
-  (``_over_rate``); a mail over it goes back to pending with a later next try, never failed.
+  (``_over_rate_many``); a mail over it goes back to pending with a later next try, never failed.
   Mails a resident is waiting for on the page (``settings.PORTAL_OUTBOX_RATE_EXEMPT``: signup
   links and codes, resets, email-change proofs) are counted but never held: a code must not
   arrive after its own deadline. ``release_rate_held`` sends the held ones at once when a
@@ -26,6 +27,7 @@ import math
 import smtplib
 import uuid
 from collections.abc import Iterable
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -153,8 +155,9 @@ def enqueue_mails(utility: Utility, mails: Iterable[Mail]) -> int:
 
 def hand_many_to_workers(pks: list[int]) -> None:
     """Queue rows ``HAND_ON_TOGETHER`` to a task: a 1,000-mail batch is 50 messages on the
-    queue, not 1,000 (each publish is a round trip to the broker). A worker claims each row
-    as it comes to it, so one killed mid-task holds one mail; the sweep hands on the rest."""
+    queue, not 1,000 (each publish is a round trip to the broker). A worker claims a task's
+    rows together; one killed mid-task has sent at most one of them unmarked, and the sweep
+    hands on the rest once the lease has run out."""
     from .tasks import deliver_mails
 
     for start in range(0, len(pks), HAND_ON_TOGETHER):
@@ -205,66 +208,162 @@ def hand_to_worker(pk: int) -> None:
         logger.warning("outbox mail %s not queued (broker unavailable); the sweep will send it", pk)
 
 
-def deliver(pk: int, smtp=None) -> str:
-    """Send one row if it is still to be sent; return what became of it.
+def deliver(pk: int) -> str:
+    """Send one row if it is still to be sent; return what became of it."""
+    return deliver_many([pk]).get(pk, "taken")
 
-    ``smtp``: an open mail connection to reuse (``deliver_many``); else one per mail."""
-    claimed_at = timezone.now()
-    claimed = OutboxMail.objects.filter(pk=pk, status=Status.PENDING).update(
-        status=Status.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
+
+# Columns a worker reads of the rows it claims (with the claim, in one statement).
+_CLAIMED = ("id", "utility_id", "member_id", "recipient", "template", "key", "sender", "subject")
+
+
+def _claim(pks: list[int], claimed_at: datetime) -> list[OutboxMail]:
+    """Take the rows of ``pks`` still pending (pending → sending) and read them, in one
+    conditional ``UPDATE … RETURNING`` (PostgreSQL, and SQLite from 3.35): of two workers
+    handed the same rows, each row goes to one. In the order of ``pks``."""
+    if not pks:
+        return []
+    quote = connection.ops.quote_name
+    columns = [*_CLAIMED, "body", "attempts"]
+    sql = (
+        f"UPDATE {quote(OutboxMail._meta.db_table)} "
+        f"SET {quote('status')} = %s, {quote('claimed_at')} = %s, "
+        f"{quote('attempts')} = {quote('attempts')} + 1 "
+        f"WHERE {quote('id')} IN ({', '.join(['%s'] * len(pks))}) AND {quote('status')} = %s "
+        f"RETURNING {', '.join(quote(c) for c in columns)}"
     )
-    if not claimed:
-        return "taken"  # sent, failed, or another worker holds it
-    mail = OutboxMail.objects.select_related("utility").get(pk=pk)
-    mine = OutboxMail.objects.filter(pk=pk, status=Status.SENDING, claimed_at=claimed_at)
-    wait_until = _over_rate(mail.utility, claimed_at, mail.template)
-    if wait_until is not None:
+    claimed_param = connection.ops.adapt_datetimefield_value(claimed_at)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Status.SENDING, claimed_param, *pks, Status.PENDING])
+        rows = cursor.fetchall()
+    mails = {
+        row[0]: OutboxMail(
+            **dict(zip(columns, row, strict=True)), status=Status.SENDING, claimed_at=claimed_at
+        )
+        for row in rows
+    }
+    return [mails[pk] for pk in pks if pk in mails]
+
+
+def deliver_many(pks: list[int]) -> dict[int, str]:
+    """Send rows over one SMTP connection (a batch's chunk, ``deliver_mails``); return what
+    became of each row this call claimed.
+
+    One statement claims and reads the rows still pending; one reads their utilities' rates;
+    the rate is counted for them together. Then each mail is sent and marked sent on its own,
+    right after the server's 250, so a worker killed in the middle has sent at most one mail
+    it did not mark. The connection opens at the first mail that goes and again after a failure.
+    """
+    claimed_at = timezone.now()
+    mails = _claim(list(dict.fromkeys(pks)), claimed_at)
+    if not mails:
+        return {}
+    outcome: dict[int, str] = {}
+    rates = dict(
+        Utility.objects.filter(pk__in={m.utility_id for m in mails}).values_list(
+            "pk", "mail_rate_per_minute"
+        )
+    )
+    waits = _over_rate_many(rates, claimed_at, mails)
+    held: dict[datetime, list[int]] = {}
+    for mail, wait_until in zip(mails, waits, strict=True):
+        if wait_until is not None:
+            held.setdefault(wait_until, []).append(mail.pk)
+            outcome[mail.pk] = "waiting"
+    for wait_until, held_pks in held.items():
         # Over the utility's rate: back to pending for a later window; no try is spent on it.
-        mine.update(status=Status.PENDING, next_attempt_at=wait_until, attempts=F("attempts") - 1)
-        return "waiting"
+        OutboxMail.objects.filter(
+            pk__in=held_pks, status=Status.SENDING, claimed_at=claimed_at
+        ).update(status=Status.PENDING, next_attempt_at=wait_until, attempts=F("attempts") - 1)
+    if len(outcome) == len(mails):
+        return outcome
+    smtp = get_connection(fail_silently=False)
+    with _commits_not_waiting_for_disk(), closing(smtp):
+        for mail in mails:
+            if mail.pk in outcome:
+                continue
+            mine = OutboxMail.objects.filter(
+                pk=mail.pk, status=Status.SENDING, claimed_at=claimed_at
+            )
+            try:
+                smtp.open()  # opens at the first mail, and again after a failure closed it
+                _send(mail, smtp)
+            except Exception as exc:  # noqa: BLE001 - every failure is kept on the row
+                smtp.close()  # perhaps broken: the next mail opens a fresh one
+                outcome[mail.pk] = _failed_try(mail, mine, exc)
+                continue
+            mine.update(status=Status.SENT, sent_at=timezone.now(), body="", last_error="")
+            outcome[mail.pk] = Status.SENT
+    return outcome
+
+
+@contextmanager
+def _commits_not_waiting_for_disk():
+    """On PostgreSQL, the commits of the sending loop do not wait for the disk
+    (``synchronous_commit`` off for this connection until the loop ends).
+
+    A mark is the server's as soon as it is acknowledged, so a worker killed after it never
+    sends that mail again; only a crash of the database server itself may lose the writes of
+    its last fraction of a second (at most three ``wal_writer_delay``, 0.6 s by default), and
+    those mails, back to 送信中, go again after the lease. Waiting for the disk on every mail
+    was a third of a worker's time (bench/mail.py --profile).
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
     try:
-        _send(mail, smtp)
-    except Exception as exc:  # noqa: BLE001 - every failure is kept on the row
-        if smtp is not None:
-            smtp.close()  # perhaps broken: the next mail opens a fresh one
-        return _failed_try(mail, mine, exc)
-    mine.update(status=Status.SENT, sent_at=timezone.now(), body="", last_error="")
-    return Status.SENT
+        yield
+    finally:
+        if connection.is_usable():
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
 
 
-def _over_rate(utility: Utility, now, template: str = "") -> datetime | None:
-    """None if this mail may go now under the utility's 「メール送信の上限(通/分)」, else when
-    to try it again.
+def _over_rate_many(
+    rates: dict[int, int | None], now, mails: list[OutboxMail]
+) -> list[datetime | None]:
+    """For each mail, None if it may go now under its utility's 「メール送信の上限(通/分)」,
+    else when to try it again.
 
     A fixed window per utility, counted in the shared cache (Redis) so that every worker process
     and machine counts the same mails: each mail taken for sending adds one to the window's
-    count. A mail over the window's share waits for the window its place in the count falls in
-    (the 25th of 10 a minute waits two windows), so a backlog drains at the rate instead of
-    every waiting mail being tried again each minute. With the cache unreachable it waits one
-    window: mail is never sent uncounted, and never failed for the rate.
+    count (a batch's mails of one utility in one increment, each taking the next place). A mail
+    over the window's share waits for the window its place in the count falls in (the 25th of
+    10 a minute waits two windows), so a backlog drains at the rate instead of every waiting
+    mail being tried again each minute. With the cache unreachable it waits one window: mail
+    is never sent uncounted, and never failed for the rate.
 
     A mail the resident is waiting for (``template`` in ``PORTAL_OUTBOX_RATE_EXEMPT``) is
     counted, so the others make room for it, but always goes now: those forms are already
     limited per address and per client, and a code held behind a backlog would expire unread.
     """
-    rate = utility.mail_rate_per_minute
-    if not rate:
-        return None
-    exempt = template in settings.PORTAL_OUTBOX_RATE_EXEMPT
+    waits: list[datetime | None] = [None] * len(mails)
+    by_utility: dict[int, list[int]] = {}
+    for n, mail in enumerate(mails):
+        if rates.get(mail.utility_id):
+            by_utility.setdefault(mail.utility_id, []).append(n)
     window = settings.PORTAL_OUTBOX_RATE_WINDOW_SECONDS
-    allowed = max(1, math.ceil(rate * window / 60))
     number = int(now.timestamp() // window)
-    key = f"outbox-rate:{utility.pk}:{number}"
-    try:
-        cache.add(key, 0, timeout=int(window * 2) + 1)
-        count = cache.incr(key)
-    except Exception:  # noqa: BLE001 - the cache down (redis errors): wait, uncounted is no option
-        logger.warning("outbox rate of utility %s not counted (cache unavailable)", utility.pk)
-        count = allowed + 1
-    if count <= allowed or exempt:
-        return None
-    windows_ahead = math.ceil((count - allowed) / allowed)
-    return datetime.fromtimestamp((number + windows_ahead) * window, tz=UTC)
+    for utility_id, places in by_utility.items():
+        allowed = max(1, math.ceil(rates[utility_id] * window / 60))
+        key = f"outbox-rate:{utility_id}:{number}"
+        try:
+            cache.add(key, 0, timeout=int(window * 2) + 1)
+            last = cache.incr(key, len(places))
+        except Exception:  # noqa: BLE001 - the cache down (redis errors): wait, uncounted is no option
+            logger.warning("outbox rate of utility %s not counted (cache unavailable)", utility_id)
+            last = None
+        for offset, n in enumerate(places):
+            if mails[n].template in settings.PORTAL_OUTBOX_RATE_EXEMPT:
+                continue
+            count = allowed + 1 if last is None else last - len(places) + 1 + offset
+            if count <= allowed:
+                continue
+            windows_ahead = math.ceil((count - allowed) / allowed)
+            waits[n] = datetime.fromtimestamp((number + windows_ahead) * window, tz=UTC)
+    return waits
 
 
 def release_rate_held(utility: Utility) -> list[int]:
@@ -280,25 +379,18 @@ def release_rate_held(utility: Utility) -> list[int]:
     )
     pks = list(held.values_list("pk", flat=True))
     OutboxMail.objects.filter(pk__in=pks, status=Status.PENDING).update(next_attempt_at=now)
-    transaction.on_commit(lambda: [hand_to_worker(pk) for pk in pks])
+    transaction.on_commit(lambda: hand_many_to_workers(pks))
     return pks
 
 
-def deliver_many(pks: list[int]) -> None:
-    """Send rows one by one over one SMTP connection (a batch's chunk, ``deliver_mails``)."""
-    with get_connection(fail_silently=False) as reused:
-        for pk in pks:
-            deliver(pk, reused)
-
-
-def _send(mail: OutboxMail, smtp=None) -> None:
+def _send(mail: OutboxMail, smtp) -> None:
     message = EmailMessage(
         subject=mail.subject,
         body=mail.body,
         from_email=mail.sender,
         to=[mail.recipient],
         headers={"X-Portal-Mail-Key": mail.key},
-        connection=smtp or get_connection(fail_silently=False),
+        connection=smtp,
     )
     message.send()
 
@@ -359,6 +451,5 @@ def sweep() -> list[int]:
         pks = list(due[: settings.PORTAL_OUTBOX_SWEEP_BATCH])
         # Not handed again by the next sweep while its task waits in the queue.
         OutboxMail.objects.filter(pk__in=pks).update(next_attempt_at=now + _handoff())
-    for pk in pks:
-        hand_to_worker(pk)
+    hand_many_to_workers(pks)
     return pks

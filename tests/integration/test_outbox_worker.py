@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import MemberEvent
 from portal.models import OutboxMail
-from portal.outbox import enqueue_mail
+from portal.outbox import Mail, enqueue_mail, enqueue_mails
 from tests.factories import MemberFactory, UtilityFactory
 
 from .conftest import REDIS_URL
@@ -97,6 +97,36 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_one_each
     duplicates = sum(counts.values()) - len(counts)
     assert duplicates <= kills, counts.most_common(3)
     assert not OutboxMail.objects.exclude(status=Status.SENT).exists()
+
+
+def test_a_worker_killed_amid_claimed_batches_duplicates_at_most_one_mail_a_kill(worker, sink):
+    """A task's 20 rows are claimed together: a kill leaves the unsent ones 送信中 until the
+    lease runs out, then the sweep hands them on; each mail arrives, at most one twice a kill."""
+    utility = UtilityFactory()
+    about = MemberFactory(utility=utility)
+    worker.start()
+    with transaction.atomic():
+        enqueue_mails(
+            utility,
+            [
+                Mail(f"b{n}@example.jp", "accounts/password_changed", {"member": about}, f"b:{n}")
+                for n in range(600)
+            ],
+        )
+    kills = 0
+    for goal in (110, 330):
+        wait_until(lambda goal=goal: sum(sink.counts().values()) >= goal, 120, f"{goal} mails")
+        worker.kill()
+        kills += 1
+        worker.start()
+    wait_until(
+        lambda: OutboxMail.objects.filter(status=Status.SENT).count() == 600,
+        180,
+        "every mail marked sent",
+    )
+    counts = sink.counts()
+    assert len(counts) == 600
+    assert sum(counts.values()) - len(counts) <= kills, counts.most_common(3)
 
 
 def test_redis_down_during_sending_loses_nothing(transactional_db, sink, tmp_path):

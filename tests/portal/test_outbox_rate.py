@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 
 from portal import outbox
 from portal.models import OutboxMail
@@ -123,3 +124,25 @@ def test_lowering_the_rate_releases_nothing(time_machine, mailoutbox):
     limited.mail_rate_per_minute = 1
     limited.save()
     assert len(mailoutbox) == 2
+
+
+def test_a_batch_is_counted_together_and_its_mails_over_the_rate_wait(time_machine, mailoutbox):
+    time_machine.move_to(NOW, tick=False)
+    limited = UtilityFactory(mail_rate_per_minute=2)
+    member = MemberFactory(utility=limited)
+    mails = [
+        outbox.Mail(f"b{n}@example.jp", "accounts/password_changed", {"member": member}, f"b:{n}")
+        for n in range(5)
+    ]
+    with transaction.atomic():
+        outbox.enqueue_mails(limited, mails)  # one task: 5 mails in one count
+    assert sorted(m.to[0] for m in mailoutbox) == ["b0@example.jp", "b1@example.jp"]
+    waiting = OutboxMail.objects.filter(status=Status.PENDING).order_by("pk")
+    assert [(m.attempts, m.next_attempt_at) for m in waiting] == [
+        (0, NEXT_MINUTE),
+        (0, NEXT_MINUTE),
+        (0, NEXT_MINUTE + datetime.timedelta(minutes=1)),
+    ]
+    time_machine.move_to(NEXT_MINUTE, tick=False)
+    outbox.sweep()
+    assert len(mailoutbox) == 4
