@@ -24,7 +24,7 @@ from portal import normalize
 from portal.admin import ReadOnlyAdminMixin, UtilityScopedAdmin, customer_number_word, utility_of
 from portal.models import Utility
 
-from . import billmail, importjobs, integrity, notices, web_slip
+from . import billmail, importjobs, integrity, notices, watch, web_slip
 from .imports import CUSTOMER_COLUMNS, PAYMENT_COLUMNS, READING_COLUMNS, READING_OPTIONAL
 from .imports.payments import PaymentRow, check_payment
 from .models import (
@@ -35,7 +35,9 @@ from .models import (
     MeterReading,
     Notice,
     Payment,
+    Watch,
     WebSlip,
+    masked_address,
 )
 
 
@@ -772,3 +774,67 @@ class IssuedDocumentAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
         )
         add_never_cache_headers(response)
         return response
+
+
+@admin.register(Watch)
+class WatchAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
+    """見守りメール: who registered a second address, whether that person consented and when,
+    the threshold and whether it was stopped; read only, the utility's own members only.
+    The second person's address is shown masked (its first letter and domain): staff can
+    answer 「登録されていますか」 without the list handing out a third party's address."""
+
+    utility_path = "member__utility"
+    list_display = [
+        "member_login",
+        "member_name",
+        "address",
+        "threshold",
+        "consented_at",
+        "state",
+        "member__utility",
+    ]
+    list_filter = [
+        ("consented_at", admin.EmptyFieldListFilter),
+        ("stopped_at", admin.EmptyFieldListFilter),
+        "member__utility",
+    ]
+    search_fields = ["member__login_id", "member__name"]
+    list_select_related = ["member"]
+    ordering = ["-created_at"]
+    fields = [
+        "member_login",
+        "member_name",
+        "address",
+        "threshold",
+        "created_at",
+        "consent_expires_at",
+        "consented_at",
+        "consented_address",
+        "stopped_at",
+        "state",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("会員のログインID"), ordering="member__login_id")
+    def member_login(self, item: Watch) -> str:
+        return item.member.login_id
+
+    @admin.display(description=_("会員の氏名"), ordering="member__name")
+    def member_name(self, item: Watch) -> str:
+        return item.member.name
+
+    @admin.display(description=_("見守る方のメールアドレス"))
+    def address(self, item: Watch) -> str:
+        return masked_address(item.email)
+
+    @admin.display(description=_("同意したメールアドレス"))
+    def consented_address(self, item: Watch) -> str:
+        return masked_address(item.consented_email) if item.consented_email else "-"
+
+    @admin.display(description=_("お知らせする使用水量"), ordering="threshold_m3")
+    def threshold(self, item: Watch) -> str:
+        return gettext("%(m3)s m³未満") % {"m3": item.threshold_m3}
+
+    @admin.display(description=_("状態"))
+    def state(self, item: Watch) -> str:
+        return watch.state_word(item)

@@ -541,6 +541,12 @@ class WebSlip(models.Model):
         return str(self.customer)
 
 
+def masked_address(address: str) -> str:
+    """``m***@example.jp``: the first letter of the mailbox and the domain, for staff's lists."""
+    local, _at, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
 class Watch(models.Model):
     """見守り: a second person mailed when a member's contract used less than a threshold.
 
@@ -570,7 +576,8 @@ class Watch(models.Model):
         verbose_name_plural = _("見守りメール")
 
     def __str__(self) -> str:
-        return f"{self.member} → {self.email}"
+        # Masked: the title of staff's read-only page (the second person is not their member).
+        return f"{self.member} → {masked_address(self.email)}"
 
     @property
     def active(self) -> bool:

@@ -21,6 +21,7 @@ from django.core.cache import caches
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal import normalize
 from portal.outbox import Mail, enqueue_mail
@@ -185,6 +186,18 @@ def stop(utility, token: str) -> Watch | None:
         cache.set(_stopped_key(watch.member_id, watch.email), 1, timeout=days * 86400)
     watch.refresh_from_db()
     return watch
+
+
+def state_word(watch: Watch) -> str:
+    """The watch's state as staff read it."""
+    if watch.stopped_at is not None:
+        day = timezone.localtime(watch.stopped_at).date()
+        return gettext("停止(%(day)s)") % {"day": f"{day.year}年{day.month}月{day.day}日"}
+    if watch.consented_at is not None:
+        return gettext("見守り中(同意済み)")
+    if watch.consent_expires_at is not None and watch.consent_expires_at <= timezone.now():
+        return gettext("同意の期限切れ")
+    return gettext("同意待ち")
 
 
 def remove(member) -> None:

@@ -26,6 +26,8 @@ STAFF_PERMISSIONS = [
     ("billing", "webslip", ["view"]),
     # 発行済みの書類: the invoices and certificates issued, each PDF as it was issued.
     ("billing", "issueddocument", ["view"]),
+    # 見守りメール: which members registered a second address, consented or stopped (read only).
+    ("billing", "watch", ["view"]),
     ("portal", "utility", ["view", "change"]),
     # 送信メール: which mails wait, went out or failed, with the mail server's reply.
     ("portal", "outboxmail", ["view"]),
