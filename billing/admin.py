@@ -278,7 +278,27 @@ class CustomerAdmin(CsvImportAdmin):
 
 
 class MeterReadingForm(forms.ModelForm):
-    """The model's ``clean`` refuses a period that overlaps a stored one of the same contract."""
+    """The model's ``clean`` refuses a period that overlaps a stored one of the same contract.
+
+    Saved, the reading is mailed at once as an import's are (``billmail``: once per reading, a
+    correction for a new total), unless 「お知らせメールを保留する」 is ticked (its first value is
+    the utility's 「検針後のお知らせメールを保留する」)."""
+
+    hold_mail = forms.BooleanField(
+        label=_("お知らせメールを保留する"),
+        required=False,
+        help_text=_(
+            "チェックすると、この検針の「今月のご使用量・料金のお知らせ」と使用量の異常の"
+            "お知らせを今は送りません(保留しない次の保存か取り込みのときに送ります)。"
+            "金額を変えて保存すると、お知らせ済みの会員には訂正のお知らせを送ります。"
+        ),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "hold_mail" not in self.initial:
+            # A change: 保留 as the reading's utility holds by default.
+            self.initial["hold_mail"] = self.instance.customer.utility.hold_bill_mail
 
     class Meta:
         model = MeterReading
@@ -351,11 +371,17 @@ class MeterReadingAdmin(CsvImportAdmin):
         """Both ends in one column, as the overlap message writes a period."""
         return f"{obj.period_start.isoformat()}〜{obj.period_end.isoformat()}"
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {**super().get_changeform_initial_data(request), **self.import_initial(request)}
+
     def save_model(self, request: HttpRequest, obj: MeterReading, form, change: bool) -> None:
         before = MeterReading.objects.filter(pk=obj.pk).values_list("customer_id", flat=True)
         customers = {obj.customer_id, *before}
         super().save_model(request, obj, form, change)
         integrity.refresh_flags(customers)
+        # As an import that does not hold: every reading of the utility still to announce.
+        hold = form.cleaned_data.get("hold_mail", False)
+        billmail.start(billmail.utilities_to_mail([obj.customer.utility_id], hold))
 
     def delete_model(self, request: HttpRequest, obj: MeterReading) -> None:
         customer_id = obj.customer_id
