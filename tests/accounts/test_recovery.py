@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -231,9 +232,8 @@ def test_mail_server_down_after_a_right_answer_is_accepted_and_the_link_arrives_
     assert LINK_RE.search(mailoutbox[-1].body)
 
 
-class FailingBackend:
-    def __init__(self, *args, **kwargs) -> None:
-        pass
+class FailingBackend(BaseEmailBackend):
+    """A mail backend (open and close as Django's) whose server is down."""
 
     def send_messages(self, messages):
         raise OSError("mail server down")
