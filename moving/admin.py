@@ -21,6 +21,7 @@ from .forms import no_control_characters
 from .models import MoveApplication, MovingSettings
 
 Status = MoveApplication.Status
+UNMATCHED = _("一致しない項目があります(要確認)")
 
 
 @admin.register(MovingSettings)
@@ -168,7 +169,10 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
             return "—"
         if application.member_id and not application.match:
             return gettext("会員の契約")
-        return _match_line(_evidence(application.match, application.utility))
+        line = _match_line(_evidence(application.match, application.utility))
+        if application.matched:
+            return line
+        return format_html("{}<br><strong>{}</strong>", line, gettext(UNMATCHED))
 
     @admin.display(description=_("照合結果"))
     def match_table(self, application: MoveApplication) -> str:
@@ -182,7 +186,10 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
             return typed.get(name, getattr(application, name, ""))
 
         match = _evidence(application.match, application.utility)
-        return _evidence_table(match, value, application.customer)
+        table = _evidence_table(match, value, application.customer)
+        if application.matched:
+            return table
+        return format_html("<p><strong>{}</strong></p>{}", gettext(UNMATCHED), table)
 
     def save_model(self, request: HttpRequest, obj: MoveApplication, form, change: bool) -> None:
         if change and form.has_changed():

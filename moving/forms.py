@@ -18,7 +18,8 @@ from accounts.forms.signup import (
 )
 from portal import normalize
 
-from .models import MoveApplication, MovingSettings
+from .models import MoveApplication, MovingSettings, evidence_ok
+from .services import guest_match
 
 Payment = MoveApplication.Payment
 
@@ -195,15 +196,17 @@ class MoveOutForm(MoveForm):
         applied = MoveApplication.objects.filter(
             utility=self.utility, kind=self.kind, customer_number=number
         )
+        if self.contract is None and not evidence_ok(guest_match(self.utility, data)):
+            # Someone who knows only the number: never blocked by, and never blocking, the
+            # holder's application; only their own second one is a duplicate. The answer is
+            # the same whether or not the number exists.
+            applied = applied.filter(matched=False, email__iexact=data.get("email", ""))
+            if applied.filter(move_date=day).exists():
+                self._duplicate(day)
+            return data
+        applied = applied.filter(matched=True)
         if applied.filter(move_date=day).exists():
-            self.add_error(
-                "move_date",
-                ValidationError(
-                    _("この契約の%(day)sの使用中止は、すでに受け付けています。"),
-                    code="duplicate",
-                    params={"day": _jdate(day)},
-                ),
-            )
+            self._duplicate(day)
         elif applied.exclude(status=MoveApplication.Status.DONE).exists():
             # Any open move-out of the number: the contract is already ending.
             raise ValidationError(
@@ -214,6 +217,16 @@ class MoveOutForm(MoveForm):
                 code="already_ending",
             )
         return data
+
+    def _duplicate(self, day: datetime.date) -> None:
+        self.add_error(
+            "move_date",
+            ValidationError(
+                _("この契約の%(day)sの使用中止は、すでに受け付けています。"),
+                code="duplicate",
+                params={"day": _jdate(day)},
+            ),
+        )
 
 
 class MoveInForm(MoveForm):

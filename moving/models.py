@@ -211,6 +211,10 @@ class MoveApplication(models.Model):
     payment = models.CharField(_("お支払い方法"), max_length=10, choices=Payment)
     wants_membership = models.BooleanField(_("ポータルの会員登録を希望"), default=False)
     match = models.JSONField(_("契約との照合結果"), default=dict, blank=True)
+    # Every item of a guest's move-out matched the contract (a member's own contract and a
+    # move-in count as matched). Only matched move-outs hold the contract's one open slot:
+    # someone who knows only the number never blocks the holder (issue 21, F1).
+    matched = models.BooleanField(_("契約と一致"), default=True, editable=False)
     staff_note = models.TextField(_("お客さまへの連絡事項"), blank=True)
     handled_by = models.ForeignKey(
         "accounts.Member",
@@ -228,11 +232,12 @@ class MoveApplication(models.Model):
         verbose_name_plural = _("引越しの申込み")
         ordering = ["-created_at"]
         constraints = [
-            # One move-out per typed contract number and day: a second is a duplicate
+            # One matched move-out per contract number and day: a second is a duplicate
             # (a double click, or a household applying twice), refused beside the date.
+            # Unmatched guests' applications are not counted (see ``matched``).
             models.UniqueConstraint(
                 fields=["utility", "customer_number", "move_date"],
-                condition=Q(kind="move_out"),
+                condition=Q(kind="move_out", matched=True),
                 name="move_out_once_per_contract_and_day",
             ),
         ]
@@ -241,9 +246,22 @@ class MoveApplication(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
 
+    def save(self, *args, **kwargs) -> None:
+        self.matched = evidence_ok(self.match)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "match" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "matched"}
+        super().save(*args, **kwargs)
+
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.DONE
+
+
+def evidence_ok(match: dict | None) -> bool:
+    """Every item typed matched the contract; no evidence at all is a member's own contract
+    (or a move-in, which names no contract)."""
+    return not match or all(value for key, value in match.items() if key != "customer_id")
 
 
 def utility_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:

@@ -74,6 +74,19 @@ def status_url(request: HttpRequest, application: MoveApplication) -> str:
     return request.build_absolute_uri(path)
 
 
+def guest_match(utility, data: dict) -> dict:
+    """A guest's move-out against the contract of the typed number, as signup matches.
+    One query whether or not the number exists: the same work, the same answer."""
+    return match_contract(
+        utility,
+        data.get("customer_number", ""),
+        name=data.get("name", ""),
+        phone=data.get("phone", ""),
+        address=data.get("address", ""),
+        name_kana=data.get("name_kana", ""),
+    )
+
+
 def apply(
     request: HttpRequest, kind: str, data: dict, *, member=None, contract=None
 ) -> MoveApplication:
@@ -112,15 +125,7 @@ def apply(
             application.building = contract.building
         else:
             number = data["customer_number"]
-            # One query whether or not the number exists: the same work, the same answer.
-            match = match_contract(
-                utility,
-                number,
-                name=data.get("name", ""),
-                phone=data.get("phone", ""),
-                address=data.get("address", ""),
-                name_kana=data.get("name_kana", ""),
-            )
+            match = guest_match(utility, data)
             application.customer_id = match["customer_id"]
             application.customer_number = number
             application.match = match

@@ -1,0 +1,121 @@
+"""The outside tester's findings on 使用開始・使用中止 (/work/attack/findings21.md), each as a
+resident or a member of staff would notice it."""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+from moving.models import MoveApplication
+from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
+from tests.moving.test_applications import apply
+
+pytestmark = pytest.mark.django_db
+
+JST = ZoneInfo("Asia/Tokyo")
+NOW = datetime.datetime(2027, 3, 1, 10, 0, tzinfo=JST)
+ALREADY = "この契約の使用中止は、すでに受け付けています。"
+
+
+@pytest.fixture(autouse=True)
+def _frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def kanazawa():
+    return UtilityFactory()  # number, name, address and phone identify a contract there
+
+
+@pytest.fixture
+def contract(kanazawa):
+    return CustomerFactory(utility=kanazawa, name="山田 花子", phone="0762201234")
+
+
+def guest_out(contract, **overrides) -> dict:
+    data = {
+        "customer_number": contract.number,
+        "name": contract.name,
+        "address": contract.address,
+        "phone": "076-220-1234",
+        "move_date": "2027-03-20",
+        "final_bill_address": "石川県白山市倉光2丁目1",
+        "payment": "transfer",
+        "contact_phone": "09012345678",
+        "email": "hanako@example.jp",
+    }
+    return {**data, **overrides}
+
+
+def intruder(contract, **overrides) -> dict:
+    """Knows the number (printed on every slip) and nothing else."""
+    return guest_out(
+        contract,
+        name="誰か",
+        address="x",
+        phone="0760000000",
+        email="blocker@example.jp",
+        **overrides,
+    )
+
+
+# F1 ---------------------------------------------------------------------------------------
+
+
+def test_an_unmatched_guest_never_blocks_the_members_move_out(client, kanazawa, contract):
+    apply(client, kanazawa, "move_out", intruder(contract, move_date="2027-03-20"))
+    apply(client, kanazawa, "move_out", intruder(contract, move_date="2027-03-25"))
+    member = MemberFactory(utility=kanazawa)
+    ContractLinkFactory(member=member, customer=contract)
+    client.force_login(member)
+    done = apply(
+        client,
+        kanazawa,
+        "member_move_out",
+        {
+            "move_date": "2027-03-20",
+            "final_bill_address": "石川県白山市倉光2丁目1",
+            "payment": "slip",
+            "contact_phone": "09012345678",
+        },
+        contract.number,
+    )
+    assertContains(done, "お申し込みを受け付けました")
+    assert MoveApplication.objects.filter(member=member, matched=True).count() == 1
+
+
+def test_an_unmatched_guest_never_blocks_the_holder_as_a_guest(client, kanazawa, contract):
+    apply(client, kanazawa, "move_out", intruder(contract))
+    done = apply(client, kanazawa, "move_out", guest_out(contract, move_date="2027-03-22"))
+    assertContains(done, "お申し込みを受け付けました")
+    done = apply(client, kanazawa, "move_out", guest_out(contract, move_date="2027-03-23"))
+    assertContains(done, ALREADY)  # the holder's own second one is still refused
+    assert MoveApplication.objects.filter(matched=True).count() == 1
+
+
+def test_an_unmatched_guest_gets_the_same_answer_whether_or_not_someone_applied(
+    client, kanazawa, contract
+):
+    apply(client, kanazawa, "move_out", guest_out(contract))  # the holder, matched
+    later = apply(client, kanazawa, "move_out", intruder(contract))
+    assertContains(later, "お申し込みを受け付けました")
+    again = apply(client, kanazawa, "move_out", intruder(contract))  # their own duplicate
+    assertContains(again, "の使用中止は、すでに受け付けています。")
+    stranger = intruder(contract, customer_number="99999999999999")
+    apply(client, kanazawa, "move_out", stranger)
+    again = apply(client, kanazawa, "move_out", stranger)
+    assertContains(again, "の使用中止は、すでに受け付けています。")
+
+
+def test_staff_see_the_unmatched_application_flagged(admin_client, kanazawa, contract):
+    apply(admin_client, kanazawa, "move_out", intruder(contract))
+    application = MoveApplication.objects.get()
+    assert not application.matched
+    listing = admin_client.get(reverse("admin:moving_moveapplication_changelist"))
+    assertContains(listing, "一致しない項目があります(要確認)")
+    page = admin_client.get(reverse("admin:moving_moveapplication_change", args=[application.pk]))
+    assertContains(page, "一致しない項目があります(要確認)")
