@@ -17,7 +17,7 @@ from accounts.admin import _evidence, _evidence_table, _match_line
 from portal.admin import UtilityScopedAdmin
 
 from . import export, services
-from .forms import no_control_characters
+from .forms import guard_text_fields, no_control_characters
 from .models import MoveApplication, MovingSettings
 
 Status = MoveApplication.Status
@@ -50,14 +50,19 @@ class MovingSettingsAdmin(UtilityScopedAdmin):
 
 
 class HandleForm(forms.ModelForm):
-    """What staff change on an application: its status and the note mailed with it."""
+    """What staff change on an application: its status and the note mailed with it, and the
+    typed text the CIS cannot read or a resident mistyped (corrected, not mailed)."""
 
     status = forms.ChoiceField(label=_("状況"), choices=Status.choices, widget=forms.RadioSelect)
 
     class Meta:
         model = MoveApplication
-        fields = ["status", "staff_note"]
+        fields = ["status", "staff_note", *services.CORRECTABLE]
         help_texts = {"staff_note": _("状況と一緒にお客さまへメールでお送りします。")}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        guard_text_fields({name: self.fields[name] for name in services.CORRECTABLE})
 
     def clean_staff_note(self) -> str:
         note = self.cleaned_data["staff_note"]
@@ -101,13 +106,8 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         "move_date",
         "customer_number",
         "match_table",
-        "name",
-        "name_kana",
         "phone",
         "email",
-        "address",
-        "building",
-        "final_bill_address",
         "payment",
         "wants_membership",
         "member",
@@ -192,10 +192,14 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         return format_html("<p><strong>{}</strong></p>{}", gettext(UNMATCHED), table)
 
     def save_model(self, request: HttpRequest, obj: MoveApplication, form, change: bool) -> None:
-        if change and form.has_changed():
-            services.handle(request, obj, obj.status, obj.staff_note)
+        if not change:
+            super().save_model(request, obj, form, change)
             return
-        super().save_model(request, obj, form, change)
+        corrected = [name for name in form.changed_data if name in services.CORRECTABLE]
+        if corrected:
+            services.correct(request, obj, {name: form.cleaned_data[name] for name in corrected})
+        if {"status", "staff_note"} & set(form.changed_data):
+            services.handle(request, obj, obj.status, obj.staff_note)
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.export_csv_view)
@@ -213,14 +217,9 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
             messages.error(request, gettext("日付は 2026-12-01 の形で指定してください。"))
             return redirect("admin:moving_moveapplication_changelist")
         queryset = super().get_queryset(request)
-        try:
-            body = export.export_csv(queryset, since, encoding)
-        except export.CannotEncode as exc:
-            message = gettext(
-                "%(encoding)sで書けない文字を含む申込みがあるため、書き出せませんでした: %(refs)s"
-            ) % {"encoding": encoding, "refs": "、".join(exc.references)}
-            messages.error(request, message)
-            return redirect("admin:moving_moveapplication_changelist")
+        body, skipped = export.export_csv(queryset, since, encoding)
+        if skipped:
+            messages.warning(request, export.skipped_message(encoding, skipped))
         response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
         response["Content-Disposition"] = f'attachment; filename="moves_{since:%Y%m%d}.csv"'
         return response

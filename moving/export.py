@@ -35,12 +35,11 @@ CSV_COLUMNS = [
 ]
 
 
-class CannotEncode(Exception):
-    """Some application has a character the CIS's encoding cannot hold."""
-
-    def __init__(self, references: list[str]) -> None:
-        super().__init__(", ".join(references))
-        self.references = references
+def skipped_message(encoding: str, references: list[str]) -> str:
+    return (
+        f"{encoding}で書けない文字を含むため、次の申込みは書き出していません"
+        f"(管理画面で直してから、その日を指定して書き出し直してください): {'、'.join(references)}"
+    )
 
 
 def since_day(text: str) -> datetime.date:
@@ -102,19 +101,19 @@ def rows(applications: QuerySet[MoveApplication], since: datetime.date):
 
 def export_csv(
     applications: QuerySet[MoveApplication], since: datetime.date, encoding: str
-) -> bytes:
-    """The header and every application received from ``since`` on, CRLF, in ``encoding``.
-    A value the encoding cannot hold refuses the whole file, naming the 受付番号."""
+) -> tuple[bytes, list[str]]:
+    """The header and every application received from ``since`` on, CRLF, in ``encoding``,
+    and the 受付番号 of those left out for a character the encoding cannot hold (refused at
+    input since; staff correct them in the admin and export that day again)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    bad = []
+    skipped = []
     for application, row in rows(applications, since):
         try:
             ",".join(row).encode(encoding)
         except UnicodeEncodeError:
-            bad.append(application.reference)
+            skipped.append(application.reference)
+            continue
         writer.writerow(row)
-    if bad:
-        raise CannotEncode(bad)
-    return out.getvalue().encode(encoding)
+    return out.getvalue().encode(encoding), skipped

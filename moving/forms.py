@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -35,6 +36,46 @@ def no_control_characters(value: str) -> None:
         raise ValidationError(
             _("改行や制御文字は使えません。1行で入力してください。"), code="control_character"
         )
+
+
+# Characters residents type that the CIS's cp932 cannot hold, with the usual stand-in.
+STAND_INS = {"𠮷": "吉", "𡈽": "土", "𠀋": "丈", "𤊮": "煕", "𩸽": "ほっけ", "𣘺": "橋", "𠏹": "錆"}
+
+
+def encodable(value: str) -> None:
+    """Refuse a character the CIS's encoding (``PORTAL_MOVING_CSV_ENCODING``) cannot hold:
+    one such application would otherwise stay out of the CIS's file."""
+    encoding = settings.PORTAL_MOVING_CSV_ENCODING
+    bad = []
+    for ch in value:
+        try:
+            ch.encode(encoding)
+        except UnicodeEncodeError:
+            if ch not in bad:
+                bad.append(ch)
+    if not bad:
+        return
+    shown = "".join(f"「{ch}」" for ch in bad)
+    stand_ins = [STAND_INS[ch] for ch in bad if ch in STAND_INS]
+    if stand_ins:
+        message = _("%(chars)sは使えません。%(instead)sなどに置き換えてください。") % {
+            "chars": shown,
+            "instead": "".join(f"「{ch}」" for ch in stand_ins),
+        }
+    else:
+        message = _("%(chars)sは使えません。よく似た字やかなに置き換えてください。") % {
+            "chars": shown
+        }
+    raise ValidationError(message, code="unencodable")
+
+
+def guard_text_fields(fields) -> None:
+    """Every text field of an application: one line, and only characters the CIS can read."""
+    for field in fields.values():
+        if isinstance(field, forms.CharField):
+            for check in (no_control_characters, encodable):
+                if check not in field.validators:
+                    field.validators.append(check)
 
 
 def _text(label, *, max_length: int, required: bool = True, **kwargs) -> NormalisedCharField:
@@ -154,9 +195,6 @@ class MoveOutForm(MoveForm):
         super().__init__(*args, **kwargs)
         if self.member is None:
             self.fields.update(contract_fields(self.utility))
-            for name in ("name", "address"):  # kept as typed: one line for the CIS's CSV
-                if name in self.fields:
-                    self.fields[name].validators.append(no_control_characters)
         self.fields["final_bill_address"] = _text(
             _("精算書の送付先(転居先の住所)"),
             max_length=256,
@@ -176,6 +214,7 @@ class MoveOutForm(MoveForm):
         self._add_email()
         order = ["customer_number", "name", "name_kana", "address", "phone", "move_date"]
         self.order_fields(order)
+        guard_text_fields(self.fields)
 
     def clean_customer_number(self) -> str:
         return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
@@ -275,6 +314,7 @@ class MoveInForm(MoveForm):
             required=False,
         )
         self.order_fields(["address", "building", "move_date", "name", "name_kana", "phone"])
+        guard_text_fields(self.fields)
         if self.member is not None and not self.is_bound:
             self.initial.update(
                 name=self.member.name if not self.utility.name_is_nickname else "",

@@ -157,6 +157,25 @@ def apply(
     return application
 
 
+# What a resident typed that staff may correct (a character the CIS cannot read, a typo).
+CORRECTABLE = ("name", "name_kana", "address", "building", "final_bill_address")
+
+
+def correct(request: HttpRequest, application: MoveApplication, values: dict) -> None:
+    """Staff correct typed text (nothing mailed); the audit line names the fields."""
+    with transaction.atomic():
+        MoveApplication.objects.filter(pk=application.pk).update(**values)
+        log_event(
+            "move_corrected",
+            request=request,
+            utility=application.utility,
+            member=request.user,
+            application=application.pk,
+            reference=application.reference,
+            fields=",".join(sorted(values)),
+        )
+
+
 def handle(
     request: HttpRequest, application: MoveApplication, status: str, note: str
 ) -> MoveApplication:

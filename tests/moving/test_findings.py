@@ -9,13 +9,13 @@ import io
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from moving.models import MoveApplication
 from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
-from tests.moving.test_applications import apply
+from tests.moving.test_applications import apply, url
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +164,40 @@ def test_formulas_reach_the_cis_file_as_text(client, kanazawa, contract, tmp_pat
     assert moved_out["final_bill_address"] == "'-2+3"
     assert moved_out["phone"] == "09012345678"  # digits only: never a formula, kept as is
     assert moved_out["matched"] == "no"
+
+
+# F3 ---------------------------------------------------------------------------------------
+
+
+def test_a_character_the_cis_cannot_read_is_refused_beside_the_field(client, kanazawa, contract):
+    response = client.post(url(kanazawa, "move_in"), move_in(name="髙橋 𠮷男"))
+    assertContains(response, "「𠮷」は使えません。「吉」などに置き換えてください。")
+    response = client.post(
+        url(kanazawa, "move_out"), guest_out(contract, final_bill_address="札幌市𩸽町1")
+    )
+    assertContains(response, "「𩸽」は使えません。「ほっけ」などに置き換えてください。")
+    response = client.post(url(kanazawa, "move_in"), move_in(building="ハイツ😀"))
+    assertContains(response, "「😀」は使えません。よく似た字やかなに置き換えてください。")
+    assert not MoveApplication.objects.exists()
+    apply(client, kanazawa, "move_in", move_in(name="髙橋 吉男"))  # 髙 is in cp932
+    assert MoveApplication.objects.get().name == "髙橋 吉男"
+
+
+def test_one_bad_row_never_stops_the_nights_file(client, kanazawa, contract, tmp_path, capsys):
+    apply(client, kanazawa, "move_in", move_in())
+    good = MoveApplication.objects.get()
+    bad = MoveApplication.objects.create(
+        **{
+            **{f: getattr(good, f) for f in ("utility", "kind", "move_date", "phone", "email")},
+            "reference": "20270301-000001",
+            "name": "髙橋 𠮷男",  # saved before input refused it
+            "payment": "slip",
+        }
+    )
+    out = tmp_path / "moves.csv"
+    call_command("export_moves", "-o", str(out))
+    body = out.read_bytes().decode("cp932")
+    assert good.reference in body and bad.reference not in body
+    assert "書き出していません(管理画面で直してから" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="に書き出せません"):
+        call_command("export_moves", "-o", str(tmp_path / "missing" / "moves.csv"))

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal.models import Utility
 
-from ...export import CannotEncode, export_csv, since_day
+from ...export import export_csv, since_day, skipped_message
 from ...models import MoveApplication
 
 
@@ -38,16 +38,20 @@ class Command(BaseCommand):
             applications = applications.filter(utility=utility)
         encoding = options["encoding"] or settings.PORTAL_MOVING_CSV_ENCODING
         try:
-            body = export_csv(applications, since, encoding)
+            body, skipped = export_csv(applications, since, encoding)
         except LookupError as exc:
             raise CommandError(f"文字コード {encoding!r} は使えません。") from exc
-        except CannotEncode as exc:
-            raise CommandError(
-                f"{encoding}で書けない文字を含む申込みがあります: {', '.join(exc.references)}"
-            ) from exc
         if options["output"] == "-":
             sys.stdout.buffer.write(body)
             sys.stdout.buffer.flush()
         else:
-            with open(options["output"], "wb") as out:
-                out.write(body)
+            try:
+                with open(options["output"], "wb") as out:
+                    out.write(body)
+            except OSError as exc:
+                raise CommandError(
+                    f"{options['output']} に書き出せません({exc.strerror})。"
+                    "フォルダがあるか、書き込めるかを確かめてください。"
+                ) from exc
+        if skipped:  # the others are written: one resident never holds up the night's file
+            self.stderr.write(skipped_message(encoding, skipped))
