@@ -9,11 +9,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import _evidence, _evidence_table, _match_line
+from accounts.models import ContractLink
 from portal.admin import UtilityScopedAdmin
 
 from . import export, services
@@ -22,6 +23,7 @@ from .models import MoveApplication, MovingSettings
 
 Status = MoveApplication.Status
 UNMATCHED = _("一致しない項目があります(要確認)")
+ENDED = _("この契約は、すでに使用中止が完了しています(要確認)")
 
 
 @admin.register(MovingSettings)
@@ -72,15 +74,64 @@ class HandleForm(forms.ModelForm):
             no_control_characters(line)
         return note
 
+    confirmed = forms.BooleanField(
+        label=_("要確認の点を確かめたうえで、完了にする"),
+        required=False,
+        help_text=_(
+            "一致しない項目がある、またはすでに使用中止が完了している契約の使用中止を"
+            "完了にすると、会員のこの契約の表示がその日で終わります。"
+        ),
+    )
+
     def clean(self) -> dict:
         data = super().clean()
         if self.instance.status == Status.DONE and data.get("status") != Status.DONE:
             raise forms.ValidationError(_("完了したお申し込みの状況は変えられません。"))
+        if (
+            data.get("status") == Status.DONE
+            and self.instance.status != Status.DONE
+            and needs_confirmation(self.instance)
+            and not data.get("confirmed")
+        ):
+            self.add_error(
+                "confirmed",
+                _(
+                    "要確認のお申し込みです。契約者ご本人からであることを確かめたら、"
+                    "チェックを入れてから完了にしてください。"
+                ),
+            )
         if data.get("status") == Status.CONTACT and not data.get("staff_note", "").strip():
             self.add_error(
                 "staff_note", _("要連絡にするときは、お客さまへの連絡事項を入力してください。")
             )
         return data
+
+
+def ended_before(application: MoveApplication) -> bool:
+    """The contract's move-out was already completed (another application) or a member's link
+    to it has ended: a second move-out needs a look."""
+    if application.kind != MoveApplication.Kind.MOVE_OUT:
+        return False
+    done = MoveApplication.objects.filter(
+        utility_id=application.utility_id,
+        kind=MoveApplication.Kind.MOVE_OUT,
+        customer_number=application.customer_number,
+        status=Status.DONE,
+        matched=True,
+    ).exclude(pk=application.pk)
+    if done.exists():
+        return True
+    return application.customer_id is not None and (
+        ContractLink.objects.filter(customer_id=application.customer_id)
+        .exclude(ended_on=None)
+        .exists()
+    )
+
+
+def needs_confirmation(application: MoveApplication) -> bool:
+    if application.kind != MoveApplication.Kind.MOVE_OUT or application.status == Status.DONE:
+        return False
+    return not application.matched or ended_before(application)
 
 
 @admin.register(MoveApplication)
@@ -138,7 +189,10 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
                 ]
             },
         ),
-        (_("対応"), {"fields": ["status", "staff_note", "handled_by", "handled_at"]}),
+        (
+            _("対応"),
+            {"fields": ["status", "staff_note", "confirmed", "handled_by", "handled_at"]},
+        ),
     ]
 
     def get_ordering(self, request: HttpRequest) -> list:
@@ -170,16 +224,21 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         if application.member_id and not application.match:
             return gettext("会員の契約")
         line = _match_line(_evidence(application.match, application.utility))
-        if application.matched:
-            return line
-        return format_html("{}<br><strong>{}</strong>", line, gettext(UNMATCHED))
+        if not application.matched:
+            line = format_html("{}<br><strong>{}</strong>", line, gettext(UNMATCHED))
+        if application.status != Status.DONE and ended_before(application):
+            line = format_html("{}<br><strong>{}</strong>", line, gettext(ENDED))
+        return line
 
     @admin.display(description=_("照合結果"))
     def match_table(self, application: MoveApplication) -> str:
         if application.kind != MoveApplication.Kind.MOVE_OUT:
             return "—"
+        open_ = application.status != Status.DONE
+        flags = [gettext(ENDED)] if open_ and ended_before(application) else []
         if not application.match:
-            return format_html("{}", gettext("会員がログインして申し込んだ自分の契約です。"))
+            own = gettext("会員がログインして申し込んだ自分の契約です。")
+            return format_html_join("", "<p>{}</p>", ((line,) for line in [own, *flags]))
         typed = {"signup_customer_number": application.customer_number}
 
         def value(name: str) -> str:
@@ -187,9 +246,11 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
 
         match = _evidence(application.match, application.utility)
         table = _evidence_table(match, value, application.customer)
-        if application.matched:
-            return table
-        return format_html("<p><strong>{}</strong></p>{}", gettext(UNMATCHED), table)
+        if not application.matched:
+            flags.insert(0, gettext(UNMATCHED))
+        return format_html(
+            "{}{}", format_html_join("", "<p><strong>{}</strong></p>", ((f,) for f in flags)), table
+        )
 
     def save_model(self, request: HttpRequest, obj: MoveApplication, form, change: bool) -> None:
         if not change:
@@ -199,7 +260,8 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         if corrected:
             services.correct(request, obj, {name: form.cleaned_data[name] for name in corrected})
         if {"status", "staff_note"} & set(form.changed_data):
-            services.handle(request, obj, obj.status, obj.staff_note)
+            confirmed = form.cleaned_data.get("confirmed", False)
+            services.handle(request, obj, obj.status, obj.staff_note, confirmed=confirmed)
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.export_csv_view)

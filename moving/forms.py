@@ -244,6 +244,12 @@ class MoveOutForm(MoveForm):
                 self._duplicate(day)
             return data
         applied = applied.filter(matched=True)
+        if (
+            self.contract is not None
+            and applied.filter(status=MoveApplication.Status.DONE).exists()
+        ):
+            # A guest's completed move-out of this contract: the member's link ends with it.
+            raise ValidationError(_("この契約の使用中止は、すでに完了しています。"), code="ended")
         if applied.filter(move_date=day).exists():
             self._duplicate(day)
         elif applied.exclude(status=MoveApplication.Status.DONE).exists():
@@ -324,3 +330,22 @@ class MoveInForm(MoveForm):
 
     def clean_phone(self) -> str:
         return checked_phone(self.cleaned_data["phone"])
+
+    def clean(self) -> dict:
+        data = super().clean()
+        same = {key: data.get(key) for key in ("address", "building", "move_date", "name")}
+        if None in same.values():
+            return data
+        applied = MoveApplication.objects.filter(utility=self.utility, kind=self.kind, **same)
+        if applied.exists():
+            self.add_error(
+                "move_date",
+                ValidationError(
+                    _(
+                        "%(day)sからの、このご使用場所とお名前の使用開始は、すでに受け付けています。"
+                    ),
+                    code="duplicate",
+                    params={"day": _jdate(same["move_date"])},
+                ),
+            )
+        return data

@@ -177,10 +177,17 @@ def correct(request: HttpRequest, application: MoveApplication, values: dict) ->
 
 
 def handle(
-    request: HttpRequest, application: MoveApplication, status: str, note: str
+    request: HttpRequest,
+    application: MoveApplication,
+    status: str,
+    note: str,
+    *,
+    confirmed: bool = False,
 ) -> MoveApplication:
     """A staff action: set the status and the note, mail both, and log it. 完了 of a move-out
-    ends the contract's member links on the move-out day (their history up to it stays)."""
+    ends the contract's member links on the move-out day (their history up to it stays), and
+    tells those members by mail; for a guest's unmatched application only once staff
+    ``confirmed`` it is the holder's."""
     staff = request.user
     with transaction.atomic():
         application = MoveApplication.objects.select_for_update().get(pk=application.pk)
@@ -189,7 +196,11 @@ def handle(
         application.handled_by = staff
         application.handled_at = timezone.now()
         application.save()
-        if status == Status.DONE and application.kind == MoveApplication.Kind.MOVE_OUT:
+        if (
+            status == Status.DONE
+            and application.kind == MoveApplication.Kind.MOVE_OUT
+            and (application.matched or confirmed)
+        ):
             _end_links(request, application)
         enqueue_mail(
             application.utility,
@@ -222,6 +233,15 @@ def _end_links(request: HttpRequest, application: MoveApplication) -> None:
     for link in links.select_related("member", "customer"):
         link.ended_on = application.move_date
         link.save(update_fields=["ended_on"])  # the signal drops the cached usage pages
+        if link.member_id != application.member_id:  # the applicant has the 完了 mail
+            enqueue_mail(
+                application.utility,
+                link.member.email,
+                "moving/contract_ended",
+                {"application": application, "customer": link.customer},
+                key=f"move_contract_ended:{application.pk}:{link.pk}",
+                member=link.member,
+            )
         record_event(
             link.member,
             "contract_ended",

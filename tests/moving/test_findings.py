@@ -9,12 +9,20 @@ import io
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
+from moving import services
 from moving.models import MoveApplication
-from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
+from tests.factories import (
+    ContractLinkFactory,
+    CustomerFactory,
+    MemberFactory,
+    StaffFactory,
+    UtilityFactory,
+)
 from tests.moving.test_applications import apply, url
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +209,94 @@ def test_one_bad_row_never_stops_the_nights_file(client, kanazawa, contract, tmp
     assert "書き出していません(管理画面で直してから" in capsys.readouterr().err
     with pytest.raises(CommandError, match="に書き出せません"):
         call_command("export_moves", "-o", str(tmp_path / "missing" / "moves.csv"))
+
+
+# F4 ---------------------------------------------------------------------------------------
+
+
+def test_a_second_identical_move_in_is_refused(client, kanazawa, mailoutbox):
+    apply(client, kanazawa, "move_in", move_in())
+    again = apply(client, kanazawa, "move_in", move_in(email="other@example.jp"))
+    assertContains(
+        again, "2027年3月5日からの、このご使用場所とお名前の使用開始は、すでに受け付けています。"
+    )
+    assert MoveApplication.objects.count() == 1 and len(mailoutbox) == 1
+    apply(client, kanazawa, "move_in", move_in(building="ハイツ見本 204号室"))
+    assert MoveApplication.objects.count() == 2
+
+
+# F5 and F6 --------------------------------------------------------------------------------
+
+
+def staff_for(client, utility):
+    staff = StaffFactory(utility=utility)
+    codenames = ("view_moveapplication", "change_moveapplication")
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    return staff
+
+
+def handling(application, status: str, note: str = "", **extra) -> dict:
+    typed = {name: getattr(application, name) for name in services.CORRECTABLE}
+    return {**typed, "status": status, "staff_note": note, **extra}
+
+
+def change_url(application) -> str:
+    return reverse("admin:moving_moveapplication_change", args=[application.pk])
+
+
+def test_completing_an_unmatched_move_out_needs_a_tick_and_tells_the_member(
+    client, kanazawa, contract, mailoutbox
+):
+    member = MemberFactory(utility=kanazawa, email="hanako@example.jp")
+    link = ContractLinkFactory(member=member, customer=contract)
+    apply(client, kanazawa, "move_out", intruder(contract))
+    application = MoveApplication.objects.get()
+    staff_for(client, kanazawa)
+    page = client.post(change_url(application), handling(application, "done"))
+    assertContains(page, "要確認のお申し込みです。")
+    link.refresh_from_db()
+    application.refresh_from_db()
+    assert link.ended_on is None and application.status == "received"
+    sent = len(mailoutbox)
+    client.post(change_url(application), handling(application, "done", confirmed="on"))
+    link.refresh_from_db()
+    assert link.ended_on == datetime.date(2027, 3, 20)
+    told = [mail for mail in mailoutbox[sent:] if mail.to == ["hanako@example.jp"]]
+    assert len(told) == 1
+    assert "ご契約の使用中止の手続きが完了しました" in told[0].subject
+    assert "2027年3月20日をもって使用を中止し" in told[0].body
+
+
+def test_a_move_out_after_a_completed_one(client, kanazawa, contract, mailoutbox):
+    member = MemberFactory(utility=kanazawa)
+    ContractLinkFactory(member=member, customer=contract)
+    apply(client, kanazawa, "move_out", guest_out(contract, move_date="2027-03-10"))
+    first = MoveApplication.objects.get()
+    staff_for(client, kanazawa)
+    client.post(change_url(first), handling(first, "done"))  # matched: no tick needed
+    first.refresh_from_db()
+    assert first.status == "done"
+    client.logout()
+    # A guest: the same answer, flagged for staff, who must tick to complete it.
+    done = apply(client, kanazawa, "move_out", guest_out(contract, move_date="2027-03-21"))
+    assertContains(done, "お申し込みを受け付けました")
+    second = MoveApplication.objects.exclude(pk=first.pk).get()
+    staff_for(client, kanazawa)
+    listing = client.get(reverse("admin:moving_moveapplication_changelist"))
+    assertContains(listing, "この契約は、すでに使用中止が完了しています(要確認)", count=1)
+    page = client.post(change_url(second), handling(second, "done"))
+    assertContains(page, "要確認のお申し込みです。")
+    # A member whose link ended by it: refused.
+    client.force_login(member)
+    response = client.post(
+        url(kanazawa, "member_move_out", contract.number),
+        {
+            "move_date": "2027-03-25",
+            "final_bill_address": "石川県白山市倉光2丁目1",
+            "payment": "slip",
+            "contact_phone": "09012345678",
+        },
+    )
+    assert response.status_code == 200
+    assert MoveApplication.objects.count() == 2
