@@ -87,6 +87,15 @@ class HandleForm(forms.ModelForm):
         data = super().clean()
         if self.instance.status == Status.DONE and data.get("status") != Status.DONE:
             raise forms.ValidationError(_("完了したお申し込みの状況は変えられません。"))
+        if self.instance.status == Status.DONE and "staff_note" in self.changed_data:
+            # 完了 is final, its note too: a second 完了 mail would read as a second completion.
+            self.add_error(
+                "staff_note",
+                _(
+                    "完了したお申し込みの連絡事項は変えられません。お客さまへの追加のご連絡は、"
+                    "メールかお電話でお願いします。"
+                ),
+            )
         if (
             data.get("status") == Status.DONE
             and self.instance.status != Status.DONE

@@ -7,6 +7,7 @@ import datetime
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms.recovery import email_field
@@ -195,6 +196,15 @@ class MoveOutForm(MoveForm):
         super().__init__(*args, **kwargs)
         if self.member is None:
             self.fields.update(contract_fields(self.utility))
+            # The phone that names the contract, not the one to call now (two phones here).
+            phone = self.fields["phone"]
+            phone.label = _("ご契約の%(label)s") % {"label": phone.label}
+            office = self.utility.office_name
+            if office not in str(phone.help_text):
+                phone.help_text = _("%(office)sに届け出た電話番号です。%(example)s") % {
+                    "office": office,
+                    "example": phone.help_text,
+                }
         self.fields["final_bill_address"] = _text(
             _("精算書の送付先(転居先の住所)"),
             max_length=256,
@@ -211,6 +221,8 @@ class MoveOutForm(MoveForm):
             error_messages={"required": _("精算のお支払い方法を選んでください。")},
         )
         self.fields["contact_phone"] = self._contact_phone()
+        if self.member is None:
+            self.fields["contact_phone"].label = _("お引越し後の連絡先電話番号")
         self._add_email()
         order = ["customer_number", "name", "name_kana", "address", "phone", "move_date"]
         self.order_fields(order)
@@ -230,8 +242,14 @@ class MoveOutForm(MoveForm):
         day, number = data.get("move_date"), self.customer_number
         if day is None or not number:
             return data
-        if getattr(self.contract, "link_ended_on", None) is not None:
-            raise ValidationError(_("この契約は使用を中止しています。"), code="ended")
+        ended_on = getattr(self.contract, "link_ended_on", None)
+        if ended_on is not None:
+            words = (
+                _("この契約は%(day)sに使用を中止しました。")
+                if ended_on <= (self.today or timezone.localdate())
+                else _("この契約は%(day)sに使用を中止する予定です。")
+            )
+            raise ValidationError(words % {"day": _jdate(ended_on)}, code="ended")
         applied = MoveApplication.objects.filter(
             utility=self.utility, kind=self.kind, customer_number=number
         )

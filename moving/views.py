@@ -15,6 +15,7 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -76,7 +77,12 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "moving/index.html",
-        {"settings": settings, "member": member, "contracts": contracts},
+        {
+            "settings": settings,
+            "member": member,
+            "contracts": contracts,
+            "today": timezone.localdate(),
+        },
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -300,3 +301,44 @@ def test_a_move_out_after_a_completed_one(client, kanazawa, contract, mailoutbox
     )
     assert response.status_code == 200
     assert MoveApplication.objects.count() == 2
+
+
+# F7, F8, F9 -------------------------------------------------------------------------------
+
+
+def test_a_completed_applications_note_cannot_be_changed(client, kanazawa, contract, mailoutbox):
+    apply(client, kanazawa, "move_out", guest_out(contract))
+    application = MoveApplication.objects.get()
+    staff_for(client, kanazawa)
+    client.post(change_url(application), handling(application, "done", "メモA"))
+    sent = len(mailoutbox)
+    page = client.post(change_url(application), handling(application, "done", "もう一度"))
+    assertContains(page, "完了したお申し込みの連絡事項は変えられません。")
+    application.refresh_from_db()
+    assert application.staff_note == "メモA" and len(mailoutbox) == sent
+
+
+def test_the_two_phones_of_a_guest_move_out_are_told_apart(client, kanazawa):
+    page = client.get(url(kanazawa, "move_out")).content.decode()
+    labels = re.findall(r"<label[^>]*>(.*?)</label>", page, re.S)
+    phones = [label for label in labels if "電話番号" in label]
+    assert "ご契約の連絡先電話番号" in phones[0]
+    assert "お引越し後の連絡先電話番号" in phones[1]
+    assert f"{kanazawa.office_name}に届け出た電話番号です。" in page
+
+
+def test_an_end_day_still_ahead_is_worded_as_ahead(client, kanazawa, contract):
+    member = MemberFactory(utility=kanazawa)
+    ContractLinkFactory(member=member, customer=contract, ended_on=datetime.date(2027, 3, 20))
+    client.force_login(member)
+    assertContains(client.get(url(kanazawa, "index")), "に使用を中止する予定です")
+    response = client.post(
+        url(kanazawa, "member_move_out", contract.number),
+        {
+            "move_date": "2027-03-25",
+            "final_bill_address": "石川県白山市倉光2丁目1",
+            "payment": "slip",
+            "contact_phone": "09012345678",
+        },
+    )
+    assertContains(response, "この契約は2027年3月20日に使用を中止する予定です。")
