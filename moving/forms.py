@@ -95,6 +95,15 @@ def _text(label, *, max_length: int, required: bool = True, **kwargs) -> Normali
     )
 
 
+class NormalisedDateField(forms.DateField):
+    """A date typed with full-width digits or any hyphen look-alike (no date picker)."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = normalize.HYPHEN_LIKE.sub("-", normalize.nfkc(value))
+        return super().to_python(value)
+
+
 def _jdate(day: datetime.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
@@ -118,10 +127,15 @@ class MoveForm(forms.Form):
         self.member, self.contract = member, contract
         self.today = today
         first, last = settings.first_day(today), settings.last_day(today)
-        self.fields["move_date"] = forms.DateField(
+        help_text = _("%(first)sから%(last)sまでの日を選んでください。") % {
+            "first": _jdate(first),
+            "last": _jdate(last),
+        }
+        if closed := settings.closed_summary():
+            help_text += _("ただし、%(closed)sは受け付けていません。") % {"closed": closed}
+        self.fields["move_date"] = NormalisedDateField(
             label=self.date_label,
-            help_text=_("%(first)sから%(last)sまでの日を選んでください。")
-            % {"first": _jdate(first), "last": _jdate(last)},
+            help_text=help_text,
             input_formats=["%Y-%m-%d", "%Y/%m/%d"],
             error_messages={
                 **_required(self.date_label),

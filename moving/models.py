@@ -40,6 +40,15 @@ def parse_closed_dates(text: str) -> list[tuple[object, str]]:
                 last = (int(m2), int(d2)) if m2 else first
                 for month, day in (first, last):
                     datetime.date(2024, month, day)  # a leap year: 2/29 is a day
+                if _yearly_length(first, last) > LONGEST_CLOSED_DAYS:
+                    problems.append(
+                        _(
+                            "%(n)d行目: 受け付けない期間が長すぎます。始まりの日-終わりの日の順に"
+                            "入力してください(例: 12/29-1/3)。"
+                        )
+                        % {"n": number}
+                    )
+                    continue
                 rules.append(((first, last), reason or ""))
                 continue
         except ValueError:
@@ -53,6 +62,20 @@ def parse_closed_dates(text: str) -> list[tuple[object, str]]:
     if problems:
         raise ValidationError(problems)
     return rules
+
+
+# A yearly closed range longer than this is taken as typed the wrong way round (「1/3-12/29」
+# closes all but five days of the year).
+LONGEST_CLOSED_DAYS = 92
+
+
+def _yearly_length(first: tuple[int, int], last: tuple[int, int]) -> int:
+    """Days from ``first`` to ``last`` inclusive, across the new year if need be."""
+
+    def day_of_year(month_day: tuple[int, int]) -> int:
+        return datetime.date(2024, *month_day).timetuple().tm_yday  # a leap year
+
+    return (day_of_year(last) - day_of_year(first)) % 366 + 1
 
 
 def _in_yearly(day: datetime.date, first: tuple[int, int], last: tuple[int, int]) -> bool:
@@ -133,6 +156,22 @@ class MovingSettings(models.Model):
 
     def last_day(self, today: datetime.date | None = None) -> datetime.date:
         return (today or timezone.localdate()) + datetime.timedelta(days=self.window_days)
+
+    def closed_summary(self) -> str:
+        """「12/29〜1/3(年末年始)、2027年5月6日(臨時休業)」 for the date's help text."""
+        try:
+            rules = parse_closed_dates(self.closed_dates)
+        except ValidationError:
+            return ""
+        parts = []
+        for rule, reason in rules:
+            if isinstance(rule, datetime.date):
+                when = f"{rule.year}年{rule.month}月{rule.day}日"
+            else:
+                (m1, d1), (m2, d2) = rule
+                when = f"{m1}月{d1}日" if rule[0] == rule[1] else f"{m1}月{d1}日〜{m2}月{d2}日"
+            parts.append(f"{when}({reason})" if reason else when)
+        return "、".join(parts)
 
     def closed_reason(self, day: datetime.date) -> str | None:
         """Why ``day`` is not workable (the line's reason, or ""), or None if it is."""

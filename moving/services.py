@@ -24,11 +24,12 @@ from accounts.models import ContractLink
 from accounts.ratelimit import Limit, hit_all
 from accounts.services.base import record_event
 from accounts.services.matching import match_contract
+from billing.models import Customer
 from portal import normalize
 from portal.net import client_ip
 from portal.outbox import enqueue_mail
 
-from .models import MoveApplication
+from .models import MoveApplication, evidence_ok
 
 STATUS_SALT = "moving.status-link"
 MOVE_PER_IP = Limit("moving.apply.ip", "PORTAL_MOVING_RATE_PER_IP", "20/h")
@@ -41,14 +42,15 @@ class Duplicate(Exception):
     """Two requests at once applied for the same contract and day: the database kept one."""
 
 
-def check_rate(request: HttpRequest, email: str) -> None:
-    """Count a guest's application per client address and per typed address (raises
-    accounts.ratelimit.RateLimited)."""
-    hit_all(
-        request,
-        (MOVE_PER_IP, client_ip(request)),
-        (MOVE_PER_EMAIL, f"{request.utility.slug}:{normalize.identifier(email)}"),
-    )
+def check_client_rate(request: HttpRequest) -> None:
+    """Count a guest's post per client address (raises accounts.ratelimit.RateLimited)."""
+    hit_all(request, (MOVE_PER_IP, client_ip(request)))
+
+
+def check_address_rate(request: HttpRequest, email: str) -> None:
+    """Count a guest's valid application per typed address: a resident's typos, or someone
+    typing another's address into a refused form, never lock that address out."""
+    hit_all(request, (MOVE_PER_EMAIL, f"{request.utility.slug}:{normalize.identifier(email)}"))
 
 
 def _new_reference(today: datetime.date) -> str:
@@ -70,7 +72,10 @@ def read_status_token(token: str) -> int | None:
 
 
 def status_url(request: HttpRequest, application: MoveApplication) -> str:
+    """The mailed status link: on PORTAL_BASE_URL when set (not the request's Host)."""
     path = reverse("moving:status", args=[application.utility.slug, status_token(application)])
+    if base := settings.PORTAL_BASE_URL.rstrip("/"):
+        return base + path
     return request.build_absolute_uri(path)
 
 
@@ -129,6 +134,14 @@ def apply(
             application.customer_id = match["customer_id"]
             application.customer_number = number
             application.match = match
+            if match["customer_id"] is not None and evidence_ok(match):
+                # The holder named it: the CIS's row carries the contract's name and address
+                # where the utility asks neither (Nayoro: number, kana, phone).
+                customer = Customer.objects.get(pk=match["customer_id"])
+                application.name = application.name or customer.name
+                application.name_kana = application.name_kana or customer.name_kana
+                application.address = application.address or customer.address
+                application.building = application.building or customer.building
     elif member is not None:
         application.name = application.name or member.name
     today = timezone.localdate()

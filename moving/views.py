@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -110,12 +111,16 @@ def _apply_page(request: HttpRequest, kind: str, contract=None) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = _form(kind, request, settings, member, contract, data)
     if data is not None:
-        if member is None:
-            try:
-                services.check_rate(request, request.POST.get("email", ""))
-            except RateLimited as exc:
-                return rate_limited_response(request, exc)
-        if form.is_valid():
+        try:
+            if member is None:
+                services.check_client_rate(request)
+            valid = form.is_valid()
+            if valid and member is None:
+                services.check_address_rate(request, form.cleaned_data["email"])
+        except RateLimited as exc:
+            back = (reverse("moving:index", args=[request.utility.slug]), _("引越しの手続きへ戻る"))
+            return rate_limited_response(request, exc, back=back)
+        if valid:
             request.session[PENDING_KEY] = {
                 "kind": kind,
                 "number": getattr(contract, "number", None),

@@ -10,8 +10,11 @@ from django.shortcuts import render
 from ..ratelimit import LimiterUnavailable, RateLimited
 
 
-def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
-    """「しばらくお待ちください」 with when to try again (429), or 503 if limits cannot be counted."""
+def rate_limited_response(
+    request: HttpRequest, exc: RateLimited, back: tuple[str, str] | None = None
+) -> HttpResponse:
+    """「しばらくお待ちください」 with when to try again (429), or 503 if limits cannot be counted.
+    ``back`` is the page to go back to, ``(url, words)``; the login page by default."""
     if isinstance(exc, LimiterUnavailable):
         response = render(
             request, "accounts/unavailable.html", status=HTTPStatus.SERVICE_UNAVAILABLE
@@ -22,7 +25,7 @@ def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpRespons
     response = render(
         request,
         "accounts/rate_limited.html",
-        {"retry_minutes": exc.retry_minutes},
+        {"retry_minutes": exc.retry_minutes, "back": back},
         status=HTTPStatus.TOO_MANY_REQUESTS,
     )
     response["Retry-After"] = str(exc.retry_seconds)

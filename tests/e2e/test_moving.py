@@ -96,6 +96,9 @@ def test_guest_move_in_member_move_out_and_staff_completion(
     page.get_by_label("連絡先電話番号").fill("090-1111-2222")
     page.get_by_label("メールアドレス").fill("newcomer@example.jp")
     page.get_by_label("口座振替(申込書を郵送します)").check()
+    box = page.locator("#id_wants_membership").bounding_box()
+    words = page.locator("label[for=id_wants_membership]").bounding_box()
+    assert words["x"] > box["x"] and words["y"] < box["y"] + box["height"]  # one line at 375 px
     page.get_by_role("button", name="入力内容を確認する").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("お申し込み内容の確認")
     expect(page.locator(".slip")).to_contain_text("ナヨロ ハナコ")

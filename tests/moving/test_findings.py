@@ -342,3 +342,65 @@ def test_an_end_day_still_ahead_is_worded_as_ahead(client, kanazawa, contract):
         },
     )
     assertContains(response, "この契約は2027年3月20日に使用を中止する予定です。")
+
+
+# F10 --------------------------------------------------------------------------------------
+
+
+def test_a_full_width_date_is_read_and_the_help_names_the_closed_days(client, kanazawa):
+    page = client.get(url(kanazawa, "move_in"))
+    assertContains(page, "ただし、12月29日〜1月3日(年末年始)は受け付けていません。")
+    apply(client, kanazawa, "move_in", move_in(move_date="２０２７－０３－０５"))
+    assert MoveApplication.objects.get().move_date == datetime.date(2027, 3, 5)
+
+
+def test_refused_posts_do_not_count_against_the_typed_address(client, kanazawa, settings):
+    settings.PORTAL_MOVING_RATE_PER_EMAIL = "2/h"
+    for n in range(4):
+        response = client.post(
+            url(kanazawa, "move_in"), move_in(phone="12345"), REMOTE_ADDR=f"10.0.0.{n}"
+        )
+        assert response.status_code == 200
+    for _n in range(2):
+        response = client.post(url(kanazawa, "move_in"), move_in(), REMOTE_ADDR="10.0.1.1")
+        assert response.status_code == 302
+    response = client.post(url(kanazawa, "move_in"), move_in(), REMOTE_ADDR="10.0.1.2")
+    assert response.status_code == 429
+    assertContains(response, url(kanazawa, "index"), status_code=429)
+    assertContains(response, "引越しの手続きへ戻る", status_code=429)
+
+
+def test_a_reversed_closed_range_is_refused(kanazawa):
+    from django.core.exceptions import ValidationError
+
+    settings = kanazawa.moving_settings
+    settings.closed_dates = "1/3-12/29 逆"
+    with pytest.raises(ValidationError) as caught:
+        settings.full_clean()
+    assert "1行目: 受け付けない期間が長すぎます" in caught.value.messages[0]
+    settings.closed_dates = "12/29-1/3 年末年始\n8/13-8/16 お盆"
+    settings.full_clean()
+
+
+def test_a_matched_nayoro_guest_row_carries_the_contracts_name_and_address(
+    client, mailoutbox, settings
+):
+    settings.PORTAL_BASE_URL = "https://portal.example.jp"
+    nayoro = UtilityFactory(code_style=True)
+    contract = CustomerFactory(
+        utility=nayoro, number="20000000004", name_kana="ナヨロ ハナコ", phone="0165421234"
+    )
+    data = {
+        "customer_number": contract.number,
+        "name_kana": "ナヨロ ハナコ",
+        "phone": "0165421234",
+        "move_date": "2027-03-20",
+        "final_bill_address": "札幌市中央区北1条西2丁目1-1",
+        "payment": "slip",
+        "contact_phone": "090-1234-5678",
+        "email": "hanako@example.jp",
+    }
+    apply(client, nayoro, "move_out", data)
+    application = MoveApplication.objects.get()
+    assert application.name == contract.name and application.address == contract.address
+    assert "https://portal.example.jp/" + nayoro.slug + "/moving/status/" in mailoutbox[-1].body
