@@ -24,6 +24,9 @@ from .models import MoveApplication, MovingSettings
 Status = MoveApplication.Status
 UNMATCHED = _("一致しない項目があります(要確認)")
 ENDED = _("この契約は、すでに使用中止が完了しています(要確認)")
+# The same, short enough for the list's column.
+UNMATCHED_SHORT = _("不一致(要確認)")
+ENDED_SHORT = _("中止済み(要確認)")
 
 
 @admin.register(MovingSettings)
@@ -234,9 +237,9 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
             return gettext("会員の契約")
         line = _match_line(_evidence(application.match, application.utility))
         if not application.matched:
-            line = format_html("{}<br><strong>{}</strong>", line, gettext(UNMATCHED))
+            line = format_html("{}<br><strong>{}</strong>", line, gettext(UNMATCHED_SHORT))
         if application.status != Status.DONE and ended_before(application):
-            line = format_html("{}<br><strong>{}</strong>", line, gettext(ENDED))
+            line = format_html("{}<br><strong>{}</strong>", line, gettext(ENDED_SHORT))
         return line
 
     @admin.display(description=_("照合結果"))

@@ -122,7 +122,7 @@ def test_staff_see_the_unmatched_application_flagged(admin_client, kanazawa, con
     application = MoveApplication.objects.get()
     assert not application.matched
     listing = admin_client.get(reverse("admin:moving_moveapplication_changelist"))
-    assertContains(listing, "一致しない項目があります(要確認)")
+    assertContains(listing, "不一致(要確認)")
     page = admin_client.get(reverse("admin:moving_moveapplication_change", args=[application.pk]))
     assertContains(page, "一致しない項目があります(要確認)")
 
@@ -285,7 +285,9 @@ def test_a_move_out_after_a_completed_one(client, kanazawa, contract, mailoutbox
     second = MoveApplication.objects.exclude(pk=first.pk).get()
     staff_for(client, kanazawa)
     listing = client.get(reverse("admin:moving_moveapplication_changelist"))
-    assertContains(listing, "この契約は、すでに使用中止が完了しています(要確認)", count=1)
+    assertContains(listing, "中止済み(要確認)", count=1)
+    page = client.get(change_url(second))
+    assertContains(page, "この契約は、すでに使用中止が完了しています(要確認)")
     page = client.post(change_url(second), handling(second, "done"))
     assertContains(page, "要確認のお申し込みです。")
     # A member whose link ended by it: refused.
