@@ -144,7 +144,7 @@ def test_guest_move_in_member_move_out_and_staff_completion(
     staff.goto(f"{live_server.url}/admin/moving/moveapplication/")
     expect(staff.locator("#result_list")).to_contain_text(move_in.reference)
     staff.get_by_role("link", name=move_out.reference).click()
-    staff.get_by_label("完了").check()
+    staff.get_by_label("完了", exact=True).check()
     staff.get_by_label("お客さまへの連絡事項").fill("最終の検針にうかがいます。")
     staff.get_by_role("button", name="保存", exact=True).click()
     expect(staff.locator(".messagelist")).to_be_visible()
