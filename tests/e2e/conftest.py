@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# A login hashes its password in a thread below the pages' priority (accounts/hashers.py), and a
+# reset hashes the new one: on a machine busy with other suites that took longer than
+# Playwright's 5 s default to reach the next page (seen twice at load 15-20, never when quiet).
+# The assertions wait for what a resident waits for; 15 s is the budget a busy machine needs.
+expect.set_options(timeout=15_000)
 
 # Playwright runs an event loop in this thread; Django's ORM must still be usable from tests.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
