@@ -30,7 +30,14 @@ class PaymentState:
     reflection_note: bool = False
 
 
-def _day(day: datetime.date) -> str:
+def _day(day: datetime.date, today: datetime.date) -> str:
+    """「11月26日」 in the current year; with its year otherwise, lest 2099 read as this year."""
+    if day.year != today.year:
+        return _("%(year)d年%(month)d月%(day)d日") % {
+            "year": day.year,
+            "month": day.month,
+            "day": day.day,
+        }
     return _("%(month)d月%(day)d日") % {"month": day.month, "day": day.day}
 
 
@@ -38,7 +45,7 @@ def describe(payment: Payment, today: datetime.date) -> PaymentState:
     """Return the status of ``payment`` as a resident reads it on ``today``."""
     status, method = payment.status, payment.method
     if status in (Status.PAID, Status.OVERPAID):
-        paid_on = _day(payment.paid_on)
+        paid_on = _day(payment.paid_on, today)
         if method == Method.TRANSFER:
             words = _("口座振替済み (%(day)s)") % {"day": paid_on}
         else:
@@ -61,7 +68,7 @@ def describe(payment: Payment, today: datetime.date) -> PaymentState:
             ),
             reflection_note=True,
         )
-    due = _day(payment.due_date)
+    due = _day(payment.due_date, today)
     if payment.due_date < today:
         return PaymentState(
             payment,

@@ -18,8 +18,9 @@ STAFF_PERMISSIONS = [
     ("accounts", "loginlock", ["view", "delete"]),
     ("billing", "customer", ["view", "add", "change"]),
     ("billing", "meterreading", ["view", "add", "change"]),
-    # 請求・収納: imported from the CIS (add and change are what its CSV upload needs).
-    ("billing", "payment", ["view", "add", "change"]),
+    # 請求・収納: imported from the CIS (add and change are what its CSV upload needs); delete
+    # withdraws a bill entered by mistake (issued PDFs are kept: IssuedDocument is separate).
+    ("billing", "payment", ["view", "add", "change", "delete"]),
     # お知らせ: written, changed and withdrawn by the utility's own staff.
     ("billing", "notice", ["view", "add", "change", "delete"]),
     # Web明細: the contracts whose paper slip members stopped, and its CSV for the CIS.

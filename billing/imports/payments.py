@@ -135,12 +135,20 @@ def check_payment(row: PaymentRow, max_days: int, today: datetime.date) -> list[
     paid_on = datetime.date.fromisoformat(row.paid_on) if row.paid_on else None
     for column, message in date_problems(start, end, None, max_days):
         refuse(column, message)
+    if end > today:
+        # A bill is for a period that has ended (as a reading's read_on is not in the future):
+        # a bill dated ahead would show residents as 「最新のご請求」 a bill that does not exist.
+        message = _(
+            "未来の日付です(使用期間が終わった請求だけを取り込めます。%(today)s 以前の日付にしてください)。"
+        )
+        refuse("period_end", message % {"today": today.isoformat()})
     if due < end:
         refuse("due_date", _("納期限が使用期間(終了)より前です。"))
     if paid_on is not None and paid_on < start:
         refuse("paid_on", _("使用期間(開始)より前の日付です。"))
     if paid_on is not None and paid_on > today:
-        refuse("paid_on", _("未来の日付です。"))
+        message = _("未来の日付です(%(today)s 以前の日付にしてください)。")
+        refuse("paid_on", message % {"today": today.isoformat()})
     status, label = row.status, Status(row.status).label
     if status in RECEIVED and paid_on is None:
         message = _("状態が「%(status)s」のときは口座振替日・納付日を入力してください。")

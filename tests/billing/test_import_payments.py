@@ -115,9 +115,25 @@ def test_a_failed_transfer_is_only_for_a_transfer_and_a_paid_day_is_not_in_the_f
     result = import_text("\n".join([HEADER, *rows]) + "\n")
     assert [str(e) for e in result.errors] == [
         "line 2: status: 「振替不能」は支払方法が「口座振替」の行だけです。",
-        "line 3: paid_on: 未来の日付です。",
+        "line 3: paid_on: 未来の日付です(2025-08-01 以前の日付にしてください)。",
         "line 5: period_end: 4行目と customer_number・period_end が同じです。",
     ]
+    assert not Payment.objects.exists()
+
+
+def test_a_bill_for_a_period_not_yet_ended_is_refused():
+    # Issue 20 finding F1: a 2099 bill became every page's 「最新のご請求」.
+    rows = [
+        "kanazawa,10000000000001,2099-10-26,2099-12-25,9999,2099-12-26,納付書,,0,未納",
+        "kanazawa,10000000000002,2025-07-26,2025-09-25,9999,2025-10-26,納付書,,0,未納",
+        "kanazawa,10000000000003,2025-06-26,2025-08-01,9999,2025-08-26,納付書,,0,未納",
+    ]
+    result = import_text("\n".join([HEADER, *rows]) + "\n")
+    future = (
+        "period_end: 未来の日付です(使用期間が終わった請求だけを取り込めます。"
+        "2025-08-01 以前の日付にしてください)。"
+    )
+    assert [str(e) for e in result.errors] == [f"line 2: {future}", f"line 3: {future}"]
     assert not Payment.objects.exists()
 
 

@@ -140,7 +140,38 @@ def test_the_staff_group_reaches_the_payment_list():
         Group.objects.get(pk=group.pk)
         .permissions.filter(content_type__model="payment")
         .values_list("codename", flat=True)
-    ) == {"view_payment", "add_payment", "change_payment"}
+    ) == {"view_payment", "add_payment", "change_payment", "delete_payment"}
+
+
+def test_a_bill_for_a_period_not_yet_ended_is_refused_in_the_admin(client, kanazawa):
+    customer = CustomerFactory(utility=kanazawa)
+    client.force_login(staff_of(kanazawa))
+    data = {
+        "customer": customer.pk,
+        "period_start": "2099-10-26",
+        "period_end": "2099-12-25",
+        "billed_amount": "9999",
+        "due_date": "2099-12-26",
+        "method": Payment.Method.SLIP,
+        "paid_on": "",
+        "paid_amount": "0",
+        "status": Payment.Status.UNPAID,
+    }
+    response = client.post(reverse("admin:billing_payment_add"), data)
+    assertContains(response, "使用期間が終わった請求だけを取り込めます。2026-12-01 以前の日付")
+    assert not Payment.objects.exists()
+
+
+def test_staff_withdraw_a_bill_entered_by_mistake_of_their_own_utility_only(client, kanazawa):
+    own = PaymentFactory(customer=CustomerFactory(utility=kanazawa))
+    other = PaymentFactory(customer=CustomerFactory(utility=UtilityFactory(slug="nayoro")))
+    client.force_login(staff_of(kanazawa))
+    url = reverse("admin:billing_payment_delete", args=[own.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Payment.objects.filter(pk=own.pk).exists()
+    other_url = reverse("admin:billing_payment_delete", args=[other.pk])
+    assert client.post(other_url, {"post": "yes"}).status_code in (302, 404)
+    assert Payment.objects.filter(pk=other.pk).exists()
 
 
 def test_a_bill_corrected_by_hand_is_dated_as_news(client, kanazawa):

@@ -121,6 +121,20 @@ def test_a_bill_past_its_due_date_says_so_from_the_next_day_even_from_the_cache(
     assertContains(response, "03-1234-5678")
 
 
+def test_a_due_date_of_another_year_is_shown_with_its_year(logged_in_client, contract):
+    # Issue 20 finding F1: 「納期限 12月26日」 of a 2099 bill read as this December.
+    bill(
+        contract,
+        method=Method.SLIP,
+        due_date=datetime.date(2027, 1, 26),
+        paid_on=None,
+        paid_amount=0,
+        status=Status.UNPAID,
+    )
+    response = page(logged_in_client, "contract", contract)
+    assertContains(response, "未納: 納期限 2027年1月26日")
+
+
 def test_a_slip_paid_at_a_shop_reads_paid_with_its_day(logged_in_client, contract):
     bill(contract, method=Method.SLIP, paid_on=datetime.date(2026, 11, 20))
     response = page(logged_in_client, "period", contract, END)
