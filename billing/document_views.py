@@ -54,7 +54,8 @@ def invoice_pdf(request: HttpRequest, number: str, period_end: datetime.date) ->
         raise Http404("this member gets no qualified invoice")
     contract = _contract(request, number)
     reading = _reading(contract, period_end)
-    facts = documents.invoice_facts(request.utility, contract, reading)
+    payment = Payment.objects.filter(customer=contract, period_end=period_end).first()
+    facts = documents.invoice_facts(request.utility, contract, reading, payment)
     issued = documents.issue(IssuedDocument.Kind.INVOICE, contract, period_end, facts)
     return _pdf_response(bytes(issued.pdf), documents.filename("適格請求書", contract, period_end))
 

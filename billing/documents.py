@@ -169,8 +169,16 @@ def _bill_section(utility: Utility, bill: PaymentState | None) -> list[dict]:
     return [{"heading": _("お支払い状況"), "rows": rows, "notes": notes}]
 
 
-def invoice_facts(utility: Utility, contract: Customer, reading: MeterReading) -> dict:
-    """Return what the 適格請求書 prints: the items 消費税法 57条の4 asks for, per issuer."""
+def invoice_facts(
+    utility: Utility, contract: Customer, reading: MeterReading, payment: Payment | None = None
+) -> dict:
+    """Return what the 適格請求書 prints: the items 消費税法 57条の4 asks for, per issuer.
+
+    With the period's bill (``payment``): where its 請求額 is not the reading's 請求金額 (a bill
+    corrected by ``import_payments``), the invoice states it and says they differ (the tax
+    stated is the charges'), so the facts change and the next request issues a new revision.
+    A bill that agrees adds nothing, so the invoices issued before bills were compared stand.
+    """
     rate = _("%(rate)s%%対象") % {"rate": TAX_RATE_PERCENT}
     sections = []
     for issuer in invoice_issuers(utility, reading):
@@ -193,7 +201,7 @@ def invoice_facts(utility: Utility, contract: Customer, reading: MeterReading) -
                 },
             }
         )
-    return {
+    facts = {
         "title": _("適格請求書(上下水道料金)"),
         "issuer": utility.name,
         "header": [
@@ -204,6 +212,21 @@ def invoice_facts(utility: Utility, contract: Customer, reading: MeterReading) -
         ],
         "sections": sections,
     }
+    if _differs(reading, payment):
+        facts["header"].append([_("ご請求額"), yen_text(payment.billed_amount)])
+        facts["footer"] = [_bill_difference(reading, payment)]
+    return facts
+
+
+def _differs(reading: MeterReading, payment: Payment | None) -> bool:
+    return payment is not None and payment.billed_amount != reading.total
+
+
+def _bill_difference(reading: MeterReading, payment: Payment) -> str:
+    return _(
+        "ご請求額(%(billed)s)は料金の請求金額(%(total)s)と異なります。"
+        "差額の内容は、事業者にお問い合わせください。"
+    ) % {"billed": yen_text(payment.billed_amount), "total": yen_text(reading.total)}
 
 
 def receipt_facts(utility: Utility, contract: Customer, payment: Payment) -> dict:

@@ -211,6 +211,27 @@ def _check(cursor, result: ImportResult) -> None:
     )
     message = _("保存済みの請求の使用期間(%(start)s〜%(end)s)と重なります。")
     stage.refuse(cursor, stored, result, lambda a, b: message % {"start": a, "end": b})
+    if result.ok:
+        _warn_amounts(cursor, result)
+
+
+def _warn_amounts(cursor, result: ImportResult) -> None:
+    """Name the bills whose 請求額 is not their reading's 請求金額: written, worth a look.
+
+    The 適格請求書 prints both (billing/documents.py), so a corrected bill issues a new one.
+    """
+    cursor.execute(
+        f"SELECT s.line, s.billed_amount, r.total FROM {S} s "
+        f"JOIN {READINGS} r ON r.customer_id = s.customer_id AND r.period_end = s.period_end "
+        f"WHERE r.total <> s.billed_amount ORDER BY s.line LIMIT {int(result.max_errors)}"
+    )
+    message = _(
+        "line %(line)d: billed_amount: 請求額(%(billed)s円)が検針の請求金額(%(total)s円)と"
+        "異なります(取り込みました。誤りなら正しい請求額で取り込み直してください)。"
+    )
+    for line, billed, total in cursor.fetchall():
+        values = {"line": line, "billed": f"{billed:,}", "total": f"{total:,}"}
+        result.warnings.append(message % values)
 
 
 def _write(cursor, result: ImportResult) -> None:

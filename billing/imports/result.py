@@ -32,6 +32,8 @@ class ImportResult:
     # The first ``max_errors`` of them: (line replacing it, customer number, start, end).
     replaced_periods: list[tuple] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)  # the first ``max_errors``, by line
+    # What is written but worth a look (``line N: column: …``), the first ``max_errors``.
+    warnings: list[str] = field(default_factory=list)
     error_count: int = 0
     dry_run: bool = False
     max_errors: int = MAX_ERRORS  # how many errors, flagged lines, ... are kept to be listed
@@ -61,6 +63,7 @@ class ImportResult:
         stored = _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
         replaced = _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
         return [
+            *self.warnings,
             *(flagged % {"flag": f.label, "lines": ", ".join(n)} for f, n in lines.items() if n),
             *(
                 stored % _named("number start end", row, flag=Flag(row[3]).label)

@@ -189,6 +189,23 @@ def test_a_corrected_amount_issues_a_new_invoice_and_keeps_the_old_one(
     assert new.number != old.number
 
 
+def test_a_corrected_bill_issues_a_new_invoice_that_states_it(client, member, contract, reading):
+    # Issue 20 finding F2: import_payments corrected 請求額, the invoice stayed at the old one.
+    unpaid = {"status": Payment.Status.UNPAID, "paid_on": None, "paid_amount": 0}
+    bill = paid(contract, **unpaid)
+    first = text_of(get_at(client, member, NOW, url("invoice_pdf", contract)))
+    assert "ご請求額" not in first  # the bill agrees with the charges: nothing to add
+    assert "異なります" not in first
+    bill.billed_amount = 16500
+    bill.save()
+    later = NOW + datetime.timedelta(days=3)
+    text = text_of(get_at(client, member, later, url("invoice_pdf", contract)))
+    assert f"INV-{contract.number}-20261025-2" in text
+    assert "ご請求額16,500円" in text
+    assert "ご請求額(16,500円)は料金の請求金額(16,100円)と異なります。" in text
+    assert IssuedDocument.objects.count() == 2
+
+
 def test_a_renamed_contract_issues_a_new_invoice(member_client, contract, reading):
     member_client.get(url("invoice_pdf", contract))
     contract.name = "水道 花子"

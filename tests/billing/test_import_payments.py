@@ -121,6 +121,23 @@ def test_a_failed_transfer_is_only_for_a_transfer_and_a_paid_day_is_not_in_the_f
     assert not Payment.objects.exists()
 
 
+def test_a_bill_whose_amount_is_not_its_readings_total_is_written_with_a_warning():
+    # Issue 20 finding F2: a corrected 請求額 went in silently, unlike the reading's total.
+    path = FIXTURES / "payments_good.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[2].split(",")  # 未納: nothing paid to agree with
+    stored = int(fields[4])
+    fields[4] = str(stored + 66)
+    changed = "\n".join([lines[0], ",".join(fields)]) + "\n"
+    result = import_text(changed)
+    assert result.ok
+    assert result.warnings == [
+        f"line 2: billed_amount: 請求額({stored + 66:,}円)が検針の請求金額({stored:,}円)と"
+        "異なります(取り込みました。誤りなら正しい請求額で取り込み直してください)。"
+    ]
+    assert Payment.objects.get().billed_amount == stored + 66
+
+
 def test_a_bill_for_a_period_not_yet_ended_is_refused():
     # Issue 20 finding F1: a 2099 bill became every page's 「最新のご請求」.
     rows = [

@@ -81,6 +81,9 @@ class ImportCommand(BaseCommand):
             raise CommandError(
                 f"{result.error_count} 件の問題があるため、何も書き込みませんでした。"
             )
+        if options["verbosity"] == 1:
+            for warning in result.warnings:  # -v 2 lists them with the details
+                self.stderr.write(warning)
         if options["verbosity"] >= 2:
             for detail in result.details():
                 self.stdout.write(detail)
