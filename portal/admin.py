@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,7 +11,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import DataError
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
@@ -274,11 +275,35 @@ class UtilityAdminForm(forms.ModelForm):
             rate.validators = [MinValueValidator(1)]
             rate.widget.attrs["min"] = "1"
 
+        for name in REGISTRATION_NUMBERS:
+            field = self.fields.get(name)
+            if field is not None:
+                # Full-width 「Ｔ１２…」 is read as typed half-width (clean_*), then held to the
+                # model's 14 characters: the form's own length check would count it unconverted.
+                field.max_length = None
+                field.validators = [
+                    v for v in field.validators if not isinstance(v, MaxLengthValidator)
+                ]
+
+    def clean_invoice_registration_number(self) -> str:
+        return _half_width(self.cleaned_data["invoice_registration_number"])
+
+    def clean_sewer_invoice_registration_number(self) -> str:
+        return _half_width(self.cleaned_data["sewer_invoice_registration_number"])
+
     def clean_inquiry_email(self) -> str:
         return _plain_email(self.cleaned_data["inquiry_email"])
 
     def clean_sender_email(self) -> str:
         return _plain_email(self.cleaned_data["sender_email"])
+
+
+REGISTRATION_NUMBERS = ("invoice_registration_number", "sewer_invoice_registration_number")
+
+
+def _half_width(text: str) -> str:
+    """「Ｔ９０００ ０００」 as 「T9000000」: NFKC, without spaces, the T in capitals."""
+    return unicodedata.normalize("NFKC", text).replace(" ", "").upper()
 
 
 def _plain_email(email: str) -> str:

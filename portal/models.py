@@ -31,6 +31,30 @@ _registration_number = RegexValidator(
 )
 
 
+def registration_check_digit(base: str) -> int:
+    """The 検査用数字 of a 法人番号 (the digits after 「T」 of a 登録番号) for its 12-digit base.
+
+    平成26年財務省令第70号 第2条: 9 - (Σ Pn × Qn mod 9), Pn the n-th digit from the right,
+    Qn 1 for odd n and 2 for even n.
+    """
+    total = sum(int(d) * (1 if n % 2 else 2) for n, d in enumerate(reversed(base), start=1))
+    return 9 - total % 9
+
+
+def validate_registration_check_digit(value: str) -> None:
+    """A 登録番号 whose first digit is not the check digit of the other twelve was mistyped."""
+    if re.fullmatch(r"T\d{13}", value or "") and int(value[1]) != registration_check_digit(
+        value[2:]
+    ):
+        raise ValidationError(
+            _(
+                "登録番号の検査用数字(「T」の次の1桁)が合いません。"
+                "国税庁の適格請求書発行事業者公表サイトで番号を確かめてください。"
+            ),
+            code="registration_check_digit",
+        )
+
+
 class Utility(models.Model):
     class Verification(models.TextChoices):
         LINK = "link", _("メール記載のURL")
@@ -123,7 +147,7 @@ class Utility(models.Model):
         _("適格請求書発行事業者登録番号"),
         max_length=14,
         blank=True,
-        validators=[_registration_number],
+        validators=[_registration_number, validate_registration_check_digit],
     )
     # Where sewerage is run by another body than the waterworks (Miyoshi), its 下水道使用料 is
     # that body's sale and its invoice carries that body's name and number.
@@ -131,15 +155,15 @@ class Utility(models.Model):
         _("下水道使用料の適格請求書発行事業者名"),
         max_length=100,
         blank=True,
-        help_text=_("下水道使用料を別の事業者が請求する場合に入力します。空欄なら事業者名です。"),
+        help_text=_("下水道使用料を別の事業者が請求する場合に、その登録番号とともに入力します。"),
     )
     sewer_invoice_registration_number = models.CharField(
         _("下水道使用料の登録番号"),
         max_length=14,
         blank=True,
-        validators=[_registration_number],
+        validators=[_registration_number, validate_registration_check_digit],
         help_text=_(
-            "下水道使用料の登録番号が水道料金と異なる場合に入力します(適格請求書に2つの番号を記載します)。空欄なら同じ番号です。"
+            "下水道使用料の登録番号が水道料金と異なる場合に、発行事業者名とともに入力します(適格請求書に2つの番号を記載します)。空欄なら同じ番号です。"
         ),
     )
     signup_link_ttl_hours = models.PositiveSmallIntegerField(
@@ -318,16 +342,24 @@ class Utility(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        errors = {}
         separate_sewer = self.sewer_invoice_issuer or self.sewer_invoice_registration_number
         if separate_sewer and not self.invoice_registration_number:
-            raise ValidationError(
-                {
-                    "invoice_registration_number": _(
-                        "下水道使用料の発行事業者を入力するときは、水道料金の登録番号も入力してください。"
-                    )
-                },
-                code="sewer_without_water",
+            errors["invoice_registration_number"] = _(
+                "下水道使用料の発行事業者を入力するときは、水道料金の登録番号も入力してください。"
             )
+        # The sewer's name and number make one issuer on the invoice: one without the other
+        # would print the water utility's name beside the sewer body's number (or the reverse).
+        if self.sewer_invoice_registration_number and not self.sewer_invoice_issuer:
+            errors["sewer_invoice_issuer"] = _(
+                "下水道使用料の登録番号を入力するときは、その発行事業者名も入力してください。"
+            )
+        if self.sewer_invoice_issuer and not self.sewer_invoice_registration_number:
+            errors["sewer_invoice_registration_number"] = _(
+                "下水道使用料の発行事業者名を入力するときは、その登録番号も入力してください。"
+            )
+        if errors:
+            raise ValidationError(errors, code="sewer_invoice_pair")
 
     @property
     def issues_invoices(self) -> bool:

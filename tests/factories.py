@@ -39,7 +39,7 @@ class UtilityFactory(factory.django.DjangoModelFactory):
     asks_secret_question = True
     asks_tax_declaration = True
     asks_referral = True
-    invoice_registration_number = "T1234567890123"
+    invoice_registration_number = "T9234567890123"
 
     class Params:
         # The nayoro-like rules: a code by mail, email login, immediate activation.
