@@ -26,6 +26,7 @@ from portal.models import Utility
 
 from . import billmail, importjobs, integrity, notices, watch, web_slip
 from .imports import CUSTOMER_COLUMNS, PAYMENT_COLUMNS, READING_COLUMNS, READING_OPTIONAL
+from .imports.customers import PRINTED, unprintable_warnings
 from .imports.payments import PaymentRow, check_payment
 from .models import (
     Customer,
@@ -275,6 +276,12 @@ class CustomerAdmin(CsvImportAdmin):
             "end": customer.latest_period_end.isoformat(),
         }
         return format_html('<a href="{}">{}</a>', url, text)
+
+    def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        values = {name: getattr(obj, name) for name in PRINTED}
+        for warning in unprintable_warnings(None, values):
+            self.message_user(request, warning, messages.WARNING)
 
 
 class MeterReadingForm(forms.ModelForm):

@@ -25,6 +25,13 @@ from reportlab.platypus.flowables import Flowable
 FONT_NAME = "IPAexGothic"
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "ipaexg.ttf"
 BODY_SIZE = 10.5
+# Printed in place of a character the font lacks (𠮷, 髙 of some fonts, ...): the 〓 (ゲタ) that
+# Japanese printing uses for a character it cannot set, explained under the document.
+MISSING = "〓"
+MISSING_NOTE = (
+    "〓 は、この書類の書体にない文字の代わりに印字しています。"
+    "正しい文字は、ポータルサイトの画面の表示でご確認ください。"
+)
 LINE = colors.HexColor("#4a5a6a")
 SHADE = colors.HexColor("#e8eef4")
 
@@ -36,13 +43,40 @@ def _font() -> str:
     return FONT_NAME
 
 
+@functools.cache
+def _covered() -> frozenset[int]:
+    """The code points the bundled font has a glyph for."""
+    return frozenset(pdfmetrics.getFont(_font()).face.charToGlyph)
+
+
+def unprintable(text: str) -> str:
+    """Return the characters of ``text`` the PDFs cannot print (each once, in order)."""
+    covered = _covered()
+    return "".join(dict.fromkeys(c for c in text if ord(c) not in covered and not c.isspace()))
+
+
+def _printable(text: str) -> str:
+    missing = unprintable(text)
+    return "".join(MISSING if c in missing else c for c in text) if missing else text
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def _style(size: float = BODY_SIZE, **kwargs) -> ParagraphStyle:
     return ParagraphStyle(f"s{size}", fontName=_font(), fontSize=size, leading=size * 1.5, **kwargs)
 
 
 def _text(value: str, size: float = BODY_SIZE, **kwargs) -> Paragraph:
     # Paragraph reads a mini-markup: the facts are plain text (names typed by people).
-    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = _printable(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return Paragraph(escaped.replace("\n", "<br/>"), _style(size, **kwargs))
 
 
@@ -101,6 +135,9 @@ def _story(facts: dict) -> list[Flowable]:
     for line in facts.get("footer", []):
         story.append(Spacer(1, 4 * mm))
         story.append(_text(line))
+    if any(unprintable(text) for text in _strings(facts)):
+        story.append(Spacer(1, 4 * mm))
+        story.append(_text(MISSING_NOTE, 9))
     return story
 
 

@@ -8,6 +8,7 @@ ones, then one INSERT ... ON CONFLICT DO UPDATE writes the rows that are new or 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from django.db import connection
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
+from .. import pdf
 from . import stage
 from .csvfile import records
 from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
@@ -22,6 +24,7 @@ from .rows import CUSTOMER_COLUMNS, CustomerRow, parse_customer
 
 CUSTOMERS = "billing_customer"
 CUSTOMERS_LOCK = 0x63757374  # "cust"
+PRINTED = ("name", "address", "building")  # what the PDFs print of a contract
 FIELDS = ("name", "name_kana", "address", "building", "phone", "meter_diameter_mm", "meter_number")
 
 
@@ -42,7 +45,9 @@ def import_customers(
     rules, report = utility_rules(utility), Progress(progress, writing)
     with stage.importing(CUSTOMERS_LOCK, CustomerRow, result) as cursor:
         items = records(stream, CUSTOMER_COLUMNS, encoding=encoding)
-        stage.fill(cursor, CustomerRow, items, lambda r: parse_customer(r, rules), result, report)
+        stage.fill(
+            cursor, CustomerRow, items, partial(_parse, rules=rules, result=result), result, report
+        )
         report.done_reading()
         repeats = stage.repeats_sql(("utility_id", "customer_number"), "customer_number")
         message = _("%(line)d行目と customer_number が同じです。")
@@ -50,6 +55,29 @@ def import_customers(
         if result.ok:
             _merge(cursor, result)
     return result
+
+
+def _parse(record, rules, result: ImportResult):
+    """parse_customer, noting the printed fields the PDFs' font cannot set (written anyway)."""
+    row = parse_customer(record, rules)
+    if isinstance(row, CustomerRow) and len(result.warnings) < result.max_errors:
+        result.warnings.extend(unprintable_warnings(row.line, row._asdict()))
+    return row
+
+
+def unprintable_warnings(line: int | None, values: dict) -> list[str]:
+    """「line N: name: …」 for each printed field with characters the PDFs print as 〓."""
+    message = _(
+        "「%(chars)s」はPDF(検針票・適格請求書など)の書体にないため、〓 と印字します"
+        "(取り込みました。外字でなければ通常の字体に直してください)。"
+    )
+    warnings = []
+    for name in PRINTED:
+        chars = pdf.unprintable(values.get(name) or "")
+        if chars:
+            where = f"line {line}: {name}: " if line is not None else ""
+            warnings.append(where + message % {"chars": chars})
+    return warnings
 
 
 def _merge(cursor, result: ImportResult) -> None:

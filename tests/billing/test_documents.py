@@ -206,6 +206,18 @@ def test_a_corrected_bill_issues_a_new_invoice_that_states_it(client, member, co
     assert IssuedDocument.objects.count() == 2
 
 
+def test_a_character_the_font_lacks_prints_as_geta_with_a_note(member_client, contract, reading):
+    # Issue 20 finding F3: 「𠮷田」 printed as 「☒田」 on the 宛名 with no explanation.
+    contract.name = "𠮷田 大輔"
+    contract.save()
+    text = text_of(member_client.get(url("invoice_pdf", contract)))
+    assert "〓田大輔様" in text
+    assert "〓は、この書類の書体にない文字の代わりに印字しています。" in text
+    assert IssuedDocument.objects.get().facts["header"][0][1] == "𠮷田 大輔 様"  # kept true
+    plain = text_of(member_client.get(url("slip_pdf", contract)))
+    assert "〓田大輔様" in plain
+
+
 def test_a_renamed_contract_issues_a_new_invoice(member_client, contract, reading):
     member_client.get(url("invoice_pdf", contract))
     contract.name = "水道 花子"

@@ -63,6 +63,18 @@ def test_a_corrected_customer_is_updated_in_place(utilities):
     assert Customer.objects.get(number="10000000000001").phone == "0762209999"
 
 
+def test_a_name_the_pdf_font_lacks_is_written_with_a_warning(utilities):
+    # Issue 20 finding F3: 𠮷 printed as a blank box on the invoice with no word at import.
+    text = (FIXTURES / "customers_good.csv").read_text().replace("水道 太郎", "𠮷田 大輔")
+    result = import_customers(io.BytesIO(text.encode()))
+    assert result.ok
+    assert result.warnings == [
+        "line 2: name: 「𠮷」はPDF(検針票・適格請求書など)の書体にないため、〓 と印字します"
+        "(取り込みました。外字でなければ通常の字体に直してください)。"
+    ]
+    assert Customer.objects.get(number="10000000000001").name == "𠮷田 大輔"
+
+
 def test_readings_upsert_counts_and_flags(utilities):
     load(import_customers, "customers_good.csv")
     first = load(import_readings, "readings_good.csv")

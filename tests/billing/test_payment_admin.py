@@ -199,3 +199,25 @@ def test_a_bill_corrected_by_hand_is_dated_as_news(client, kanazawa):
     payment.refresh_from_db()
     assert payment.status == Payment.Status.PAID
     assert payment.imported_at == datetime.datetime(2026, 12, 1, 9, 0, tzinfo=JST)
+
+
+def test_staff_are_warned_of_a_name_the_pdf_font_lacks(client, kanazawa):
+    # Issue 20 finding F3: the admin saved 𠮷 with no word that PDFs print it as a box.
+    customer = CustomerFactory(utility=kanazawa)
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    data = {
+        "utility": kanazawa.pk,
+        "number": customer.number,
+        "name": "𠮷田 大輔",
+        "name_kana": "よしだ だいすけ",
+        "address": customer.address,
+        "building": "",
+        "phone": "0762202111",
+        "meter_diameter_mm": customer.meter_diameter_mm,
+        "meter_number": customer.meter_number,
+    }
+    url = reverse("admin:billing_customer_change", args=[customer.pk])
+    response = client.post(url, data, follow=True)
+    assertContains(response, "「𠮷」はPDF(検針票・適格請求書など)の書体にないため、〓 と印字します")
+    customer.refresh_from_db()
+    assert customer.name == "𠮷田 大輔"
