@@ -83,6 +83,34 @@ def test_a_failed_transfer_says_what_comes_next_and_whom_to_call(logged_in_clien
     assertNotContains(response, "口座振替済み")
 
 
+def test_money_owed_is_named_at_the_top_of_the_dashboard(logged_in_client, contract):
+    # Issue 20 finding F9: on a phone the failed transfer was ~1,900 px down the page.
+    bill(contract, status=Status.TRANSFER_FAILED, paid_amount=0)
+    response = page(logged_in_client, "contract", contract)
+    html = response.content.decode()
+    line = "口座振替ができませんでした(ご請求額 "
+    assert line in html
+    assert html.index(line) < html.index("最新のご使用量")
+    assert 'href="#bill-title"' in html
+
+
+def test_an_overdue_bill_is_named_at_the_top_and_a_paid_one_is_not(logged_in_client, contract):
+    payment = bill(
+        contract,
+        method=Method.SLIP,
+        paid_on=None,
+        paid_amount=0,
+        status=Status.UNPAID,
+        due_date=datetime.date(2026, 11, 30),
+    )
+    response = page(logged_in_client, "contract", contract)
+    assertContains(response, "納期限を過ぎたご請求があります(ご請求額 ")
+    payment.status, payment.paid_on, payment.paid_amount = Status.PAID, END, 12345
+    payment.save()
+    response = page(logged_in_client, "contract", contract)
+    assertNotContains(response, "bill-owed")
+
+
 def test_an_unpaid_slip_shows_its_due_date_and_warns_against_paying_twice(
     logged_in_client, contract
 ):
