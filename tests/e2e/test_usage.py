@@ -133,7 +133,14 @@ def test_a_failed_transfer_and_the_payment_history_read_plainly_on_a_phone(
     happened, what comes next and whom to call; the 支払い履歴 lists every bill."""
     kanazawa = Utility.objects.get(slug="kanazawa")
     number = demo_customer_number(kanazawa, 2)
+    page.set_viewport_size({"width": 375, "height": 812})
     _log_in(page, live_server.url)
+    # Issue 20 finding F9: on a phone, money owed is said on the first screen, linked to the bill.
+    owed = page.get_by_role("link", name=re.compile(r"^口座振替ができませんでした\(ご請求額"))
+    box = owed.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 812, box
+    owed.click()
+    expect(page).to_have_url(re.compile(r"#bill-title$"))
     bill = page.get_by_role("region", name="最新のご請求とお支払い状況")
     expect(bill).to_contain_text("口座振替ができませんでした")
     expect(bill).to_contain_text("納付書を郵送します")
