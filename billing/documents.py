@@ -271,11 +271,16 @@ def fingerprint(facts: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _stamped(facts: dict, number: str, issued_on: datetime.date) -> dict:
+def _stamped(
+    facts: dict, number: str, issued_on: datetime.date, replaces: str | None = None
+) -> dict:
     stamp = [
         _("書類番号: %(number)s") % {"number": number},
         _("発行日: %(day)s") % {"day": jdate_text(issued_on)},
     ]
+    if replaces:
+        # A revision says which document it corrects (the NTA's 修正した適格請求書).
+        stamp.append(_("%(number)s を訂正したものです") % {"number": replaces})
     return {**facts, "stamp": stamp}
 
 
@@ -292,7 +297,8 @@ def issue(
         revision = latest.revision + 1 if latest else 1
         number = f"{NUMBER_PREFIX[kind]}-{contract.number}-{period_end:%Y%m%d}-{revision}"
         issued_at = timezone.now()
-        body = pdf.render(_stamped(facts, number, timezone.localdate(issued_at)))
+        replaces = latest.number if latest else None
+        body = pdf.render(_stamped(facts, number, timezone.localdate(issued_at), replaces))
         try:
             with transaction.atomic():
                 return IssuedDocument.objects.create(

@@ -180,6 +180,8 @@ def test_a_corrected_amount_issues_a_new_invoice_and_keeps_the_old_one(
     later = NOW + datetime.timedelta(days=3)
     text = text_of(get_at(client, member, later, url("invoice_pdf", contract)))
     assert f"INV-{contract.number}-20261025-2" in text
+    # Issue 20 finding F6: a revision names the invoice it corrects.
+    assert f"INV-{contract.number}-20261025-1を訂正したものです" in text
     assert "15,062円" in text
     assert "16,100円" not in text
     assert "発行日:2026年11月5日" in text
@@ -196,6 +198,7 @@ def test_a_corrected_bill_issues_a_new_invoice_that_states_it(client, member, co
     first = text_of(get_at(client, member, NOW, url("invoice_pdf", contract)))
     assert "ご請求額" not in first  # the bill agrees with the charges: nothing to add
     assert "異なります" not in first
+    assert "訂正したもの" not in first
     bill.billed_amount = 16500
     bill.save()
     later = NOW + datetime.timedelta(days=3)
