@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import bills, documents, pdf
 from .models import Customer, IssuedDocument, MeterReading, Payment
@@ -37,7 +37,7 @@ def _pdf_response(body: bytes, name: str) -> HttpResponse:
 
 
 @never_cache  # Cache-Control: private, no-store: a bill never sits in a shared proxy
-@require_GET
+@require_safe  # GET and HEAD (download managers and link checkers ask HEAD first)
 def slip_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contract = _contract(request, number)
     reading = _reading(contract, period_end)
@@ -48,7 +48,7 @@ def slip_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> Ht
 
 
 @never_cache
-@require_GET
+@require_safe  # GET and HEAD (download managers and link checkers ask HEAD first)
 def invoice_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     if not documents.may_ask_invoice(request.user, request.utility):
         raise Http404("this member gets no qualified invoice")
@@ -61,7 +61,7 @@ def invoice_pdf(request: HttpRequest, number: str, period_end: datetime.date) ->
 
 
 @never_cache
-@require_GET
+@require_safe  # GET and HEAD (download managers and link checkers ask HEAD first)
 def receipt_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contract = _contract(request, number)
     payment = documents.received_payment(contract, period_end)

@@ -78,7 +78,7 @@ def import_payments(
 
     ``utility`` limits the rows to that utility's (a staff member's upload).
     """
-    result = ImportResult(dry_run=dry_run, max_errors=max_errors)
+    result = ImportResult(dry_run=dry_run, max_errors=max_errors, flags=False)
     rules, dates, today = utility_rules(utility), {}, timezone.localdate()
     report = Progress(progress, writing)
     with stage.importing(PAYMENTS_LOCK, PaymentRow, result, contract=True) as cursor:

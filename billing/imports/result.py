@@ -37,6 +37,7 @@ class ImportResult:
     error_count: int = 0
     dry_run: bool = False
     max_errors: int = MAX_ERRORS  # how many errors, flagged lines, ... are kept to be listed
+    flags: bool = True  # whether the import flags rows (要確認): readings do, bills do not
 
     @property
     def ok(self) -> bool:
@@ -49,9 +50,10 @@ class ImportResult:
     def summary(self) -> str:
         """Return the one summary line: rows, inserted, updated, unchanged, flagged."""
         text = _(
-            "%(rows)d 行: 追加 %(inserted)d 件、更新 %(updated)d 件、変更なし %(unchanged)d 件、"
-            "要確認 %(flagged)d 件"
+            "%(rows)d 行: 追加 %(inserted)d 件、更新 %(updated)d 件、変更なし %(unchanged)d 件"
         ) % vars(self)
+        if self.flags:
+            text += _("、要確認 %(flagged)d 件") % vars(self)
         if self.replaced:
             text += _("、置換で削除 %(replaced)d 件") % vars(self)
         return _("[検査のみ・書き込みなし] ") + text if self.dry_run else text

@@ -115,6 +115,14 @@ def test_slip_pdf_says_what_the_slip_page_says(member_client, contract, reading)
     assert not IssuedDocument.objects.exists()  # a slip is not an issued document
 
 
+def test_a_head_request_for_a_pdf_answers_as_get_does(member_client, contract, reading):
+    # Issue 20 finding F10: HEAD was a 405.
+    response = member_client.head(url("slip_pdf", contract))
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content == b""
+
+
 def test_pdf_headers_name_the_file_in_japanese_and_forbid_shared_caches(
     member_client, contract, reading
 ):

@@ -52,7 +52,7 @@ def import_text(text: str, **options):
 
 def test_import_writes_each_bill_and_a_second_run_changes_nothing():
     out, err = run("import_payments", str(FIXTURES / "payments_good.csv"))
-    assert out == "7 行: 追加 7 件、更新 0 件、変更なし 0 件、要確認 0 件\n"
+    assert out == "7 行: 追加 7 件、更新 0 件、変更なし 0 件\n"
     assert err == ""
     failed = Payment.objects.get(customer__number="10000000000002", period_end="2025-01-25")
     assert failed.status == Payment.Status.TRANSFER_FAILED
@@ -61,7 +61,7 @@ def test_import_writes_each_bill_and_a_second_run_changes_nothing():
     unpaid = Payment.objects.get(customer__number="10000000000001", period_end="2025-03-25")
     assert (unpaid.status, unpaid.paid_on, unpaid.paid_amount) == (Payment.Status.UNPAID, None, 0)
     out, _ = run("import_payments", str(FIXTURES / "payments_good.csv"))
-    assert out == "7 行: 追加 0 件、更新 0 件、変更なし 7 件、要確認 0 件\n"
+    assert out == "7 行: 追加 0 件、更新 0 件、変更なし 7 件\n"
     assert Payment.objects.count() == 7
 
 
