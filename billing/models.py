@@ -177,7 +177,7 @@ class Payment(models.Model):
     paid_on = models.DateField(_("口座振替日・納付日"), null=True, blank=True)
     paid_amount = models.PositiveIntegerField(_("入金額(円)"), default=0)
     status = models.CharField(_("状態"), max_length=10, choices=Status)
-    # When the CIS row last changed here: a resident's payment made since is not in it yet.
+    # The last import that carried the row (or hand edit): a payment made since is not in it yet.
     imported_at = models.DateTimeField(_("取り込み日時"), default=timezone.now)
 
     objects = PaymentQuerySet.as_manager()

@@ -9,7 +9,9 @@ The same contract as contracts and readings, on the same framework (csvfile → 
 3. SQL checks the staged rows against the database: contracts that exist, keys the file
    repeats, a period that is not the stored reading's of that contract or overlaps a stored
    bill of another period.
-4. Merge: rows that differ are updated, new ones inserted (``imported_at`` set on both), and
+4. Merge: rows that differ are updated, new ones inserted, and ``imported_at`` set on every
+   row of the file (an unchanged row was confirmed by this export: the residents' 「…までに確認
+   できたお支払い」 is the day of the latest file that carried it), and
    the residents' cached pages are dropped so the new status shows at once. On PostgreSQL the
    table is closed to other writers from the checks against stored rows to the commit.
 """
@@ -246,6 +248,14 @@ def _write(cursor, result: ImportResult) -> None:
         [now],
     )
     result.updated = cursor.rowcount
+    # The rows the file repeats unchanged were confirmed by this export too: residents read
+    # 「この表示は…までに確認できたお支払い」 from imported_at, the day of the latest data.
+    cursor.execute(
+        f"UPDATE {PAYMENTS} SET imported_at = %s FROM {S} s "
+        f"WHERE {PAYMENTS}.customer_id = s.customer_id AND {PAYMENTS}.period_end = s.period_end "
+        f"AND {PAYMENTS}.imported_at <> %s",
+        [now, now],
+    )
     cursor.execute(
         f"INSERT INTO {PAYMENTS} (customer_id, {', '.join(VALUES)}, imported_at) "
         f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)}, %s FROM {S} s "

@@ -138,6 +138,17 @@ def test_a_bill_whose_amount_is_not_its_readings_total_is_written_with_a_warning
     assert Payment.objects.get().billed_amount == stored + 66
 
 
+def test_an_unchanged_bill_reimported_is_dated_by_the_latest_import(time_machine):
+    # Issue 20 finding F8: 「…までに確認できたお支払い」 kept the day the row last changed.
+    path = str(FIXTURES / "payments_good.csv")
+    run("import_payments", path)
+    time_machine.move_to(datetime.datetime(2025, 8, 6, 9, 0, tzinfo=JST), tick=False)
+    out, _err = run("import_payments", path)
+    assert out == "7 行: 追加 0 件、更新 0 件、変更なし 7 件\n"
+    days = {p.imported_at.astimezone(JST).date() for p in Payment.objects.all()}
+    assert days == {datetime.date(2025, 8, 6)}
+
+
 def test_a_bill_for_a_period_not_yet_ended_is_refused():
     # Issue 20 finding F1: a 2099 bill became every page's 「最新のご請求」.
     rows = [
