@@ -66,7 +66,9 @@ class ResidentLoginRequiredMiddleware(LoginRequiredMiddleware):
 
 
 IDLE_SESSION_KEY = "accounts.last_seen"
-IDLE_RESOLUTION_SECONDS = 60  # write the session at most once a minute, not on every page
+IDLE_RESOLUTION_SECONDS = (
+    60  # write the session at most once a minute (a tenth of a short idle time)
+)
 
 
 class SessionIdleTimeoutMiddleware:
@@ -89,13 +91,18 @@ class SessionIdleTimeoutMiddleware:
         if user.is_authenticated and user.is_resident:
             now = int(timezone.now().timestamp())
             last_seen = request.session.get(IDLE_SESSION_KEY)
-            if last_seen is not None and now - last_seen > user.utility.session_idle_minutes * 60:
+            idle = user.utility.session_idle_minutes * 60
+            # The stamp is written at most once per ``resolution``, so the last page may be up to
+            # that much later than it: signing out only past idle + resolution is never early
+            # (at most one resolution late: a minute at 30 minutes, 6 s at one minute).
+            resolution = min(IDLE_RESOLUTION_SECONDS, max(idle // 10, 1))
+            if last_seen is not None and now - last_seen > idle + resolution:
                 logout(request)
                 messages.info(
                     request,
                     "一定の時間操作がなかったため、安全のためログアウトしました。"
                     "お手数ですが、もう一度ログインしてください。",
                 )
-            elif last_seen is None or now - last_seen >= IDLE_RESOLUTION_SECONDS:
+            elif last_seen is None or now - last_seen >= resolution:
                 request.session[IDLE_SESSION_KEY] = now
         return None

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from portal.models import Utility
 from portal.ratelimit import RateLimited
@@ -157,7 +157,7 @@ def _remember(request: HttpRequest, contract_pk: int | None) -> None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest, number: str | None = None) -> HttpResponse:
     # Without a number the page shows the contract last chosen (kept in the session).
     chosen = request.session.get(SELECTED_CONTRACT_SESSION_KEY) if number is None else None
@@ -292,7 +292,7 @@ def _period_url(utility: Utility, contract: Customer) -> Callable[[datetime.date
 
 
 @never_cache
-@require_GET
+@require_safe
 def history(request: HttpRequest, number: str) -> HttpResponse:
     response, contract_pk, _ = pagecache.page(
         request, "history", lambda extra: _history(request, number, extra)
@@ -337,7 +337,7 @@ def _history(request: HttpRequest, number: str, extra: dict) -> tuple[HttpRespon
 
 
 @never_cache
-@require_GET
+@require_safe
 def period(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contracts = _contracts(request)
     contract = _choose(request, contracts, number)
@@ -380,7 +380,7 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
 
 
 @never_cache
-@require_GET
+@require_safe
 def payments(request: HttpRequest, number: str) -> HttpResponse:
     """支払い履歴: the contract's bills, newest first, a page of them at a time."""
     response, contract_pk, _ = pagecache.page(
@@ -448,7 +448,7 @@ def csv_lines(contract: Customer, number_label: str) -> Iterator[str]:
 
 
 @never_cache
-@require_GET
+@require_safe
 def history_csv(request: HttpRequest, number: str) -> StreamingHttpResponse:
     body, contract_pk = pagecache.download(request, "csv", lambda: _csv(request, number))
     _remember(request, contract_pk)
@@ -469,14 +469,14 @@ def _csv(request: HttpRequest, number: str) -> tuple[bytes, int]:
 
 
 @never_cache
-@require_GET
+@require_safe
 def notice_list(request: HttpRequest) -> HttpResponse:
     shown = notices.for_member(request.user, request.utility)
     return render(request, "billing/notice_list.html", {"shown": shown})
 
 
 @never_cache
-@require_GET
+@require_safe
 def notice(request: HttpRequest, pk: int) -> HttpResponse:
     found = notices.open_notice(request.user, request.utility, pk)
     if found is None:
@@ -488,7 +488,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def web_slip_choice(request: HttpRequest, number: str) -> HttpResponse:
     utility = request.utility
     contracts = _contracts(request)
@@ -521,7 +521,7 @@ def web_slip_choice(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def watch_settings(request: HttpRequest) -> HttpResponse:
     """The member's 見守りメール: set or replace the second address, or remove it."""
     member = request.user
@@ -568,7 +568,7 @@ def watch_settings(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def watch_consent(request: HttpRequest, token: str) -> HttpResponse:
     """The second person reads what they agree to and agrees (the link then is used up)."""
     utility = request.utility
@@ -587,7 +587,7 @@ def watch_consent(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_not_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def watch_stop(request: HttpRequest, token: str) -> HttpResponse:
     """The second person stops the mails (a button, so a mail scanner's GET stops nothing)."""
     utility = request.utility

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.ratelimit import RateLimited
 from accounts.views.responses import rate_limited_response
@@ -64,7 +64,7 @@ def _own_contract(request: HttpRequest, member, number: str) -> Customer:
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     settings = _settings(request)
     member = _member(request)
@@ -142,7 +142,7 @@ def _apply_page(request: HttpRequest, kind: str, contract=None) -> HttpResponse:
 
 @login_not_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def move_out(request: HttpRequest) -> HttpResponse:
     if _member(request) is not None:  # a member picks one of their contracts
         return redirect("moving:index", request.utility.slug)
@@ -150,7 +150,7 @@ def move_out(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def member_move_out(request: HttpRequest, number: str) -> HttpResponse:
     contract = _own_contract(request, request.user, number)
     return _apply_page(request, Kind.MOVE_OUT, contract)
@@ -158,7 +158,7 @@ def member_move_out(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_not_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def move_in(request: HttpRequest) -> HttpResponse:
     return _apply_page(request, Kind.MOVE_IN)
 
@@ -175,7 +175,7 @@ def _form_url(request: HttpRequest, kind: str, number: str | None) -> str:
 
 @login_not_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_KEY)
     if not pending:
@@ -239,7 +239,7 @@ def _shown(form, name: str) -> str:
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe
 def done(request: HttpRequest) -> HttpResponse:
     pk = request.session.get(DONE_KEY)
     if pk is None:
@@ -251,7 +251,7 @@ def done(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @mailed_link
 @never_cache
-@require_GET
+@require_safe
 def status(request: HttpRequest, token: str) -> HttpResponse:
     """Status only: kind, 受付番号, day and state, nothing the applicant typed."""
     pk = services.read_status_token(token)

@@ -153,7 +153,8 @@ class UtilityMiddleware:
 
 
 class MethodNotAllowedPageMiddleware:
-    """Answer a GET on a POST-only step under a utility with a page that says where to go on.
+    """Answer a GET on a POST-only step under a utility with a page that says where to go on,
+    and a form posted to a page that takes none with a page that leads back to it.
 
     Reloading a confirmation, reopening its tab or following a bookmark asks by GET for a step
     only a form's button reaches; Chromium shows the bare 405 as 「HTTP ERROR 405」 in English.
@@ -167,11 +168,14 @@ class MethodNotAllowedPageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         utility = getattr(request, "utility", None)
-        if response.status_code != 405 or request.method not in ("GET", "HEAD") or not utility:
+        if response.status_code != 405 or not utility:
             return response
-        view = request.resolver_match.func if request.resolver_match else None
-        url_name, label = getattr(view, "resumes_at", ("accounts:login", _("ログインページへ")))
-        context = {"resume_url": reverse(url_name, args=[utility.slug]), "resume_label": label}
+        if request.method in ("GET", "HEAD"):
+            view = request.resolver_match.func if request.resolver_match else None
+            url_name, label = getattr(view, "resumes_at", ("accounts:login", _("ログインページへ")))
+            context = {"resume_url": reverse(url_name, args=[utility.slug]), "resume_label": label}
+        else:  # a form posted to a page that takes none (a stale form, a script): back to it
+            context = {"resume_url": request.path, "resume_label": _("元の画面へ"), "posted": True}
         page = render(request, "405.html", context, status=405)
         page["Allow"] = response["Allow"]
         return page

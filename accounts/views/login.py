@@ -72,7 +72,7 @@ def _resolved_path(path: str) -> str:
 
 @login_not_required
 @sensitive_post_parameters("password")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     user = request.user

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from portal.decorators import mailed_link
 
@@ -74,7 +74,7 @@ def _back_to_profile(request: HttpRequest, message: str) -> HttpResponse:
 
 
 @profile_view
-@require_GET
+@require_safe
 def profile(request: HttpRequest) -> HttpResponse:
     member = request.user
     context = {
@@ -109,7 +109,7 @@ def _rows_changed_by_the_office(member, utility) -> list[str]:
 
 @profile_view
 @sensitive_post_parameters("current_password")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_email(request: HttpRequest) -> HttpResponse:
     member, utility = request.user, request.utility
     if request.method == "POST":
@@ -124,13 +124,13 @@ def profile_email(request: HttpRequest) -> HttpResponse:
 
 
 @profile_view
-@require_GET
+@require_safe
 def profile_email_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile_email_sent.html")
 
 
 @profile_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_email_code(request: HttpRequest) -> HttpResponse:
     member = request.user
     email = services.email_change_code_target(request, member)
@@ -149,7 +149,7 @@ def profile_email_code(request: HttpRequest) -> HttpResponse:
 @mailed_link
 @login_not_required
 @profile_view
-@require_GET
+@require_safe
 def profile_email_link(request: HttpRequest, token: str) -> HttpResponse:
     # Public, so a member who is signed out logs in first without the token in ?next=.
     services.stash_email_change_link(request, token)
@@ -157,7 +157,7 @@ def profile_email_link(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @profile_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_email_confirm(request: HttpRequest) -> HttpResponse:
     member = request.user
     if request.method == "POST":
@@ -172,7 +172,7 @@ def profile_email_confirm(request: HttpRequest) -> HttpResponse:
 
 @profile_view
 @sensitive_post_parameters(*PASSWORD_FIELDS)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_password(request: HttpRequest) -> HttpResponse:
     member = request.user
     if request.method == "POST":
@@ -186,7 +186,7 @@ def profile_password(request: HttpRequest) -> HttpResponse:
 
 @profile_view
 @sensitive_post_parameters("current_password", "secret_answer")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_secret(request: HttpRequest) -> HttpResponse:
     member = request.user
     if not request.utility.asks_secret_question:
@@ -205,7 +205,7 @@ def profile_secret(request: HttpRequest) -> HttpResponse:
 
 
 @profile_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_tax(request: HttpRequest) -> HttpResponse:
     member = request.user
     if not request.utility.issues_invoices:
@@ -219,7 +219,7 @@ def profile_tax(request: HttpRequest) -> HttpResponse:
 
 
 @profile_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_mail(request: HttpRequest) -> HttpResponse:
     """メールの受け取り: bill-ready, abnormal use and notices; account mails always go."""
     member = request.user
@@ -234,7 +234,7 @@ def profile_mail(request: HttpRequest) -> HttpResponse:
 
 
 @profile_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_name(request: HttpRequest) -> HttpResponse:
     """お名前 (a nickname, seed 003): used in the portal's notices and mails."""
     member = request.user
@@ -251,7 +251,7 @@ def profile_name(request: HttpRequest) -> HttpResponse:
 
 
 @profile_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_contract_add(request: HttpRequest) -> HttpResponse:
     member, utility = request.user, request.utility
     form = ContractAddForm(request.POST or None, utility=utility)
@@ -281,7 +281,7 @@ def profile_contract_add(request: HttpRequest) -> HttpResponse:
 
 @profile_view
 @sensitive_post_parameters("current_password")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_withdraw(request: HttpRequest) -> HttpResponse:
     member = request.user
     if request.method == "POST":
@@ -294,7 +294,7 @@ def profile_withdraw(request: HttpRequest) -> HttpResponse:
 
 
 @profile_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_withdraw_confirm(request: HttpRequest) -> HttpResponse:
     member = request.user
     if not services.withdrawal_confirmed(request, member):
@@ -306,6 +306,6 @@ def profile_withdraw_confirm(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe
 def profile_withdrawn(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile_withdrawn.html")

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from portal.decorators import mailed_link
 
@@ -68,7 +68,7 @@ def recovery_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
 
 @recovery_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def recovery(request: HttpRequest) -> HttpResponse:
     """The entry from the login page: the secret-question path or the email path."""
     if request.utility.asks_secret_question:
@@ -106,7 +106,7 @@ def _reset_by_email(request: HttpRequest) -> HttpResponse:
 
 @recovery_view
 @sensitive_post_parameters("answer")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def recovery_question(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     member = services.recovery_member(request, utility)
@@ -123,13 +123,13 @@ def recovery_question(request: HttpRequest) -> HttpResponse:
 
 
 @recovery_view
-@require_GET
+@require_safe
 def recovery_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery_sent.html")
 
 
 @recovery_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def recovery_code(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     email = services.reset_code_email(request, utility)
@@ -147,7 +147,7 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
 
 @mailed_link
 @recovery_view
-@require_GET
+@require_safe
 def recovery_link(request: HttpRequest, token: str) -> HttpResponse:
     services.stash_reset_link(request, request.utility, token)
     return redirect("accounts:recovery_password", request.utility.slug)
@@ -155,7 +155,7 @@ def recovery_link(request: HttpRequest, token: str) -> HttpResponse:
 
 @recovery_view
 @sensitive_post_parameters("password", "password_confirm")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def recovery_password(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     member = services.reset_member(request, utility)
@@ -167,6 +167,6 @@ def recovery_password(request: HttpRequest) -> HttpResponse:
 
 
 @recovery_view
-@require_GET
+@require_safe
 def recovery_done(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery_done.html")

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.decorators import mailed_link, resumes_at
 from portal.models import Utility
@@ -81,7 +81,7 @@ def signup_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 
 @signup_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     by_code = utility.verification == Utility.Verification.CODE
@@ -98,7 +98,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @signup_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup_code(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     email = services.code_signup_email(request, utility)
@@ -141,21 +141,21 @@ def _code_page(
 
 
 @signup_view
-@require_GET
+@require_safe
 def signup_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup_sent.html")
 
 
 @mailed_link
 @signup_view
-@require_GET
+@require_safe
 def signup_link(request: HttpRequest, token: str) -> HttpResponse:
     services.stash_signup_link(request, request.utility, token)
     return redirect("accounts:signup_details", request.utility.slug)
 
 
 @signup_view
-@require_GET
+@require_safe
 def signup_details(request: HttpRequest) -> HttpResponse:
     utility = request.utility
     email = services.signup_email(request, utility)
@@ -261,7 +261,7 @@ def _details_again(request: HttpRequest, utility: Utility, error: Exception) -> 
 
 
 @signup_view
-@require_GET
+@require_safe
 def signup_done(request: HttpRequest) -> HttpResponse:
     done = request.session.get(services.SIGNUP_DONE_SESSION_KEY)
     if not done or done.get("utility") != request.utility.pk:
