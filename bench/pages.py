@@ -14,7 +14,8 @@ three お知らせ, one of each audience), history, 支払い履歴 (payment his
 sees them again (from the page cache, billing/pagecache.py) and as they are built the first
 time. It prints requests/s, p50 and p99 latency, each page's requests/s as a share of
 /healthz's measured in the same run against issue 17's targets, and the load average at the
-start and end (the p99 target holds only on a quiet machine, load average < 1.5). The slip
+start and end (the p99 target, for the pages with a share target, holds only on a quiet
+machine, load average < 1.5; the worst p99 of the other pages is printed beside it). The slip
 is measured as HTML and as PDF (issue 20: the PDF within 10× the HTML's time, printed as the
 ratio of their mean times). ``--pdf-rss N`` instead serves one worker and asks it for N slip PDFs
 one after another, printing its RSS and peak RSS (VmHWM) at 0, N/2 and N.
@@ -589,12 +590,22 @@ def _report(results: list[Result], args: argparse.Namespace, load_at_start: floa
         ratio = html.requests_per_second / pdf.requests_per_second
         verdict = "met" if ratio < 10 else "NOT met"
         print(f"slip PDF time / slip HTML time: {ratio:.1f}× (target < 10×: {verdict})")
-    worst = max(r.p99_ms for r in results)
+    # Issue 17's p99 target is for the pages a resident opens again and again (those with a
+    # share target); pages built afresh and PDFs are printed beside it, not hidden in it.
+    targeted = [r for r in results if r.name in TARGET_SHARES]
+    worst = max(targeted, key=lambda r: r.p99_ms)
     print(
-        f"p99 < {TARGET_P99_MS:.0f} ms at {CONNECTIONS} connections: worst {worst:.1f} ms, "
-        + ("met" if worst < TARGET_P99_MS else "NOT met")
+        f"p99 < {TARGET_P99_MS:.0f} ms at {CONNECTIONS} connections, pages with a target: worst "
+        f"{worst.p99_ms:.1f} ms ({worst.name}), "
+        + ("met" if worst.p99_ms < TARGET_P99_MS else "NOT met")
         + ("" if quiet else " (machine not quiet)")
     )
+    others = [r for r in results if r not in targeted and r is not results[0]]
+    if others:
+        slowest = max(others, key=lambda r: r.p99_ms)
+        print(
+            f"p99 of the other pages (built afresh, PDFs): worst {slowest.p99_ms:.1f} ms ({slowest.name})"
+        )
 
 
 if __name__ == "__main__":
