@@ -31,15 +31,23 @@ ENDED_SHORT = _("中止済み(要確認)")
 
 @admin.register(MovingSettings)
 class MovingSettingsAdmin(UtilityScopedAdmin):
-    list_display = ["__str__", "offers_move_out", "offers_move_in", "window_days"]
+    list_display = [
+        "__str__",
+        "offers_move_out",
+        "offers_move_in",
+        "offers_name_change",
+        "window_days",
+    ]
     fields = [
         "offers_move_out",
         "offers_move_in",
+        "offers_name_change",
         "earliest_days",
         "window_days",
         "closed_dates",
         "move_out_text",
         "move_in_text",
+        "name_change_text",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -81,7 +89,7 @@ class HandleForm(forms.ModelForm):
         label=_("要確認の点を確かめたうえで、完了にする"),
         required=False,
         help_text=_(
-            "一致しない項目がある、またはすでに使用中止が完了している契約の使用中止を"
+            "一致しない項目がある、またはすでに使用中止が完了している契約の使用中止・名義変更を"
             "完了にすると、会員のこの契約の表示がその日で終わります。"
         ),
     )
@@ -121,8 +129,8 @@ class HandleForm(forms.ModelForm):
 
 def ended_before(application: MoveApplication) -> bool:
     """The contract's move-out was already completed (another application) or a member's link
-    to it has ended: a second move-out needs a look."""
-    if application.kind != MoveApplication.Kind.MOVE_OUT:
+    to it has ended: a second move-out (or a 名義変更 of it) needs a look."""
+    if not application.names_contract:
         return False
     done = MoveApplication.objects.filter(
         utility_id=application.utility_id,
@@ -141,7 +149,7 @@ def ended_before(application: MoveApplication) -> bool:
 
 
 def needs_confirmation(application: MoveApplication) -> bool:
-    if application.kind != MoveApplication.Kind.MOVE_OUT or application.status == Status.DONE:
+    if not application.names_contract or application.status == Status.DONE:
         return False
     return not application.matched or ended_before(application)
 
@@ -173,6 +181,12 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         "email",
         "payment",
         "wants_membership",
+        "new_name",
+        "new_name_kana",
+        "new_phone",
+        "new_email",
+        "relationship",
+        "relationship_note",
         "member",
         "created_at",
         "handled_by",
@@ -202,10 +216,29 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
             },
         ),
         (
+            _("新しい名義人(名義変更)"),
+            {
+                "fields": [
+                    "new_name",
+                    "new_name_kana",
+                    "new_phone",
+                    "new_email",
+                    "relationship",
+                    "relationship_note",
+                ]
+            },
+        ),
+        (
             _("対応"),
             {"fields": ["status", "staff_note", "confirmed", "handled_by", "handled_at"]},
         ),
     ]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.kind != MoveApplication.Kind.NAME_CHANGE:
+            return [f for f in fieldsets if "new_name" not in f[1]["fields"]]
+        return fieldsets
 
     def get_ordering(self, request: HttpRequest) -> list:
         # Open ones by the nearest day first, the newest application first within a day.
@@ -231,7 +264,7 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
 
     @admin.display(description=_("照合"))
     def match_summary(self, application: MoveApplication) -> str:
-        if application.kind != MoveApplication.Kind.MOVE_OUT:
+        if not application.names_contract:
             return "—"
         if application.member_id and not application.match:
             return gettext("会員の契約")
@@ -244,7 +277,7 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
 
     @admin.display(description=_("照合結果"))
     def match_table(self, application: MoveApplication) -> str:
-        if application.kind != MoveApplication.Kind.MOVE_OUT:
+        if not application.names_contract:
             return "—"
         open_ = application.status != Status.DONE
         flags = [gettext(ENDED)] if open_ and ended_before(application) else []

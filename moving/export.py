@@ -32,6 +32,11 @@ CSV_COLUMNS = [
     "final_bill_address",
     "payment",
     "wants_membership",
+    "new_holder_name",
+    "new_holder_kana",
+    "new_holder_phone",
+    "new_holder_email",
+    "relationship",
 ]
 
 
@@ -48,11 +53,18 @@ def since_day(text: str) -> datetime.date:
 
 
 def _matched(application: MoveApplication) -> str:
-    if application.kind != MoveApplication.Kind.MOVE_OUT:
+    if not application.names_contract:
         return ""
     if application.member_id and not application.match:
         return "member"
     return "yes" if application.matched else "no"
+
+
+def _relationship(application: MoveApplication) -> str:
+    """``inheritance`` …, or ``other:<the words typed>``."""
+    if application.relationship == MoveApplication.Relationship.OTHER:
+        return f"other:{application.relationship_note}"
+    return application.relationship
 
 
 # A spreadsheet reads a cell beginning with one of these as a formula (OWASP "CSV
@@ -94,6 +106,11 @@ def rows(applications: QuerySet[MoveApplication], since: datetime.date):
                     a.final_bill_address,
                     a.payment,
                     "yes" if a.wants_membership else "no",
+                    a.new_name,
+                    a.new_name_kana,
+                    a.new_phone,
+                    a.new_email,
+                    _relationship(a),
                 )
             ],
         )

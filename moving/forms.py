@@ -199,48 +199,27 @@ class MoveForm(forms.Form):
         )
 
 
-class MoveOutForm(MoveForm):
-    """使用中止: a member's own contract (prefilled), or a guest who names the contract as the
-    utility's signup does (the same fields and matching rules)."""
+class ContractForm(MoveForm):
+    """An application about an existing contract (使用中止, 名義変更): a member's own contract
+    (prefilled), or a guest who names it as the utility's signup does (the same fields and
+    matching rules, the same answer whether or not the number exists)."""
 
-    kind = MoveApplication.Kind.MOVE_OUT
-    date_label = _("使用中止日")
+    # The words of each refusal, per kind.
+    words: dict[str, str]
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.member is None:
-            self.fields.update(contract_fields(self.utility))
-            # The phone that names the contract, not the one to call now (two phones here).
-            phone = self.fields["phone"]
-            phone.label = _("ご契約の%(label)s") % {"label": phone.label}
-            office = self.utility.office_name
-            if office not in str(phone.help_text):
-                phone.help_text = _("%(office)sに届け出た電話番号です。%(example)s") % {
-                    "office": office,
-                    "example": phone.help_text,
-                }
-        self.fields["final_bill_address"] = _text(
-            _("精算書の送付先(転居先の住所)"),
-            max_length=256,
-            help_text=_("最終のご使用分の精算書(納付書)をお送りする住所です。"),
-            widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
-        )
-        self.fields["payment"] = forms.ChoiceField(
-            label=_("精算のお支払い方法"),
-            choices=[
-                (Payment.TRANSFER, _("口座振替(現在の口座から引き落とし)")),
-                (Payment.SLIP, _("納付書(精算書の送付先へ郵送)")),
-            ],
-            widget=forms.RadioSelect,
-            error_messages={"required": _("精算のお支払い方法を選んでください。")},
-        )
-        self.fields["contact_phone"] = self._contact_phone()
-        if self.member is None:
-            self.fields["contact_phone"].label = _("お引越し後の連絡先電話番号")
-        self._add_email()
-        order = ["customer_number", "name", "name_kana", "address", "phone", "move_date"]
-        self.order_fields(order)
-        guard_text_fields(self.fields)
+    def _add_contract_fields(self) -> None:
+        if self.member is not None:
+            return
+        self.fields.update(contract_fields(self.utility))
+        # The phone that names the contract, not the one to call now (two phones here).
+        phone = self.fields["phone"]
+        phone.label = _("ご契約の%(label)s") % {"label": phone.label}
+        office = self.utility.office_name
+        if office not in str(phone.help_text):
+            phone.help_text = _("%(office)sに届け出た電話番号です。%(example)s") % {
+                "office": office,
+                "example": phone.help_text,
+            }
 
     def clean_customer_number(self) -> str:
         return checked_customer_number(self.utility, self.cleaned_data["customer_number"])
@@ -280,30 +259,155 @@ class MoveOutForm(MoveForm):
             self.contract is not None
             and applied.filter(status=MoveApplication.Status.DONE).exists()
         ):
-            # A guest's completed move-out of this contract: the member's link ends with it.
-            raise ValidationError(_("この契約の使用中止は、すでに完了しています。"), code="ended")
+            # A guest's completed application of this contract: the member's link ends with it.
+            raise ValidationError(self.words["done"], code="ended")
         if applied.filter(move_date=day).exists():
             self._duplicate(day)
         elif applied.exclude(status=MoveApplication.Status.DONE).exists():
-            # Any open move-out of the number: the contract is already ending.
-            raise ValidationError(
-                _(
-                    "この契約の使用中止は、すでに受け付けています。日付を変更する場合は、"
-                    "お問い合わせ先へご連絡ください。"
-                ),
-                code="already_ending",
-            )
+            # Any open application of the number: the contract is already ending/changing.
+            raise ValidationError(self.words["open"], code="already_ending")
         return data
 
     def _duplicate(self, day: datetime.date) -> None:
         self.add_error(
             "move_date",
-            ValidationError(
-                _("この契約の%(day)sの使用中止は、すでに受け付けています。"),
-                code="duplicate",
-                params={"day": _jdate(day)},
-            ),
+            ValidationError(self.words["duplicate"], code="duplicate", params={"day": _jdate(day)}),
         )
+
+
+class MoveOutForm(ContractForm):
+    """使用中止: the day, where the final bill goes, how it is paid, a phone to call."""
+
+    kind = MoveApplication.Kind.MOVE_OUT
+    date_label = _("使用中止日")
+    words = {
+        "done": _("この契約の使用中止は、すでに完了しています。"),
+        "open": _(
+            "この契約の使用中止は、すでに受け付けています。日付を変更する場合は、"
+            "お問い合わせ先へご連絡ください。"
+        ),
+        "duplicate": _("この契約の%(day)sの使用中止は、すでに受け付けています。"),
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_contract_fields()
+        self.fields["final_bill_address"] = _text(
+            _("精算書の送付先(転居先の住所)"),
+            max_length=256,
+            help_text=_("最終のご使用分の精算書(納付書)をお送りする住所です。"),
+            widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+        )
+        self.fields["payment"] = forms.ChoiceField(
+            label=_("精算のお支払い方法"),
+            choices=[
+                (Payment.TRANSFER, _("口座振替(現在の口座から引き落とし)")),
+                (Payment.SLIP, _("納付書(精算書の送付先へ郵送)")),
+            ],
+            widget=forms.RadioSelect,
+            error_messages={"required": _("精算のお支払い方法を選んでください。")},
+        )
+        self.fields["contact_phone"] = self._contact_phone()
+        if self.member is None:
+            self.fields["contact_phone"].label = _("お引越し後の連絡先電話番号")
+        self._add_email()
+        order = ["customer_number", "name", "name_kana", "address", "phone", "move_date"]
+        self.order_fields(order)
+        guard_text_fields(self.fields)
+
+
+Relationship = MoveApplication.Relationship
+
+
+class NameChangeForm(ContractForm):
+    """名義変更: the contract (as a move-out names it), the day the new holder takes over, who
+    the new holder is, why, how they will pay, and whether they want a portal membership."""
+
+    kind = MoveApplication.Kind.NAME_CHANGE
+    date_label = _("名義変更日")
+    words = {
+        "done": _("この契約の名義変更は、すでに完了しています。"),
+        "open": _(
+            "この契約の名義変更は、すでに受け付けています。内容を変更する場合は、"
+            "お問い合わせ先へご連絡ください。"
+        ),
+        "duplicate": _("この契約の%(day)sの名義変更は、すでに受け付けています。"),
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_contract_fields()
+        self.fields["move_date"].help_text = _("新しい名義人がご契約者となる日です。%(help)s") % {
+            "help": self.fields["move_date"].help_text
+        }
+        self.fields["new_name"] = _text(
+            _("新しい名義人のお名前"),
+            max_length=40,
+            widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        )
+        self.fields["new_name_kana"] = NormalisedCharField(
+            label=_("新しい名義人のお名前カナ"),
+            normalise=normalize.katakana,
+            max_length=100,
+            error_messages=_required(_("新しい名義人のお名前カナ")),
+        )
+        self.fields["new_phone"] = NormalisedCharField(
+            label=_("新しい名義人の電話番号"),
+            normalise=normalize.phone,
+            max_length=30,
+            help_text=_("日中につながる電話番号を入力してください。[例]03-1234-5678"),
+            error_messages=_required(_("新しい名義人の電話番号")),
+            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+        )
+        self.fields["new_email"] = email_field(_("新しい名義人のメールアドレス"))
+        self.fields["new_email"].widget.attrs["autocomplete"] = "off"
+        self.fields["relationship"] = forms.ChoiceField(
+            label=_("名義変更の理由"),
+            choices=Relationship.choices,
+            widget=forms.RadioSelect,
+            error_messages={"required": _("名義変更の理由を選んでください。")},
+        )
+        self.fields["relationship_note"] = _text(
+            _("その他の理由"),
+            max_length=100,
+            required=False,
+            help_text=_("「その他」を選んだときに入力してください。"),
+        )
+        self.fields["payment"] = forms.ChoiceField(
+            label=_("お支払い方法のご希望"),
+            choices=[
+                (Payment.TRANSFER, _("口座振替(新しい名義人の口座。申込書を郵送します)")),
+                (Payment.SLIP, _("納付書")),
+            ],
+            widget=forms.RadioSelect,
+            error_messages={"required": _("お支払い方法のご希望を選んでください。")},
+        )
+        self.fields["wants_membership"] = forms.BooleanField(
+            label=_("新しい名義人がポータルの会員登録のご案内を受け取る"),
+            required=False,
+        )
+        self._add_email()
+        if "email" in self.fields:
+            self.fields["email"].label = _("お申し込みの方のメールアドレス")
+        order = ["customer_number", "name", "name_kana", "address", "phone", "move_date"]
+        self.order_fields(order)
+        guard_text_fields(self.fields)
+
+    def clean_new_name_kana(self) -> str:
+        return checked_kana(self.cleaned_data["new_name_kana"])
+
+    def clean_new_phone(self) -> str:
+        return checked_phone(self.cleaned_data["new_phone"])
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("relationship") == Relationship.OTHER and not data.get("relationship_note"):
+            self.add_error(
+                "relationship_note", _("「その他」を選んだときは、理由を入力してください。")
+            )
+        elif data.get("relationship") != Relationship.OTHER:
+            data["relationship_note"] = ""
+        return data
 
 
 class MoveInForm(MoveForm):

@@ -96,6 +96,9 @@ class MovingSettings(models.Model):
     )
     offers_move_out = models.BooleanField(_("使用中止を受け付ける"), default=True)
     offers_move_in = models.BooleanField(_("使用開始を受け付ける"), default=True)
+    # Off until the utility decides: a change of holder (相続・売買…) is often handled at the
+    # counter with documents, so a utility opts in.
+    offers_name_change = models.BooleanField(_("名義変更を受け付ける"), default=False)
     earliest_days = models.PositiveSmallIntegerField(
         _("受付できる最短の日(何日後から)"),
         default=3,
@@ -124,6 +127,12 @@ class MovingSettings(models.Model):
         blank=True,
         default="新しいお住まいで水道を使い始めるときにお申し込みください。",
     )
+    name_change_text = models.TextField(
+        _("名義変更の説明"),
+        blank=True,
+        default="相続や売買、結婚などで水道のご契約者(名義)が変わるときにお申し込みください。"
+        "お住まいが変わらず、水道を使い続ける場合の手続きです。",
+    )
 
     class Meta:
         verbose_name = _("引越しの受付設定")
@@ -144,12 +153,10 @@ class MovingSettings(models.Model):
             )
 
     def offers(self, kind: str) -> bool:
-        return (
-            self.offers_move_out if kind == MoveApplication.Kind.MOVE_OUT else self.offers_move_in
-        )
+        return getattr(self, f"offers_{kind}")
 
     def text(self, kind: str) -> str:
-        return self.move_out_text if kind == MoveApplication.Kind.MOVE_OUT else self.move_in_text
+        return getattr(self, f"{kind}_text")
 
     def first_day(self, today: datetime.date | None = None) -> datetime.date:
         return (today or timezone.localdate()) + datetime.timedelta(days=self.earliest_days)
@@ -202,6 +209,7 @@ class MoveApplication(models.Model):
     class Kind(models.TextChoices):
         MOVE_OUT = "move_out", _("使用中止")
         MOVE_IN = "move_in", _("使用開始")
+        NAME_CHANGE = "name_change", _("名義変更")
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("受付済")
@@ -213,13 +221,22 @@ class MoveApplication(models.Model):
         TRANSFER = "transfer", _("口座振替")
         SLIP = "slip", _("納付書")
 
+    class Relationship(models.TextChoices):
+        """Why the holder changes (名義変更): the CIS reads the value."""
+
+        INHERITANCE = "inheritance", _("相続")
+        SALE = "sale", _("売買・譲渡")
+        MARRIAGE = "marriage", _("結婚・離婚")
+        FAMILY = "family", _("世帯主の変更")
+        OTHER = "other", _("その他")
+
     utility = models.ForeignKey(
         "portal.Utility",
         on_delete=models.CASCADE,
         related_name="move_applications",
         verbose_name=_("事業者"),
     )
-    kind = models.CharField(_("種類"), max_length=10, choices=Kind)
+    kind = models.CharField(_("種類"), max_length=16, choices=Kind)
     reference = models.CharField(_("受付番号"), max_length=20, unique=True)
     status = models.CharField(_("状況"), max_length=12, choices=Status, default=Status.RECEIVED)
     member = models.ForeignKey(
@@ -249,6 +266,16 @@ class MoveApplication(models.Model):
     final_bill_address = models.CharField(_("精算書の送付先"), max_length=256, blank=True)
     payment = models.CharField(_("お支払い方法"), max_length=10, choices=Payment)
     wants_membership = models.BooleanField(_("ポータルの会員登録を希望"), default=False)
+    # 名義変更: the new holder (name, kana, phone, email above are the current holder's as
+    # typed, or the contract's), and why the holder changes.
+    new_name = models.CharField(_("新しい名義人のお名前"), max_length=40, blank=True)
+    new_name_kana = models.CharField(_("新しい名義人のお名前カナ"), max_length=100, blank=True)
+    new_phone = models.CharField(_("新しい名義人の電話番号"), max_length=20, blank=True)
+    new_email = models.EmailField(_("新しい名義人のメールアドレス"), max_length=254, blank=True)
+    relationship = models.CharField(
+        _("名義変更の理由"), max_length=12, choices=Relationship, blank=True
+    )
+    relationship_note = models.CharField(_("理由(その他)"), max_length=100, blank=True)
     match = models.JSONField(_("契約との照合結果"), default=dict, blank=True)
     # Every item of a guest's move-out matched the contract (a member's own contract and a
     # move-in count as matched). Only matched move-outs hold the contract's one open slot:
@@ -279,6 +306,11 @@ class MoveApplication(models.Model):
                 condition=Q(kind="move_out", matched=True),
                 name="move_out_once_per_contract_and_day",
             ),
+            models.UniqueConstraint(
+                fields=["utility", "customer_number", "move_date"],
+                condition=Q(kind="name_change", matched=True),
+                name="name_change_once_per_contract_and_day",
+            ),
         ]
         indexes = [models.Index(fields=["utility", "status", "move_date"])]
 
@@ -295,6 +327,14 @@ class MoveApplication(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.DONE
+
+    @property
+    def names_contract(self) -> bool:
+        """A move-out or a 名義変更: it names an existing contract (matched for staff)."""
+        return self.kind in CONTRACT_KINDS
+
+
+CONTRACT_KINDS = (MoveApplication.Kind.MOVE_OUT, MoveApplication.Kind.NAME_CHANGE)
 
 
 def evidence_ok(match: dict | None) -> bool:

@@ -29,7 +29,7 @@ from portal import normalize
 from portal.net import client_ip
 from portal.outbox import enqueue_mail
 
-from .models import MoveApplication, evidence_ok
+from .models import CONTRACT_KINDS, MoveApplication, evidence_ok
 
 STATUS_SALT = "moving.status-link"
 MOVE_PER_IP = Limit("moving.apply.ip", "PORTAL_MOVING_RATE_PER_IP", "20/h")
@@ -108,10 +108,23 @@ def apply(
             "wants_membership",
             "name",
             "name_kana",
+            "new_name",
+            "new_name_kana",
+            "new_phone",
+            "new_email",
+            "relationship",
+            "relationship_note",
         )
         if key in data
     }
-    phone = data.get("contact_phone") or data.get("phone", "")
+    # A move-out's phone to call after the move; a 名義変更's holder's (typed to match it, or
+    # the member's); a move-in's the one typed.
+    phone = (
+        data.get("contact_phone")
+        or data.get("phone")
+        or (member.phone if member else "")
+        or data.get("new_phone", "")
+    )
     application = MoveApplication(
         utility=utility,
         kind=kind,
@@ -120,7 +133,7 @@ def apply(
         phone=phone,
         **fields,
     )
-    if kind == MoveApplication.Kind.MOVE_OUT:
+    if kind in CONTRACT_KINDS:
         if contract is not None:  # a member's own contract: no evidence to weigh
             application.customer = contract
             application.customer_number = contract.number
@@ -198,7 +211,7 @@ def handle(
     confirmed: bool = False,
 ) -> MoveApplication:
     """A staff action: set the status and the note, mail both, and log it. 完了 of a move-out
-    ends the contract's member links on the move-out day (their history up to it stays), and
+    or a 名義変更 ends the contract's member links on that day (their history up to it stays), and
     tells those members by mail; for a guest's unmatched application only once staff
     ``confirmed`` it is the holder's."""
     staff = request.user
@@ -211,7 +224,7 @@ def handle(
         application.save()
         if (
             status == Status.DONE
-            and application.kind == MoveApplication.Kind.MOVE_OUT
+            and application.names_contract
             and (application.matched or confirmed)
         ):
             _end_links(request, application)

@@ -26,12 +26,17 @@ from billing.models import Customer
 from portal.decorators import mailed_link
 
 from . import services
-from .forms import MoveInForm, MoveOutForm
+from .forms import MoveInForm, MoveOutForm, NameChangeForm
 from .models import MoveApplication, settings_for
 
 PENDING_KEY = "moving.pending"
 DONE_KEY = "moving.done"
 Kind = MoveApplication.Kind
+FORMS = {Kind.MOVE_OUT: MoveOutForm, Kind.MOVE_IN: MoveInForm, Kind.NAME_CHANGE: NameChangeForm}
+MEMBER_URLS = {
+    Kind.MOVE_OUT: "moving:member_move_out",
+    Kind.NAME_CHANGE: "moving:member_name_change",
+}
 
 
 def _member(request: HttpRequest):
@@ -88,7 +93,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _form(kind: str, request: HttpRequest, settings, member, contract=None, data=None):
-    form_class = MoveOutForm if kind == Kind.MOVE_OUT else MoveInForm
+    form_class = FORMS[kind]
     form = form_class(data, settings=settings, member=member, contract=contract)
     if data is None:
         pending = request.session.get(PENDING_KEY)
@@ -133,7 +138,7 @@ def _apply_page(request: HttpRequest, kind: str, contract=None) -> HttpResponse:
     context = {
         "form": form,
         "kind": kind,
-        "settings": settings,
+        "text": settings.text(kind),
         "contract": contract,
         "action": _form_url(request, kind, getattr(contract, "number", None)),
     }
@@ -163,14 +168,28 @@ def move_in(request: HttpRequest) -> HttpResponse:
     return _apply_page(request, Kind.MOVE_IN)
 
 
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def name_change(request: HttpRequest) -> HttpResponse:
+    if _member(request) is not None:  # a member picks one of their contracts
+        return redirect("moving:index", request.utility.slug)
+    return _apply_page(request, Kind.NAME_CHANGE)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def member_name_change(request: HttpRequest, number: str) -> HttpResponse:
+    contract = _own_contract(request, request.user, number)
+    return _apply_page(request, Kind.NAME_CHANGE, contract)
+
+
 def _form_url(request: HttpRequest, kind: str, number: str | None) -> str:
-    """The input page of ``kind`` (a member's move-out names its contract)."""
+    """The input page of ``kind`` (a member's move-out or 名義変更 names its contract)."""
     slug = request.utility.slug
-    if kind == Kind.MOVE_IN:
-        return reverse("moving:move_in", args=[slug])
     if number:
-        return reverse("moving:member_move_out", args=[slug, number])
-    return reverse("moving:move_out", args=[slug])
+        return reverse(MEMBER_URLS[kind], args=[slug, number])
+    return reverse(f"moving:{kind}", args=[slug])
 
 
 @login_not_required
@@ -193,7 +212,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
     again = {
         "form": form,
         "kind": kind,
-        "settings": settings,
+        "text": settings.text(kind),
         "contract": contract,
         "action": _form_url(request, kind, pending.get("number")),
     }
@@ -205,7 +224,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
                 request, kind, form.cleaned_data, member=member, contract=contract
             )
         except services.Duplicate:
-            form.add_error("move_date", "この契約のこの日の使用中止は、すでに受け付けています。")
+            form.add_error("move_date", _duplicate_words(kind))
             return render(request, "moving/apply.html", again)
         del request.session[PENDING_KEY]
         request.session[DONE_KEY] = application.pk
@@ -213,16 +232,26 @@ def confirm(request: HttpRequest) -> HttpResponse:
     rows = [
         (form[name].label, _shown(form, name))
         for name in form.fields
-        if name not in ("wants_membership",) or kind == Kind.MOVE_IN
+        if name not in ("wants_membership",) or kind != Kind.MOVE_OUT
     ]
     context = {
         "rows": rows,
         "kind": kind,
+        "kind_label": Kind(kind).label,
         "contract": contract,
         "member": member,
         "back_url": again["action"],
     }
     return render(request, "moving/confirm.html", context)
+
+
+def _duplicate_words(kind: str) -> str:
+    """Two requests at once: the database kept the other (the form's own check came first)."""
+    if kind == Kind.MOVE_IN:
+        return _("このご使用場所のこの日からの使用開始は、すでに受け付けています。")
+    if kind == Kind.NAME_CHANGE:
+        return _("この契約のこの日の名義変更は、すでに受け付けています。")
+    return _("この契約のこの日の使用中止は、すでに受け付けています。")
 
 
 def _shown(form, name: str) -> str:

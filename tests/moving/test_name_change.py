@@ -1,0 +1,225 @@
+"""名義変更 (change of contract holder): offered by the utility's settings, guest or member,
+入力 → 確認 → 完了, staff completion ending the old holder's link, the CIS's row."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from accounts.models import MemberEvent
+from moving import services
+from moving.export import CSV_COLUMNS, export_csv
+from moving.models import MoveApplication, MovingSettings
+from tests.factories import (
+    ContractLinkFactory,
+    CustomerFactory,
+    MemberFactory,
+    StaffFactory,
+    UtilityFactory,
+)
+from tests.moving.test_applications import apply, url
+
+pytestmark = pytest.mark.django_db
+
+JST = ZoneInfo("Asia/Tokyo")
+NOW = datetime.datetime(2027, 3, 1, 10, 0, tzinfo=JST)
+
+
+@pytest.fixture(autouse=True)
+def _frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def nayoro():
+    utility = UtilityFactory(code_style=True)
+    MovingSettings.objects.filter(utility=utility).update(offers_name_change=True)
+    return utility
+
+
+@pytest.fixture
+def contract(nayoro):
+    return CustomerFactory(
+        utility=nayoro, number="20000000004", name_kana="ナヨロ タロウ", phone="0165421234"
+    )
+
+
+def new_holder(**overrides) -> dict:
+    data = {
+        "move_date": "2027-03-20",
+        "new_name": "名寄 花子",
+        "new_name_kana": "なよろ はなこ",
+        "new_phone": "090-1111-2222",
+        "new_email": "hanako@example.jp",
+        "relationship": "inheritance",
+        "relationship_note": "",
+        "payment": "transfer",
+        "wants_membership": "on",
+    }
+    return {**data, **overrides}
+
+
+def guest(contract, **overrides) -> dict:
+    typed = {
+        "customer_number": contract.number,
+        "name_kana": "なよろ たろう",
+        "phone": "0165-42-1234",
+        "email": "applicant@example.jp",
+    }
+    return new_holder(**{**typed, **overrides})
+
+
+def test_off_by_default_and_404_until_the_utility_offers_it(client):
+    utility = UtilityFactory()
+    assert not utility.moving_settings.offers_name_change
+    assert client.get(url(utility, "name_change")).status_code == 404
+    assertNotContains(client.get(url(utility, "index")), "名義変更")
+
+
+def test_guest_name_change_is_confirmed_numbered_mailed_and_matched(
+    client, nayoro, contract, mailoutbox
+):
+    assertContains(client.get(url(nayoro, "index")), url(nayoro, "name_change"))
+    response = apply(client, nayoro, "name_change", guest(contract))
+    application = MoveApplication.objects.get()
+    assertContains(response, "お申し込みを受け付けました")
+    assertContains(response, application.reference)
+    assertContains(response, "名義変更日")
+    assert application.kind == "name_change"
+    assert application.customer == contract and application.matched
+    assert application.new_name == "名寄 花子"
+    assert application.new_name_kana == "ナヨロ ハナコ"
+    assert application.new_phone == "09011112222"
+    assert application.relationship == "inheritance" and application.wants_membership
+    mail = mailoutbox[-1]
+    assert mail.to == ["applicant@example.jp"]
+    assert "名義変更のお申し込みを受け付けました" in mail.subject
+    assert "新しい名義人のお名前: 名寄 花子" in mail.body
+    assert "名義変更の理由: 相続" in mail.body
+    assert "名義変更日: 2027年3月20日" in mail.body
+
+
+def test_an_unknown_number_gets_the_same_answer(client, nayoro, contract, mailoutbox):
+    known = apply(client, nayoro, "name_change", guest(contract)).content.decode()
+    unknown = apply(
+        client, nayoro, "name_change", guest(contract, customer_number="29999999999")
+    ).content.decode()
+    strip = re.compile(r"\d{8}-\d{6}|csrfmiddlewaretoken\S+|nonce=\"[^\"]+\"")
+    assert strip.sub("", known) == strip.sub("", unknown)
+    assert len(mailoutbox) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"move_date": "2027-03-02"}, "名義変更日は2027年3月4日以降の日を選んでください。"),
+        ({"new_name": ""}, "新しい名義人のお名前を入力してください。"),
+        ({"new_name_kana": "Hanako"}, "カタカナで入力してください"),
+        ({"new_phone": "12345"}, "電話番号は市外局番から10〜11桁の数字で入力してください。"),
+        ({"new_email": ""}, "新しい名義人のメールアドレスを入力してください。"),
+        ({"relationship": ""}, "名義変更の理由を選んでください。"),
+        ({"relationship": "other"}, "「その他」を選んだときは、理由を入力してください。"),
+        ({"new_name": "名寄\n花子"}, "改行や制御文字は使えません。"),
+        ({"new_name": "𠮷田 花子"}, "「𠮷」は使えません。「吉」などに置き換えてください。"),
+    ],
+)
+def test_bad_input_is_refused_beside_the_field(client, nayoro, contract, overrides, message):
+    response = client.post(url(nayoro, "name_change"), guest(contract, **overrides))
+    assertContains(response, message)
+    assert not MoveApplication.objects.exists()
+
+
+def test_a_non_workable_day_is_refused(client, nayoro, contract, time_machine):
+    time_machine.move_to(datetime.datetime(2026, 12, 10, 10, tzinfo=JST), tick=False)
+    response = client.post(url(nayoro, "name_change"), guest(contract, move_date="2026-12-30"))
+    assertContains(response, "2026年12月30日は年末年始のため受け付けていません。")
+
+
+def test_a_second_name_change_of_the_contract_is_refused(client, nayoro, contract, mailoutbox):
+    apply(client, nayoro, "name_change", guest(contract))
+    response = client.post(url(nayoro, "name_change"), guest(contract))
+    assertContains(response, "この契約の2027年3月20日の名義変更は、すでに受け付けています。")
+    response = client.post(url(nayoro, "name_change"), guest(contract, move_date="2027-03-25"))
+    assertContains(response, "この契約の名義変更は、すでに受け付けています。")
+    assert MoveApplication.objects.count() == 1
+
+
+@pytest.fixture
+def member(nayoro, contract):
+    member = MemberFactory(utility=nayoro, login_id="", email="taro@example.jp", phone="0165000000")
+    ContractLinkFactory(member=member, customer=contract)
+    return member
+
+
+def test_member_names_one_of_their_contracts(client, nayoro, member, contract, mailoutbox):
+    client.force_login(member)
+    assert client.get(url(nayoro, "name_change")).status_code == 302  # picks a contract
+    index = client.get(url(nayoro, "index"))
+    assertContains(index, url(nayoro, "member_name_change", contract.number))
+    page = client.get(url(nayoro, "member_name_change", contract.number))
+    assertNotContains(page, 'name="customer_number"')
+    assertNotContains(page, 'name="email"')
+    apply(client, nayoro, "member_name_change", new_holder(), contract.number)
+    application = MoveApplication.objects.get()
+    assert application.member == member and application.customer == contract
+    assert application.email == "taro@example.jp"
+    assert application.name_kana == "ナヨロ タロウ"  # the contract's
+    assert mailoutbox[-1].to == ["taro@example.jp"]
+    theirs = CustomerFactory(utility=nayoro)
+    assert client.get(url(nayoro, "member_name_change", theirs.number)).status_code == 404
+
+
+def test_completing_it_ends_the_old_holders_link_and_exports_the_row(
+    client, nayoro, member, contract, mailoutbox
+):
+    client.force_login(member)
+    apply(client, nayoro, "member_name_change", new_holder(), contract.number)
+    application = MoveApplication.objects.get()
+    staff = StaffFactory(utility=nayoro)
+    codenames = ("view_moveapplication", "change_moveapplication")
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    page = reverse("admin:moving_moveapplication_change", args=[application.pk])
+    assertContains(client.get(page), "新しい名義人のお名前")
+    typed = {name: getattr(application, name) for name in services.CORRECTABLE}
+    client.post(page, {**typed, "status": "done", "staff_note": "", "new_customer_number": ""})
+    link = member.contract_links.get()
+    assert link.ended_on == datetime.date(2027, 3, 20)
+    assert MemberEvent.objects.filter(member=member, action="contract_ended").exists()
+    assert "名義変更のお申し込み: 完了" in mailoutbox[-1].subject
+    body, _skipped = export_csv(MoveApplication.objects.all(), NOW.date(), "cp932")
+    header, row = body.decode("cp932").split("\r\n")[:2]
+    assert header == ",".join(CSV_COLUMNS)
+    assert header.endswith(
+        "new_holder_name,new_holder_kana,new_holder_phone,new_holder_email,relationship"
+    )
+    assert f",{application.reference},name_change,done," in row
+    assert row.endswith(",名寄 花子,ナヨロ ハナコ,09011112222,hanako@example.jp,inheritance")
+
+
+def test_another_member_of_the_contract_is_told_its_name_changed(
+    client, nayoro, member, contract, mailoutbox
+):
+    family = MemberFactory(utility=nayoro, login_id="", email="jiro@example.jp")
+    ContractLinkFactory(member=family, customer=contract)
+    client.force_login(member)
+    apply(client, nayoro, "member_name_change", new_holder(), contract.number)
+    application = MoveApplication.objects.get()
+    services.handle(_staff_request(nayoro), application, "done", "")
+    told = [m for m in mailoutbox if m.to == ["jiro@example.jp"]]
+    assert len(told) == 1 and "名義変更の手続きが完了しました" in told[0].subject
+
+
+def _staff_request(utility):
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/admin/")
+    request.user = StaffFactory(utility=utility)
+    request.utility = utility
+    return request
