@@ -14,7 +14,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import _evidence, _evidence_table, _match_line
+from accounts.forms.signup import checked_customer_number
 from accounts.models import ContractLink
+from portal import normalize
 from portal.admin import UtilityScopedAdmin
 
 from . import export, services
@@ -70,12 +72,26 @@ class HandleForm(forms.ModelForm):
 
     class Meta:
         model = MoveApplication
-        fields = ["status", "staff_note", *services.CORRECTABLE]
+        fields = ["status", "staff_note", "new_customer_number", *services.CORRECTABLE]
         help_texts = {"staff_note": _("状況と一緒にお客さまへメールでお送りします。")}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         guard_text_fields({name: self.fields[name] for name in services.CORRECTABLE})
+
+    def clean_new_customer_number(self) -> str:
+        typed = normalize.digits(self.cleaned_data.get("new_customer_number", ""))
+        if "new_customer_number" not in self.changed_data:
+            return typed
+        if self.instance.reached_at is not None:
+            raise forms.ValidationError(
+                _("この番号の契約は、すでにお客さまに届けています。変えられません。")
+            )
+        if self.instance.kind == MoveApplication.Kind.MOVE_OUT:
+            raise forms.ValidationError(_("使用中止のお申し込みには入力しません。"))
+        if typed:
+            checked_customer_number(self.instance.utility, typed)
+        return typed
 
     def clean_staff_note(self) -> str:
         note = self.cleaned_data["staff_note"]
@@ -118,6 +134,19 @@ class HandleForm(forms.ModelForm):
                 _(
                     "要確認のお申し込みです。契約者ご本人からであることを確かめたら、"
                     "チェックを入れてから完了にしてください。"
+                ),
+            )
+        if (
+            data.get("status") == Status.DONE
+            and self.instance.leads_to_contract
+            and not data.get("new_customer_number")
+            and "new_customer_number" not in self.errors
+        ):
+            self.add_error(
+                "new_customer_number",
+                _(
+                    "会員登録を希望したお申し込みです。完了にする前に、"
+                    "新しい契約の番号を入力してください。"
                 ),
             )
         if data.get("status") == Status.CONTACT and not data.get("staff_note", "").strip():
@@ -170,7 +199,10 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
     search_fields = ["reference", "customer_number", "name", "name_kana", "phone", "email"]
     date_hierarchy = "move_date"
     list_select_related = ["utility"]
-    customer_number_labels = {"customer_number": _("%(word)s")}
+    customer_number_labels = {
+        "customer_number": _("%(word)s"),
+        "new_customer_number": _("新しい契約の%(word)s"),
+    }
     readonly_fields = [
         "reference",
         "kind",
@@ -191,6 +223,8 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         "created_at",
         "handled_by",
         "handled_at",
+        "new_number_by",
+        "reached_at",
     ]
     fieldsets = [
         (
@@ -230,15 +264,40 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         ),
         (
             _("対応"),
-            {"fields": ["status", "staff_note", "confirmed", "handled_by", "handled_at"]},
+            {
+                "fields": [
+                    "status",
+                    "staff_note",
+                    "confirmed",
+                    "new_customer_number",
+                    "new_number_by",
+                    "reached_at",
+                    "handled_by",
+                    "handled_at",
+                ]
+            },
         ),
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and obj.kind != MoveApplication.Kind.NAME_CHANGE:
-            return [f for f in fieldsets if "new_name" not in f[1]["fields"]]
-        return fieldsets
+        if obj is None or obj.kind == MoveApplication.Kind.NAME_CHANGE:
+            return fieldsets
+        shown = [f for f in fieldsets if "new_name" not in f[1]["fields"]]
+        if obj.kind == MoveApplication.Kind.MOVE_IN:
+            return shown
+        # A move-out leads to no new contract.
+        hidden = {"new_customer_number", "new_number_by", "reached_at"}
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for title, options in shown
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.reached_at is not None:
+            fields.append("new_customer_number")
+        return fields
 
     def get_ordering(self, request: HttpRequest) -> list:
         # Open ones by the nearest day first, the newest application first within a day.
@@ -304,6 +363,8 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         corrected = [name for name in form.changed_data if name in services.CORRECTABLE]
         if corrected:
             services.correct(request, obj, {name: form.cleaned_data[name] for name in corrected})
+        if "new_customer_number" in form.changed_data:  # before 完了, which reaches it
+            services.set_new_number(request, obj, form.cleaned_data["new_customer_number"])
         if {"status", "staff_note"} & set(form.changed_data):
             confirmed = form.cleaned_data.get("confirmed", False)
             services.handle(request, obj, obj.status, obj.staff_note, confirmed=confirmed)

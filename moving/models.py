@@ -281,6 +281,27 @@ class MoveApplication(models.Model):
     # move-in count as matched). Only matched move-outs hold the contract's one open slot:
     # someone who knows only the number never blocks the holder (issue 21, F1).
     matched = models.BooleanField(_("契約と一致"), default=True, editable=False)
+    # The contract the CIS gives a move-in (or the new holder of a 名義変更), typed by staff:
+    # once it is in the portal the applicant's membership reaches it (services.reach_contract).
+    new_customer_number = models.CharField(
+        _("新しいお客様番号"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "ポータルの会員登録を希望したお申し込みは、完了にするときに入力してください。"
+            "その番号の契約がポータルに取り込まれると、会員の契約に追加します"
+            "(会員でない方には会員登録のご案内をお送りします)。"
+        ),
+    )
+    new_number_by = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("番号を入力した職員"),
+    )
+    reached_at = models.DateTimeField(_("会員の契約に追加・ご案内した日時"), null=True, blank=True)
     staff_note = models.TextField(_("お客さまへの連絡事項"), blank=True)
     handled_by = models.ForeignKey(
         "accounts.Member",
@@ -332,6 +353,12 @@ class MoveApplication(models.Model):
     def names_contract(self) -> bool:
         """A move-out or a 名義変更: it names an existing contract (matched for staff)."""
         return self.kind in CONTRACT_KINDS
+
+    @property
+    def leads_to_contract(self) -> bool:
+        """A move-in or a 名義変更 whose applicant asked for a portal membership: staff type
+        the contract's number to complete it."""
+        return self.wants_membership and self.kind != self.Kind.MOVE_OUT
 
 
 CONTRACT_KINDS = (MoveApplication.Kind.MOVE_OUT, MoveApplication.Kind.NAME_CHANGE)

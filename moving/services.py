@@ -20,9 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import log_event
-from accounts.models import ContractLink
+from accounts.models import ContractLink, ContractRequest, Member
 from accounts.ratelimit import Limit, hit_all
 from accounts.services.base import record_event
+from accounts.services.contracts import has_room_for_another_member, link_contract
 from accounts.services.matching import match_contract
 from billing.models import Customer
 from portal import normalize
@@ -228,6 +229,8 @@ def handle(
             and (application.matched or confirmed)
         ):
             _end_links(request, application)
+        if status == Status.DONE:
+            reach_contract(application.pk, request=request)
         enqueue_mail(
             application.utility,
             application.email,
@@ -279,3 +282,149 @@ def _end_links(request: HttpRequest, application: MoveApplication) -> None:
                 "reference": application.reference,
             },
         )
+
+
+# The new contract reaches the applicant's membership --------------------------------------
+
+
+def set_new_number(request: HttpRequest, application: MoveApplication, number: str) -> None:
+    """Staff typed the contract number the CIS gave (a move-in, a 名義変更's new holder);
+    a completed application reaches it at once if the portal has it, else at its import."""
+    with transaction.atomic():
+        MoveApplication.objects.filter(pk=application.pk, reached_at=None).update(
+            new_customer_number=number, new_number_by=request.user
+        )
+        log_event(
+            "move_number_set",
+            request=request,
+            utility=application.utility,
+            member=request.user,
+            application=application.pk,
+            reference=application.reference,
+            customer_number=number,
+        )
+        reach_contract(application.pk, request=request)
+
+
+def contracts_imported(sender, utility, numbers, **kwargs) -> None:
+    """billing.signals.customers_imported: completed applications waiting for one of these
+    numbers reach it now (only this utility's; few wait at any time)."""
+    arrived = set(numbers)
+    waiting = (
+        MoveApplication.objects.filter(
+            utility=utility, status=Status.DONE, wants_membership=True, reached_at=None
+        )
+        .exclude(new_customer_number="")
+        .values_list("pk", "new_customer_number")
+    )
+    for pk, number in list(waiting):
+        if number in arrived:
+            reach_contract(pk)
+
+
+def _member_to_link(application: MoveApplication) -> Member | None:
+    """Whose membership the new contract joins: a member's move-in, or a member's 名義変更
+    naming their own address as the new holder's. None: the new holder is not known as a
+    member (a guest, another person, a member who left)."""
+    member = application.member
+    if member is None or member.status in (Member.Status.WITHDRAWN, Member.Status.REJECTED):
+        return None
+    if member.utility_id != application.utility_id:
+        return None
+    if application.kind == MoveApplication.Kind.NAME_CHANGE and (
+        application.new_email.casefold() != member.email.casefold()
+    ):
+        return None
+    return member
+
+
+def reach_contract(pk: int, request: HttpRequest | None = None) -> bool:
+    """If application ``pk`` is completed, asked for a membership, has its new number and the
+    portal has that contract (of its own utility), link the member to it and mail
+    「ご契約がポータルに追加されました」 — past the utility's members-per-contract cap it waits
+    for staff as a 契約の追加 request — or mail a guest how to sign up with the number. Once
+    only (``reached_at``). Returns whether it was done now."""
+    with transaction.atomic():
+        application = (
+            MoveApplication.objects.select_for_update()
+            .select_related("utility", "member", "new_number_by")
+            .get(pk=pk)
+        )
+        number = application.new_customer_number
+        if (
+            application.reached_at is not None
+            or application.status != Status.DONE
+            or not application.leads_to_contract
+            or not number
+        ):
+            return False
+        utility = application.utility
+        customer = Customer.objects.filter(utility=utility, number=number).first()
+        if customer is None:
+            return False  # the CIS import brings it (contracts_imported)
+        member, staff = _member_to_link(application), application.new_number_by
+        detail = {"customer_number": number, "reference": application.reference}
+        if member is None:
+            outcome = "guided"
+            enqueue_mail(
+                utility,
+                application.new_email or application.email,
+                "moving/signup_guide",
+                {
+                    "application": application,
+                    "number": number,
+                    "signup_url": _signup_url(utility, request),
+                },
+                key=f"move_signup_guide:{application.pk}",
+            )
+        elif has_room_for_another_member(customer):
+            outcome = "linked"
+            link = link_contract(member, customer, staff)
+            if link.ended_on is not None:  # a 名義変更 to themselves ended it a moment ago
+                link.ended_on = None
+                link.save(update_fields=["ended_on"])
+            record_event(member, "contract_added", actor=staff, request=request, detail=detail)
+            enqueue_mail(
+                utility,
+                member.email,
+                "moving/contract_added",
+                {"application": application, "number": number},
+                key=f"move_contract_added:{application.pk}",
+                member=member,
+            )
+        else:
+            outcome = "requested"  # the family cap: staff review it as any 契約の追加
+            ContractRequest.objects.get_or_create(
+                member=member,
+                customer_number=number,
+                status=ContractRequest.Status.PENDING,
+                defaults={
+                    "customer": customer,
+                    "match": {"customer_id": customer.pk, "number": True},
+                    "name": application.new_name or application.name,
+                    "name_kana": application.new_name_kana or application.name_kana,
+                    "phone": application.new_phone or application.phone,
+                    "address": application.address,
+                },
+            )
+            record_event(member, "contract_requested", request=request, detail=detail)
+        application.reached_at = timezone.now()
+        application.save(update_fields=["reached_at"])
+        log_event(
+            "move_contract_reached",
+            request=request,
+            utility=utility,
+            application=application.pk,
+            reference=application.reference,
+            outcome=outcome,
+        )
+    return True
+
+
+def _signup_url(utility, request: HttpRequest | None) -> str:
+    """Where to sign up: on PORTAL_BASE_URL, else the request's host; "" without either (a
+    worker's import: the mail then names the portal without a link)."""
+    path = reverse("accounts:signup", args=[utility.slug])
+    if base := settings.PORTAL_BASE_URL.rstrip("/"):
+        return base + path
+    return request.build_absolute_uri(path) if request is not None else ""

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
 from .. import pdf
+from ..signals import customers_imported
 from . import stage
 from .csvfile import records
 from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
@@ -42,6 +43,7 @@ def import_customers(
     to that utility's (a staff member's upload). ``progress(rows)`` is called as rows are read;
     ``writing()`` once the file is read and only the database's checks and the write remain."""
     result = ImportResult(dry_run=dry_run, max_errors=max_errors)
+    new: list[tuple[int, str]] = []
     rules, report = utility_rules(utility), Progress(progress, writing)
     with stage.importing(CUSTOMERS_LOCK, CustomerRow, result) as cursor:
         items = records(stream, CUSTOMER_COLUMNS, encoding=encoding)
@@ -53,8 +55,19 @@ def import_customers(
         message = _("%(line)d行目と customer_number が同じです。")
         stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
         if result.ok:
-            _merge(cursor, result)
+            new = _merge(cursor, result)
+    if result.ok and not dry_run and new:
+        transaction.on_commit(partial(_announce, new))
     return result
+
+
+def _announce(new: list[tuple[int, str]]) -> None:
+    """Tell the apps above billing which contracts are new (billing.signals)."""
+    by_utility: dict[int, list[str]] = {}
+    for utility_id, number in new:
+        by_utility.setdefault(utility_id, []).append(number)
+    for utility in Utility.objects.filter(pk__in=by_utility):
+        customers_imported.send(Utility, utility=utility, numbers=by_utility[utility.pk])
 
 
 def _parse(record, rules, result: ImportResult):
@@ -80,8 +93,9 @@ def unprintable_warnings(line: int | None, values: dict) -> list[str]:
     return warnings
 
 
-def _merge(cursor, result: ImportResult) -> None:
-    """Insert new contracts, update those that differ; count each."""
+def _merge(cursor, result: ImportResult) -> list[tuple[int, str]]:
+    """Insert new contracts, update those that differ; count each. Returns the new ones'
+    (utility id, number)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     sets = ", ".join(f"{n} = excluded.{n}" for n in FIELDS)
     differs = " OR ".join(f"{CUSTOMERS}.{n} <> excluded.{n}" for n in FIELDS)
@@ -93,11 +107,13 @@ def _merge(cursor, result: ImportResult) -> None:
         f"updated_at = excluded.updated_at WHERE {differs}"
     )
     cursor.execute(
-        f"SELECT COUNT(*) FROM {stage.TABLE} s WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c "
-        "WHERE c.utility_id = s.utility_id AND c.number = s.customer_number)"
+        f"SELECT utility_id, customer_number FROM {stage.TABLE} s WHERE NOT EXISTS (SELECT 1 "
+        f"FROM {CUSTOMERS} c WHERE c.utility_id = s.utility_id AND c.number = s.customer_number)"
     )
-    (inserted,) = cursor.fetchone()
+    new = cursor.fetchall()
+    inserted = len(new)
     cursor.execute(upsert, [now])  # counts the rows it inserted and those it updated
     changed = cursor.rowcount
     result.inserted, result.updated = inserted, changed - inserted
     result.unchanged = result.rows - changed
+    return new

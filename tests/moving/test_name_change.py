@@ -188,7 +188,9 @@ def test_completing_it_ends_the_old_holders_link_and_exports_the_row(
     page = reverse("admin:moving_moveapplication_change", args=[application.pk])
     assertContains(client.get(page), "新しい名義人のお名前")
     typed = {name: getattr(application, name) for name in services.CORRECTABLE}
-    client.post(page, {**typed, "status": "done", "staff_note": "", "new_customer_number": ""})
+    client.post(
+        page, {**typed, "status": "done", "staff_note": "", "new_customer_number": "20000000009"}
+    )
     link = member.contract_links.get()
     assert link.ended_on == datetime.date(2027, 3, 20)
     assert MemberEvent.objects.filter(member=member, action="contract_ended").exists()
