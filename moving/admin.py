@@ -21,7 +21,7 @@ from portal.admin import UtilityScopedAdmin
 
 from . import export, services
 from .forms import guard_text_fields, no_control_characters
-from .models import MoveApplication, MovingSettings
+from .models import MoveApplication, MovingSettings, open_move_ins, place_key_of
 
 Status = MoveApplication.Status
 UNMATCHED = _("一致しない項目があります(要確認)")
@@ -148,6 +148,20 @@ class HandleForm(forms.ModelForm):
                     "会員登録を希望したお申し込みです。完了にする前に、"
                     "新しい契約の番号を入力してください。"
                 ),
+            )
+        if (
+            self.instance.kind == MoveApplication.Kind.MOVE_IN
+            and {"address", "building"} & set(self.changed_data)
+            and data.get("status") != Status.DONE
+            and open_move_ins(
+                self.instance.utility,
+                place_key_of(data.get("address", ""), data.get("building", "")),
+                self.instance.move_date,
+                exclude_pk=self.instance.pk,
+            ).exists()
+        ):
+            self.add_error(
+                "address", _("このご使用場所と日の使用開始は、ほかのお申し込みで受け付けています。")
             )
         if data.get("status") == Status.CONTACT and not data.get("staff_note", "").strip():
             self.add_error(

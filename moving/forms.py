@@ -20,7 +20,7 @@ from accounts.forms.signup import (
 )
 from portal import normalize
 
-from .models import MoveApplication, MovingSettings, evidence_ok
+from .models import MoveApplication, MovingSettings, evidence_ok, open_move_ins, place_key_of
 from .services import guest_match
 
 Payment = MoveApplication.Payment
@@ -469,19 +469,16 @@ class MoveInForm(MoveForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        same = {key: data.get(key) for key in ("address", "building", "move_date", "name")}
-        if None in same.values():
+        address, building, day = (data.get(k) for k in ("address", "building", "move_date"))
+        if None in (address, building, day):
             return data
-        applied = MoveApplication.objects.filter(utility=self.utility, kind=self.kind, **same)
-        if applied.exists():
-            self.add_error(
-                "move_date",
-                ValidationError(
-                    _(
-                        "%(day)sからの、このご使用場所とお名前の使用開始は、すでに受け付けています。"
-                    ),
-                    code="duplicate",
-                    params={"day": _jdate(same["move_date"])},
-                ),
-            )
+        if open_move_ins(self.utility, place_key_of(address, building), day).exists():
+            self.add_error("move_date", ValidationError(MOVE_IN_TAKEN % {"day": _jdate(day)}))
         return data
+
+
+# One open move-in per place and day (the constraint move_in_once_per_place_and_day).
+MOVE_IN_TAKEN = _(
+    "%(day)sからの、このご使用場所の使用開始は、すでに受け付けています。"
+    "お申し込みの内容を変更する場合は、お問い合わせ先へご連絡ください。"
+)

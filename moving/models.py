@@ -7,6 +7,7 @@ none of them imports it (会員情報 reaches a member's applications by the rel
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 
 from django.core.exceptions import ValidationError
@@ -14,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from portal import normalize
 
 # 「12/29-1/3 年末年始」 (every year) or 「2027-05-06 臨時休業」 (one day), one a line.
 _YEARLY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:\s*[-〜~]\s*(\d{1,2})/(\d{1,2}))?(?:\s+(.*))?$")
@@ -276,6 +279,9 @@ class MoveApplication(models.Model):
         _("名義変更の理由"), max_length=12, choices=Relationship, blank=True
     )
     relationship_note = models.CharField(_("理由(その他)"), max_length=100, blank=True)
+    # A move-in's place as compared (a digest of normalize.address of the address and the
+    # building): one open move-in per place and day (constraint below). Blank for other kinds.
+    place_key = models.CharField(max_length=96, blank=True, default="", editable=False)
     match = models.JSONField(_("契約との照合結果"), default=dict, blank=True)
     # Every item of a guest's move-out matched the contract (a member's own contract and a
     # move-in count as matched). Only matched move-outs hold the contract's one open slot:
@@ -332,6 +338,14 @@ class MoveApplication(models.Model):
                 condition=Q(kind="name_change", matched=True),
                 name="name_change_once_per_contract_and_day",
             ),
+            # Two move-ins of one place and day while the first is open: a double click, or
+            # two of a household applying; the form refuses it beside the date, and this keeps
+            # two requests at once from both passing that check.
+            models.UniqueConstraint(
+                fields=["utility", "place_key", "move_date"],
+                condition=Q(kind="move_in") & ~Q(status="done"),
+                name="move_in_once_per_place_and_day",
+            ),
         ]
         indexes = [models.Index(fields=["utility", "status", "move_date"])]
 
@@ -340,9 +354,14 @@ class MoveApplication(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         self.matched = evidence_ok(self.match)
+        self.place_key = place_key(self)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "match" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "matched"}
+        if update_fields is not None:
+            if "match" in update_fields:
+                update_fields = {*update_fields, "matched"}
+            if {"address", "building"} & set(update_fields):
+                update_fields = {*update_fields, "place_key"}
+            kwargs["update_fields"] = update_fields
         super().save(*args, **kwargs)
 
     @property
@@ -359,6 +378,29 @@ class MoveApplication(models.Model):
         """A move-in or a 名義変更 whose applicant asked for a portal membership: staff type
         the contract's number to complete it."""
         return self.wants_membership and self.kind != self.Kind.MOVE_OUT
+
+
+def place_key(application: MoveApplication) -> str:
+    """A move-in's place as compared: one open move-in per place and day."""
+    if application.kind != MoveApplication.Kind.MOVE_IN:
+        return ""
+    return place_key_of(application.address, application.building)
+
+
+def place_key_of(address: str, building: str) -> str:
+    """「金沢市泉野町1丁目1-1」 and 「ハイツ見本 101号室」 as compared (spaces, full-width
+    digits and 丁目/番地/号 against hyphens do not make another place). A digest: NFKC may
+    lengthen hostile text (「㌀」 is four characters), the key never outgrows its column."""
+    place = f"{normalize.address(address)}\n{normalize.address(building)}"
+    return hashlib.sha256(place.encode()).hexdigest()
+
+
+def open_move_ins(utility, key: str, day, exclude_pk: int | None = None):
+    """Open move-ins of that place and day (what the constraint allows one of)."""
+    found = MoveApplication.objects.filter(
+        utility=utility, kind=MoveApplication.Kind.MOVE_IN, place_key=key, move_date=day
+    ).exclude(status=MoveApplication.Status.DONE)
+    return found.exclude(pk=exclude_pk) if exclude_pk else found
 
 
 CONTRACT_KINDS = (MoveApplication.Kind.MOVE_OUT, MoveApplication.Kind.NAME_CHANGE)

@@ -191,7 +191,10 @@ CORRECTABLE = ("name", "name_kana", "address", "building", "final_bill_address")
 def correct(request: HttpRequest, application: MoveApplication, values: dict) -> None:
     """Staff correct typed text (nothing mailed); the audit line names the fields."""
     with transaction.atomic():
-        MoveApplication.objects.filter(pk=application.pk).update(**values)
+        fresh = MoveApplication.objects.select_for_update().get(pk=application.pk)
+        for name, value in values.items():
+            setattr(fresh, name, value)
+        fresh.save(update_fields=list(values))  # a move-in's place_key follows its address
         log_event(
             "move_corrected",
             request=request,

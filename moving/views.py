@@ -26,7 +26,7 @@ from billing.models import Customer
 from portal.decorators import mailed_link
 
 from . import services
-from .forms import MoveInForm, MoveOutForm, NameChangeForm
+from .forms import MOVE_IN_TAKEN, MoveInForm, MoveOutForm, NameChangeForm
 from .models import MoveApplication, settings_for
 
 PENDING_KEY = "moving.pending"
@@ -224,7 +224,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
                 request, kind, form.cleaned_data, member=member, contract=contract
             )
         except services.Duplicate:
-            form.add_error("move_date", _duplicate_words(kind))
+            form.add_error("move_date", _duplicate_words(kind, form.cleaned_data["move_date"]))
             return render(request, "moving/apply.html", again)
         del request.session[PENDING_KEY]
         request.session[DONE_KEY] = application.pk
@@ -245,10 +245,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
     return render(request, "moving/confirm.html", context)
 
 
-def _duplicate_words(kind: str) -> str:
+def _duplicate_words(kind: str, day) -> str:
     """Two requests at once: the database kept the other (the form's own check came first)."""
     if kind == Kind.MOVE_IN:
-        return _("このご使用場所のこの日からの使用開始は、すでに受け付けています。")
+        return str(MOVE_IN_TAKEN) % {"day": f"{day.year}年{day.month}月{day.day}日"}
     if kind == Kind.NAME_CHANGE:
         return _("この契約のこの日の名義変更は、すでに受け付けています。")
     return _("この契約のこの日の使用中止は、すでに受け付けています。")

@@ -219,7 +219,7 @@ def test_a_second_identical_move_in_is_refused(client, kanazawa, mailoutbox):
     apply(client, kanazawa, "move_in", move_in())
     again = apply(client, kanazawa, "move_in", move_in(email="other@example.jp"))
     assertContains(
-        again, "2027年3月5日からの、このご使用場所とお名前の使用開始は、すでに受け付けています。"
+        again, "2027年3月5日からの、このご使用場所の使用開始は、すでに受け付けています。"
     )
     assert MoveApplication.objects.count() == 1 and len(mailoutbox) == 1
     apply(client, kanazawa, "move_in", move_in(building="ハイツ見本 204号室"))
