@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -312,6 +313,44 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         if obj is not None and obj.reached_at is not None:
             fields.append("new_customer_number")
         return fields
+
+    actions = ["mark_processing", "export_selected"]
+
+    @admin.action(description=_("選択した申込みを「処理中」にする"), permissions=["change"])
+    def mark_processing(self, request: HttpRequest, queryset) -> None:
+        """受付済 ones become 処理中, each mailed and logged as one by one; the others (要連絡
+        awaits the customer, 完了 is final) stay. 完了 stays one at a time (a note, a tick)."""
+        received = list(queryset.filter(status=Status.RECEIVED))
+        for application in received:
+            services.handle(request, application, Status.PROCESSING, "")
+        if received:
+            self.message_user(
+                request,
+                gettext("%(n)d件を「処理中」にし、お客さまにメールでお知らせしました。")
+                % {"n": len(received)},
+                messages.SUCCESS,
+            )
+        if left := queryset.count() - len(received):
+            self.message_user(
+                request,
+                gettext(
+                    "受付済でない%(n)d件はそのままです(要連絡・完了は1件ずつ開いて変えてください)。"
+                )
+                % {"n": left},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("選択した申込みをCSVに書き出す"), permissions=["view"])
+    def export_selected(self, request: HttpRequest, queryset) -> HttpResponse:
+        """The chosen applications in the CIS's file (the same header and encoding)."""
+        encoding = settings.PORTAL_MOVING_CSV_ENCODING
+        body, skipped = export.export_csv(queryset, None, encoding)
+        if skipped:
+            messages.warning(request, export.skipped_message(encoding, skipped))
+        response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
+        day = timezone.localdate()
+        response["Content-Disposition"] = f'attachment; filename="moves_selected_{day:%Y%m%d}.csv"'
+        return response
 
     def get_ordering(self, request: HttpRequest) -> list:
         # Open ones by the nearest day first, the newest application first within a day.

@@ -76,13 +76,12 @@ def _cell(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_START) else value
 
 
-def rows(applications: QuerySet[MoveApplication], since: datetime.date):
-    start = timezone.make_aware(datetime.datetime.combine(since, datetime.time()))
-    chosen = (
-        applications.filter(created_at__gte=start)
-        .select_related("utility")
-        .order_by("created_at", "pk")
-    )
+def rows(applications: QuerySet[MoveApplication], since: datetime.date | None):
+    """Each application received from ``since`` on (every one given when None), in order."""
+    if since is not None:
+        start = timezone.make_aware(datetime.datetime.combine(since, datetime.time()))
+        applications = applications.filter(created_at__gte=start)
+    chosen = applications.select_related("utility").order_by("created_at", "pk")
     for a in chosen.iterator(chunk_size=1000):
         yield (
             a,
@@ -117,7 +116,7 @@ def rows(applications: QuerySet[MoveApplication], since: datetime.date):
 
 
 def export_csv(
-    applications: QuerySet[MoveApplication], since: datetime.date, encoding: str
+    applications: QuerySet[MoveApplication], since: datetime.date | None, encoding: str
 ) -> tuple[bytes, list[str]]:
     """The header and every application received from ``since`` on, CRLF, in ``encoding``,
     and the 受付番号 of those left out for a character the encoding cannot hold (refused at
