@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import secrets
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from portal.outbox import enqueue_mail
 
 from .models import CONTRACT_KINDS, MoveApplication, evidence_ok
 
+logger = logging.getLogger(__name__)
 STATUS_SALT = "moving.status-link"
 MOVE_PER_IP = Limit("moving.apply.ip", "PORTAL_MOVING_RATE_PER_IP", "20/h")
 MOVE_PER_EMAIL = Limit("moving.apply.email", "PORTAL_MOVING_RATE_PER_EMAIL", "5/h")
@@ -322,7 +324,10 @@ def contracts_imported(sender, utility, numbers, **kwargs) -> None:
     )
     for pk, number in list(waiting):
         if number in arrived:
-            reach_contract(pk)
+            try:
+                reach_contract(pk)
+            except Exception:  # the contracts are committed: one application never fails them
+                logger.exception("moving: application %s could not reach contract %s", pk, number)
 
 
 def _member_to_link(application: MoveApplication) -> Member | None:

@@ -161,3 +161,90 @@ def test_guest_move_in_member_move_out_and_staff_completion(
     expect(panel).to_contain_text(move_out.reference)
     expect(panel).to_contain_text("完了")
     _check(page)
+
+
+def test_guest_name_change_and_a_members_move_in_reaching_her_contracts(
+    page: Page, browser, live_server, demo_data, daytime, inbox
+):
+    import io
+
+    from billing.imports import import_customers
+    from moving.models import MovingSettings
+
+    nayoro = Utility.objects.get(slug="nayoro")
+    MovingSettings.objects.filter(utility=nayoro).update(offers_name_change=True)
+    day = workable_day(nayoro)
+    base = f"{live_server.url}/nayoro"
+
+    # A guest asks for a change of holder of 20000000004 (inherited by 花子).
+    holder = nayoro.customers.get(number="20000000004")
+    page.goto(f"{base}/moving/")
+    page.get_by_role("link", name="名義変更を申し込む").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("名義変更のお申し込み")
+    _check(page)
+    page.locator("#id_customer_number").fill(holder.number)
+    page.locator("#id_name_kana").fill(holder.name_kana)
+    page.locator("#id_phone").fill(holder.phone)
+    page.get_by_label("名義変更日").fill(day.isoformat())
+    page.get_by_label("新しい名義人のお名前", exact=True).fill("名寄 花子")
+    page.get_by_label("新しい名義人のお名前カナ").fill("なよろ はなこ")
+    page.get_by_label("新しい名義人の電話番号").fill("090-1111-2222")
+    page.get_by_label("新しい名義人のメールアドレス").fill("heir@example.jp")
+    page.get_by_label("相続").check()
+    page.get_by_label("納付書", exact=True).check()
+    page.get_by_label("お申し込みの方のメールアドレス").fill("heir@example.jp")
+    page.get_by_role("button", name="入力内容を確認する").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("お申し込み内容の確認")
+    _check(page)
+    page.get_by_role("button", name="申し込む").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("お申し込みを受け付けました")
+    change = MoveApplication.objects.get(kind="name_change")
+    assert change.matched and change.customer == holder
+    assert "名義変更のお申し込みを受け付けました" in inbox.last_to("heir@example.jp")["Subject"]
+
+    # A member moves in and asks for the new contract in her membership.
+    page.goto(f"{base}/")
+    page.locator("#id_identifier").fill("taro@example.jp")
+    page.locator("#id_password").fill("Nayoro#2026")
+    page.get_by_role("button", name="ログイン").click()
+    page.goto(f"{base}/moving/in/")
+    page.get_by_label("ご使用場所の住所").fill("名寄市西3条南5丁目")
+    page.get_by_label("使用開始日").fill(day.isoformat())
+    page.get_by_label("お名前", exact=True).fill("水道 太郎")
+    page.get_by_label("お名前カナ").fill("すいどう たろう")
+    page.get_by_label("連絡先電話番号").fill("0165-42-9999")
+    page.get_by_label("口座振替(申込書を郵送します)").check()
+    page.get_by_label("新しい契約が登録されたら、この会員情報に追加する").check()
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.get_by_role("button", name="申し込む").click()
+    move_in = MoveApplication.objects.get(kind="move_in")
+
+    # Staff complete it with the CIS's new number, before the CIS's file brings it.
+    staff = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+    staff.goto(f"{live_server.url}/admin/")
+    staff.get_by_label("ログインID").fill("nayoro-staff")
+    staff.get_by_label("パスワード").fill("Nayoro-Staff-2026")
+    staff.get_by_role("button", name="ログイン").click()
+    staff.goto(f"{live_server.url}/admin/moving/moveapplication/{move_in.pk}/change/")
+    staff.get_by_label("完了", exact=True).check()
+    staff.get_by_role("button", name="保存", exact=True).click()
+    expect(staff.locator(".errorlist")).to_contain_text("新しい契約の番号を入力してください")
+    staff.get_by_label("完了", exact=True).check()
+    staff.get_by_label("新しい契約のお客様番号").fill("20000000777")
+    staff.get_by_role("button", name="保存", exact=True).click()
+    expect(staff.locator(".messagelist")).to_be_visible()
+    staff.close()
+    taro = Member.objects.get(utility=nayoro, email="taro@example.jp")
+    assert not taro.contracts.filter(number="20000000777").exists()
+
+    # The night's import of contracts brings it: she is linked and told.
+    header = "utility,customer_number,name,name_kana,address,building,phone,meter_diameter_mm"
+    row = "nayoro,20000000777,名寄 太郎,ナヨロ タロウ,名寄市西3条南5丁目,,0165429999,13"
+    result = import_customers(io.BytesIO(f"{header},meter_number\n{row},777\n".encode()))
+    assert result.ok and result.inserted == 1
+    added = inbox.last_to("taro@example.jp")
+    assert "ご契約がポータルに追加されました" in added["Subject"]
+    assert "20000000777" in _body(added)
+    page.goto(f"{base}/account/")
+    expect(page.locator("main")).to_contain_text("20000000777")
+    _check(page)

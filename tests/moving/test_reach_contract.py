@@ -223,3 +223,26 @@ def test_a_member_naming_themselves_the_new_holder_keeps_the_contract(
     assert member.contract_links.get().ended_on is None  # the holder now
     assert family.contract_links.get().ended_on == datetime.date(2027, 3, 20)
     assert len(added(mailoutbox)) == 1
+
+
+def test_one_application_failing_never_fails_the_import(
+    client, kanazawa, member, mailoutbox, monkeypatch, caplog
+):
+    first = move_in(kanazawa, member)
+    second = move_in(kanazawa, MemberFactory(utility=kanazawa), address="金沢市別町1-1")
+    staff_client(client, kanazawa)
+    complete(client, first, NEW_NUMBER)
+    complete(client, second, "10000000000778")
+    real = services.reach_contract
+
+    def breaks_on_first(pk, request=None):
+        if pk == first.pk:
+            raise RuntimeError("mail template broken")
+        return real(pk, request=request)
+
+    monkeypatch.setattr(services, "reach_contract", breaks_on_first)
+    header_and_rows = import_contract(kanazawa), import_contract(kanazawa, "10000000000778")
+    assert all(result.ok for result in header_and_rows)
+    second.refresh_from_db()
+    assert second.reached_at is not None
+    assert "could not reach contract" in caplog.text
