@@ -232,7 +232,8 @@ def confirm(request: HttpRequest) -> HttpResponse:
     rows = [
         (form[name].label, _shown(form, name))
         for name in form.fields
-        if name not in ("wants_membership",) or kind != Kind.MOVE_OUT
+        if (name != "wants_membership" or kind != Kind.MOVE_OUT)
+        and (name != "relationship_note" or form.cleaned_data.get(name))
     ]
     context = {
         "rows": rows,

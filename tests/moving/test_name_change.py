@@ -225,3 +225,13 @@ def _staff_request(utility):
     request.user = StaffFactory(utility=utility)
     request.utility = utility
     return request
+
+
+def test_the_confirmation_shows_the_other_reason_only_when_given(client, nayoro, contract):
+    client.post(url(nayoro, "name_change"), guest(contract))
+    assertNotContains(client.get(url(nayoro, "confirm")), "その他の理由")
+    other = guest(contract, relationship="other", relationship_note="贈与")
+    client.post(url(nayoro, "name_change"), other)
+    page = client.get(url(nayoro, "confirm"))
+    assertContains(page, "その他の理由")
+    assertContains(page, "贈与")
