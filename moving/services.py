@@ -354,7 +354,7 @@ def reach_contract(pk: int, request: HttpRequest | None = None) -> bool:
     only (``reached_at``). Returns whether it was done now."""
     with transaction.atomic():
         application = (
-            MoveApplication.objects.select_for_update()
+            MoveApplication.objects.select_for_update(of=("self",))
             .select_related("utility", "member", "new_number_by")
             .get(pk=pk)
         )
