@@ -246,3 +246,28 @@ def test_one_application_failing_never_fails_the_import(
     second.refresh_from_db()
     assert second.reached_at is not None
     assert "could not reach contract" in caplog.text
+
+
+def test_the_import_announces_only_new_contracts_and_only_when_kept(kanazawa):
+    from billing.signals import customers_imported
+
+    heard = []
+
+    def listener(sender, utility, numbers, **kwargs):
+        heard.append((utility, sorted(numbers)))
+
+    customers_imported.connect(listener)
+    try:
+        CustomerFactory(utility=kanazawa, number="10000000000100")
+        rows = [
+            f"{kanazawa.slug},{number},金沢 新,カナザワ アラタ,金沢市泉野町1丁目1-1,,0762001111,20,1"
+            for number in ("10000000000100", "10000000000101")
+        ]
+        text = "\n".join([HEADER, *rows]) + "\n"
+        assert import_customers(io.BytesIO(text.encode()), dry_run=True).ok
+        assert import_customers(io.BytesIO((text + "bad,row\n").encode())).ok is False
+        assert heard == []
+        assert import_customers(io.BytesIO(text.encode())).ok
+        assert heard == [(kanazawa, ["10000000000101"])]
+    finally:
+        customers_imported.disconnect(listener)
