@@ -139,6 +139,7 @@ class HandleForm(forms.ModelForm):
             )
         if (
             data.get("status") == Status.DONE
+            and self.instance.status != Status.DONE  # becoming 完了 (older ones may lack it)
             and self.instance.leads_to_contract
             and not data.get("new_customer_number")
             and "new_customer_number" not in self.errors

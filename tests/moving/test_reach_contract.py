@@ -271,3 +271,21 @@ def test_the_import_announces_only_new_contracts_and_only_when_kept(kanazawa):
         assert heard == [(kanazawa, ["10000000000101"])]
     finally:
         customers_imported.disconnect(listener)
+
+
+def test_a_completed_application_saves_again_without_its_number_field(
+    client, kanazawa, member, mailoutbox
+):
+    CustomerFactory(utility=kanazawa, number=NEW_NUMBER)
+    application = move_in(kanazawa, member)
+    staff_client(client, kanazawa)
+    complete(client, application, NEW_NUMBER)
+    application.refresh_from_db()
+    assert application.reached_at is not None
+    page = reverse("admin:moving_moveapplication_change", args=[application.pk])
+    assertContains(client.get(page), NEW_NUMBER)  # shown, no longer editable
+    typed = {name: getattr(application, name) for name in services.CORRECTABLE}
+    response = client.post(page, {**typed, "building": "2階", "status": "done", "staff_note": ""})
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert application.building == "2階" and application.new_customer_number == NEW_NUMBER
