@@ -337,9 +337,6 @@ class NameChangeForm(ContractForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._add_contract_fields()
-        self.fields["move_date"].help_text = _("新しい名義人がご契約者となる日です。%(help)s") % {
-            "help": self.fields["move_date"].help_text
-        }
         self.fields["new_name"] = _text(
             _("新しい名義人のお名前"),
             max_length=40,

@@ -283,9 +283,14 @@ def _moving(walk: Walk, mailoutbox) -> None:
     """使用開始・使用中止 as a guest: the menu, both forms with their error state, 確認, 完了
     and the mailed status page."""
     page = walk.page
+    from moving.models import MovingSettings
+
+    MovingSettings.objects.filter(utility__slug="kanazawa").update(offers_name_change=True)
     walk.go("/kanazawa/moving/")
     walk.go("/kanazawa/moving/out/")
     walk.click("入力内容を確認する")  # every field's error
+    walk.go("/kanazawa/moving/holder/")
+    walk.click("入力内容を確認する")
     walk.go("/nayoro/moving/in/")
     page.get_by_label("ご使用場所の住所").fill("名寄市西1条南10丁目")
     page.get_by_label("建物名・アパート名・部屋番号").fill("コーポ名寄 101")
@@ -310,6 +315,9 @@ def _member_move_out(walk: Walk) -> None:
     page.get_by_label("口座振替(現在の口座から引き落とし)").check()
     walk.click("入力内容を確認する")
     walk.click("申し込む")
+    walk.go("/kanazawa/moving/")
+    page.get_by_role("link", name="この契約の名義変更を申し込む").first.click()
+    walk.look()
 
 
 def _usage_and_profile(walk: Walk, mailoutbox) -> None:
