@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -20,7 +21,7 @@ from portal.outbox import Mail, enqueue_mail, enqueue_mails
 from tests.factories import MemberFactory, UtilityFactory
 
 from .conftest import REDIS_URL
-from .worker import PrivateRedis, Sink, Worker, publishing_to, wait_until
+from .worker import PrivateRedis, Sink, Worker, left_behind, publishing_to, wait_until
 
 Status = OutboxMail.Status
 # The shared Redis's database for these tests' queue (not the cache's).
@@ -36,6 +37,15 @@ def _needs_postgres_and_redis(url: str) -> None:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError:
         pytest.skip(f"needs Redis at {url}; .ci/run starts one")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_worker_outlives_the_module():
+    """Every process of every worker these tests started (the worker, its beat) is gone by
+    the end of the module; any left is named, killed, and fails the module."""
+    yield
+    left = left_behind()
+    assert not left, "celery processes left behind:\n" + "\n".join(left)
 
 
 @pytest.fixture
@@ -127,6 +137,47 @@ def test_a_worker_killed_amid_claimed_batches_duplicates_at_most_one_mail_a_kill
     counts = sink.counts()
     assert len(counts) == 600
     assert sum(counts.values()) - len(counts) <= kills, counts.most_common(3)
+
+
+def test_a_killed_worker_leaves_no_beat_behind(worker):
+    """``kill -9`` of a worker run with ``-B`` killed it alone: its beat process went on
+    sweeping, a second beat beside the next worker's, and outlived the test run."""
+    worker.start()
+    wait_until(lambda: len(_family(worker.process.pid)) >= 2, 30, "the worker's beat", worker)
+    family = _family(worker.process.pid)
+    worker.kill()
+    wait_until(lambda: not _alive(family), 10, f"every process of the worker ({family}) gone")
+
+
+def _family(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+            if state != "Z":
+                parents[int(entry.name)] = int(ppid)
+    family = [pid]
+    for child, parent in sorted(parents.items()):
+        if parent in family:
+            family.append(child)
+    return [p for p in family if p in parents]
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] != "Z":
+            alive.append(pid)
+    return alive
 
 
 def test_redis_down_during_sending_loses_nothing(transactional_db, sink, tmp_path):

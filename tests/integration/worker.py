@@ -6,6 +6,7 @@ import contextlib
 import email
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -64,7 +65,16 @@ class Sink:
 
 
 class Worker:
-    """``celery -A portal worker -B`` (solo pool: one process, one mail at a time)."""
+    """``celery -A portal worker -B`` (solo pool: one process, one mail at a time).
+
+    ``-B`` runs beat in a child process: a ``kill -9`` of the worker alone left that child
+    running, sweeping into the next tests (CI found five after a PostgreSQL run). Each start
+    is a session of its own, and kill and stop end the whole process group.
+    """
+
+    # The session (= the process group, = its first pid) of every worker started, for
+    # ``left_behind``.
+    sessions: list[int] = []
 
     def __init__(self, broker_url: str, sink: Sink, workdir: Path, beat: bool = True) -> None:
         self.beat = beat
@@ -111,7 +121,9 @@ class Worker:
             env=self.env,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+        Worker.sessions.append(self.process.pid)
         deadline = time.monotonic() + 60
         while " ready." not in log.read_text():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -119,18 +131,65 @@ class Worker:
             time.sleep(0.2)
 
     def kill(self) -> None:
-        """``kill -9``: no clean-up, no ack, no 'sent' for the mail in hand."""
-        self.process.kill()
+        """``kill -9`` of the worker and its beat: no clean-up, no ack, no 'sent' for the mail
+        in hand."""
+        _kill_group(self.process.pid)
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+        """A warm shutdown (SIGTERM: the worker stops its beat); whatever of its group is
+        still there after that is killed."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+                pass
+        _kill_group(self.process.pid)
+        self.process.wait(timeout=10)
+
+    def processes(self) -> list[int]:
+        """The live processes of this worker's session (the worker, its beat)."""
+        return in_sessions([self.process.pid]) if self.process else []
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def in_sessions(sessions: list[int]) -> list[int]:
+    """Live (not zombie) processes whose session is one of ``sessions``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # pid (comm) state ppid pgrp session ...; comm may hold spaces and parentheses.
+        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
+        if state != "Z" and int(session) in sessions:
+            found.append(int(entry.name))
+    return found
+
+
+def left_behind() -> list[str]:
+    """The command lines of processes of a started worker's session still alive; kills them."""
+    pids = in_sessions(Worker.sessions)
+    lines = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            lines.append(
+                f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            )
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return lines
 
 
 class PrivateRedis:
