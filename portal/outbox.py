@@ -5,8 +5,10 @@
   back takes its mail with it.
 - ``deliver_many`` claims a task's rows (pending → sending) and reads them in one conditional
   ``UPDATE … RETURNING`` (of two workers handed the same row only one wins), sends them over
-  one SMTP connection, and marks each sent right after the server's 250 for it. A worker killed
-  between a 250 and that mark is the only way one key can go out twice: at most one mail a kill.
+  the worker process's SMTP connection, kept from task to task (``_KeptSmtp``), and marks each
+  sent right after the server's 250 for it. A worker killed between a 250 and that mark is the
+  only way one key can go out twice: at most one mail a kill. The bytes sent are Django's
+  ``EmailMessage``'s, built without the email package for the plain case (``_wire``).
 - A 4xx reply or a server that cannot be reached is tried again later, each wait twice the last;
   a 5xx reply, or the last try, marks the mail failed with the server's reply, for staff (the
   admin's 送信メール) and for the member (``mail_failed``: their history and next login).
@@ -24,16 +26,24 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import smtplib
+import threading
+import time
 import uuid
 from collections.abc import Iterable
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate, make_msgid
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, sanitize_address
+from django.core.mail.utils import DNS_NAME
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
@@ -246,13 +256,14 @@ def _claim(pks: list[int], claimed_at: datetime) -> list[OutboxMail]:
 
 
 def deliver_many(pks: list[int]) -> dict[int, str]:
-    """Send rows over one SMTP connection (a batch's chunk, ``deliver_mails``); return what
-    became of each row this call claimed.
+    """Send rows (a batch's chunk, ``deliver_mails``); return what became of each row this
+    call claimed.
 
     One statement claims and reads the rows still pending; one reads their utilities' rates;
     the rate is counted for them together. Then each mail is sent and marked sent on its own,
     right after the server's 250, so a worker killed in the middle has sent at most one mail
-    it did not mark. The connection opens at the first mail that goes and again after a failure.
+    it did not mark. Over SMTP the worker process's connection is kept from task to task
+    (``_KeptSmtp``); another backend (console, tests' locmem) gets one connection a call.
     """
     claimed_at = timezone.now()
     mails = _claim(list(dict.fromkeys(pks)), claimed_at)
@@ -277,24 +288,238 @@ def deliver_many(pks: list[int]) -> dict[int, str]:
         ).update(status=Status.PENDING, next_attempt_at=wait_until, attempts=F("attempts") - 1)
     if len(outcome) == len(mails):
         return outcome
-    smtp = get_connection(fail_silently=False)
-    with _commits_not_waiting_for_disk(), closing(smtp):
+    claimed_param, mark_sent = connection.ops.adapt_datetimefield_value(claimed_at), _mark_sent()
+    with _commits_not_waiting_for_disk(), _sender() as send, connection.cursor() as cursor:
         for mail in mails:
             if mail.pk in outcome:
                 continue
-            mine = OutboxMail.objects.filter(
-                pk=mail.pk, status=Status.SENDING, claimed_at=claimed_at
-            )
             try:
-                smtp.open()  # opens at the first mail, and again after a failure closed it
-                _send(mail, smtp)
+                send(mail)
             except Exception as exc:  # noqa: BLE001 - every failure is kept on the row
-                smtp.close()  # perhaps broken: the next mail opens a fresh one
+                mine = OutboxMail.objects.filter(
+                    pk=mail.pk, status=Status.SENDING, claimed_at=claimed_at
+                )
                 outcome[mail.pk] = _failed_try(mail, mine, exc)
                 continue
-            mine.update(status=Status.SENT, sent_at=timezone.now(), body="", last_error="")
+            # Committed (autocommit) before the next mail goes: at most one sent unmarked.
+            cursor.execute(mark_sent, _mark_sent_params(mail.pk, claimed_param))
             outcome[mail.pk] = Status.SENT
     return outcome
+
+
+def _mark_sent() -> str:
+    """The mark of one mail sent, as ``mine.update(status=SENT, sent_at=…, body="",
+    last_error="")`` writes it, without building the ORM's query for every mail."""
+    quote = connection.ops.quote_name
+    return (
+        f"UPDATE {quote(OutboxMail._meta.db_table)} "
+        f"SET {quote('status')} = %s, {quote('sent_at')} = %s, {quote('body')} = %s, "
+        f"{quote('last_error')} = %s "
+        f"WHERE {quote('id')} = %s AND {quote('status')} = %s AND {quote('claimed_at')} = %s"
+    )
+
+
+def _mark_sent_params(pk: int, claimed_param) -> list:
+    sent_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    return [Status.SENT, sent_at, "", "", pk, Status.SENDING, claimed_param]
+
+
+@contextmanager
+def _sender():
+    """A function sending one claimed mail, raising what the server or the network raised.
+
+    Over Django's own SMTP backend, the process's kept connection (``_KeptSmtp``) and the
+    message's bytes built by ``_wire``; over any other backend (console, file, locmem, or a
+    subclass of the SMTP one that may sign or log), Django's ``EmailMessage`` over one
+    connection for this call, opened at the first mail and again after a failure closed it.
+    """
+    backend = get_connection(fail_silently=False)
+    if type(backend) is SmtpBackend:
+        yield _kept.send
+        return
+
+    def send(mail: OutboxMail) -> None:
+        try:
+            backend.open()
+            _send(mail, backend)
+        except Exception:
+            backend.close()  # perhaps broken: the next mail opens a fresh one
+            raise
+
+    with closing(backend):
+        yield send
+
+
+# A worker process's SMTP connection serves this many mails, then a fresh one is opened (a
+# relay may limit mails a session; a long session pins one relay behind a balancer).
+SMTP_MAILS_A_CONNECTION = 1000
+# A connection unused this long is closed and a fresh one opened rather than tried: a server
+# may have dropped it meanwhile (RFC 5321 asks servers to wait at least 5 minutes; most do).
+SMTP_IDLE_SECONDS = 10.0
+_clock = time.monotonic  # the tests move it
+
+
+def _smtp_settings() -> tuple:
+    return tuple(
+        getattr(settings, name, None)
+        for name in (
+            "EMAIL_HOST",
+            "EMAIL_PORT",
+            "EMAIL_HOST_USER",
+            "EMAIL_HOST_PASSWORD",
+            "EMAIL_USE_TLS",
+            "EMAIL_USE_SSL",
+            "EMAIL_TIMEOUT",
+            "EMAIL_SSL_CERTFILE",
+            "EMAIL_SSL_KEYFILE",
+        )
+    )
+
+
+class _KeptSmtp(threading.local):
+    """The SMTP connection of a worker process (of a thread, with a threads pool), kept from
+    task to task: opening one is a TCP handshake, the greeting, EHLO (and TLS and a login
+    in production), as many round trips as two mails, and a 20-mail task opened one.
+
+    Opened at the first mail; closed after any failure (the next mail opens a fresh one),
+    after ``SMTP_MAILS_A_CONNECTION`` mails, when unused ``SMTP_IDLE_SECONDS``, when the
+    settings changed, and at the worker's shutdown (``portal.celery``). A kept connection
+    the server dropped meanwhile (a disconnect, or 421, at the mail's first command) is
+    replaced and the mail sent over the fresh one, no try counted: nothing of it went.
+    """
+
+    def __init__(self) -> None:
+        self.backend: SmtpBackend | None = None
+        self.settings: tuple = ()
+        self.mails = 0
+        self.used_at = 0.0
+        self.opened = 0  # connections opened by this process (for tests and the bench)
+
+    def send(self, mail: OutboxMail) -> None:
+        sender, recipient, message = _wire(mail)
+        reused = self._open()
+        try:
+            self.backend.connection.sendmail(sender, [recipient], message)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
+            self.close()
+            dropped = isinstance(exc, smtplib.SMTPServerDisconnected) or exc.smtp_code == 421
+            if not (reused and dropped):
+                raise
+            self._open()
+            try:
+                self.backend.connection.sendmail(sender, [recipient], message)
+            except Exception:
+                self.close()
+                raise
+        except Exception:
+            self.close()
+            raise
+        self.mails += 1
+        self.used_at = _clock()
+
+    def _open(self) -> bool:
+        """Make sure a connection is open; return whether it is one kept from before."""
+        now = _clock()
+        current = _smtp_settings()
+        if self.backend is not None and (
+            self.settings != current
+            or self.mails >= SMTP_MAILS_A_CONNECTION
+            or now - self.used_at > SMTP_IDLE_SECONDS
+        ):
+            self.close()
+        if self.backend is not None:
+            return True
+        backend = get_connection(fail_silently=False)
+        backend.open()
+        self.backend, self.settings, self.mails, self.used_at = backend, current, 0, now
+        self.opened += 1
+        return False
+
+    def close(self) -> None:
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            try:
+                backend.close()
+            except Exception:  # noqa: BLE001 - a connection already broken: nothing to say QUIT to
+                logger.debug("SMTP connection closed uncleanly", exc_info=True)
+
+
+_kept = _KeptSmtp()
+
+
+def close_kept_smtp() -> None:
+    """Say QUIT on this process's kept SMTP connection (a worker shutting down)."""
+    _kept.close()
+
+
+# A recipient (and an X-Portal-Mail-Key) Django would write as given: a dot-atom local part
+# at an ASCII host name. Anything else is built by Django itself.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+_PLAIN_KEY = re.compile(r"[!-~]+")  # printable ASCII, no space
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_HEADER_LINE = 78  # where the email package folds a header line
+
+
+def _wire(mail: OutboxMail) -> tuple[str, str, bytes]:
+    """The envelope sender, the recipient and the bytes Django's SMTP backend sends for
+    ``mail`` (the ``EmailMessage`` of ``_send``), byte for byte but its own Date and
+    Message-ID (tests/portal/test_outbox_smtp.py compares them).
+
+    Building the MIME message took a worker as long as the floor takes to send a mail
+    (bench/mail.py). The headers before To (Content-Type, MIME-Version, the transfer encoding,
+    the encoded Subject and From) are Django's own, built once per sender, subject and kind of
+    body (``_head``); the rest is written here for the plain case: a dot-atom recipient at an
+    ASCII host, an ASCII key, no line too long for 8bit, UTF-8. Any other mail is built by Django.
+    """
+    body, recipient, key = mail.body, mail.recipient, mail.key
+    message_id = make_msgid(domain=DNS_NAME)
+    if (
+        settings.DEFAULT_CHARSET.lower() != "utf-8"
+        or not body
+        or len(recipient) > _HEADER_LINE - len("To: ")
+        or not _PLAIN_ADDRESS.fullmatch(recipient)
+        or len(key) > _HEADER_LINE - len("X-Portal-Mail-Key: ")
+        or not _PLAIN_KEY.fullmatch(key)
+        or len(message_id) > _HEADER_LINE - len("Message-ID: ")
+        or any(
+            len(line.encode(errors="surrogateescape")) > RFC5322_EMAIL_LINE_LENGTH_LIMIT
+            for line in body.splitlines()
+        )
+    ):
+        return _wire_by_django(mail)
+    sender, head = _head(mail.sender, mail.subject, body.isascii())
+    date = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
+    text = _LINE_END.sub("\r\n", body)  # as the email package writes a body's lines
+    tail = (
+        f"To: {recipient}\r\nDate: {date}\r\nMessage-ID: {message_id}\r\n"
+        f"X-Portal-Mail-Key: {key}\r\n\r\n{text}"
+    )
+    return sender, recipient, head + tail.encode()
+
+
+@lru_cache(maxsize=64)
+def _head(sender: str, subject: str, ascii_body: bool) -> tuple[str, bytes]:
+    """The envelope sender and Django's header lines before To, for this sender and subject
+    and a body of this kind (an ASCII one goes as 7bit, another as 8bit)."""
+    sample = OutboxMail(
+        sender=sender, subject=subject, body="x" if ascii_body else "水", recipient="to@example.jp"
+    )
+    envelope, _, message = _wire_by_django(sample)
+    return envelope, message[: message.index(b"\r\nTo: ") + 2]
+
+
+def _wire_by_django(mail: OutboxMail) -> tuple[str, str, bytes]:
+    """What Django's SMTP backend (``EmailBackend._send``) sends for ``_send``'s message."""
+    encoding = settings.DEFAULT_CHARSET
+    message = _message(mail)
+    return (
+        sanitize_address(message.from_email, encoding),
+        sanitize_address(mail.recipient, encoding),
+        message.message().as_bytes(linesep="\r\n"),
+    )
 
 
 @contextmanager
@@ -383,16 +608,19 @@ def release_rate_held(utility: Utility) -> list[int]:
     return pks
 
 
-def _send(mail: OutboxMail, smtp) -> None:
-    message = EmailMessage(
+def _message(mail: OutboxMail, backend=None) -> EmailMessage:
+    return EmailMessage(
         subject=mail.subject,
         body=mail.body,
         from_email=mail.sender,
         to=[mail.recipient],
         headers={"X-Portal-Mail-Key": mail.key},
-        connection=smtp,
+        connection=backend,
     )
-    message.send()
+
+
+def _send(mail: OutboxMail, backend) -> None:
+    _message(mail, backend).send()
 
 
 def _failed_try(mail: OutboxMail, mine, exc: Exception) -> str:
