@@ -19,11 +19,13 @@ contracts each with a recent reading and one member. Then, in one run:
 It prints mails/s of both and their ratio (target ≥ 0.5×), the workers' peak RSS at 10,000 and
 N (target: flat), duplicates and lost counted at the sink by ``X-Portal-Mail-Key`` (target 0
 and 0), the most mails the sink took in any window of ``PORTAL_OUTBOX_RATE_WINDOW_SECONDS``
-against the utility's rate, and the load average. Figures only: nothing passes or fails.
+against the utility's rate, the workers' CPU time a mail and the SMTP connections they
+opened, and the load average. Figures only: nothing passes or fails.
 
 ``--profile`` replaces step 3: this process sends every row as a worker would
-(``portal.tasks.deliver_mails``, 20 rows a call) to a sink under cProfile, and prints
-mails/s, the database queries a mail and the 15 functions with the most time of their own.
+(``portal.tasks.deliver_mails``, a task's rows a call) to a sink in a process of its own: the
+first half timed (mails/s, CPU a mail), the second under cProfile; it prints those, the
+database queries a mail and the 15 functions with the most time of their own.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Sink:
     def __init__(self, port: int) -> None:
         self.keys: Counter = Counter()
         self.arrivals: list[float] = []
+        self.connections: set = set()  # the peers mails came from: one a connection
         self.lock = threading.Lock()
         self.controller = Controller(self, hostname="127.0.0.1", port=port)
 
@@ -65,6 +68,7 @@ class Sink:
         with self.lock:
             self.keys[key] += 1
             self.arrivals.append(time.monotonic())
+            self.connections.add(session.peer)
         return "250 OK"
 
     def total(self) -> int:
@@ -145,8 +149,9 @@ def main() -> None:
             while all(w.poll() is None for w in workers):
                 rss = max(_rss_kib(w.pid) for w in workers)
                 current[0] = max(current[0], rss)
-                if sink.total() >= min(10_000, count) and "10,000" not in peak:
-                    peak["10,000"] = current[0]
+                first = f"{min(10_000, count):,}"
+                if sink.total() >= min(10_000, count) and first not in peak:
+                    peak[first] = current[0]
                 time.sleep(0.2)
 
         started = time.perf_counter()
@@ -160,56 +165,82 @@ def main() -> None:
             time.sleep(0.5)
         sent = time.perf_counter() - started
         peak[f"{count:,}"] = current[0]
+        cpu = sum(_cpu_seconds(w.pid) for w in workers)
         for worker in workers:
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=30)
     sink.controller.stop()
-    _report(args, utility, count, floor, sent, sink, peak, load_at_start)
+    _report(args, utility, count, floor, sent, sink, peak, load_at_start, cpu)
 
 
 def _profile(count: int, floor: float) -> None:
-    """Send every row as a worker's task does, in this process, under cProfile."""
+    """Send every row as a worker's task does, in this process: the first half timed (mails/s
+    and this process's CPU a mail), the second under cProfile. The sink runs in a process of
+    its own, as it does for the workers: in this one it would share the GIL and the CPU
+    figures, and its replies would wait for the sender's Python."""
     import cProfile
+    import multiprocessing
     import pstats
 
     from django.conf import settings
     from django.db import connection
 
-    from portal import tasks
+    from portal import outbox, tasks
     from portal.models import OutboxMail
 
-    sink = Sink(pages._free_port())
-    sink.controller.start()
+    spawn = multiprocessing.get_context("spawn")
+    port, ready, stop, received = pages._free_port(), spawn.Event(), spawn.Event(), spawn.Value("i")
+    sink = spawn.Process(target=_sink_process, args=(port, ready, stop, received), daemon=True)
+    sink.start()
+    if not ready.wait(30):
+        sys.exit("the sink did not start")
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.controller.port
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     pks = list(OutboxMail.objects.order_by("pk").values_list("pk", flat=True))
-    chunks = [pks[n : n + 20] for n in range(0, len(pks), 20)]
+    half = len(pks) // 2
+    size = outbox.HAND_ON_TOGETHER  # as the rows of a batch are handed to the workers' tasks
+    chunks = [pks[n : min(n + size, half)] for n in range(0, half, size)]
+    profiled = [pks[n : n + size] for n in range(half, len(pks), size)]
     queries = [0]
 
     def counted(execute, sql, params, many, context):
         queries[0] += 1
         return execute(sql, params, many, context)
 
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
     with connection.execute_wrapper(counted):
-        profiler.enable()
+        started, cpu = time.perf_counter(), time.process_time()
         for chunk in chunks:
             tasks.deliver_mails(chunk)
+        took, cpu = time.perf_counter() - started, time.process_time() - cpu
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for chunk in profiled:
+            tasks.deliver_mails(chunk)
         profiler.disable()
-    took = time.perf_counter() - started
-    queries = queries[0]
-    sink.controller.stop()
+    stop.set()
+    sink.join(30)
     print(f"floor: {count / floor:,.0f} mails/s")
     print(
-        f"one process as a worker, profiled: {count / took:,.0f} mails/s, "
-        f"{queries / count:.2f} queries a mail, {sink.total():,} at the sink"
+        f"one process as a worker: {half / took:,.0f} mails/s, {cpu / half * 1000:.2f} ms CPU "
+        f"a mail ({half:,} mails unprofiled), {queries[0] / count:.2f} queries a mail, "
+        f"{received.value:,} at the sink"
     )
+    print(f"the other {count - half:,} under cProfile:")
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
     print(f"load average: {os.getloadavg()[0]:.2f}")
+
+
+def _sink_process(port: int, ready, stop, received) -> None:
+    """A ``Sink`` in a process of its own until ``stop``; ``received`` gets its count."""
+    sink = Sink(port)
+    sink.controller.start()
+    ready.set()
+    stop.wait()
+    received.value = sink.total()
+    sink.controller.stop()
 
 
 def _fill(mails: int, rate: int | None):
@@ -338,7 +369,17 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _report(args, utility, count, floor, sent, sink, peak, load_at_start) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a process has used so far."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    utime, stime = stat[stat.rindex(")") + 2 :].split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
+def _report(args, utility, count, floor, sent, sink, peak, load_at_start, cpu) -> None:
     from django.conf import settings
 
     with sink.lock:
@@ -358,6 +399,10 @@ def _report(args, utility, count, floor, sent, sink, peak, load_at_start) -> Non
     print(
         f"{WORKERS} workers: {worker_rate:,.0f} mails/s, ratio {worker_rate / floor_rate:.2f}x "
         "(target >= 0.5x)"
+    )
+    print(
+        f"workers' CPU: {cpu / count * 1000:.2f} ms a mail (start-up included); "
+        f"SMTP connections at the sink: {len(sink.connections):,}"
     )
     print("peak worker RSS: " + ", ".join(f"{k} mails {v / 1024:.0f} MiB" for k, v in peak.items()))
     from portal.models import OutboxMail
