@@ -7,16 +7,17 @@ import email
 import re
 import socket
 import threading
+from contextlib import contextmanager
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 
 from portal import celery as portal_celery
 from portal import outbox
 from portal.models import OutboxMail
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
 Status = OutboxMail.Status
@@ -33,6 +34,7 @@ class Sink:
         self.quits = 0
         self.refuse: dict[str, str] = {}
         self.refuse_mail_from: str | None = None
+        self.on_data = None  # called with each message before its 250
         self.servers: list = []
         self.lock = threading.Lock()
         with socket.socket() as sock:
@@ -58,6 +60,8 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.on_data is not None:
+            self.on_data(envelope.content)
         with self.lock:
             self.mails.append((session.peer, envelope.content))
         return "250 Message accepted for delivery"
@@ -225,6 +229,70 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_server_takes_a_mail_only_once_the_one_before_is_marked_sent(sink, clock):
+    """A worker killed at any point has sent at most one mail it did not mark: on
+    PostgreSQL the mark goes while the next mail's first commands do, and is committed
+    before that mail's content."""
+    pks = written(UtilityFactory(), 6, "order")
+    unmarked_at_arrival = []
+
+    def check(message: bytes) -> None:
+        key = email.message_from_bytes(message)["X-Portal-Mail-Key"]
+        earlier = [f"order:{n}" for n in range(int(key.split(":")[1]))]
+        found = []
+
+        def look() -> None:  # in a thread of its own: the sink's loop is async
+            found.extend(
+                OutboxMail.objects.filter(key__in=earlier)
+                .exclude(status=Status.SENT)
+                .values_list("key", flat=True)
+            )
+            connection.close()
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join(10)
+        unmarked_at_arrival.append((key, found))
+
+    sink.on_data = check
+    assert outbox.deliver_many(pks) == dict.fromkeys(pks, Status.SENT)
+    assert unmarked_at_arrival == [(f"order:{n}", []) for n in range(6)]
+    assert set(OutboxMail.objects.values_list("status", "body")) == {(Status.SENT, "")}
+
+
+def test_a_mark_that_fails_stops_the_task_before_the_next_mail_goes(
+    utility, sink, clock, monkeypatch
+):
+    """The database refusing a mark is a worker dying there: the next mail must not go
+    (it could never be marked either); the task fails and the lease hands the rest on."""
+
+    class Failing:
+        def __init__(self) -> None:
+            self.marked = 0
+
+        def sent(self, pk: int) -> None:
+            self.marked += 1
+
+        def settle(self) -> None:
+            if self.marked:
+                raise DatabaseError("the database went away")
+
+    @contextmanager
+    def failing_marks(claimed_at):
+        yield Failing()
+
+    monkeypatch.setattr(outbox, "_marks", failing_marks)
+    pks = written(utility, 3, "gone")
+    with pytest.raises(DatabaseError):
+        outbox.deliver_many(pks)
+    assert sink.keys() == ["gone:0"]
+    assert set(OutboxMail.objects.values_list("status", flat=True)) == {Status.SENDING}
+    monkeypatch.undo()
+    outbox.deliver_many(written(utility, 1, "next"))
+    assert sink.connections() == 2  # the connection left mid-mail was not used again
 
 
 # What goes on the wire ------------------------------------------------------------------
