@@ -225,7 +225,8 @@ def _profile(count: int, floor: float) -> None:
     print(f"floor: {count / floor:,.0f} mails/s")
     print(
         f"one process as a worker: {half / took:,.0f} mails/s, {cpu / half * 1000:.2f} ms CPU "
-        f"a mail ({half:,} mails unprofiled), {queries[0] / count:.2f} queries a mail, "
+        f"a mail ({half:,} mails unprofiled), {queries[0] / count:.2f} queries a mail "
+        "through Django (not the marks a worker sends over libpq), "
         f"{received.value:,} at the sink"
     )
     print(f"the other {count - half:,} under cProfile:")

@@ -489,7 +489,6 @@ class _KeptSmtp(threading.local):
         self.settings: tuple = ()
         self.mails = 0
         self.used_at = 0.0
-        self.opened = 0  # connections opened by this process (for tests and the bench)
 
     def send(self, mail: OutboxMail, before_content) -> None:
         """Send ``mail`` as ``smtplib.SMTP.sendmail`` does, calling ``before_content`` once the
@@ -551,7 +550,6 @@ class _KeptSmtp(threading.local):
         backend = get_connection(fail_silently=False)
         backend.open()
         self.backend, self.settings, self.mails, self.used_at = backend, current, 0, now
-        self.opened += 1
         return False
 
     def close(self, polite: bool = True) -> None:
