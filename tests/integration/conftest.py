@@ -22,6 +22,17 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_worker_outlives_the_module():
+    """Every process of every Celery worker a module started (the worker, its beat) is gone
+    by the module's end; any left is named, killed, and fails the module (issue 19)."""
+    yield
+    from .worker import left_behind
+
+    left = left_behind()
+    assert not left, "celery processes left behind:\n" + "\n".join(left)
+
+
 def _redis_reachable() -> bool:
     try:
         import redis

@@ -21,7 +21,7 @@ from portal.outbox import Mail, enqueue_mail, enqueue_mails
 from tests.factories import MemberFactory, UtilityFactory
 
 from .conftest import REDIS_URL
-from .worker import PrivateRedis, Sink, Worker, left_behind, publishing_to, wait_until
+from .worker import PrivateRedis, Sink, Worker, publishing_to, wait_until
 
 Status = OutboxMail.Status
 # The shared Redis's database for these tests' queue (not the cache's).
@@ -37,15 +37,6 @@ def _needs_postgres_and_redis(url: str) -> None:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError:
         pytest.skip(f"needs Redis at {url}; .ci/run starts one")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def no_worker_outlives_the_module():
-    """Every process of every worker these tests started (the worker, its beat) is gone by
-    the end of the module; any left is named, killed, and fails the module."""
-    yield
-    left = left_behind()
-    assert not left, "celery processes left behind:\n" + "\n".join(left)
 
 
 @pytest.fixture
