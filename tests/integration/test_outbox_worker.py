@@ -101,7 +101,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_one_each
 
 
 def test_a_worker_killed_amid_claimed_batches_duplicates_at_most_one_mail_a_kill(worker, sink):
-    """A task's 20 rows are claimed together: a kill leaves the unsent ones 送信中 until the
+    """A task's rows (100) are claimed together: a kill leaves the unsent ones 送信中 until the
     lease runs out, then the sweep hands them on; each mail arrives, at most one twice a kill."""
     utility = UtilityFactory()
     about = MemberFactory(utility=utility)
