@@ -11,12 +11,9 @@ import functools
 import hashlib
 from typing import Any
 
-from axes.utils import reset as axes_reset
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.signals import user_logged_in
 from django.db import connections, router
 from django.db.models import Case, Value, When
-from django.dispatch import receiver
 from django.http import HttpRequest
 
 from billing import pagecache
@@ -43,8 +40,12 @@ def find_resident(utility: Utility, identifier: str) -> Member | None:
         Case(When(status=Member.Status.WITHDRAWN, then=Value(1)), default=Value(0)), "-pk"
     )
     if utility.logs_in_with_email:
-        return members.filter(email__iexact=identifier).first()
-    return members.filter(login_id__iexact=identifier).first()
+        member = members.filter(email__iexact=identifier).first()
+    else:
+        member = members.filter(login_id__iexact=identifier).first()
+    if member is not None:  # its utility is this one: no query when the login reads it
+        Member.utility.field.set_cached_value(member, utility)
+    return member
 
 
 def find_staff(identifier: str) -> Member | None:
@@ -96,6 +97,7 @@ UTILITIES_GENERATION = "accounts.utilities_generation"
 MEMBER_SECONDS = 60
 # A generation unused for this long is dropped (its entry went long before).
 MEMBER_GENERATION_SECONDS = 24 * 60 * 60
+LOGIN_ONLY_FIELDS = frozenset({"last_login"})
 
 
 def signed_in_member(member_id: int) -> Member | None:
@@ -119,7 +121,12 @@ def connect_member_cache() -> None:
         signal.connect(_utility_changed, sender=Utility, dispatch_uid="backends.utility_changed")
 
 
-def _member_changed(sender, instance: Member, **kwargs) -> None:
+def _member_changed(sender, instance: Member, update_fields=None, **kwargs) -> None:
+    if update_fields == LOGIN_ONLY_FIELDS:
+        # Django's stamp at each login: nothing a page or a check reads (the admin reads the
+        # row afresh). Moving the generation here made every login drop the member's entry,
+        # so its other sessions read the row again at each login (issue 17's login burst).
+        return
     pagecache.move_on(MEMBER_GENERATION.format(instance.pk), MEMBER_GENERATION_SECONDS)
 
 
@@ -214,13 +221,3 @@ def axes_username(request: HttpRequest, credentials: dict | None) -> str:
     return lockout_key(
         utility if isinstance(utility, Utility) else None, str(credentials.get("username") or "")
     )
-
-
-@receiver(user_logged_in, dispatch_uid="accounts.backends.clear_identifier_failures")
-def _clear_identifier_failures(sender, request, user, **kwargs) -> None:
-    """A right password clears that identifier's failures, never the address's.
-
-    (AXES_RESET_ON_SUCCESS would clear both, and let an intruder with an account of their
-    own wipe a spray's count by logging in between guesses.)
-    """
-    axes_reset(username=member_lockout_key(user))

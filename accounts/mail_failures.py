@@ -31,10 +31,14 @@ def record_failure(sender, mail: OutboxMail, **kwargs) -> None:
 
 def tell_failed_mails(request: HttpRequest, member: Member) -> None:
     """Say once, after login, which mails to this member could not be delivered."""
-    failed = OutboxMail.objects.filter(
-        member=member, status=OutboxMail.Status.FAILED, member_told_at__isnull=True
+    failed = list(
+        OutboxMail.objects.filter(
+            member=member, status=OutboxMail.Status.FAILED, member_told_at__isnull=True
+        ).order_by("created_at")
     )
-    for mail in failed.order_by("created_at"):
+    if not failed:  # as at almost every login: one query, nothing to mark
+        return
+    for mail in failed:
         messages.warning(
             request,
             _(
@@ -43,7 +47,9 @@ def tell_failed_mails(request: HttpRequest, member: Member) -> None:
             )
             % {"address": mail.recipient, "subject": mail.subject, "reply": mail.last_error},
         )
-    failed.update(member_told_at=timezone.now())
+    OutboxMail.objects.filter(pk__in=[mail.pk for mail in failed]).update(
+        member_told_at=timezone.now()
+    )
 
 
 # What a member reads in 会員情報 for a mail that finally failed: the server's reply in plain

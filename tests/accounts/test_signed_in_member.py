@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.backends import MEMBER_SECONDS, MemberBackend
 from accounts.models import Member
+from tests.conftest import PASSWORD
 from tests.factories import MemberFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +153,31 @@ def test_with_a_shared_cache_the_member_is_read_once(utility):
     with CaptureQueriesContext(connection) as queries:
         assert MemberBackend().get_user(member.pk) == member
     assert len(queries) == 0
+
+
+def test_a_login_elsewhere_leaves_the_cached_member_standing(logged_in_client, user, utility):
+    # A login only stamps last_login, which no page reads: the member's other sessions keep
+    # the cached row (in a login burst they read it again at each login).
+    url = reverse("billing:dashboard", args=[utility.slug])
+    assert logged_in_client.get(url).status_code == HTTPStatus.OK
+    other = Client()
+    response = other.post(
+        reverse("accounts:login", args=[utility.slug]),
+        {"identifier": user.login_id, "password": PASSWORD},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    with CaptureQueriesContext(connection) as queries:
+        assert logged_in_client.get(url).status_code == HTTPStatus.OK
+    assert not [q for q in queries.captured_queries if "accounts_member" in q["sql"]]
+
+
+def test_a_password_rehashed_at_login_is_read_afresh(logged_in_client, user, utility, settings):
+    # The login that rehashes saves the password: the cached row (with the old hash, which
+    # the session's check compares) must go, or the new session would be signed out.
+    url = reverse("billing:dashboard", args=[utility.slug])
+    assert logged_in_client.get(url).status_code == HTTPStatus.OK
+    user.set_password("another-2026")
+    user.save(update_fields=["password", "last_login"])
+    with CaptureQueriesContext(connection) as queries:
+        logged_in_client.get(url)
+    assert [q for q in queries.captured_queries if "accounts_member" in q["sql"]]
