@@ -92,7 +92,11 @@ class MemberBackend(ModelBackend):
 # session's access on the next request. A change written around the ORM's save (a queryset
 # update, SQL) is seen within MEMBER_SECONDS.
 MEMBER_KEY = "accounts.member:{}"
+# One generation for each bucket of members (id modulo MEMBER_BUCKETS), so that a session key,
+# which names its member's bucket, says which generation to fetch with the session
+# (accounts.sessions); a change of one member makes its bucket's few dozen entries stale.
 MEMBER_GENERATION = "accounts.member_generation:{}"
+MEMBER_BUCKETS = 36 * 36
 UTILITIES_GENERATION = "accounts.utilities_generation"
 MEMBER_SECONDS = 60
 # A generation unused for this long is dropped (its entry went long before).
@@ -100,9 +104,19 @@ MEMBER_GENERATION_SECONDS = 24 * 60 * 60
 LOGIN_ONLY_FIELDS = frozenset({"last_login"})
 
 
+def member_bucket(member_id: int) -> int:
+    return int(member_id) % MEMBER_BUCKETS
+
+
+def member_generations(bucket: int) -> tuple[str, str]:
+    """The generations a cached member of this bucket is stale without: its bucket's, and
+    the utilities' (hours, idle time: a member is cached with its utility)."""
+    return MEMBER_GENERATION.format(bucket), UTILITIES_GENERATION
+
+
 def signed_in_member(member_id: int) -> Member | None:
     """Return ``member_with_utility(member_id)``, from the cache for a resident."""
-    generations = (MEMBER_GENERATION.format(member_id), UTILITIES_GENERATION)
+    generations = member_generations(member_bucket(member_id))
     key = MEMBER_KEY.format(member_id)
     [(generation, member)] = pagecache.lookup_many([(generations, key, MEMBER_GENERATION_SECONDS)])
     if member is None:
@@ -127,7 +141,8 @@ def _member_changed(sender, instance: Member, update_fields=None, **kwargs) -> N
         # row afresh). Moving the generation here made every login drop the member's entry,
         # so its other sessions read the row again at each login (issue 17's login burst).
         return
-    pagecache.move_on(MEMBER_GENERATION.format(instance.pk), MEMBER_GENERATION_SECONDS)
+    bucket = member_bucket(instance.pk)
+    pagecache.move_on(MEMBER_GENERATION.format(bucket), MEMBER_GENERATION_SECONDS)
 
 
 def _utility_changed(sender, **kwargs) -> None:

@@ -6,11 +6,15 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+
+from .sessions import signed_in_user
 
 
 class OperatingHoursMiddleware:
@@ -46,6 +50,15 @@ class OperatingHoursMiddleware:
         response["Cache-Control"] = "no-store"
         response._has_been_logged = True  # closed hours are no server error for the log
         return response
+
+
+class AuthenticationMiddleware(DjangoAuthentication):
+    """Django's, taking the resident carried with the session when it still holds
+    (accounts.sessions: one cache round trip for the session and the member)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: signed_in_user(request))
 
 
 class ResidentLoginRequiredMiddleware(LoginRequiredMiddleware):

@@ -32,7 +32,7 @@ class SessionStore(cached_db.SessionStore):
             return None
 
     def load(self) -> dict:
-        data = self._cache_call("get", self.cache_key)
+        data = self._from_cache()
         if data is not None:
             return data
         stored = self._get_session_from_db()
@@ -43,6 +43,10 @@ class SessionStore(cached_db.SessionStore):
             "set", self.cache_key, data, self.get_expiry_age(expiry=stored.expire_date)
         )
         return data
+
+    def _from_cache(self) -> dict | None:
+        """The session's data from the cache (None: not there, or the cache is down)."""
+        return self._cache_call("get", self.cache_key)
 
     def _get_new_session_key(self) -> str:
         # No look-up first: the INSERT of a new session (must_create) refuses a key that is

@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "portal.middleware.LocaleMiddleware",  # Django's, negotiating nothing for one language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AuthenticationMiddleware",  # Django's, + the member carried (sessions)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.UtilityMiddleware",
@@ -101,10 +101,13 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", 0.5)
     CACHES["default"]["OPTIONS"].setdefault("socket_timeout", 0.5)
 # With a shared cache (Redis), sessions are read from it and written through to the database
-# (portal.sessions keeps working from the database alone when Redis is down); without one,
-# the database alone holds them. Either way no worker keeps state of its own.
+# (portal.sessions keeps working from the database alone when Redis is down), and carry the
+# signed-in member (accounts.sessions); without one, the database alone holds them. Either
+# way no worker keeps state of its own.
 PORTAL_SHARED_CACHE = "CACHE_URL" in env.ENVIRON
-SESSION_ENGINE = "portal.sessions" if PORTAL_SHARED_CACHE else "django.contrib.sessions.backends.db"
+SESSION_ENGINE = (
+    "accounts.sessions" if PORTAL_SHARED_CACHE else "django.contrib.sessions.backends.db"
+)
 # Usage pages, お知らせ and the signed-in member kept between requests (billing/pagecache.py):
 # only in a shared cache, where a change made by one process is seen by all.
 PORTAL_PAGE_CACHE = env.bool("PORTAL_PAGE_CACHE", default=PORTAL_SHARED_CACHE)
