@@ -18,8 +18,11 @@ each for ``--duration`` seconds, with wrk:
    readings back to back.
 
 It prints logins/s, the pages' requests/s, p50 and p99 of each run, the p99 of pages during
-the burst against pages alone (target ≤ 2×), and the load average before and after (the
-machine is "quiet" below 1.5 at the start). Figures only: nothing here passes or fails on time.
+the burst against pages alone (target ≤ 2×), the CPU the workers spent during each run, split
+between their password-hashing threads (named ``pw-hash``, accounts/hashers.py) and the rest
+(serving: pages, and the logins' own work), in cores, and the load average before and after
+(the machine is "quiet" below 1.5 at the start). ``--threads`` sets gunicorn's threads a
+worker (default 4, as gunicorn.conf.py). Figures only: nothing here passes or fails on time.
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ class Run:
     requests: int
     errors: int
     detail: str
+    # the workers' CPU seconds a second of the run (cores): serving threads, hashing thread
+    cores: tuple[float, float] | None = None
 
 
 def main() -> None:
@@ -92,6 +97,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep a filled bench database")
     parser.add_argument("--database", default=DATABASE, help="the bench's own database")
     parser.add_argument("--with-import", action="store_true", help="also pages during imports")
+    parser.add_argument("--threads", type=int, default=THREADS, help="gunicorn threads a worker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -122,7 +128,7 @@ def main() -> None:
             env,
             port,
             tmp_path,
-            extra=f"worker_class = 'gthread'\nthreads = {THREADS}\n",
+            extra=f"worker_class = 'gthread'\nthreads = {args.threads}\n",
             log=tmp_path / "server.log",
         )
         try:
@@ -130,11 +136,14 @@ def main() -> None:
             page_script, login_script = _lua_scripts(base, numbers[0], tmp_path)
             _wrk(base, page_script, 3, "warm-up", PAGE_CONNECTIONS)
             _wrk(base, login_script, 3, "warm-up", args.login_connections)
+            clock = _CpuClock(server.pid)
             runs = [
-                _wrk(base, page_script, args.duration, "pages alone", PAGE_CONNECTIONS),
-                _wrk(base, login_script, args.duration, "logins alone", args.login_connections),
+                clock.run(_wrk, base, page_script, args.duration, "pages alone", PAGE_CONNECTIONS),
+                clock.run(
+                    _wrk, base, login_script, args.duration, "logins alone", args.login_connections
+                ),
             ]
-            during, logins = _together(base, page_script, login_script, args)
+            during, logins = clock.run(_together, base, page_script, login_script, args)
             runs += [during, logins]
             if args.with_import:
                 files = max(2, args.duration // 5 + 2)
@@ -146,7 +155,14 @@ def main() -> None:
                 importer.start()
                 try:
                     runs.append(
-                        _wrk(base, page_script, args.duration, "pages, import", PAGE_CONNECTIONS)
+                        clock.run(
+                            _wrk,
+                            base,
+                            page_script,
+                            args.duration,
+                            "pages, import",
+                            PAGE_CONNECTIONS,
+                        )
                     )
                 finally:
                     importer.stop()
@@ -154,6 +170,43 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     _report(runs, importer, args, load_before)
+
+
+class _CpuClock:
+    """The CPU the server's workers spend during a run, per thread kind, from /proc."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+
+    def run(self, measure, *args):
+        """Call ``measure(*args)`` (a Run, or a pair of them: the first gets the figures)."""
+        before, started = self._seconds(), time.monotonic()
+        result = measure(*args)
+        after, elapsed = self._seconds(), time.monotonic() - started
+        cores = tuple((a - b) / elapsed for a, b in zip(after, before, strict=True))
+        (result[0] if isinstance(result, tuple) else result).cores = cores
+        return result
+
+    def _seconds(self) -> tuple[float, float]:
+        """CPU seconds so far of the workers' threads: (serving, hashing)."""
+        from accounts.hashers import THREAD_NAME
+
+        tick = os.sysconf("SC_CLK_TCK")
+        serving = hashing = 0.0
+        for worker in pages._children(self.master):
+            for task in Path(f"/proc/{worker}/task").iterdir():
+                try:
+                    stat = (task / "stat").read_text()
+                except OSError:  # the thread ended meanwhile
+                    continue
+                name = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2 :].split()
+                seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+                if name == THREAD_NAME:
+                    hashing += seconds
+                else:
+                    serving += seconds
+        return serving, hashing
 
 
 def _together(base: str, page_script: Path, login_script: Path, args) -> tuple[Run, Run]:
@@ -295,16 +348,20 @@ def _report(runs: list[Run], importer: _Importer | None, args, load_before: floa
     print()
     print(
         f"{args.customers:,} customers × {args.periods} periods; gunicorn {WORKERS} workers × "
-        f"{THREADS} threads (gthread); wrk {PAGE_CONNECTIONS} connections for pages "
+        f"{args.threads} threads (gthread); wrk {PAGE_CONNECTIONS} connections for pages "
         f"(dashboard, history, CSV), {args.login_connections} for logins; {args.duration} s "
         f"a run; {os.cpu_count()} CPUs; load average {load_before:.1f} at the start "
         f"({quiet}), {os.getloadavg()[0]:.1f} at the end"
     )
-    print(f"{'run':<16} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
+    print(
+        f"{'run':<16} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}"
+        f" {'serving':>8} {'hashing':>8}  (workers' CPU, cores)"
+    )
     for r in runs:
+        cores = "".join(f" {c:>8.2f}" for c in r.cores) if r.cores else ""
         print(
             f"{r.label:<16} {r.requests_per_second:>8.1f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
-            f"{r.requests:>9} {r.errors:>7}" + (f"  ({r.detail})" if r.detail else "")
+            f"{r.requests:>9} {r.errors:>7}{cores}" + (f"  ({r.detail})" if r.detail else "")
         )
     alone, during = by_label["pages alone"], by_label["pages, logins"]
     print(
