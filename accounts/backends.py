@@ -86,7 +86,8 @@ class MemberBackend(ModelBackend):
 
 # A resident's row and its utility's, kept in the shared cache between their requests
 # (issue 17: the query, and the connection check before it, were most of a signed-in page
-# that shows nothing of the database). Stale as soon as either row is saved or deleted
+# that shows nothing of the database). Stale as soon as either row (or another member of the
+# same bucket, or any utility) is saved or deleted, except a login's last_login stamp
 # (generations moved at once and again at commit, billing.pagecache.move_on): a member
 # withdrawn, rejected or given a new password in the admin or by a service loses the old
 # session's access on the next request. A change written around the ORM's save (a queryset
