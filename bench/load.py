@@ -22,7 +22,7 @@ the burst against pages alone (target ≤ 2×), the CPU the workers spent during
 between their password-hashing threads (named ``pw-hash``, accounts/hashers.py) and the rest
 (serving: pages, and the logins' own work), in cores, and the load average before and after
 (the machine is "quiet" below 1.5 at the start). ``--threads`` sets gunicorn's threads a
-worker (default 4, as gunicorn.conf.py). Figures only: nothing here passes or fails on time.
+worker (default 8, as gunicorn.conf.py). Figures only: nothing here passes or fails on time.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from bench import pages
 
 DATABASE = "bench_load"
 WORKERS = 2
-THREADS = 4
+THREADS = 8  # gunicorn.conf.py's default
 PAGE_CONNECTIONS = 16
 LOGIN_CONNECTIONS = 4
 IMPORT_ROWS = 200_000
