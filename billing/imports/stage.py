@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from itertools import repeat
+from itertools import count, islice, repeat
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from .. import pagecache
 from .csvfile import Block, RowError
 from .result import ImportResult, Progress
-from .rows import IsoDate
+from .rows import IsoDate, PlainRows
 
 TABLE = "billing_import_stage"
 BATCH_SIZE = 5000
@@ -68,9 +68,9 @@ def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress,
     gives a plain block's rows as ``writer(..., plain=True)`` takes them, or None."""
     write, write_plain, batch = writer(cursor, row_type), writer(cursor, row_type, plain=True), []
     for item in items:
-        if (lines := plain(item) if plain and isinstance(item, Block) else None) is not None:
-            write_plain(lines)
-            result.staged(len(lines), report)
+        if (rows := plain(item) if plain and isinstance(item, Block) else None) is not None:
+            write_plain(rows)
+            result.staged(len(rows.lines), report)
             continue
         for record in item.records() if isinstance(item, Block) else (item,):
             row = record if isinstance(record, RowError) else parse(record)
@@ -90,17 +90,16 @@ def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress,
 
 def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[[list], None]:
     """A function that appends a batch of ``row_type`` rows to the staging table; if ``plain``,
-    rows given as lines of the values of its fields but the last, separated by commas (plain
-    values: no comma, quote or newline inside), with no step per row in Python."""
-    names = row_type._fields[:-1] if plain else row_type._fields
+    the PlainRows of a plain block of readings, with no step per row in Python."""
     if connection.vendor == "postgresql":
+        names = row_type._fields[:-1] if plain else row_type._fields
         copy_sql = f"COPY {TABLE} ({', '.join(names)}) FROM STDIN{' (FORMAT csv)' * plain}"
         raw_cursor = cursor.cursor
 
-        def write(batch: list) -> None:
+        def write(batch) -> None:
             with raw_cursor.copy(copy_sql) as copy:
                 if plain:
-                    copy.write("\n".join(batch))
+                    copy.write("\n".join(_csv_lines(batch)))
                 else:
                     for row in batch:
                         copy.write_row(row)
@@ -108,10 +107,34 @@ def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[
         return write
     # SQLite stores each text that reads as a whole number in an integer column as a number.
     # Django's wrapper would rewrite the SQL for every batch.
-    insert, raw = _sqlite_insert(cursor, names), connection.connection
     if plain:
-        return lambda lines: raw.executemany(insert, map(str.split, lines, repeat(",")))
-    return partial(raw.executemany, insert)
+        return partial(_sqlite_plain, connection.connection, row_type._fields[:-1])
+    return partial(connection.connection.executemany, _sqlite_insert(cursor, row_type._fields))
+
+
+def _csv_lines(rows: PlainRows) -> Iterator[str]:
+    """Each row of a plain block as Reading's values but replaces_period_end."""
+    values = map(str.removeprefix, rows.lines, repeat(rows.rules.slug + ","))
+    return map(f"{{}},{rows.rules.id},{{}},{rows.rules.max_days}".format, count(rows.first), values)
+
+
+def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
+    """Stage a plain block's lines as the file wrote them, split at commas: ?1 the utility's
+    slug (unused), then the fields ``names`` has between utility_id and max_days; the utility's
+    id and longest period are written in the SQL. The first line is given its number; SQLite
+    numbers the rest (the row id after the last)."""
+    rules, fields = rows.rules, names[2:-1]
+    marks = [f"?{i}" for i in range(2, len(fields) + 2)]
+    columns = ", ".join(("utility_id", *fields, "max_days", "customer_id"))
+    contract = f"SELECT id FROM billing_customer WHERE utility_id = {rules.id} AND number = ?2"
+    values = f"{rules.id}, {', '.join(marks)}, {rules.max_days}, ({contract})"
+    line = f"?{len(fields) + 2}"
+    raw.execute(
+        f"INSERT INTO {TABLE} (line, {columns}) VALUES ({line}, {values})",
+        (*rows.lines[0].split(","), rows.first),
+    )
+    insert = f"INSERT INTO {TABLE} ({columns}) VALUES ({values})"
+    raw.executemany(insert, map(str.split, islice(rows.lines, 1, None), repeat(",")))
 
 
 def _sqlite_insert(cursor, names: tuple[str, ...]) -> str:
