@@ -131,6 +131,15 @@ def refresh_flags(customer_ids: Iterable[int]) -> None:
         MeterReading.objects.bulk_update(changed, ["flag"])
 
 
+def flag_sql(row: str, before_current_index: str) -> str:
+    """The rule of ``flags`` in SQL, for the reading ``row`` (a table's name or alias) whose
+    previous period's current_index is ``before_current_index`` (NULL if it has none)."""
+    return (
+        f"CASE WHEN {row}.current_index < {row}.previous_index THEN '{ROLLOVER}' "
+        f"WHEN {before_current_index} <> {row}.previous_index THEN '{GAP}' ELSE '' END"
+    )
+
+
 def flag_changes_sql(customers_sql: str) -> str:
     """SELECT (id, customer_id, period_end, new flag) of the readings whose flag is no longer
     right, of the contracts ``customers_sql`` selects: the rule of ``flags``, for the importer.
@@ -138,12 +147,11 @@ def flag_changes_sql(customers_sql: str) -> str:
     # Periods never overlap, so their ends sort them as their starts do, and the unique index
     # on (customer, period_end) gives that order without a sort.
     table = connection.ops.quote_name("billing_meterreading")
+    before = "LAG(r.current_index) OVER (PARTITION BY r.customer_id ORDER BY r.period_end)"
     return (
         f"SELECT id, customer_id, period_end, flag FROM (SELECT id, customer_id, period_end, "
-        f"flag AS was, CASE WHEN current_index < previous_index THEN '{ROLLOVER}' "
-        f"WHEN LAG(current_index) OVER (PARTITION BY customer_id ORDER BY period_end) "
-        f"<> previous_index THEN '{GAP}' ELSE '' END AS flag "
-        f"FROM {table} WHERE customer_id IN ({customers_sql})) f WHERE flag <> was"
+        f"flag AS was, {flag_sql('r', before)} AS flag "
+        f"FROM {table} r WHERE customer_id IN ({customers_sql})) f WHERE flag <> was"
     )
 
 

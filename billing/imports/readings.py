@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from django.db import IntegrityError, connection, transaction
@@ -43,6 +44,7 @@ READINGS_LOCK = 0x62696C6C  # "bill"
 S = stage.TABLE
 CHANGED = "billing_import_flag_changes"
 MAILED = "billing_import_replaced_mailed"
+STORED = "billing_import_stored"  # the file's contracts that have stored readings (SQLite)
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
 VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
@@ -103,12 +105,22 @@ def import_readings(
         )
         stage.fill(cursor, Reading, items, parse, result, report, plain)
         report.done_reading()
-        _check(cursor, timezone.localdate(), result, replace_overlapping)
+        plan = _check(cursor, timezone.localdate(), result, replace_overlapping)
         if result.ok:
-            _merge(cursor, result, replace_overlapping)
+            _merge(cursor, result, replace_overlapping, plan)
         if result.ok:
-            _set_flags(cursor, result)
+            _set_flags(cursor, result, plan)
     return result
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the checks found, and what the merge may spare. Only on SQLite, where no writer can
+    come between the checks and the merge, is a step spared: on PostgreSQL every step runs."""
+
+    met: bool  # two rows of one contract share a day
+    stored: bool = True  # some of the file's contracts have stored readings (in STORED)
+    in_order: bool = False  # each row's line - 1 is its contract's previous period, if any
 
 
 def _check(cursor, today: datetime.date, result: ImportResult, replace_overlapping: bool):
@@ -123,14 +135,16 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
     unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
     stage.refuse(cursor, unknown, result, unknown_customer)
     repeat = _("%(line)d行目と customer_number・period_end が同じです。")
-    if _periods_meet_in_file(cursor) and not stage.refuse(
+    plan = _plan(cursor)
+    if plan.met and not stage.refuse(
         cursor, _REPEATS, result, lambda first: repeat % {"line": first}
     ):
         stage.refuse(cursor, _FILE_OVERLAPS, result, integrity.file_overlap_message)
     message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
     stage.refuse(cursor, _BAD_CORRECTIONS, result, lambda end: message % {"end": end})
-    if not replace_overlapping:
+    if plan.stored and not replace_overlapping:
         stage.refuse(cursor, _STORED_OVERLAPS, result, integrity.overlap_message)
+    return plan
 
 
 def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None:
@@ -153,16 +167,29 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None
     cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
 
 
-def _periods_meet_in_file(cursor) -> bool:
+def _plan(cursor) -> _Plan:
     """Whether two rows of one contract share a day (a repeated key does): in order of contract
     and start, such a row starts on or before the end of the row before it. On SQLite a file
     already in that order, as CIS exports are, is checked by pairs of lines one after the other
     (``line`` is the row id: no sort); any other file is sorted by contract, and so is every file
     on PostgreSQL (whose plan for the pairs would rest on statistics taken before the contracts
-    were found)."""
-    met = _sorted_file_meets(cursor) if connection.vendor == "sqlite" else None
-    if met is not None:
-        return met
+    were found). On SQLite, also which of the file's contracts have stored readings."""
+    if connection.vendor != "sqlite":
+        return _Plan(_sorted_meet(cursor))
+    in_order = _sorted_file_meets(cursor)
+    cursor.execute(f"DROP TABLE IF EXISTS {STORED}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {STORED} AS SELECT DISTINCT customer_id FROM {READINGS} "
+        f"WHERE customer_id IN (SELECT customer_id FROM {S})"
+    )
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STORED})")
+    stored = bool(cursor.fetchone()[0])
+    if in_order is None:
+        return _Plan(_sorted_meet(cursor), stored)
+    return _Plan(in_order, stored, in_order=True)
+
+
+def _sorted_meet(cursor) -> bool:
     before = "LAG(period_end) OVER (PARTITION BY customer_id ORDER BY period_start)"
     cursor.execute(
         f"SELECT COUNT(*) FROM (SELECT period_start, {before} AS before_end FROM {S} "
@@ -187,11 +214,11 @@ def _sorted_file_meets(cursor) -> bool | None:
     return bool(met) if pairs == rows and not unordered else None
 
 
-def _merge(cursor, result: ImportResult, replace_overlapping: bool) -> None:
+def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
     """Write the staged rows; if another writer got in the way, close the table and retry."""
     try:
         with transaction.atomic():
-            _write(cursor, result, replace_overlapping)
+            _write(cursor, result, replace_overlapping, plan)
     except IntegrityError:
         if connection.vendor != "postgresql":
             raise
@@ -199,7 +226,7 @@ def _merge(cursor, result: ImportResult, replace_overlapping: bool) -> None:
         if not replace_overlapping:
             stage.refuse(cursor, _STORED_OVERLAPS, result, integrity.overlap_message)
         if result.ok:
-            _write(cursor, result, replace_overlapping)
+            _write(cursor, result, replace_overlapping, plan)
 
 
 def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) -> None:
@@ -211,6 +238,9 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
         f"ORDER BY 1, 3 LIMIT {result.max_errors}"
     )
     result.replaced_periods = [(line, *rest) for line, *rest in cursor.fetchall()]
+    result.replaced = 0
+    if not result.replaced_periods:
+        return
     # What the bill-ready mail told of a period about to go, for the row replacing it.
     cursor.execute(f"DROP TABLE IF EXISTS {MAILED}")
     cursor.execute(
@@ -222,10 +252,12 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
     result.replaced = cursor.rowcount
 
 
-def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
-    _delete_replaced(cursor, result, replace_overlapping)
+def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
+    result.updated = 0
+    if plan.stored:
+        _delete_replaced(cursor, result, replace_overlapping)
+        _update(cursor, result)
     replaced = result.replaced
-    compared = [name for name in VALUES if name != "period_end"]
     # SQLite has one writer; on PostgreSQL a key taken meanwhile must fail the insert (_merge).
     new = (
         "WHERE true ON CONFLICT (customer_id, period_end) DO NOTHING"
@@ -233,21 +265,31 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool) -> None:
         else f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} r "
         "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end)"
     )
+    # In file order, a row's previous period is the line before it (or stored: _set_flags).
+    flag = f", {integrity.flag_sql('s', 'p.current_index')}" if plan.in_order else ""
+    before = f"LEFT JOIN {S} p ON p.line = s.line - 1 AND p.customer_id = s.customer_id"
+    cursor.execute(
+        f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}{', flag' * bool(flag)}) "
+        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)}{flag} FROM {S} s "
+        f"{before * bool(flag)} {new}"
+    )
+    # A correction that replaced a stored period counts as an update of it.
+    result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)
+    result.updated += min(replaced, cursor.rowcount)
+    if replaced:
+        _carry_mail_state(cursor)
+    result.unchanged = result.rows - result.inserted - result.updated
+
+
+def _update(cursor, result: ImportResult) -> None:
+    """Update the stored readings the file holds again with other values."""
+    compared = [name for name in VALUES if name != "period_end"]
     cursor.execute(
         f"UPDATE {READINGS} SET {', '.join(f'{n} = s.{n}' for n in compared)} FROM {S} s "
         f"WHERE {READINGS}.customer_id = s.customer_id AND {READINGS}.period_end = s.period_end "
         f"AND ({' OR '.join(f'{READINGS}.{n} <> s.{n}' for n in compared)})"
     )
     result.updated = cursor.rowcount
-    cursor.execute(
-        f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}) "
-        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)} FROM {S} s {new}"
-    )
-    # A correction that replaced a stored period counts as an update of it.
-    result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)
-    result.updated += min(replaced, cursor.rowcount)
-    _carry_mail_state(cursor)
-    result.unchanged = result.rows - result.inserted - result.updated
 
 
 def _carry_mail_state(cursor) -> None:
@@ -267,12 +309,15 @@ def _carry_mail_state(cursor) -> None:
     cursor.execute(f"DROP TABLE {MAILED}")
 
 
-def _set_flags(cursor, result: ImportResult) -> None:
+def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
     """Flag the file's contracts' readings again, unless the file changed nothing (a re-run);
     count and list the file's flagged lines and the stored readings the file newly flags (the
-    period after a corrected one, say)."""
-    if result.inserted or result.updated or result.replaced:
-        changes = integrity.flag_changes_sql(f"SELECT customer_id FROM {S}")
+    period after a corrected one, say). In file order the insert flagged the rows of contracts
+    with no stored readings: only the others are flagged again."""
+    again = f"SELECT customer_id FROM {STORED if plan.in_order else S}"
+    changed = result.inserted or result.updated or result.replaced
+    if changed and (plan.stored or not plan.in_order):
+        changes = integrity.flag_changes_sql(again)
         cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {changes}")
         cursor.execute(
             f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "
@@ -296,3 +341,4 @@ def _set_flags(cursor, result: ImportResult) -> None:
     result.flagged += count
     result.line_flags = dict(found)
     result.flagged_lines = list(result.line_flags)
+    cursor.execute(f"DROP TABLE IF EXISTS {STORED}")

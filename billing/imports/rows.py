@@ -193,7 +193,7 @@ def bad_reading_sql(vendor: str) -> str:
         days = "(julianday(period_end) - julianday(period_start) + 1)"
         read_gap = "abs(julianday(read_on) - julianday(period_end))"
     return (
-        f"({days} < 1 OR {days} > max_days OR {read_gap} > {READ_ON_DAYS} "
+        f"({days} NOT BETWEEN 1 AND max_days OR {read_gap} > {READ_ON_DAYS} "
         "OR read_on > %(today)s "
         "OR (current_index >= previous_index AND usage_m3 <> current_index - previous_index) "
         "OR (current_index < previous_index AND usage_m3 > current_index - previous_index + CAST("
