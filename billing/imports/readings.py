@@ -78,6 +78,9 @@ _BAD_CORRECTIONS = (
     "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
 )
 _REPEATS = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
+# In a file in contract order, a staged row's flag from the line before it (SQLite: _Plan).
+_LINE_BEFORE = f"LEFT JOIN {S} p ON p.line = s.line - 1 AND p.customer_id = s.customer_id"
+_FLAG_IN_ORDER = f"{integrity.flag_sql('s', 'p.current_index')} AS flag FROM {S} s {_LINE_BEFORE}"
 
 
 def import_readings(
@@ -266,12 +269,10 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
         "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end)"
     )
     # In file order, a row's previous period is the line before it (or stored: _set_flags).
-    flag = f", {integrity.flag_sql('s', 'p.current_index')}" if plan.in_order else ""
-    before = f"LEFT JOIN {S} p ON p.line = s.line - 1 AND p.customer_id = s.customer_id"
+    source = f", {_FLAG_IN_ORDER}" if plan.in_order else f" FROM {S} s"
     cursor.execute(
-        f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}{', flag' * bool(flag)}) "
-        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)}{flag} FROM {S} s "
-        f"{before * bool(flag)} {new}"
+        f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}{', flag' * plan.in_order}) "
+        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)}{source} {new}"
     )
     # A correction that replaced a stored period counts as an update of it.
     result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)
@@ -334,8 +335,10 @@ def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
         )
         cursor.execute(f"DROP TABLE {CHANGED}")
     flagged = (
-        f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
-        "AND r.period_end = s.period_end WHERE r.flag <> ''"
+        f"SELECT line, flag FROM (SELECT s.line, {_FLAG_IN_ORDER}) f WHERE flag <> ''"
+        if plan.in_order and not plan.stored  # as the insert flagged them
+        else f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = "
+        "s.customer_id AND r.period_end = s.period_end WHERE r.flag <> ''"
     )
     count, found = stage.first_rows(cursor, flagged, (), result.max_errors)
     result.flagged += count

@@ -110,8 +110,8 @@ def plain_block(utilities: Mapping[str, UtilityRules]) -> re.Pattern[bytes] | No
 
 
 class PlainRows(NamedTuple):
-    """The rows of a plain block, all of one utility's: the lines as the file wrote them, the
-    first numbered ``first``."""
+    """The rows of a plain block, all of one utility's: the lines as the file wrote them but
+    the utility, the first numbered ``first``."""
 
     first: int
     lines: list[str]
@@ -121,12 +121,13 @@ class PlainRows(NamedTuple):
 def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> PlainRows | None:
     """A plain block's rows as ``stage.writer(..., plain=True)`` takes them, or None if they
     must be read one by one: a date that is no real one, or rows of two utilities."""
-    lines = block.text.splitlines()
-    slug = lines[0].partition(",")[0]
+    slug = block.text.partition(",")[0]
     prefix, rules = slug + ",", utilities[slug]
-    if ("\n" + block.text).count("\n" + prefix) != len(lines):  # a line of another utility
+    text = ("\n" + block.text).replace("\n" + prefix, "\n")[1:]
+    lines = text.splitlines()
+    if len(text) != len(block.text) - len(prefix) * len(lines):  # a line of another utility
         return None
-    at = len(prefix) + rules.customer_number_digits + 1  # the pattern puts the dates there
+    at = rules.customer_number_digits + 1  # the pattern puts the dates there
     spans = ",".join(set(map(itemgetter(slice(at, at + 32)), lines)))  # YYYY-MM-DD x 3
     for value in set(spans.split(",")).difference(dates):
         if _date(block.first, "period_end", value, dates, []) is None:

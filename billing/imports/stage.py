@@ -114,23 +114,23 @@ def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[
 
 def _csv_lines(rows: PlainRows) -> Iterator[str]:
     """Each row of a plain block as Reading's values but replaces_period_end."""
-    values = map(str.removeprefix, rows.lines, repeat(rows.rules.slug + ","))
-    return map(f"{{}},{rows.rules.id},{{}},{rows.rules.max_days}".format, count(rows.first), values)
+    return map(
+        f"{{}},{rows.rules.id},{{}},{rows.rules.max_days}".format, count(rows.first), rows.lines
+    )
 
 
 def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
-    """Stage a plain block's lines as the file wrote them, split at commas: ?1 the utility's
-    slug (unused), then the fields ``names`` has between utility_id and max_days; the utility's
-    id and longest period are written in the SQL. The first line is given its number; SQLite
-    numbers the rest (the row id after the last)."""
+    """Stage a plain block's lines split at commas: the fields ``names`` has between utility_id
+    and max_days (?1 the customer number); the utility's id and longest period are written in
+    the SQL. The first line is given its number; SQLite numbers the rest (the row id after the
+    last)."""
     rules, fields = rows.rules, names[2:-1]
-    marks = [f"?{i}" for i in range(2, len(fields) + 2)]
+    marks = ", ".join(f"?{i}" for i in range(1, len(fields) + 1))
     columns = ", ".join(("utility_id", *fields, "max_days", "customer_id"))
-    contract = f"SELECT id FROM billing_customer WHERE utility_id = {rules.id} AND number = ?2"
-    values = f"{rules.id}, {', '.join(marks)}, {rules.max_days}, ({contract})"
-    line = f"?{len(fields) + 2}"
+    contract = f"SELECT id FROM billing_customer WHERE utility_id = {rules.id} AND number = ?1"
+    values = f"{rules.id}, {marks}, {rules.max_days}, ({contract})"
     raw.execute(
-        f"INSERT INTO {TABLE} (line, {columns}) VALUES ({line}, {values})",
+        f"INSERT INTO {TABLE} (line, {columns}) VALUES (?{len(fields) + 1}, {values})",
         (*rows.lines[0].split(","), rows.first),
     )
     insert = f"INSERT INTO {TABLE} ({columns}) VALUES ({values})"

@@ -98,3 +98,18 @@ def test_a_file_in_contract_order_flags_as_the_same_rows_shuffled():
     assert [flags[before.number, D(2025, m, 26)] for m in (1, 3)] == ["gap", "rollover"]
     assert [flags[fresh.number, D(2025, m, 26)] for m in (1, 3, 5)] == ["", "gap", ""]
     assert flags[after.number, D(2025, 7, 26)] == "gap"  # stored, flagged by the file
+
+
+def test_new_contracts_in_contract_order_flag_and_list_as_shuffled():
+    kanazawa = UtilityFactory(slug="kanazawa", customer_number_digits=14, billing_cycle_months=2)
+    first, second = (CustomerFactory(utility=kanazawa) for _ in range(2))
+    in_order = [
+        row(first.number, 0, 900, 5),  # the meter went round on the first line
+        row(first.number, 1, 5, 15),
+        row(second.number, 0, 15, 25),  # not the first contract's index: no gap across contracts
+        row(second.number, 1, 26, 30),  # a gap
+    ]
+    summary, details, readings = imported(in_order)
+    assert imported(in_order[::-1])[::2] == (summary, readings)
+    assert summary == "4 行: 追加 4 件、更新 0 件、変更なし 0 件、要確認 2 件"
+    assert details == ["要確認(メーター一巡・交換)の行: 2", "要確認(前回指針の不一致)の行: 5"]
