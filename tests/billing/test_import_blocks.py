@@ -1,7 +1,8 @@
 """Blocks of plain rows go to the staging table whole: the same verdicts, numbers and values.
 
-Blocks are made small here (``BLOCK_SIZE``) so that a short file has many of them; each test
-imports the file with the block path and again row by row, and compares what a user sees.
+Blocks are made small here (``BLOCK_SIZE``, and ``ROWS_AT_ONCE`` on SQLite) so that a short
+file has many of them; each test imports the file with the block path and again row by row, and
+compares what a user sees.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import io
 import pytest
 import time_machine
 
-from billing.imports import csvfile, import_readings, readings
+from billing.imports import csvfile, import_readings, readings, stage
 from billing.models import MeterReading
 from tests.factories import CustomerFactory, UtilityFactory
 
@@ -30,6 +31,7 @@ STARTS = ["2024-11-26", "2025-01-26", "2025-03-26", "2025-05-26"]
 @pytest.fixture(autouse=True)
 def _small_blocks(monkeypatch):
     monkeypatch.setattr(csvfile, "BLOCK_SIZE", 400)  # about four rows a block
+    monkeypatch.setattr(stage, "ROWS_AT_ONCE", 2)  # SQLite: a block's rows, two to an INSERT
     with time_machine.travel(datetime.datetime(2025, 8, 1, 9, 0, tzinfo=JST), tick=False):
         yield
 
