@@ -44,7 +44,6 @@ READINGS_LOCK = 0x62696C6C  # "bill"
 S = stage.TABLE
 CHANGED = "billing_import_flag_changes"
 MAILED = "billing_import_replaced_mailed"
-STORED = "billing_import_stored"  # the file's contracts that have stored readings (SQLite)
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
 VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
@@ -78,9 +77,15 @@ _BAD_CORRECTIONS = (
     "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
 )
 _REPEATS = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
-# In a file in contract order, a staged row's flag from the line before it (SQLite: _Plan).
-_LINE_BEFORE = f"LEFT JOIN {S} p ON p.line = s.line - 1 AND p.customer_id = s.customer_id"
-_FLAG_IN_ORDER = f"{integrity.flag_sql('s', 'p.current_index')} AS flag FROM {S} s {_LINE_BEFORE}"
+# A file in contract order whose contracts have no stored readings (SQLite: _Plan): the id,
+# line and flag of each reading flagged, its previous period being the line before it.
+_FILE_FLAGS = (
+    f"SELECT r.id, f.line, f.flag FROM (SELECT s.line, s.customer_id, s.period_end, "
+    f"{integrity.flag_sql('s', 'p.current_index')} AS flag FROM {S} s LEFT JOIN {S} p "
+    "ON p.line = s.line - 1 AND p.customer_id = s.customer_id) f "
+    f"CROSS JOIN {READINGS} r WHERE f.flag <> '' AND r.customer_id = f.customer_id "
+    "AND r.period_end = f.period_end"
+)
 
 
 def import_readings(
@@ -118,11 +123,11 @@ def import_readings(
 
 @dataclass(frozen=True)
 class _Plan:
-    """What the checks found, and what the merge may spare. Only on SQLite, where no writer can
-    come between the checks and the merge, is a step spared: on PostgreSQL every step runs."""
+    """What the checks found, and what the merge may spare: only on SQLite, where no writer can
+    come between the checks and the merge (on PostgreSQL every step runs)."""
 
     met: bool  # two rows of one contract share a day
-    stored: bool = True  # some of the file's contracts have stored readings (in STORED)
+    stored: bool = True  # some of the file's contracts have stored readings
     in_order: bool = False  # each row's line - 1 is its contract's previous period, if any
 
 
@@ -176,20 +181,15 @@ def _plan(cursor) -> _Plan:
     already in that order, as CIS exports are, is checked by pairs of lines one after the other
     (``line`` is the row id: no sort); any other file is sorted by contract, and so is every file
     on PostgreSQL (whose plan for the pairs would rest on statistics taken before the contracts
-    were found). On SQLite, also which of the file's contracts have stored readings."""
+    were found). On SQLite, also whether the file's contracts have stored readings."""
     if connection.vendor != "sqlite":
         return _Plan(_sorted_meet(cursor))
-    in_order = _sorted_file_meets(cursor)
-    cursor.execute(f"DROP TABLE IF EXISTS {STORED}")
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {STORED} AS SELECT DISTINCT customer_id FROM {READINGS} "
-        f"WHERE customer_id IN (SELECT customer_id FROM {S})"
+        f"SELECT EXISTS (SELECT 1 FROM {READINGS} WHERE customer_id IN "
+        f"(SELECT customer_id FROM {S}))"
     )
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {STORED})")
-    stored = bool(cursor.fetchone()[0])
-    if in_order is None:
-        return _Plan(_sorted_meet(cursor), stored)
-    return _Plan(in_order, stored, in_order=True)
+    stored, met = bool(cursor.fetchone()[0]), _sorted_file_meets(cursor)
+    return _Plan(_sorted_meet(cursor), stored) if met is None else _Plan(met, stored, True)
 
 
 def _sorted_meet(cursor) -> bool:
@@ -268,11 +268,9 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
         else f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} r "
         "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end)"
     )
-    # In file order, a row's previous period is the line before it (or stored: _set_flags).
-    source = f", {_FLAG_IN_ORDER}" if plan.in_order else f" FROM {S} s"
     cursor.execute(
-        f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}{', flag' * plan.in_order}) "
-        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)}{source} {new}"
+        f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}) "
+        f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)} FROM {S} s {new}"
     )
     # A correction that replaced a stored period counts as an update of it.
     result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)
@@ -313,17 +311,17 @@ def _carry_mail_state(cursor) -> None:
 def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
     """Flag the file's contracts' readings again, unless the file changed nothing (a re-run);
     count and list the file's flagged lines and the stored readings the file newly flags (the
-    period after a corrected one, say). In file order the insert flagged the rows of contracts
-    with no stored readings: only the others are flagged again."""
-    again = f"SELECT customer_id FROM {STORED if plan.in_order else S}"
-    changed = result.inserted or result.updated or result.replaced
-    if changed and (plan.stored or not plan.in_order):
-        changes = integrity.flag_changes_sql(again)
-        cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {changes}")
+    period after a corrected one, say). If those contracts' readings are all rows of the file,
+    in contract order, each is flagged from the line before it (_FILE_FLAGS)."""
+    fresh = plan.in_order and not plan.stored
+    if fresh or result.inserted or result.updated or result.replaced:
+        again = _FILE_FLAGS if fresh else integrity.flag_changes_sql(f"SELECT customer_id FROM {S}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {again}")
         cursor.execute(
             f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "
             f"WHERE c.id = {READINGS}.id) WHERE id IN (SELECT id FROM {CHANGED})"
         )
+    if not fresh and (result.inserted or result.updated or result.replaced):
         newly = (  # not in the file
             f"SELECT n.number, r.period_start, r.period_end, c.flag FROM {CHANGED} c "
             f"JOIN {READINGS} r ON r.id = c.id JOIN billing_customer n ON n.id = c.customer_id "
@@ -333,10 +331,9 @@ def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
         result.flagged, result.flagged_stored = stage.first_rows(
             cursor, newly, (), result.max_errors, order="1, 2"
         )
-        cursor.execute(f"DROP TABLE {CHANGED}")
     flagged = (
-        f"SELECT line, flag FROM (SELECT s.line, {_FLAG_IN_ORDER}) f WHERE flag <> ''"
-        if plan.in_order and not plan.stored  # as the insert flagged them
+        f"SELECT line, flag FROM {CHANGED}"
+        if fresh
         else f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = "
         "s.customer_id AND r.period_end = s.period_end WHERE r.flag <> ''"
     )
@@ -344,4 +341,4 @@ def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
     result.flagged += count
     result.line_flags = dict(found)
     result.flagged_lines = list(result.line_flags)
-    cursor.execute(f"DROP TABLE IF EXISTS {STORED}")
+    cursor.execute(f"DROP TABLE IF EXISTS {CHANGED}")
