@@ -143,7 +143,7 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
     unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
     stage.refuse(cursor, unknown, result, unknown_customer)
     repeat = _("%(line)d行目と customer_number・period_end が同じです。")
-    plan = _plan(cursor)
+    plan = _plan(cursor, result.rows)
     if plan.met and not stage.refuse(
         cursor, _REPEATS, result, lambda first: repeat % {"line": first}
     ):
@@ -175,7 +175,7 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None
     cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
 
 
-def _plan(cursor) -> _Plan:
+def _plan(cursor, rows: int) -> _Plan:
     """Whether two rows of one contract share a day (a repeated key does): in order of contract
     and start, such a row starts on or before the end of the row before it. On SQLite a file
     already in that order, as CIS exports are, is checked by pairs of lines one after the other
@@ -188,7 +188,7 @@ def _plan(cursor) -> _Plan:
         f"SELECT EXISTS (SELECT 1 FROM {READINGS} WHERE customer_id IN "
         f"(SELECT customer_id FROM {S}))"
     )
-    stored, met = bool(cursor.fetchone()[0]), _sorted_file_meets(cursor)
+    stored, met = bool(cursor.fetchone()[0]), _sorted_file_meets(cursor, rows)
     return _Plan(_sorted_meet(cursor), stored) if met is None else _Plan(met, stored, True)
 
 
@@ -201,20 +201,21 @@ def _sorted_meet(cursor) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def _sorted_file_meets(cursor) -> bool | None:
-    """Whether periods meet in a file in contract and period order, from each line and the
-    next; None if the file is in another order or a line between two rows is no staged row."""
+def _sorted_file_meets(cursor, rows: int) -> bool | None:
+    """Whether periods meet in a file of ``rows`` staged rows in contract and period order, from
+    each line and the next; None if the file is in another order, or a line between two rows is
+    no staged row or one with no contract."""
     key = ("utility_id", "customer_number", "period_start")
     cursor.execute(
-        f"SELECT (SELECT COUNT(*) FROM {S} WHERE customer_id IS NOT NULL) - 1, COUNT(*), "
+        "SELECT COUNT(*), "
         "COUNT(CASE WHEN a.utility_id = b.utility_id AND a.customer_number = b.customer_number "
         "AND b.period_start <= a.period_end THEN 1 END), COUNT(CASE WHEN "
         f"({', '.join('a.' + c for c in key)}) > ({', '.join('b.' + c for c in key)}) THEN 1 END) "
         f"FROM {S} a JOIN {S} b ON b.line = a.line + 1 "
         "WHERE a.customer_id IS NOT NULL AND b.customer_id IS NOT NULL"
     )
-    rows, pairs, met, unordered = cursor.fetchone()
-    return bool(met) if pairs == rows and not unordered else None
+    pairs, met, unordered = cursor.fetchone()
+    return bool(met) if pairs == rows - 1 and not unordered else None
 
 
 def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
