@@ -77,14 +77,16 @@ _BAD_CORRECTIONS = (
     "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
 )
 _REPEATS = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
-# A file in contract order whose contracts have no stored readings (SQLite: _Plan): the id,
-# line and flag of each reading flagged, its previous period being the line before it.
+# Each staged row beside the line before it (p), and that line's current_index if it is the
+# same contract's: in a file in contract order, the previous period's (SQLite: _Plan).
+_LINE_BEFORE = f"FROM {S} s LEFT JOIN {S} p ON p.line = s.line - 1"
+_FLAG = integrity.flag_sql("s", "CASE WHEN p.customer_id = s.customer_id THEN p.current_index END")
+# The id, line and flag of each reading flagged, if every reading of the file's contracts is a
+# row of the file and the file is in contract order.
 _FILE_FLAGS = (
     f"SELECT r.id, f.line, f.flag FROM (SELECT s.line, s.customer_id, s.period_end, "
-    f"{integrity.flag_sql('s', 'p.current_index')} AS flag FROM {S} s LEFT JOIN {S} p "
-    "ON p.line = s.line - 1 AND p.customer_id = s.customer_id) f "
-    f"CROSS JOIN {READINGS} r WHERE f.flag <> '' AND r.customer_id = f.customer_id "
-    "AND r.period_end = f.period_end"
+    f"{_FLAG} AS flag {_LINE_BEFORE}) f CROSS JOIN {READINGS} r WHERE f.flag <> '' "
+    "AND r.customer_id = f.customer_id AND r.period_end = f.period_end"
 )
 
 
@@ -123,12 +125,16 @@ def import_readings(
 
 @dataclass(frozen=True)
 class _Plan:
-    """What the checks found, and what the merge may spare: only on SQLite, where no writer can
-    come between the checks and the merge (on PostgreSQL every step runs)."""
+    """What the checks found, and which checks and steps have nothing to do: known on SQLite
+    from one pass over the staged rows (_survey), where no writer can come between the checks
+    and the merge; on PostgreSQL every one runs."""
 
     met: bool  # two rows of one contract share a day
+    unknown: bool = True  # a row names no stored contract
+    corrections: bool = True  # a row names the period it replaces
     stored: bool = True  # some of the file's contracts have stored readings
     in_order: bool = False  # each row's line - 1 is its contract's previous period, if any
+    flagged: bool = True  # in order: a row's flag is not blank
 
 
 def _check(cursor, today: datetime.date, result: ImportResult, replace_overlapping: bool):
@@ -140,16 +146,18 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
             f"UPDATE {S} SET customer_id = c.id FROM billing_customer c "
             f"WHERE c.utility_id = {S}.utility_id AND c.number = {S}.customer_number"
         )
+    plan = _survey(cursor) if connection.vendor == "sqlite" else _Plan(_periods_meet(cursor))
     unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
-    stage.refuse(cursor, unknown, result, unknown_customer)
+    if plan.unknown:
+        stage.refuse(cursor, unknown, result, unknown_customer)
     repeat = _("%(line)d行目と customer_number・period_end が同じです。")
-    plan = _plan(cursor, result.rows)
     if plan.met and not stage.refuse(
         cursor, _REPEATS, result, lambda first: repeat % {"line": first}
     ):
         stage.refuse(cursor, _FILE_OVERLAPS, result, integrity.file_overlap_message)
     message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
-    stage.refuse(cursor, _BAD_CORRECTIONS, result, lambda end: message % {"end": end})
+    if plan.corrections:
+        stage.refuse(cursor, _BAD_CORRECTIONS, result, lambda end: message % {"end": end})
     if plan.stored and not replace_overlapping:
         stage.refuse(cursor, _STORED_OVERLAPS, result, integrity.overlap_message)
     return plan
@@ -175,24 +183,10 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None
     cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
 
 
-def _plan(cursor, rows: int) -> _Plan:
+def _periods_meet(cursor) -> bool:
     """Whether two rows of one contract share a day (a repeated key does): in order of contract
-    and start, such a row starts on or before the end of the row before it. On SQLite a file
-    already in that order, as CIS exports are, is checked by pairs of lines one after the other
-    (``line`` is the row id: no sort); any other file is sorted by contract, and so is every file
-    on PostgreSQL (whose plan for the pairs would rest on statistics taken before the contracts
-    were found). On SQLite, also whether the file's contracts have stored readings."""
-    if connection.vendor != "sqlite":
-        return _Plan(_sorted_meet(cursor))
-    cursor.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {READINGS} WHERE customer_id IN "
-        f"(SELECT customer_id FROM {S}))"
-    )
-    stored, met = bool(cursor.fetchone()[0]), _sorted_file_meets(cursor, rows)
-    return _Plan(_sorted_meet(cursor), stored) if met is None else _Plan(met, stored, True)
-
-
-def _sorted_meet(cursor) -> bool:
+    and start, such a row starts on or before the end of the row before it. One sorted pass;
+    on SQLite a file already in that order, as CIS exports are, needs none (_survey)."""
     before = "LAG(period_end) OVER (PARTITION BY customer_id ORDER BY period_start)"
     cursor.execute(
         f"SELECT COUNT(*) FROM (SELECT period_start, {before} AS before_end FROM {S} "
@@ -201,21 +195,36 @@ def _sorted_meet(cursor) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def _sorted_file_meets(cursor, rows: int) -> bool | None:
-    """Whether periods meet in a file of ``rows`` staged rows in contract and period order, from
-    each line and the next; None if the file is in another order, or a line between two rows is
-    no staged row or one with no contract."""
+def _survey(cursor) -> _Plan:
+    """SQLite: one pass over the staged rows in line order (the row id: no sort), each beside
+    the line before it. The file is in contract and period order if each row with a contract
+    follows one, in that order; then periods meet where a row starts on or before the end of
+    the line before it (of its contract), and each row's previous period is that line (on
+    PostgreSQL, whose plan for the pairs would rest on statistics taken before the contracts
+    were found, and in a file in another order, _periods_meet sorts). Stored readings are
+    looked for at each contract's first line."""
     key = ("utility_id", "customer_number", "period_start")
+    same = "p.utility_id = s.utility_id AND p.customer_number = s.customer_number"
+    stored = f"EXISTS (SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id)"
     cursor.execute(
-        "SELECT COUNT(*), "
-        "COUNT(CASE WHEN a.utility_id = b.utility_id AND a.customer_number = b.customer_number "
-        "AND b.period_start <= a.period_end THEN 1 END), COUNT(CASE WHEN "
-        f"({', '.join('a.' + c for c in key)}) > ({', '.join('b.' + c for c in key)}) THEN 1 END) "
-        f"FROM {S} a JOIN {S} b ON b.line = a.line + 1 "
-        "WHERE a.customer_id IS NOT NULL AND b.customer_id IS NOT NULL"
+        "SELECT COUNT(*) - COUNT(s.customer_id), COUNT(s.replaces_period_end), "
+        "COUNT(s.customer_id) - COUNT(CASE WHEN s.customer_id IS NOT NULL THEN p.customer_id "
+        f"END), COUNT(CASE WHEN ({', '.join('p.' + c for c in key)}) > "
+        f"({', '.join('s.' + c for c in key)}) THEN 1 END), "
+        f"COUNT(CASE WHEN {same} AND s.period_start <= p.period_end THEN 1 END), "
+        f"COUNT(CASE WHEN {_FLAG} <> '' THEN 1 END), COUNT(CASE WHEN p.customer_id IS NOT "
+        f"s.customer_id AND {stored} THEN 1 END) {_LINE_BEFORE}"
     )
-    pairs, met, unordered = cursor.fetchone()
-    return bool(met) if pairs == rows - 1 and not unordered else None
+    unknown, corrections, unpaired, unordered, met, flagged, stored = cursor.fetchone()
+    in_order = unpaired <= 1 and not unordered and not unknown
+    return _Plan(
+        met=bool(met) if in_order else _periods_meet(cursor),
+        unknown=bool(unknown),
+        corrections=bool(corrections),
+        stored=bool(stored),
+        in_order=in_order,
+        flagged=bool(flagged),
+    )
 
 
 def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
@@ -314,15 +323,17 @@ def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
     count and list the file's flagged lines and the stored readings the file newly flags (the
     period after a corrected one, say). If those contracts' readings are all rows of the file,
     in contract order, each is flagged from the line before it (_FILE_FLAGS)."""
-    fresh = plan.in_order and not plan.stored
-    if fresh or result.inserted or result.updated or result.replaced:
-        again = _FILE_FLAGS if fresh else integrity.flag_changes_sql(f"SELECT customer_id FROM {S}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {again}")
-        cursor.execute(
-            f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "
-            f"WHERE c.id = {READINGS}.id) WHERE id IN (SELECT id FROM {CHANGED})"
-        )
-    if not fresh and (result.inserted or result.updated or result.replaced):
+    flagged = (
+        f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
+        "AND r.period_end = s.period_end WHERE r.flag <> ''"
+    )
+    if plan.in_order and not plan.stored:
+        if not plan.flagged:
+            return
+        _flag_again(cursor, _FILE_FLAGS)
+        flagged = f"SELECT line, flag FROM {CHANGED}"
+    elif result.inserted or result.updated or result.replaced:
+        _flag_again(cursor, integrity.flag_changes_sql(f"SELECT customer_id FROM {S}"))
         newly = (  # not in the file
             f"SELECT n.number, r.period_start, r.period_end, c.flag FROM {CHANGED} c "
             f"JOIN {READINGS} r ON r.id = c.id JOIN billing_customer n ON n.id = c.customer_id "
@@ -332,14 +343,17 @@ def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
         result.flagged, result.flagged_stored = stage.first_rows(
             cursor, newly, (), result.max_errors, order="1, 2"
         )
-    flagged = (
-        f"SELECT line, flag FROM {CHANGED}"
-        if fresh
-        else f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = "
-        "s.customer_id AND r.period_end = s.period_end WHERE r.flag <> ''"
-    )
     count, found = stage.first_rows(cursor, flagged, (), result.max_errors)
     result.flagged += count
     result.line_flags = dict(found)
     result.flagged_lines = list(result.line_flags)
     cursor.execute(f"DROP TABLE IF EXISTS {CHANGED}")
+
+
+def _flag_again(cursor, changes: str) -> None:
+    """Set the flags that ``changes`` selects (id, ..., flag) into the table CHANGED."""
+    cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {changes}")
+    cursor.execute(
+        f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "
+        f"WHERE c.id = {READINGS}.id) WHERE id IN (SELECT id FROM {CHANGED})"
+    )

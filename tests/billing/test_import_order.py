@@ -113,3 +113,13 @@ def test_new_contracts_in_contract_order_flag_and_list_as_shuffled():
     assert imported(in_order[::-1])[::2] == (summary, readings)
     assert summary == "4 行: 追加 4 件、更新 0 件、変更なし 0 件、要確認 2 件"
     assert details == ["要確認(メーター一巡・交換)の行: 2", "要確認(前回指針の不一致)の行: 5"]
+
+
+def test_rows_of_an_unknown_contract_say_only_that_in_any_order():
+    kanazawa = UtilityFactory(slug="kanazawa", customer_number_digits=14, billing_cycle_months=2)
+    known, unknown = CustomerFactory(utility=kanazawa).number, "99999999999999"
+    lines = [row(known, 0, 10, 20), row(unknown, 0, 1, 2), row(unknown, 0, 1, 2)]  # repeated
+    message = "customer_number: このお客様番号の契約がありません。先に契約を取り込んでください。"
+    for shuffled, refused in ((lines, (3, 4)), (lines[::-1], (2, 3))):
+        result = import_readings(io.BytesIO((HEADER + "\n".join(shuffled) + "\n").encode()))
+        assert [str(e) for e in result.errors] == [f"line {n}: {message}" for n in refused]
