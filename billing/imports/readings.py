@@ -4,12 +4,15 @@
 2. Every record is read and its fields checked (rows.parse_reading), then staged.
 3. SQL checks the staged rows: the row rule (rows.bad_reading_sql), contracts that exist
    (one UPDATE fills in each row's customer_id), keys the file repeats, corrections, and
-   periods that overlap, within the file and against what is stored.
+   periods that overlap, within the file and against what is stored. On SQLite one pass
+   (_survey) first says which checks have something to find.
 4. Merge: stored periods a correction replaces are deleted, rows that differ are updated,
    new ones inserted. If a writer outside the import took a key or a period meanwhile
    (PostgreSQL refuses the insert), the table is closed to other writers and the stored
    periods are checked again.
 5. The flags (integrity.py) of the file's contracts are set again; flagged lines are listed.
+   A file in contract order of contracts with no stored readings (the first load of a
+   utility) is flagged from its own lines.
 """
 
 from __future__ import annotations
