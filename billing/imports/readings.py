@@ -199,13 +199,11 @@ def _periods_meet(cursor) -> bool:
 
 
 def _survey(cursor) -> _Plan:
-    """SQLite: one pass over the staged rows in line order (the row id: no sort), each beside
-    the line before it. The file is in contract and period order if each row with a contract
-    follows one, in that order; then periods meet where a row starts on or before the end of
-    the line before it (of its contract), and each row's previous period is that line (on
-    PostgreSQL, whose plan for the pairs would rest on statistics taken before the contracts
-    were found, and in a file in another order, _periods_meet sorts). Stored readings are
-    looked for at each contract's first line."""
+    """SQLite: one pass over the staged rows, each beside the line before it (the row id: no
+    sort). If each row follows a row of its contract or one before it in contract and period
+    order, periods meet where a row starts by the end of the line before it; else, and on
+    PostgreSQL (whose plan for the pairs would rest on statistics taken before the contracts
+    were found), _periods_meet sorts. Stored readings are looked for at a contract's first line."""
     key = ("utility_id", "customer_number", "period_start")
     same = "p.utility_id = s.utility_id AND p.customer_number = s.customer_number"
     stored = f"EXISTS (SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id)"
@@ -272,7 +270,13 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
     result.updated = 0
     if plan.stored:
         _delete_replaced(cursor, result, replace_overlapping)
-        _update(cursor, result)
+        compared = [name for name in VALUES if name != "period_end"]
+        cursor.execute(
+            f"UPDATE {READINGS} SET {', '.join(f'{n} = s.{n}' for n in compared)} FROM {S} s "
+            f"WHERE {READINGS}.customer_id = s.customer_id AND {READINGS}.period_end = "
+            f"s.period_end AND ({' OR '.join(f'{READINGS}.{n} <> s.{n}' for n in compared)})"
+        )
+        result.updated = cursor.rowcount
     replaced = result.replaced
     # SQLite has one writer; on PostgreSQL a key taken meanwhile must fail the insert (_merge).
     new = (
@@ -291,17 +295,6 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
     if replaced:
         _carry_mail_state(cursor)
     result.unchanged = result.rows - result.inserted - result.updated
-
-
-def _update(cursor, result: ImportResult) -> None:
-    """Update the stored readings the file holds again with other values."""
-    compared = [name for name in VALUES if name != "period_end"]
-    cursor.execute(
-        f"UPDATE {READINGS} SET {', '.join(f'{n} = s.{n}' for n in compared)} FROM {S} s "
-        f"WHERE {READINGS}.customer_id = s.customer_id AND {READINGS}.period_end = s.period_end "
-        f"AND ({' OR '.join(f'{READINGS}.{n} <> s.{n}' for n in compared)})"
-    )
-    result.updated = cursor.rowcount
 
 
 def _carry_mail_state(cursor) -> None:

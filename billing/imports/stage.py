@@ -99,8 +99,10 @@ def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[
 
         def write(batch) -> None:
             with raw_cursor.copy(copy_sql) as copy:
-                if plain:
-                    copy.write("\n".join(_csv_lines(batch)))
+                if plain:  # Reading's values but replaces_period_end
+                    rules, first = batch.rules, count(batch.first)
+                    values = f"{{}},{rules.id},{{}},{rules.max_days}".format
+                    copy.write("\n".join(map(values, first, batch.lines)))
                 else:
                     for row in batch:
                         copy.write_row(row)
@@ -111,13 +113,6 @@ def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[
     if plain:
         return partial(_sqlite_plain, connection.connection, row_type._fields[:-1])
     return partial(connection.connection.executemany, _sqlite_insert(cursor, row_type._fields))
-
-
-def _csv_lines(rows: PlainRows) -> Iterator[str]:
-    """Each row of a plain block as Reading's values but replaces_period_end."""
-    return map(
-        f"{{}},{rows.rules.id},{{}},{rows.rules.max_days}".format, count(rows.first), rows.lines
-    )
 
 
 def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
