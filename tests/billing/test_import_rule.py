@@ -134,6 +134,8 @@ def test_the_import_refuses_exactly_what_the_python_rule_refuses(numbers, data, 
     raw = text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
     # 64 bytes: each line after the header is a block of its own, plain or not.
     monkeypatch.setattr(csvfile, "BLOCK_SIZE", data.draw(st.sampled_from([1 << 20, 64])))
+    # SQLite: a plain block's rows after its first, one to an INSERT or two.
+    monkeypatch.setattr(stage, "ROWS_AT_ONCE", data.draw(st.sampled_from([1, 2])))
     if encoding == "utf-8-sig":
         raw = "\ufeff".encode() + raw
     with time_machine.travel(datetime.datetime(2025, 8, 1, 9, 0, tzinfo=JST), tick=False):
