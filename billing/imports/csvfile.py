@@ -213,9 +213,11 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
             if not block:
                 return
             continue
-        _check_line_lengths(chunk, number, state)
+        first = number == 0  # the first chunk is checked before its header is read
+        if first:
+            _check_line_lengths(chunk, number, state)
         # The header on its own, so that the rows after it may be taken whole.
-        head = chunk.find(b"\n") + 1 if number == 0 else 0
+        head = chunk.find(b"\n") + 1 if first else 0
         for piece in (chunk[:head], chunk[head:]) if 0 < head < len(chunk) else (chunk,):
             lines = piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
             # Whole only between records: a quoted field may run on from the block before.
@@ -225,6 +227,8 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
                 state.recent = []  # no record runs on across a block taken whole
                 yield "\n"
             else:
+                if not first:  # a plain row is never too long
+                    _check_line_lengths(piece, number, state)
                 state.recent = [*state.recent[-1:], (number + 1, piece)]
                 yield from _decoded(piece, codec, number, state.errors)
             number += lines

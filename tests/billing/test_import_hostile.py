@@ -20,7 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from billing.imports import import_customers, import_readings
+from billing.imports import csvfile, import_customers, import_readings
 from billing.models import MeterReading
 from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
 
@@ -113,6 +113,16 @@ def test_a_long_line_past_the_end_of_a_block_is_reported_with_its_own_number(cus
     data = HEADER + good_row(customer) * 2 + long_line
     result = import_readings(io.BytesIO(data.encode()))
     assert [str(e) for e in result.errors] == [f"line 4: customer_number: {TOO_LONG}"]
+
+
+def test_a_long_line_in_a_later_block_among_plain_rows_has_its_number(customer, monkeypatch):
+    # Rows as a CIS export writes them are never too long: only other blocks are measured.
+    monkeypatch.setattr(csvfile, "BLOCK_SIZE", 100_000)
+    days = (datetime.date(2022, 1, 1) + datetime.timedelta(days=n) for n in range(1200))
+    rows = "".join(f"kanazawa,{customer.number},{d},{d},{d},0,0,0,0,0,0,0\n" for d in days)
+    data = HEADER + rows + "kanazawa," + "9" * 70_000 + ",x\n" + good_row(customer)
+    result = import_readings(io.BytesIO(data.encode()))
+    assert [str(e) for e in result.errors] == [f"line 1202: customer_number: {TOO_LONG}"]
 
 
 def test_a_long_customer_line_with_no_final_newline_has_its_number(customer):
