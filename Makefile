@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test install lint check-deploy clean
+.PHONY: demo test install lint check-deploy clean messages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The catalogs (README "Languages"): add new msgids to every language's .po, then compile the
+# .mo files that are committed (needs GNU gettext: apt-get install gettext).
+messages: install
+	$(BIN)/python manage.py makemessages -l en -l ja_Easy --no-obsolete --no-wrap
+	$(BIN)/python manage.py compilemessages -l en -l ja_Easy
 
 lint: install
 	$(BIN)/ruff check .

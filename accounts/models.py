@@ -138,6 +138,9 @@ class Member(AbstractBaseUser, PermissionsMixin):
     )
     wants_alert_mail = models.BooleanField(_("使用量の異常のお知らせメール"), null=True, blank=True)
     wants_notice_mail = models.BooleanField(_("重要なお知らせのメール"), null=True, blank=True)
+    # The language of the switch when last used signed in; their mails are written in it.
+    # Empty: never chosen (Japanese, or the page's language for a mail sent from a page).
+    language = models.CharField(_("言語"), max_length=10, blank=True, default="")
     is_staff = models.BooleanField(_("職員"), default=False)
 
     def wants_mail(self, kind: str) -> bool:

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from .views import login, profile, recovery, signup
+from .views import language, login, profile, recovery, signup
 
 app_name = "accounts"
 
 urlpatterns = [
     path("", login.login, name="login"),
     path("logout/", login.logout, name="logout"),
+    path("language/", language.set_language, name="set_language"),
     path("recovery/", recovery.recovery, name="recovery"),
     path("recovery/question/", recovery.recovery_question, name="recovery_question"),
     path("recovery/sent/", recovery.recovery_sent, name="recovery_sent"),

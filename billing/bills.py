@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from .models import Payment
+from .templatetags.billing_format import jdate_text, month_day_text
 
 Status, Method = Payment.Status, Payment.Method
 
@@ -33,12 +34,8 @@ class PaymentState:
 def _day(day: datetime.date, today: datetime.date) -> str:
     """「11月26日」 in the current year; with its year otherwise, lest 2099 read as this year."""
     if day.year != today.year:
-        return _("%(year)d年%(month)d月%(day)d日") % {
-            "year": day.year,
-            "month": day.month,
-            "day": day.day,
-        }
-    return _("%(month)d月%(day)d日") % {"month": day.month, "day": day.day}
+        return jdate_text(day)
+    return month_day_text(day)
 
 
 def describe(payment: Payment, today: datetime.date) -> PaymentState:

@@ -8,16 +8,31 @@ so nothing tells another contract's numbers or periods apart.
 from __future__ import annotations
 
 import datetime
+import functools
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from . import bills, documents, pdf
 from .models import Customer, IssuedDocument, MeterReading, Payment
+
+
+def in_japanese(view):
+    """Write the document in Japanese whatever the page's language: what an issued invoice
+    prints is stored with its hash, and a document in another language would be another
+    revision; the tax office and the bank read Japanese. The slip page says so in English."""
+
+    @functools.wraps(view)
+    def japanese(*args, **kwargs):
+        with translation.override(settings.LANGUAGE_CODE):
+            return view(*args, **kwargs)
+
+    return japanese
 
 
 def _contract(request: HttpRequest, number: str) -> Customer:
@@ -38,6 +53,7 @@ def _pdf_response(body: bytes, name: str) -> HttpResponse:
 
 @never_cache  # Cache-Control: private, no-store: a bill never sits in a shared proxy
 @require_safe  # GET and HEAD (download managers and link checkers ask HEAD first)
+@in_japanese
 def slip_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contract = _contract(request, number)
     reading = _reading(contract, period_end)
@@ -49,6 +65,7 @@ def slip_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> Ht
 
 @never_cache
 @require_safe  # GET and HEAD (download managers and link checkers ask HEAD first)
+@in_japanese
 def invoice_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     if not documents.may_ask_invoice(request.user, request.utility):
         raise Http404("this member gets no qualified invoice")
@@ -62,6 +79,7 @@ def invoice_pdf(request: HttpRequest, number: str, period_end: datetime.date) ->
 
 @never_cache
 @require_safe  # GET and HEAD (download managers and link checkers ask HEAD first)
+@in_japanese
 def receipt_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contract = _contract(request, number)
     payment = documents.received_payment(contract, period_end)

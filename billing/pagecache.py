@@ -8,8 +8,8 @@ in a worker), keyed by what makes it differ, and stored with the readings genera
 built under:
 
 - the key: the member, the utility and the page asked for (path, page number, and for the
-  dashboard without a number the contract last chosen), and today's date (a bill's 納期限
-  passes with no row changed);
+  dashboard without a number the contract last chosen), today's date (a bill's 納期限
+  passes with no row changed) and the language (the switch shows the page in another);
 - the **readings generation**: one number in the cache, fetched with the page in one round
   trip. Every import of customers or readings, and every save or delete of a reading,
   contract, utility or a member's link to a contract (the admin, approvals; accounts connects
@@ -45,6 +45,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone
+from django.utils.translation import get_language
 
 logger = logging.getLogger("billing.pagecache")
 
@@ -219,5 +220,9 @@ def _cacheable(request: HttpRequest) -> bool:
 def _key(request: HttpRequest, name: str) -> str:
     # Today's date: a bill unpaid yesterday is overdue today with no row changed.
     day = timezone.localdate().isoformat()
-    parts = f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}|{day}"
+    # The language: a page switched to English is another page (words, dates, amounts).
+    language = get_language()
+    parts = (
+        f"{request.user.pk}|{request.utility.pk}|{name}|{request.get_full_path()}|{day}|{language}"
+    )
     return "billing.page:" + hashlib.sha256(parts.encode()).hexdigest()

@@ -6,6 +6,7 @@ import functools
 import unicodedata
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .models import OutboxMail, Utility
+from .models import OutboxMail, Utility, language_codes
 from .validators import validate_plain_email
 
 # Fields that hold a hash of a secret (passwords, secret answers, link and code hashes,
@@ -262,12 +263,24 @@ def _labelled_column(name: str, label: str):
 class UtilityAdminForm(forms.ModelForm):
     """A utility's addresses are held to the rule every typed address meets."""
 
+    languages = forms.MultipleChoiceField(
+        label=_("提供する言語"),
+        choices=settings.LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("日本語は必ず提供します。ここにない言語を選んだ方には日本語で表示します。"),
+    )
+
     class Meta:
         model = Utility
         fields = ["inquiry_email", "sender_email"]  # the admin's fieldsets give the rest
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if "languages" in self.fields:
+            self.initial["languages"] = list(
+                language_codes(self.instance.languages if self.instance.pk else "ja")
+            )
         rate = self.fields.get("mail_rate_per_minute")
         if rate is not None:
             # The model's rule (1 or more, blank = no limit) is the widget's and the only message.
@@ -290,6 +303,9 @@ class UtilityAdminForm(forms.ModelForm):
 
     def clean_sewer_invoice_registration_number(self) -> str:
         return _half_width(self.cleaned_data["sewer_invoice_registration_number"])
+
+    def clean_languages(self) -> str:
+        return ",".join(language_codes(",".join(self.cleaned_data["languages"])))
 
     def clean_inquiry_email(self) -> str:
         return _plain_email(self.cleaned_data["inquiry_email"])
@@ -391,6 +407,7 @@ class UtilityAdmin(UtilityScopedAdmin):
             },
         ),
         ("Web明細", {"fields": ["offers_web_slip", "web_slip_text"]}),
+        ("言語", {"fields": ["languages"]}),
         (
             "検針後のお知らせメールと会員の既定",
             {

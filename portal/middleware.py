@@ -1,4 +1,5 @@
-"""Per-request plumbing: an id for the logs, the utility named in the URL, the CSP header."""
+"""Per-request plumbing: an id for the logs, the utility named in the URL, the CSP header, the
+language (and やさしい日本語's furigana)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
+from . import furigana
 from .logging import REQUEST_ID
 from .models import Utility
 
@@ -27,6 +29,7 @@ from .models import Utility
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 URL_KWARG = "utility_slug"
+EASY_JAPANESE = "ja-easy"
 
 
 class RequestIdMiddleware:
@@ -102,28 +105,80 @@ def _policy_settings_changed(setting: str, **kwargs) -> None:
         _policies.cache_clear()
 
 
-class LocaleMiddleware(DjangoLocaleMiddleware):
-    """Django's LocaleMiddleware, which negotiates nothing while one language is served.
+class LocaleMiddleware:
+    """Activate the language the resident chose with the switch (the language cookie), else
+    Japanese; the admin is always Japanese.
 
-    With a single entry in LANGUAGES every request gets LANGUAGE_CODE whatever it asks for,
-    yet Django's read the language cookie, parsed Accept-Language and matched the path on
-    every request and response (about 50 µs of CPU, a twentieth of a signed-in page; issue
-    17). Here the language is activated and Content-Language set as Django does, and
-    ``Vary: Accept-Language`` is left out: no response varies by it. Give LANGUAGES a second
-    language (issue 22) and Django's own negotiation runs again, unchanged.
+    Django's LocaleMiddleware also negotiates Accept-Language and language prefixes in the
+    path (about 50 µs of CPU a request, issue 17). Here nothing is negotiated: the seeds'
+    Japanese is what a resident sees until they choose, whatever their browser is set to, and a
+    choice is one cookie read against a set. The utility's own languages are applied once the
+    utility is known (``UtilityMiddleware``); no database query is made for the language.
     """
 
-    def process_request(self, request: HttpRequest) -> None:
-        if len(settings.LANGUAGES) > 1:
-            return super().process_request(request)
-        translation.activate(settings.LANGUAGE_CODE)
-        request.LANGUAGE_CODE = settings.LANGUAGE_CODE  # type: ignore[attr-defined]
-        return None
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if len(settings.LANGUAGES) > 1:
-            return super().process_response(request, response)
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = settings.LANGUAGE_CODE
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if chosen and chosen in _codes() and not request.path_info.startswith(_admin_prefix()):
+            language = chosen
+        translation.activate(language)
+        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        response = self.get_response(request)
         response.headers.setdefault("Content-Language", translation.get_language())
+        if len(settings.LANGUAGES) > 1:
+            patch_vary_headers(response, ("Cookie",))  # the same URL is another language
+        return response
+
+
+def use_language(request: HttpRequest, language: str) -> None:
+    """Make ``language`` the request's language from here on (a utility not offering the
+    chosen one falls back to Japanese)."""
+    translation.activate(language)
+    request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _codes() -> frozenset[str]:
+    return frozenset(code for code, _name in settings.LANGUAGES)
+
+
+@functools.cache
+def _admin_prefix() -> str:
+    return "/" + settings.ADMIN_URL.lstrip("/")
+
+
+@receiver(setting_changed, dispatch_uid="portal.middleware.language_settings")
+def _language_settings_changed(setting: str, **kwargs) -> None:
+    if setting in ("LANGUAGES", "ADMIN_URL"):
+        _codes.cache_clear()
+        _admin_prefix.cache_clear()
+
+
+class FuriganaMiddleware:
+    """Turn やさしい日本語's 「｜漢字《かんじ》」 into ``<ruby>`` on HTML pages (portal.furigana).
+
+    Only while ``ja-easy`` is active: other languages pay one comparison.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            translation.get_language() != EASY_JAPANESE
+            or response.streaming
+            or not response.get("Content-Type", "").startswith("text/html")
+        ):
+            return response
+        content = response.content.decode(response.charset)
+        if "《" in content:
+            response.content = furigana.to_html(content).encode(response.charset)
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
         return response
 
 
@@ -149,6 +204,8 @@ class UtilityMiddleware:
         if utility is None:
             raise Http404("unknown utility")
         request.utility = utility  # type: ignore[attr-defined]
+        if getattr(request, "LANGUAGE_CODE", None) not in utility.language_codes:
+            use_language(request, settings.LANGUAGE_CODE)
         return None
 
 

@@ -55,6 +55,27 @@ def validate_registration_check_digit(value: str) -> None:
         )
 
 
+def language_codes(value: str) -> tuple[str, ...]:
+    """「ja,en」 → ("ja", "en"): the known codes named, in settings.LANGUAGES' order, with
+    LANGUAGE_CODE always among them."""
+    named = {code.strip() for code in value.split(",")}
+    return tuple(
+        code
+        for code, _name in settings.LANGUAGES
+        if code in named or code == settings.LANGUAGE_CODE
+    )
+
+
+def validate_languages(value: str) -> None:
+    known = {code for code, _name in settings.LANGUAGES}
+    unknown = [c.strip() for c in value.split(",") if c.strip() and c.strip() not in known]
+    if unknown:
+        raise ValidationError(
+            _("使えない言語コードです: %(codes)s(使えるもの: %(known)s)")
+            % {"codes": "、".join(unknown), "known": ", ".join(sorted(known))}
+        )
+
+
 class Utility(models.Model):
     class Verification(models.TextChoices):
         LINK = "link", _("メール記載のURL")
@@ -259,6 +280,16 @@ class Utility(models.Model):
         blank=True,
         help_text=_("Web明細の画面に表示する短い説明(例: 紙の検針票が届かなくなる時期)。"),
     )
+    languages = models.CharField(
+        _("提供する言語"),
+        max_length=100,
+        default="ja",
+        validators=[validate_languages],
+        help_text=_(
+            "住民の画面とメールの言語(日本語は必ず含みます)。"
+            "ここにない言語を選んだ方には日本語で表示します。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("事業者")
@@ -287,6 +318,11 @@ class Utility(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:login", args=[self.slug])
+
+    @property
+    def language_codes(self) -> tuple[str, ...]:
+        """The languages offered, in the order of settings.LANGUAGES (Japanese always)."""
+        return language_codes(self.languages)
 
     @property
     def is_always_open(self) -> bool:
@@ -432,6 +468,13 @@ class OutboxMail(models.Model):
     sender = models.CharField(_("差出人"), max_length=300)
     subject = models.CharField(_("件名"), max_length=300)
     body = models.TextField(_("本文"), blank=True)
+    language = models.CharField(
+        _("言語"),
+        max_length=10,
+        blank=True,
+        default="",
+        help_text=_("件名と本文を書いた言語(会員にはその会員の言語、ほかは受付時の画面の言語)。"),
+    )
     status = models.CharField(
         _("状態"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
     )

@@ -1,7 +1,8 @@
 """The mail outbox: every mail the portal sends is a row first, sent by a worker after commit.
 
 - ``enqueue_mail`` renders the mail and writes it in the caller's transaction; after commit a
-  task (``portal.tasks.deliver_mail``) sends it. No request waits on SMTP, and a change rolled
+  task (``portal.tasks.deliver_mail``) sends it. It is written in the recipient member's
+  language, or for someone who is no member in the page's (``mail_language``). No request waits on SMTP, and a change rolled
   back takes its mail with it.
 - ``deliver_many`` claims a task's rows (pending → sending) and reads them in one conditional
   ``UPDATE … RETURNING`` (of two workers handed the same row only one wins), sends them over
@@ -50,8 +51,9 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from . import furigana
 from .models import OutboxMail, Utility
 
 logger = logging.getLogger("portal.outbox")
@@ -87,10 +89,10 @@ def enqueue_mail(
 
     ``key`` names the event the mail is about (``member_approved:42``); a key already written
     is not written again, so that event is mailed once. Without one, every call is a new mail.
+    The mail is written in ``mail_language(utility, member)``.
     """
-    context = {"utility": utility, **context}
-    subject = render_to_string(f"emails/{template}_subject.txt", context)
-    body = render_to_string(f"emails/{template}_body.txt", context)
+    language = mail_language(utility, member)
+    subject, body = _render(utility, template, context, language)
     now = timezone.now()
     with transaction.atomic():
         mail, created = OutboxMail.objects.get_or_create(
@@ -101,8 +103,9 @@ def enqueue_mail(
                 "recipient": recipient,
                 "template": template,
                 "sender": f"{utility.portal_name} <{utility.sender_email}>",
-                "subject": " ".join(subject.split())[:300],
+                "subject": subject,
                 "body": body,
+                "language": language,
                 "created_at": now,
                 "next_attempt_at": now + _handoff(),
             },
@@ -110,6 +113,27 @@ def enqueue_mail(
     if created:
         transaction.on_commit(lambda: hand_to_worker(mail.pk))
     return mail
+
+
+def mail_language(utility: Utility, member=None) -> str:
+    """The language a mail is written in: the member's own choice (the switch, used signed in);
+    for a member who never chose, and for a mail to someone who is no member (a signup, a
+    見守り address, a guest's 使用開始・使用中止), the language active when it is written (the
+    page's; Japanese in a worker). One the utility does not offer is Japanese."""
+    language = getattr(member, "language", "") or translation.get_language()
+    if language not in utility.language_codes:
+        return settings.LANGUAGE_CODE
+    return language
+
+
+def _render(utility: Utility, template: str, context: dict, language: str) -> tuple[str, str]:
+    """Subject (one line, at most 300 characters) and body of a mail, in ``language``; a
+    reading of やさしい日本語 in brackets (「漢字(かんじ)」), as a mail holds no markup."""
+    context = {"utility": utility, **context}
+    with translation.override(language):
+        subject = render_to_string(f"emails/{template}_subject.txt", context)
+        body = render_to_string(f"emails/{template}_body.txt", context)
+    return " ".join(furigana.to_text(subject).split())[:300], furigana.to_text(body)
 
 
 @dataclass(frozen=True)
@@ -137,8 +161,8 @@ def enqueue_mails(utility: Utility, mails: Iterable[Mail]) -> int:
     for mail in mails:
         if mail.key in rows:
             continue
-        context = {"utility": utility, **mail.context}
-        subject = render_to_string(f"emails/{mail.template}_subject.txt", context)
+        language = mail_language(utility, mail.member)
+        subject, body = _render(utility, mail.template, mail.context, language)
         rows[mail.key] = OutboxMail(
             key=mail.key,
             utility=utility,
@@ -146,8 +170,9 @@ def enqueue_mails(utility: Utility, mails: Iterable[Mail]) -> int:
             recipient=mail.recipient,
             template=mail.template,
             sender=sender,
-            subject=" ".join(subject.split())[:300],
-            body=render_to_string(f"emails/{mail.template}_body.txt", context),
+            subject=subject,
+            body=body,
+            language=language,
             created_at=now,
             next_attempt_at=now + _handoff(),
         )

@@ -52,7 +52,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",  # django-csp, the header built once
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "portal.middleware.LocaleMiddleware",  # Django's, negotiating nothing for one language
+    "portal.middleware.LocaleMiddleware",  # the language cookie alone; the admin always Japanese
+    "portal.middleware.FuriganaMiddleware",  # やさしい日本語's ｜漢字《かんじ》 to <ruby>
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "accounts.middleware.AuthenticationMiddleware",  # Django's, + the member carried (sessions)
@@ -149,9 +150,18 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 LANGUAGE_CODE = "ja"
-# Date formats of our own for "ja" (portal/formats/ja/formats.py); Django's fill the rest.
+# Date formats of our own (portal/formats/<locale>/formats.py); Django's fill the rest.
 FORMAT_MODULE_PATH = ["portal.formats"]
-LANGUAGES = [("ja", "日本語")]
+# Each language labelled in its own name (the switch shows these). "ja-easy" is やさしい日本語:
+# its catalog is locale/ja_Easy/ (Django's to_locale), and what it lacks falls back to "ja".
+# Adding a language: a locale/<locale>/LC_MESSAGES/django.po (compiled), an entry here, and
+# the utility's 「提供する言語」 (README "Languages").
+LANGUAGES = [("ja", "日本語"), ("ja-easy", "やさしい日本語"), ("en", "English")]
+# <html lang> of each language where it is not the code itself (やさしい日本語 is Japanese).
+PORTAL_HTML_LANG = {"ja-easy": "ja"}
+# The switch's choice is remembered a year (Django's default is the browser session).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
@@ -273,6 +283,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # Secure cookies unless told otherwise (only for plain-HTTP test rigs on loopback).
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"  # under its utility's header and contact block
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

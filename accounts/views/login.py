@@ -21,6 +21,7 @@ from portal.qr import login_qr_context
 
 from ..forms.login import LoginForm
 from ..mail_failures import tell_failed_mails
+from ..services import language as languages
 
 REMEMBER_ID_SALT = "accounts.remember-id"
 # What a path may keep unencoded (RFC 3986 pchar and "/"); everything else, "%" included,
@@ -87,6 +88,7 @@ def login(request: HttpRequest) -> HttpResponse:
         next_url = _next_url(request)
         response = redirect(next_url) if next_url else redirect("billing:dashboard", utility.slug)
         _remember_id(response, utility, form)
+        languages.after_login(request, response, form.member)
         return response
     context = {
         "form": form,

@@ -1,4 +1,10 @@
-"""Japanese formatting of money, water and dates: 1,234円, 12 m³, +3 m³, −10%, 2025年5月25日."""
+"""Money, water and dates in the page's language: 1,234円 / ¥1,234, 12 m³ (every language),
++3 m³, −10%, 2025年5月25日 (日本語, やさしい日本語) / 25 May 2025 (English).
+
+One place for every format a resident reads: the templates' filters here, and the ``*_text``
+functions for mails and Python-side messages (they follow the active language, so a mail
+written in a member's language, portal.outbox, gets that language's dates).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import datetime
 from decimal import Decimal
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -27,10 +35,20 @@ def _unbroken(text: str) -> SafeString:
     return format_html('<span class="nowrap">{}</span>', text)
 
 
+# English month names, fixed (strftime's %b follows the process's C locale).
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _english() -> bool:
+    return (get_language() or "").startswith("en")
+
+
 def yen_text(value: int | None) -> str:
-    """Whole yen as plain text: 1234 → 「1,234円」."""
+    """Whole yen as plain text: 1234 → 「1,234円」 (English 「¥1,234」)."""
     if value is None or value == "":
         return ""
+    if _english():
+        return f"\u00a5{int(value):,}" if int(value) >= 0 else f"-\u00a5{abs(int(value)):,}"
     return f"{int(value):,}円"
 
 
@@ -80,12 +98,59 @@ def signed_percent(value: int | None) -> str:
     return _signed(value, f"{abs(int(value)):,}%")
 
 
+def _local(value):
+    """A moment as the Japan-time date and time a resident reads (a date as it is)."""
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        return timezone.localtime(value)
+    return value
+
+
 # Dates are Gregorian everywhere on these pages (the slip's 令和 is not used): one format, here.
 def jdate_text(value: datetime.date | None) -> str:
-    """A date the Japanese way, as plain text: 「2025年5月25日」."""
+    """A date as plain text: 「2025年5月25日」 (English 「25 May 2025」); a moment in Japan time."""
     if not value:
         return ""
+    value = _local(value)
+    if _english():
+        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def month_day_text(value: datetime.date | None) -> str:
+    """A day of this year as plain text: 「11月26日」 (English 「26 Nov」)."""
+    if not value:
+        return ""
+    value = _local(value)
+    if _english():
+        return f"{value.day} {_MONTHS[value.month - 1]}"
+    return f"{value.month}月{value.day}日"
+
+
+def time_text(value: datetime.datetime | None) -> str:
+    """The time of a moment in Japan, 「9:05」 in every language."""
+    if not value:
+        return ""
+    value = _local(value)
+    return f"{value.hour}:{value.minute:02d}"
+
+
+@register.filter
+def jdatetime(value: datetime.datetime | None) -> str:
+    """A moment for a page: 「2025年5月25日 9:05」 (English 「25 May 2025 9:05」)."""
+    if not value:
+        return ""
+    return f"{jdate_text(value)} {time_text(value)}"
+
+
+@register.filter
+def month_day_time(value: datetime.datetime | None) -> str:
+    """A moment of this year: 「5月25日 9:05」 (English 「25 May 9:05」)."""
+    if not value:
+        return ""
+    return f"{month_day_text(value)} {time_text(value)}"
+
+
+register.filter("month_day", month_day_text)
 
 
 @register.filter
@@ -100,7 +165,9 @@ register.filter("jdate_text", jdate_text)
 
 @register.filter
 def jmonth(value: datetime.date | None) -> str:
-    """Format the month of a date: 「2025年5月」."""
+    """Format the month of a date: 「2025年5月」 (English 「May 2025」)."""
     if not value:
         return ""
+    if _english():
+        return f"{_MONTHS[value.month - 1]} {value.year}"
     return f"{value.year}年{value.month}月"

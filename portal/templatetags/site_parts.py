@@ -12,10 +12,10 @@ process, keyed by every value it was rendered from:
   of the name or contact block is a new key, so it shows on the next page, on every server,
   with nothing to invalidate and nothing shared;
 - the language, the script prefix (URLs), signed in to this utility or not, and the current
-  page's view name (nav state);
+  page's view name (nav state), and the languages the utility offers (the switch);
 - nothing per member or per request: the logout form's CSRF token is put in as the page is
   served, from the context's token (the page cache's placeholder while a usage page is built
-  for billing.pagecache), and messages, banners and the page body are outside the parts.
+  for billing.pagecache), so is the switch's ``next`` (the page's path), and messages, banners and the page body are outside the parts.
 
 A template of a part sees nothing but these values (``utility`` there is a stand-in with the
 fields above): anything else it named would render empty rather than be kept for the next
@@ -28,8 +28,10 @@ import functools
 from typing import NamedTuple
 
 from django import template
+from django.conf import settings
 from django.template.loader import get_template
 from django.urls import get_script_prefix
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -37,6 +39,8 @@ register = template.Library()
 
 # Stands in for the CSRF token while a part is rendered; split on it, joined with the real one.
 CSRF_MARK = "\x00csrf\x00"
+# Stands in for the page's own path in the language switch (its ``next``).
+NEXT_MARK = "\x00next\x00"
 # Both utilities' parts for every page, both languages, signed in and out, with room to spare.
 KEPT_PARTS = 2048
 
@@ -47,6 +51,7 @@ class PartUtility(NamedTuple):
     slug: str
     portal_name: str
     contact_block: str
+    language_codes: tuple[str, ...] = ()
 
     def get_absolute_url(self) -> str:
         return f"{get_script_prefix()}{self.slug}/"
@@ -80,7 +85,9 @@ def _utility(context: template.Context) -> PartUtility | None:
     utility = context.get("utility")
     if utility is None:
         return None
-    return PartUtility(utility.slug, utility.portal_name, utility.contact_block)
+    return PartUtility(
+        utility.slug, utility.portal_name, utility.contact_block, utility.language_codes
+    )
 
 
 def _part(
@@ -95,9 +102,19 @@ def _part(
         match = getattr(context.get("request"), "resolver_match", None)
         current = match.view_name if match is not None else ""
     pieces = _rendered(name, utility, signed_in, current, get_language(), get_script_prefix())
-    if len(pieces) == 1:
-        return mark_safe(pieces[0])
-    return mark_safe(str(context.get("csrf_token") or "").join(pieces))
+    html = pieces[0] if len(pieces) == 1 else str(context.get("csrf_token") or "").join(pieces)
+    if NEXT_MARK in html:  # the language switch comes back to this page
+        request = context.get("request")
+        html = html.replace(NEXT_MARK, escape(request.get_full_path() if request else "/"))
+    return mark_safe(html)
+
+
+@register.simple_tag
+def html_lang() -> str:
+    """``<html lang>``: the active language as a browser and a screen reader know it
+    (やさしい日本語 is ``ja``)."""
+    language = get_language() or settings.LANGUAGE_CODE
+    return settings.PORTAL_HTML_LANG.get(language, language)
 
 
 @functools.lru_cache(maxsize=KEPT_PARTS)
@@ -116,6 +133,13 @@ def _rendered(
             "signed_in": signed_in,
             "current_view": current,
             "csrf_token": CSRF_MARK,
+            "next_path": NEXT_MARK,
+            "language": language,
+            "language_choices": [
+                (code, name, settings.PORTAL_HTML_LANG.get(code, code))
+                for code, name in settings.LANGUAGES
+                if utility is not None and code in utility.language_codes
+            ],
         }
     )
     return tuple(html.split(CSRF_MARK))
