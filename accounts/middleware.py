@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
 
 from .sessions import signed_in_user
 
@@ -113,8 +114,10 @@ class SessionIdleTimeoutMiddleware:
                 logout(request)
                 messages.info(
                     request,
-                    "一定の時間操作がなかったため、安全のためログアウトしました。"
-                    "お手数ですが、もう一度ログインしてください。",
+                    _(
+                        "一定の時間操作がなかったため、安全のためログアウトしました。"
+                        "お手数ですが、もう一度ログインしてください。"
+                    ),
                 )
             elif last_seen is None or now - last_seen >= resolution:
                 request.session[IDLE_SESSION_KEY] = now

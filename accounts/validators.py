@@ -11,6 +11,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal import words
 from portal.models import Utility
 from portal.validators import validate_plain_email  # noqa: F401 - accounts' callers use it
 
@@ -86,7 +87,7 @@ def password_rule_problem(rule: str, password: str) -> str:
 
 def _mixed_symbol_lacks(password: str) -> str:
     missing = [str(label) for pattern, label in _MIXED_KINDS if not re.search(pattern, password)]
-    kinds = "、".join(missing)
+    kinds = words.listed(missing)
     if len(password) < 8:
         if missing:
             return _("パスワードは8文字以上にし、%(kinds)sを含めてください。") % {"kinds": kinds}

@@ -116,7 +116,7 @@ def _mails(utility: Utility, readings: list[MeterReading]):
             contract_id=F("contract_links__customer_id"),
             link_ended_on=F("contract_links__ended_on"),
         )
-        .only("pk", "email", "wants_bill_mail", "wants_alert_mail", "utility_id")
+        .only("pk", "email", "wants_bill_mail", "wants_alert_mail", "utility_id", "language")
         .order_by("pk")
     )
     leaks = _leaks(utility, readings)

@@ -230,4 +230,7 @@ def low_use_mails(utility, readings, members_by_contract: dict[int, list[int]]):
                 },
                 f"watch:{watch.pk}:{reading.customer_id}:{reading.period_end.isoformat()}",
                 None,
+                # Written in the member's language: the person they asked to watch shares it
+                # more often than not, and a worker has no page to take one from.
+                language=watch.member.language,
             )

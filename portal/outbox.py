@@ -115,12 +115,13 @@ def enqueue_mail(
     return mail
 
 
-def mail_language(utility: Utility, member=None) -> str:
+def mail_language(utility: Utility, member=None, language: str = "") -> str:
     """The language a mail is written in: the member's own choice (the switch, used signed in);
     for a member who never chose, and for a mail to someone who is no member (a signup, a
     見守り address, a guest's 使用開始・使用中止), the language active when it is written (the
-    page's; Japanese in a worker). One the utility does not offer is Japanese."""
-    language = getattr(member, "language", "") or translation.get_language()
+    page's; Japanese in a worker), or ``language`` if given. One the utility does not offer is
+    Japanese."""
+    language = getattr(member, "language", "") or language or translation.get_language()
     if language not in utility.language_codes:
         return settings.LANGUAGE_CODE
     return language
@@ -145,6 +146,7 @@ class Mail:
     context: dict
     key: str
     member: object = None
+    language: str = ""  # for a mail to someone who is no member: else mail_language's
 
 
 def enqueue_mails(utility: Utility, mails: Iterable[Mail]) -> int:
@@ -161,7 +163,7 @@ def enqueue_mails(utility: Utility, mails: Iterable[Mail]) -> int:
     for mail in mails:
         if mail.key in rows:
             continue
-        language = mail_language(utility, mail.member)
+        language = mail_language(utility, mail.member, mail.language)
         subject, body = _render(utility, mail.template, mail.context, language)
         rows[mail.key] = OutboxMail(
             key=mail.key,

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -125,7 +126,7 @@ def logout(request: HttpRequest) -> HttpResponse:
     leave. It saves nothing, so the closed hours have nothing to protect here; the login
     page it leads to then shows the hours (503) under 「ログアウトしました。」."""
     auth_logout(request)
-    messages.success(request, "ログアウトしました。")
+    messages.success(request, _("ログアウトしました。"))
     return redirect("accounts:login", request.utility.slug)
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
 
+from portal import words
 from portal.decorators import mailed_link
 
 from .. import challenges
@@ -84,7 +85,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         .select_related("web_slip")
         .order_by("number"),
         "requests": member.contract_requests.filter(status=ContractRequest.Status.PENDING),
-        "fixed_rows": "・".join(_rows_changed_by_the_office(member, request.utility)),
+        "fixed_rows": words.named(_rows_changed_by_the_office(member, request.utility)),
         "failed_mails": failed_mails(member),
         "bill_mail": member.wants_mail("bill"),
         "alert_mail": member.wants_mail("alert"),
