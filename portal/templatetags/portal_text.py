@@ -7,6 +7,7 @@ import re
 from django import template
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from portal import normalize
 
@@ -27,8 +28,13 @@ def phrase(value: str) -> SafeString:
     words after it as one phrase and, when that is wider than the line, breaks it anywhere
     (「…サイト利|用規約」); as one box, the name moves whole and breaks inside only when it is
     wider than the line itself.
+
+    On an English page the name, Japanese as typed, is marked ``lang="ja"``: a screen reader
+    reads it in Japanese, and the browser finds its phrases there too.
     """
-    return format_html('<span class="phrase">{}</span>', value)
+    if (get_language() or "ja").startswith("ja"):
+        return format_html('<span class="phrase">{}</span>', value)
+    return format_html('<span class="phrase" lang="ja">{}</span>', value)
 
 
 @register.filter

@@ -39,6 +39,7 @@ SHOTS = os.environ.get("PORTAL_SCREENSHOTS")
 NOT_PAGES = {
     "index:healthz",
     "accounts:logout",
+    "accounts:set_language",  # the language switch: a POST back to the page (test_languages.py)
     "accounts:signup_link",
     "accounts:signup_complete",
     "accounts:signup_code_resend",
