@@ -453,6 +453,7 @@ class OutboxMailAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
         "member",
         "recipient",
         "subject",
+        "language",
         "status",
         "attempts",
         "last_error",
