@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from billing.models import Customer
 from portal import normalize
@@ -385,6 +386,11 @@ def _refuse_mismatch(request: HttpRequest, utility: Utility, match: dict) -> Non
     raise ContractNotMatched(problems)
 
 
+def _chosen_language() -> str:
+    language = translation.get_language()
+    return "" if language == settings.LANGUAGE_CODE else language
+
+
 def _create_member(utility: Utility, email: str, details: dict, match: dict) -> tuple[Member, bool]:
     member = Member(
         utility=utility,
@@ -394,6 +400,9 @@ def _create_member(utility: Utility, email: str, details: dict, match: dict) -> 
         signup_customer_number=normalize.digits(details.get("customer_number", "")),
         signup_match=match,
         status=Member.Status.PENDING,
+        # The language of the signup pages, when not Japanese: the approval and every later
+        # mail are written in it, even those staff cause from the (Japanese) admin.
+        language=_chosen_language(),
         **{field: details.get(field, "") for field in MEMBER_DETAIL_FIELDS},
     )
     try:

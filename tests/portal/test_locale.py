@@ -16,9 +16,11 @@ from django.utils.cache import has_vary_header
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Member
+from accounts.services.review import approve_member
 from billing.models import IssuedDocument
 from portal.outbox import enqueue_mail
 from tests.conftest import PASSWORD
+from tests.helpers import EMAIL, kanazawa_contract, sign_up
 from tests.factories import (
     ContractLinkFactory,
     MemberFactory,
@@ -221,3 +223,34 @@ def test_an_anonymous_client_sees_japanese_again_without_the_cookie(utility):
     switch(client, utility, "en", "/")
     client.cookies.pop(COOKIE)
     assert client.get(login_page(utility))["Content-Language"] == "ja"
+
+
+def test_a_member_who_signed_up_in_english_is_approved_in_english(client, utility, mailoutbox):
+    customer = kanazawa_contract(utility)
+    switch(client, utility, "en", login_page(utility))
+    sign_up(client, utility, mailoutbox, customer)
+    member = Member.objects.get(email=EMAIL)
+    assert member.language == "en"
+    with translation.override("ja"):  # staff approve in the admin, which is Japanese
+        approve_member(member, StaffFactory(utility=utility), "http://testserver/")
+    assert mailoutbox[-1].subject == f"[{utility.portal_name}] How to check your water usage"
+
+
+def test_easy_japanese_falls_back_to_japanese_where_it_has_no_words():
+    assert translation.to_locale("ja-easy") == "ja_Easy"  # locale/ja_Easy/, which gettext finds
+    with translation.override("ja-easy"):
+        assert translation.gettext("どの言語にもない文") == "どの言語にもない文"
+        # Django's own messages and our Japanese overrides of them (locale/ja/) come through.
+        assert translation.gettext("Enter a valid date.") == "日付を正しく入力してください。"
+        # Our own wording of Django's messages residents meet, in やさしい日本語 too.
+        assert translation.gettext("Null characters are not allowed.").startswith(
+            "｜使《つか》えない文字"
+        )
+    with translation.override("ja"):
+        assert translation.gettext("Null characters are not allowed.").startswith(
+            "使用できない文字(NUL文字)"
+        )
+    with translation.override("en"):
+        assert translation.gettext("Null characters are not allowed.") == (
+            "Null characters are not allowed."
+        )
