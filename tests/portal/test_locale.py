@@ -20,7 +20,6 @@ from accounts.services.review import approve_member
 from billing.models import IssuedDocument
 from portal.outbox import enqueue_mail
 from tests.conftest import PASSWORD
-from tests.helpers import EMAIL, kanazawa_contract, sign_up
 from tests.factories import (
     ContractLinkFactory,
     MemberFactory,
@@ -29,6 +28,7 @@ from tests.factories import (
     StaffFactory,
     UtilityFactory,
 )
+from tests.helpers import EMAIL, kanazawa_contract, sign_up
 
 pytestmark = pytest.mark.django_db
 
