@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from portal import furigana
 from portal.models import Utility
 from portal.ratelimit import RateLimited
 
@@ -423,21 +424,21 @@ def csv_lines(contract: Customer, number_label: str) -> Iterator[str]:
     """Yield the whole history of one contract as CSV lines, oldest first, BOM first."""
     writer = csv.writer(_Echo())
     yield "\ufeff"  # Excel in Japan reads UTF-8 only with a BOM; without it, mojibake
-    yield writer.writerow(
-        [
-            number_label,
-            _("ご使用期間(開始)"),
-            _("ご使用期間(終了)"),
-            _("検針日"),
-            _("前回の指針"),
-            _("今回の指針"),
-            _("使用水量(m³)"),
-            _("水道料金(円)"),
-            _("下水道使用料(円)"),
-            _("うち消費税(円)"),
-            _("請求金額(円)"),
-        ]
-    )
+    header = [
+        number_label,
+        _("ご使用期間(開始)"),
+        _("ご使用期間(終了)"),
+        _("検針日"),
+        _("前回の指針"),
+        _("今回の指針"),
+        _("使用水量(m³)"),
+        _("水道料金(円)"),
+        _("下水道使用料(円)"),
+        _("うち消費税(円)"),
+        _("請求金額(円)"),
+    ]
+    # A spreadsheet holds no ruby: やさしい日本語's readings in brackets.
+    yield writer.writerow([furigana.to_text(str(column)) for column in header])
     rows = (
         _readings(contract)
         .order_by("period_end")

@@ -254,3 +254,18 @@ def test_easy_japanese_falls_back_to_japanese_where_it_has_no_words():
         assert translation.gettext("Null characters are not allowed.") == (
             "Null characters are not allowed."
         )
+
+
+def test_the_usage_csv_follows_the_language_without_markup(client, utility):
+    member = MemberFactory(utility=utility)
+    link = ContractLinkFactory(member=member)
+    MeterReadingFactory(customer=link.customer, period_end=datetime.date(2026, 10, 25))
+    client.force_login(member)
+    path = reverse("billing:history_csv", args=[utility.slug, link.customer.number])
+    switch(client, utility, "ja-easy", "/")
+    easy = b"".join(client.get(path).streaming_content).decode()
+    assert "《" not in easy and "｜" not in easy
+    assert "検針日(けんしんび)" in easy.splitlines()[0]  # the reading in brackets
+    switch(client, utility, "en", "/")
+    english = b"".join(client.get(path).streaming_content).decode()
+    assert "Reading date" in english.splitlines()[0]
