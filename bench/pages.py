@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.pages --customers 1000 --duration 3   # a quick look
     .venv/bin/python -m bench.pages --customers 10000 --database bench_pages_10k
     .venv/bin/python -m bench.pages --customers 1000 --pdf-rss 1000   # a worker's RSS over 1,000 PDFs
+    .venv/bin/python -m bench.pages --customers 2000 --language ja-easy   # the pages in やさしい日本語
 
 It (re)creates its own database (``bench_pages``, or ``--database``), fills it with COPY through psycopg 3, serves
 the portal with production settings (DEBUG off) on gunicorn with 2 workers on 127.0.0.1, logs a
@@ -90,6 +91,11 @@ def main() -> None:
         "--pdf-rss", type=int, default=0, help="only: one worker's RSS over this many slip PDFs"
     )
     parser.add_argument(
+        "--language",
+        default="",
+        help="read the pages in this language (the switch's cookie): ja-easy, en",
+    )
+    parser.add_argument(
         "--database", default=DATABASE, help="the bench's own PostgreSQL database (recreated)"
     )
     args = parser.parse_args()
@@ -127,6 +133,8 @@ def main() -> None:
         try:
             base = f"127.0.0.1:{port}"
             cookie = _log_in(base)
+            if args.language:  # as the language switch leaves it (issue 22)
+                cookie += f"; django_language={args.language}"
             pages = [
                 ("trivial (/healthz)", "/healthz"),
                 # A static page behind login: the same session, member and tenant work as
@@ -316,6 +324,7 @@ def _bench_utility(utility_model):
             "invoice_registration_number": "T1234567890123",
             "opens_at": datetime.time(0, 0),
             "closes_at": datetime.time(0, 0),
+            "languages": "ja,ja-easy,en",
         },
     )
     return utility
