@@ -15,7 +15,8 @@ process, keyed by every value it was rendered from:
   page's view name (nav state), and the languages the utility offers (the switch);
 - nothing per member or per request: the logout form's CSRF token is put in as the page is
   served, from the context's token (the page cache's placeholder while a usage page is built
-  for billing.pagecache), so is the switch's ``next`` (the page's path), and messages, banners and the page body are outside the parts.
+  for billing.pagecache), and so is the language switch's ``next`` (the page's own path);
+  messages, banners and the page body are outside the parts.
 
 A template of a part sees nothing but these values (``utility`` there is a stand-in with the
 fields above): anything else it named would render empty rather than be kept for the next
@@ -41,7 +42,7 @@ register = template.Library()
 CSRF_MARK = "\x00csrf\x00"
 # Stands in for the page's own path in the language switch (its ``next``).
 NEXT_MARK = "\x00next\x00"
-# Both utilities' parts for every page, both languages, signed in and out, with room to spare.
+# Both utilities' parts for every page, every language, signed in and out, with room to spare.
 KEPT_PARTS = 2048
 
 
