@@ -269,3 +269,20 @@ def test_the_usage_csv_follows_the_language_without_markup(client, utility):
     switch(client, utility, "en", "/")
     english = b"".join(client.get(path).streaming_content).decode()
     assert "Reading date" in english.splitlines()[0]
+
+
+def test_staff_choose_their_utilitys_languages_and_japanese_stays(client):
+    from tests.portal.test_utility_mail_settings import posted, staff_of
+
+    utility = UtilityFactory(slug="nayoro", customer_number_digits=11)
+    client.force_login(staff_of(utility))
+    url = f"/admin/portal/utility/{utility.pk}/change/"
+    page = client.get(url)
+    assertContains(page, "提供する言語")
+    form = page.context["adminform"].form
+    assert form["languages"].value() == ["ja"]
+    response = client.post(url, posted(form, languages=["en"]))  # 日本語 unticked
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    utility.refresh_from_db()
+    assert utility.languages == "ja,en"
+    assert utility.language_codes == ("ja", "en")
