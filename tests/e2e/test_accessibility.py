@@ -1,9 +1,11 @@
-"""axe-core finds no accessibility violations on the foundation's pages, at phone width."""
+"""axe-core finds no accessibility violations on the foundation's pages, at phone width, in every
+language."""
 
 from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
 from playwright.sync_api import Page, expect
 
 PAGES = [
@@ -21,11 +23,19 @@ PAGES = [
 ]
 
 
+@pytest.mark.parametrize("language", ["ja", "ja-easy", "en"])
 @pytest.mark.parametrize("path", PAGES)
-def test_page_has_no_axe_violations(page: Page, live_server, demo_data, daytime, path):
+def test_page_has_no_axe_violations(page: Page, live_server, demo_data, daytime, path, language):
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    # The language as the header's switch leaves it (issue 22): every page in each language.
+    page.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
+    )
     page.goto(f"{live_server.url}{path}")
+    expect(page.locator("html")).to_have_attribute(
+        "lang", settings.PORTAL_HTML_LANG.get(language, language)
+    )
     # The Content-Security-Policy forbids inline script and style: nothing was blocked.
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
     results = Axe().run(page)
