@@ -127,7 +127,11 @@ class LocaleMiddleware:
         translation.activate(language)
         request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
         response = self.get_response(request)
-        response.headers.setdefault("Content-Language", translation.get_language())
+        # As <html lang> says it: やさしい日本語 is Japanese (ja-easy is no language tag).
+        active = translation.get_language()
+        response.headers.setdefault(
+            "Content-Language", settings.PORTAL_HTML_LANG.get(active, active)
+        )
         if len(settings.LANGUAGES) > 1:
             patch_vary_headers(response, ("Cookie",))  # the same URL is another language
         return response
