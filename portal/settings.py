@@ -162,6 +162,7 @@ PORTAL_HTML_LANG = {"ja-easy": "ja"}
 # The switch's choice is remembered a year (Django's default is the browser session).
 LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True  # nothing in a page reads it
 # locale/: our catalogs (make messages), and in locale/ja/ our Japanese for some of Django's own
 # messages; locale_overrides/: the same for やさしい日本語 (kept apart: make messages rebuilds
 # locale/ja_Easy/ from our code alone).
