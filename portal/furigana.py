@@ -15,62 +15,74 @@ Text without 《 is returned as it is, at the cost of one search.
 
 from __future__ import annotations
 
+import bisect
 import re
 
-# ｜base《reading》, or a kanji run《reading》 (々 and ヶ belong to a kanji run).
-_RUBY = re.compile(
-    r"｜([^｜《》<>\n]{1,30})《([^《》<>\n]{1,60})》|([\u3400-\u9fff々〆ヶ]+)《([^《》<>\n]{1,60})》"
-)
-# A tag, or a comment, as a whole.
-_TAG = re.compile(r"(<!--.*?-->|<[^>]*>)", re.S)
+# ｜base《reading》, as the translators write every reading (a literal first character: the
+# regex engine skips to each ｜), and a kanji run《reading》 without the bar (々 and ヶ belong to
+# a run), tried only where a 《 is left after the first.
+_BAR = re.compile(r"｜([^｜《》<>\n]{1,30})《([^《》<>\n]{1,60})》")
+_BARE = re.compile(r"([\u3400-\u9fff々〆ヶ]+)《([^《》<>\n]{1,60})》")
 # Elements whose text takes no markup: their ruby is written as brackets.
-_PLAIN_ELEMENTS = ("title", "option", "textarea", "script", "style")
-_OPEN = re.compile(r"<(title|option|textarea|script|style)[\s>]", re.I)
-_CLOSE = re.compile(r"</(title|option|textarea|script|style)\s*>", re.I)
+_PLAIN_ELEMENTS = re.compile(
+    r"<(title|option|textarea|script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
 
 
 def _plain(match: re.Match) -> str:
-    base, reading = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
-    return f"{base}({reading})"
+    return f"{match[1]}({match[2]})"
 
 
 def _ruby(match: re.Match) -> str:
-    base, reading = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
-    return f"<ruby>{base}<rp>(</rp><rt>{reading}</rt><rp>)</rp></ruby>"
+    return f"<ruby>{match[1]}<rp>(</rp><rt>{match[2]}</rt><rp>)</rp></ruby>"
+
+
+def _each(text: str, replace) -> str:
+    text = _BAR.sub(replace, text)
+    return _BARE.sub(replace, text) if "《" in text else text
 
 
 def to_text(text: str) -> str:
     """「｜漢字《かんじ》」 → 「漢字(かんじ)」 (mails, subjects, titles, PDFs)."""
     if "《" not in text:
         return text
-    return _RUBY.sub(_plain, text)
+    return _each(text, _plain)
 
 
 def strip(text: str) -> str:
     """「｜漢字《かんじ》」 → 「漢字」: the base alone (where a reading would be noise)."""
     if "《" not in text:
         return text
-    return _RUBY.sub(lambda m: m[1] if m[1] is not None else m[3], text)
+    return _each(text, lambda match: match[1])
 
 
 def to_html(html: str) -> str:
-    """Ruby in a page's text; brackets in tags and in elements that hold no markup."""
+    """Ruby in a page's text; brackets in tags and in elements that hold no markup.
+
+    One pass over the readings (a page has tens), each placed by looking back for the nearest
+    ``<`` and ``>`` (inside a tag or not) and among the few plain elements' spans: a 26 KB
+    page is not split into its thousand tags.
+    """
     if "《" not in html:
         return html
-    pieces = _TAG.split(html)
-    inside: str | None = None  # the plain element we are in, if any
-    for n, piece in enumerate(pieces):
-        if n % 2:  # a tag or comment
-            if "《" in piece:
-                pieces[n] = _RUBY.sub(_plain, piece)
-            if inside is None:
-                opened = _OPEN.match(piece + " ")
-                if opened:
-                    inside = opened[1].lower()
-            else:
-                closed = _CLOSE.match(piece)
-                if closed and closed[1].lower() == inside:
-                    inside = None
-        elif "《" in piece:
-            pieces[n] = _RUBY.sub(_plain if inside else _ruby, piece)
-    return "".join(pieces)
+    html = _BAR.sub(_placer(html), html)
+    if "《" in html:
+        html = _BARE.sub(_placer(html), html)
+    return html
+
+
+def _placer(html: str):
+    """A replacement for readings in ``html``: brackets where markup cannot go, else ruby."""
+    plain = [match.span() for match in _PLAIN_ELEMENTS.finditer(html)]
+    starts = [start for start, _end in plain]
+
+    def place(match: re.Match) -> str:
+        at = match.start()
+        if html.rfind("<", 0, at) > html.rfind(">", 0, at):
+            return _plain(match)  # inside a tag: an attribute's value
+        n = bisect.bisect_right(starts, at) - 1
+        if n >= 0 and at < plain[n][1]:
+            return _plain(match)  # <title>, <option>, <textarea>, <script>, <style>
+        return _ruby(match)
+
+    return place

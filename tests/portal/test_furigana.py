@@ -83,3 +83,11 @@ def test_dates_and_yen_in_each_language(language, day, month_day, month, yen):
         assert month_day_text(date) == month_day
         assert jmonth(date) == month
         assert yen_text(1234) == yen
+
+
+def test_both_notations_on_one_page_each_in_its_place():
+    html = "<title>水道料金《すいどうりょうきん》</title><p>｜払《はら》う 料金《りょうきん》</p>"
+    assert to_html(html) == (
+        "<title>水道料金(すいどうりょうきん)</title><p><ruby>払<rp>(</rp><rt>はら</rt>"
+        f"<rp>)</rp></ruby>う {RUBY}</p>"
+    )
