@@ -473,7 +473,7 @@ class OutboxMail(models.Model):
         max_length=10,
         blank=True,
         default="",
-        help_text=_("件名と本文を書いた言語(会員にはその会員の言語、ほかは受付時の画面の言語)。"),
+        help_text=_("このメールを書いた言語(会員にはその会員の言語、ほかは受付時の画面の言語)。"),
     )
     status = models.CharField(
         _("状態"), max_length=10, choices=Status, default=Status.PENDING, db_index=True

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='outboxmail',
             name='language',
-            field=models.CharField(blank=True, default='', help_text='件名と本文を書いた言語(会員にはその会員の言語、ほかは受付時の画面の言語)。', max_length=10, verbose_name='言語'),
+            field=models.CharField(blank=True, default='', help_text='このメールを書いた言語(会員にはその会員の言語、ほかは受付時の画面の言語)。', max_length=10, verbose_name='言語'),
         ),
         migrations.AddField(
             model_name='utility',
