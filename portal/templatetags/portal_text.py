@@ -38,6 +38,16 @@ def phrase(value: str) -> SafeString:
 
 
 @register.filter
+def as_typed(value: str) -> str | SafeString:
+    """Japanese as typed (a utility's name) inside a sentence of another language: marked
+    ``lang="ja"`` there, so a screen reader reads it in Japanese and the browser breaks it
+    between its phrases, not inside a word; on a Japanese page, the text as it is."""
+    if (get_language() or "ja").startswith("ja"):
+        return value
+    return format_html('<span lang="ja">{}</span>', value)
+
+
+@register.filter
 def live_regions(messages) -> list[tuple[str, list]]:
     """Split Django messages into the live regions that announce them: errors at once
     (``alert``), every other level politely (``status``); an empty region is left out."""
