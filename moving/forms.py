@@ -18,6 +18,7 @@ from accounts.forms.signup import (
     checked_phone,
     contract_fields,
 )
+from billing.templatetags.billing_format import jdate_text
 from portal import normalize
 
 from .models import MoveApplication, MovingSettings, evidence_ok, open_move_ins, place_key_of
@@ -105,7 +106,8 @@ class NormalisedDateField(forms.DateField):
 
 
 def _jdate(day: datetime.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+    """「2027年3月4日」, 「4 Mar 2027」 in English (the page's language)."""
+    return jdate_text(day)
 
 
 class MoveForm(forms.Form):

@@ -139,6 +139,8 @@ def test_the_compiled_catalog_is_the_po(name):
 def test_translations_keep_their_placeholders(name):
     wrong = []
     for entry in po.read(ROOT / name):
+        if "fuzzy" in entry.flags:
+            continue  # not compiled: never shown
         wanted = set(PLACEHOLDER.findall(entry.msgid + (entry.msgid_plural or "")))
         for text in entry.msgstr.values():
             if text and set(PLACEHOLDER.findall(text)) != wanted:
