@@ -232,6 +232,9 @@ class ContractLink(models.Model):
     # The last day the member was the customer (a completed 使用中止): the contract stays in
     # their list, its usage pages showing only the periods that began by then.
     ended_on = models.DateField(_("使用中止日"), null=True, blank=True)
+    # The first day the member is the customer (a completed 使用開始 or 名義変更 bringing them
+    # an existing number): its usage pages show only the periods that ended from then on.
+    started_on = models.DateField(_("使用開始日"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("契約の紐づけ")

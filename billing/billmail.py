@@ -114,6 +114,7 @@ def _mails(utility: Utility, readings: list[MeterReading]):
         .exclude(email="")
         .annotate(
             contract_id=F("contract_links__customer_id"),
+            link_started_on=F("contract_links__started_on"),
             link_ended_on=F("contract_links__ended_on"),
         )
         .only("pk", "email", "wants_bill_mail", "wants_alert_mail", "utility_id", "language")
@@ -126,6 +127,8 @@ def _mails(utility: Utility, readings: list[MeterReading]):
         reading = by_contract[member.contract_id]
         if member.link_ended_on is not None and reading.period_start > member.link_ended_on:
             continue  # a period begun after the member moved out (使用中止) is not theirs
+        if member.link_started_on is not None and reading.period_end < member.link_started_on:
+            continue  # nor one ended before they moved in (使用開始・名義変更)
         members_by_contract[member.contract_id].append(member.pk)
         contract = reading.customer
         context = {
@@ -214,11 +217,16 @@ def due_mail_count(utility: Utility) -> int:
         .exclude(email="")
         .filter(wanting(utility, "wants_bill_mail", utility.mail_bill_ready_default))
         .filter(
-            # One filter() so both conditions hold of the same link and reading; a period
-            # begun after the member moved out (使用中止) is not theirs, as in _mails.
+            # One filter() so the conditions hold of the same link and reading; a period
+            # begun after the member moved out (使用中止), or ended before they moved in
+            # (使用開始・名義変更), is not theirs, as in _mails.
             Q(contract_links__ended_on__isnull=True)
             | Q(
                 contract_links__ended_on__gte=F("contract_links__customer__readings__period_start")
+            ),
+            Q(contract_links__started_on__isnull=True)
+            | Q(
+                contract_links__started_on__lte=F("contract_links__customer__readings__period_end")
             ),
             contract_links__customer__readings__in=due,
         )

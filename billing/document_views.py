@@ -11,6 +11,7 @@ import datetime
 import functools
 
 from django.conf import settings
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_safe
 
 from . import bills, documents, pdf
 from .models import Customer, IssuedDocument, MeterReading, Payment
+from .views import member_periods
 
 
 def in_japanese(view):
@@ -36,12 +38,23 @@ def in_japanese(view):
 
 
 def _contract(request: HttpRequest, number: str) -> Customer:
-    mine = Customer.objects.filter(utility=request.utility, members=request.user)
+    mine = Customer.objects.filter(
+        utility=request.utility, member_links__member=request.user
+    ).annotate(
+        link_started_on=F("member_links__started_on"), link_ended_on=F("member_links__ended_on")
+    )
     return get_object_or_404(mine, number=number)
 
 
+def _seen(contract: Customer):
+    """The periods the member's link lets them see, as on the usage pages (a PDF of the
+    previous or the next occupant's period is a 404 like any other's)."""
+    return member_periods(contract.link_started_on, contract.link_ended_on)
+
+
 def _reading(contract: Customer, period_end: datetime.date) -> MeterReading:
-    return get_object_or_404(MeterReading, customer=contract, period_end=period_end)
+    readings = MeterReading.objects.filter(_seen(contract), customer=contract)
+    return get_object_or_404(readings, period_end=period_end)
 
 
 def _pdf_response(body: bytes, name: str) -> HttpResponse:
@@ -83,7 +96,7 @@ def invoice_pdf(request: HttpRequest, number: str, period_end: datetime.date) ->
 def receipt_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contract = _contract(request, number)
     payment = documents.received_payment(contract, period_end)
-    if payment is None:
+    if payment is None or not Payment.objects.filter(_seen(contract), pk=payment.pk).exists():
         raise Http404("no payment received for this period")
     facts = documents.receipt_facts(request.utility, contract, payment)
     issued = documents.issue(IssuedDocument.Kind.RECEIPT, contract, period_end, facts)

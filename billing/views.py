@@ -80,10 +80,14 @@ def _contracts(request: HttpRequest) -> list[Customer]:
 def _contracts_sql() -> tuple[str, list[int]]:
     """Return the query of ``_contracts`` and where the member's and utility's ids go in it."""
     member, utility = -101, -202  # stand-ins, told apart in the compiled parameters
-    # The link's end (a completed 使用中止) comes with each contract, from the same join.
+    # The link's start and end (a completed 使用開始・名義変更, 使用中止) come with each
+    # contract, from the same join.
     query = (
         Customer.objects.filter(member_links__member=member, utility=utility)
-        .annotate(link_ended_on=F("member_links__ended_on"))
+        .annotate(
+            link_started_on=F("member_links__started_on"),
+            link_ended_on=F("member_links__ended_on"),
+        )
         .order_by("number")
     )
     sql, params = query.query.sql_with_params()
@@ -106,27 +110,40 @@ def _choose(request: HttpRequest, contracts: list[Customer], number: str | None)
     return contract
 
 
+def member_periods(started_on: datetime.date | None, ended_on: datetime.date | None) -> Q:
+    """The periods (readings or bills) a member's link lets them see: those ended from the
+    day it started (a 使用開始・名義変更 brought them the number) and begun by the day it
+    ended (a 使用中止): the previous and the next occupant's periods are not theirs."""
+    seen = Q()
+    if started_on is not None:
+        seen &= Q(period_end__gte=started_on)
+    if ended_on is not None:
+        seen &= Q(period_start__lte=ended_on)
+    return seen
+
+
+def _link_periods(contract: Customer) -> Q:
+    return member_periods(
+        getattr(contract, "link_started_on", None), getattr(contract, "link_ended_on", None)
+    )
+
+
 def _readings(contract: Customer) -> MeterReadingQuerySet:
-    """The contract's periods the member may see: those begun by the day their link ended."""
-    readings = MeterReading.objects.filter(customer=contract)
-    ended_on = getattr(contract, "link_ended_on", None)
-    return readings if ended_on is None else readings.filter(period_start__lte=ended_on)
+    """The contract's periods the member may see (``member_periods``)."""
+    return MeterReading.objects.filter(_link_periods(contract), customer=contract)
 
 
 def _bills(contract: Customer) -> PaymentQuerySet:
-    """The contract's bills the member may see: as ``_readings``, those of periods begun by
-    the day their link ended (the next occupant's bills are not theirs)."""
-    bills = Payment.objects.filter(customer=contract)
-    ended_on = getattr(contract, "link_ended_on", None)
-    return bills if ended_on is None else bills.filter(period_start__lte=ended_on)
+    """The contract's bills the member may see: as ``_readings``."""
+    return Payment.objects.filter(_link_periods(contract), customer=contract)
 
 
 def _seen_periods(contracts: list[Customer]) -> Q:
     """``_readings`` of several contracts as one condition."""
-    ended = [c for c in contracts if getattr(c, "link_ended_on", None) is not None]
-    seen = Q(customer__in=[c for c in contracts if c not in ended])
-    for contract in ended:
-        seen |= Q(customer=contract, period_start__lte=contract.link_ended_on)
+    bounded = [c for c in contracts if _link_periods(c)]
+    seen = Q(customer__in=[c for c in contracts if c not in bounded])
+    for contract in bounded:
+        seen |= Q(_link_periods(contract), customer=contract)
     return seen
 
 
@@ -348,6 +365,9 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
         ended_on = getattr(contract, "link_ended_on", None)
         if ended_on is not None and period_end > ended_on:
             raise Http404  # after the member moved out (使用中止): not theirs to be led to
+        started_on = getattr(contract, "link_started_on", None)
+        if started_on is not None and period_end < started_on:
+            raise Http404  # before the member moved in (使用開始・名義変更): not theirs either
         # A mailed link to a period a correction moved (replaces_period_end) or deleted: the
         # period holding that day, or the last one before it; else the history.
         moved = (

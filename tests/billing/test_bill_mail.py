@@ -265,6 +265,19 @@ def test_a_member_who_moved_out_is_not_mailed_a_period_begun_after(nayoro, tmp_p
     assert [m.to[0] for m in bill_mails()] == [stayed.email]
 
 
+def test_a_member_who_moved_in_later_is_not_mailed_a_period_ended_before(nayoro, tmp_path):
+    contract = CustomerFactory(utility=nayoro)
+    stayed, moved = member_of(contract), member_of(contract)
+    moved.contract_links.update(started_on=datetime.date(2026, 11, 26))  # a 使用開始 after it
+    out = StringIO()
+    path = tmp_path / "readings.csv"
+    path.write_text(HEADER + row(contract), encoding="utf-8")  # 2026-10-26〜2026-11-25
+    call_command("import_readings", str(path), "--hold-mail", stdout=out, stderr=StringIO())
+    assert "お知らせメール: 1 通を保留しています" in out.getvalue()
+    call_command("import_readings", str(path), stdout=StringIO(), stderr=StringIO())
+    assert [m.to[0] for m in bill_mails()] == [stayed.email]
+
+
 def test_every_change_of_the_total_is_mailed_even_back_to_an_amount_told_before(nayoro, tmp_path):
     """The tester's A→B→A→B: the fourth import was skipped as a duplicate key, and the next
     correction quoted an amount the member was never sent."""

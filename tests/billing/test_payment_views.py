@@ -281,3 +281,17 @@ def test_after_moving_out_a_member_sees_no_bill_of_the_next_occupant(logged_in_c
     history = page(logged_in_client, "payments", contract)
     assertContains(history, "全1件")
     assertNotContains(history, "口座振替ができませんでした")
+
+
+def test_after_moving_in_a_member_sees_no_bill_of_the_previous_occupant(logged_in_client, contract):
+    """A 使用開始 or 名義変更 bringing an existing number starts the link: earlier bills are
+    another's (the mirror of a move-out's end)."""
+    bill(contract, paid_on=None, paid_amount=0, status=Status.TRANSFER_FAILED)  # to 10/25
+    bill(contract, period_start=datetime.date(2026, 10, 26), period_end=datetime.date(2026, 12, 25))
+    contract.member_links.update(started_on=datetime.date(2026, 11, 1))
+    dashboard = page(logged_in_client, "contract", contract)
+    assertNotContains(dashboard, "口座振替ができませんでした")
+    history = page(logged_in_client, "payments", contract)
+    assertContains(history, "全1件")
+    assertNotContains(history, "口座振替ができませんでした")
+    assert page(logged_in_client, "period", contract, END).status_code == 404
