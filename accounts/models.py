@@ -388,6 +388,7 @@ MEMBER_EVENT_LABELS = {
     "withdrawn": _("退会"),
     "move_applied": _("引越しの申込み"),
     "contract_ended": _("使用中止により契約の表示を終了"),
+    "contract_handed_over": _("名義変更により契約の表示を終了"),
     "edited_by_staff": _("職員が会員情報を変更"),
 }
 

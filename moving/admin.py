@@ -22,14 +22,23 @@ from portal.admin import UtilityScopedAdmin
 
 from . import export, services
 from .forms import guard_text_fields, no_control_characters
-from .models import MoveApplication, MovingSettings, open_move_ins, place_key_of
+from .models import CONTRACT_KINDS, MoveApplication, MovingSettings, open_move_ins, place_key_of
 
 Status = MoveApplication.Status
 UNMATCHED = _("一致しない項目があります(要確認)")
-ENDED = _("この契約は、すでに使用中止が完了しています(要確認)")
+# Why a contract's application needs a look (ended_before), long and short for the list.
+ENDED = {
+    "move_out": _("この契約は、すでに使用中止が完了しています(要確認)"),
+    "name_change": _("この契約は、すでに名義変更が完了しています(要確認)"),
+    "open_move_out": _("この契約の使用中止を、この日より前の日で受け付けています(要確認)"),
+}
+ENDED_SHORT = {
+    "move_out": _("中止済み(要確認)"),
+    "name_change": _("名義変更済み(要確認)"),
+    "open_move_out": _("中止受付中(要確認)"),
+}
 # The same, short enough for the list's column.
 UNMATCHED_SHORT = _("不一致(要確認)")
-ENDED_SHORT = _("中止済み(要確認)")
 # One piece, never broken (「不一致|(要確認)」) now that the list's tick column narrows it.
 FLAG = '{}<br><strong class="match-item">{}</strong>'
 
@@ -113,8 +122,26 @@ class HandleForm(forms.ModelForm):
         ),
     )
 
+    number_confirmed = forms.BooleanField(
+        label=_("すでにある契約と確かめた"),
+        required=False,
+        help_text=_(
+            "ほかの会員や、この日より前の検針・請求がある番号のときだけ必要です。"
+            "会員には、使用開始日(名義変更日)からの検針・請求だけが表示されます。"
+        ),
+    )
+
     def clean(self) -> dict:
         data = super().clean()
+        number = data.get("new_customer_number")
+        if (
+            number
+            and "new_customer_number" in self.changed_data
+            and not data.get("number_confirmed")
+        ):
+            # A slip of one digit names another household's contract: say what is there.
+            if used := services.existing_use(self.instance, number):
+                self.add_error("new_customer_number", used)
         if self.instance.status == Status.DONE and data.get("status") != Status.DONE:
             raise forms.ValidationError(_("完了したお申し込みの状況は変えられません。"))
         if self.instance.status == Status.DONE and "staff_note" in self.changed_data:
@@ -174,25 +201,33 @@ class HandleForm(forms.ModelForm):
         return data
 
 
-def ended_before(application: MoveApplication) -> bool:
-    """The contract's move-out was already completed (another application) or a member's link
-    to it has ended: a second move-out (or a 名義変更 of it) needs a look."""
+def ended_before(application: MoveApplication) -> str:
+    """Why the contract's application needs a look ("" if it does not): its move-out or
+    名義変更 was already completed (another application, or a member's link to it ended), or
+    — for a 名義変更 — a move-out of it is open for an earlier day. A key of ENDED."""
     if not application.names_contract:
-        return False
-    done = MoveApplication.objects.filter(
+        return ""
+    others = MoveApplication.objects.filter(
         utility_id=application.utility_id,
-        kind=MoveApplication.Kind.MOVE_OUT,
         customer_number=application.customer_number,
-        status=Status.DONE,
         matched=True,
     ).exclude(pk=application.pk)
-    if done.exists():
-        return True
-    return application.customer_id is not None and (
+    done = others.filter(status=Status.DONE, kind__in=CONTRACT_KINDS).order_by("-move_date")
+    if kind := done.values_list("kind", flat=True).first():
+        return kind
+    if application.customer_id is not None and (
         ContractLink.objects.filter(customer_id=application.customer_id)
         .exclude(ended_on=None)
         .exists()
-    )
+    ):
+        return "move_out"
+    if application.kind == MoveApplication.Kind.NAME_CHANGE and (
+        others.filter(kind=MoveApplication.Kind.MOVE_OUT, move_date__lte=application.move_date)
+        .exclude(status=Status.DONE)
+        .exists()
+    ):
+        return "open_move_out"
+    return ""
 
 
 def needs_confirmation(application: MoveApplication) -> bool:
@@ -287,6 +322,7 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
                     "staff_note",
                     "confirmed",
                     "new_customer_number",
+                    "number_confirmed",
                     "new_number_by",
                     "reached_at",
                     "handled_by",
@@ -298,13 +334,18 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.reached_at is not None:  # the number is read-only now
+            fieldsets = [
+                (title, {**opts, "fields": [f for f in opts["fields"] if f != "number_confirmed"]})
+                for title, opts in fieldsets
+            ]
         if obj is None or obj.kind == MoveApplication.Kind.NAME_CHANGE:
             return fieldsets
         shown = [f for f in fieldsets if "new_name" not in f[1]["fields"]]
         if obj.kind == MoveApplication.Kind.MOVE_IN:
             return shown
         # A move-out leads to no new contract.
-        hidden = {"new_customer_number", "new_number_by", "reached_at"}
+        hidden = {"new_customer_number", "number_confirmed", "new_number_by", "reached_at"}
         return [
             (title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
             for title, options in shown
@@ -384,8 +425,8 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         line = _match_line(_evidence(application.match, application.utility))
         if not application.matched:
             line = format_html(FLAG, line, gettext(UNMATCHED_SHORT))
-        if application.status != Status.DONE and ended_before(application):
-            line = format_html(FLAG, line, gettext(ENDED_SHORT))
+        if application.status != Status.DONE and (why := ended_before(application)):
+            line = format_html(FLAG, line, gettext(ENDED_SHORT[why]))
         return line
 
     @admin.display(description=_("照合結果"))
@@ -393,7 +434,8 @@ class MoveApplicationAdmin(UtilityScopedAdmin):
         if not application.names_contract:
             return "—"
         open_ = application.status != Status.DONE
-        flags = [gettext(ENDED)] if open_ and ended_before(application) else []
+        why = ended_before(application) if open_ else ""
+        flags = [gettext(ENDED[why])] if why else []
         if not application.match:
             own = gettext("会員がログインして申し込んだ自分の契約です。")
             return format_html_join("", "<p>{}</p>", ((line,) for line in [own, *flags]))

@@ -239,11 +239,19 @@ class ContractForm(MoveForm):
             return data
         ended_on = getattr(self.contract, "link_ended_on", None)
         if ended_on is not None:
-            words = (
-                _("この契約は%(day)sに使用を中止しました。")
-                if ended_on <= (self.today or timezone.localdate())
-                else _("この契約は%(day)sに使用を中止する予定です。")
-            )
+            past = ended_on <= (self.today or timezone.localdate())
+            if self._handed_over(number, ended_on):  # the holder changes, the water runs on
+                words = (
+                    _("この契約は%(day)sに名義変更されました。")
+                    if past
+                    else _("この契約は%(day)sに名義変更される予定です。")
+                )
+            else:
+                words = (
+                    _("この契約は%(day)sに使用を中止しました。")
+                    if past
+                    else _("この契約は%(day)sに使用を中止する予定です。")
+                )
             raise ValidationError(words % {"day": _jdate(ended_on)}, code="ended")
         applied = MoveApplication.objects.filter(
             utility=self.utility, kind=self.kind, customer_number=number
@@ -263,12 +271,26 @@ class ContractForm(MoveForm):
         ):
             # A guest's completed application of this contract: the member's link ends with it.
             raise ValidationError(self.words["done"], code="ended")
+        if self.contract is not None:
+            # A guest's open application (who knows the holder's kana and phone) never
+            # blocks the members' own: staff see both, the guest's flagged.
+            applied = applied.exclude(member=None)
         if applied.filter(move_date=day).exists():
             self._duplicate(day)
         elif applied.exclude(status=MoveApplication.Status.DONE).exists():
             # Any open application of the number: the contract is already ending/changing.
             raise ValidationError(self.words["open"], code="already_ending")
         return data
+
+    def _handed_over(self, number: str, ended_on: datetime.date) -> bool:
+        """The member's link ended with a completed 名義変更 (not a 使用中止)."""
+        return MoveApplication.objects.filter(
+            utility=self.utility,
+            kind=MoveApplication.Kind.NAME_CHANGE,
+            customer_number=number,
+            status=MoveApplication.Status.DONE,
+            move_date=ended_on,
+        ).exists()
 
     def _duplicate(self, day: datetime.date) -> None:
         self.add_error(
@@ -393,7 +415,13 @@ class NameChangeForm(ContractForm):
         guard_text_fields(self.fields)
 
     def clean_new_name_kana(self) -> str:
-        return checked_kana(self.cleaned_data["new_name_kana"])
+        try:
+            return checked_kana(self.cleaned_data["new_name_kana"])
+        except ValidationError as error:  # the signup's words name 「お客様氏名カナ」
+            raise ValidationError(
+                _("新しい名義人のお名前カナはカタカナで入力してください(ひらがなも使えます)。"),
+                code=error.code,
+            ) from error
 
     def clean_new_phone(self) -> str:
         return checked_phone(self.cleaned_data["new_phone"])

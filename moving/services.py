@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import logging
 import secrets
@@ -19,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import log_event
 from accounts.models import ContractLink, ContractRequest, Member
@@ -26,7 +28,7 @@ from accounts.ratelimit import Limit, hit_all
 from accounts.services.base import record_event
 from accounts.services.contracts import has_room_for_another_member, link_contract
 from accounts.services.matching import match_contract
-from billing.models import Customer
+from billing.models import Customer, MeterReading, Payment
 from portal import normalize
 from portal.net import client_ip
 from portal.outbox import enqueue_mail
@@ -172,7 +174,10 @@ def apply(
                 utility,
                 application.email,
                 "moving/received",
-                {"application": application, "status_url": status_url(request, application)},
+                {
+                    "application": _as_typed(application, data),
+                    "status_url": status_url(request, application),
+                },
                 key=f"move_received:{application.pk}",
                 member=member,
             )
@@ -184,6 +189,18 @@ def apply(
     except IntegrityError as exc:
         raise Duplicate from exc
     return application
+
+
+def _as_typed(application: MoveApplication, data: dict) -> MoveApplication:
+    """The application as a guest typed it, for their receipt mail: the contract's name and
+    place filled in for the CIS when the evidence matched are never shown to whoever typed
+    the number (the same mail, matched or not)."""
+    if application.member_id is not None or application.kind not in CONTRACT_KINDS:
+        return application
+    shown = copy.copy(application)
+    for name in ("name", "name_kana", "address", "building"):
+        setattr(shown, name, data.get(name, ""))
+    return shown
 
 
 # What a resident typed that staff may correct (a character the CIS cannot read, a typo).
@@ -264,6 +281,7 @@ def _end_links(request: HttpRequest, application: MoveApplication) -> None:
     if application.customer_id is None:
         return
     links = ContractLink.objects.filter(customer_id=application.customer_id, ended_on=None)
+    handed_over = application.kind == MoveApplication.Kind.NAME_CHANGE
     for link in links.select_related("member", "customer"):
         link.ended_on = application.move_date
         link.save(update_fields=["ended_on"])  # the signal drops the cached usage pages
@@ -278,7 +296,7 @@ def _end_links(request: HttpRequest, application: MoveApplication) -> None:
             )
         record_event(
             link.member,
-            "contract_ended",
+            "contract_handed_over" if handed_over else "contract_ended",
             actor=request.user,
             request=request,
             detail={
@@ -290,6 +308,39 @@ def _end_links(request: HttpRequest, application: MoveApplication) -> None:
 
 
 # The new contract reaches the applicant's membership --------------------------------------
+
+
+def existing_use(application: MoveApplication, number: str) -> str:
+    """What the portal already holds under ``number`` that is not the applicant's new
+    household: other members linked to it, periods (readings, bills) begun before the
+    application's day — in one sentence naming the contract's holder and place for staff,
+    "" when there is none (a new contract, as the CIS gives a move-in or a new holder)."""
+    customer = Customer.objects.filter(utility_id=application.utility_id, number=number).first()
+    if customer is None:
+        return ""
+    before = {"customer": customer, "period_start__lt": application.move_date}
+    counts = {
+        "members": ContractLink.objects.filter(customer=customer)
+        .exclude(member_id=application.member_id)
+        .count(),
+        "readings": MeterReading.objects.filter(**before).count(),
+        "bills": Payment.objects.filter(**before).count(),
+    }
+    words = {
+        "members": _("会員%(n)d人の紐づけ"),
+        "readings": _("%(day)sより前の検針%(n)d件"),
+        "bills": _("%(day)sより前の請求%(n)d件"),
+    }
+    day = f"{application.move_date.year}年{application.move_date.month}月{application.move_date.day}日"
+    found = [words[key] % {"n": n, "day": day} for key, n in counts.items() if n]
+    if not found:
+        return ""
+    place = " ".join(part for part in (customer.address, customer.building) if part)
+    return _(
+        "この番号はすでにある契約です(%(name)s 様、%(place)s:%(found)s)。"
+        "ほかの世帯の契約でないことを確かめてから、「すでにある契約と確かめた」に"
+        "チェックを入れてください。"
+    ) % {"name": customer.name, "place": place, "found": "、".join(found)}
 
 
 def set_new_number(request: HttpRequest, application: MoveApplication, number: str) -> None:
@@ -387,8 +438,12 @@ def reach_contract(pk: int, request: HttpRequest | None = None) -> bool:
             )
         elif has_room_for_another_member(customer):
             outcome = "linked"
+            new = not ContractLink.objects.filter(member=member, customer=customer).exists()
             link = link_contract(member, customer, staff)
-            if link.ended_on is not None:  # a 名義変更 to themselves ended it a moment ago
+            if new:  # the member's periods start on the day they became the customer
+                link.started_on = application.move_date
+                link.save(update_fields=["started_on"])
+            elif link.ended_on is not None:  # a 名義変更 to themselves ended it a moment ago
                 link.ended_on = None
                 link.save(update_fields=["ended_on"])
             record_event(member, "contract_added", actor=staff, request=request, detail=detail)

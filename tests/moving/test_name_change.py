@@ -193,8 +193,15 @@ def test_completing_it_ends_the_old_holders_link_and_exports_the_row(
     )
     link = member.contract_links.get()
     assert link.ended_on == datetime.date(2027, 3, 20)
-    assert MemberEvent.objects.filter(member=member, action="contract_ended").exists()
+    # Finding a21 F2: a 名義変更, not a 使用中止, in the history and in the member's forms.
+    [event] = MemberEvent.objects.filter(member=member, action="contract_handed_over")
+    assert str(event).endswith("名義変更により契約の表示を終了")
     assert "名義変更のお申し込み: 完了" in mailoutbox[-1].subject
+    client.force_login(member)
+    for name in ("member_name_change", "member_move_out"):
+        response = client.post(url(nayoro, name, contract.number), new_holder())
+        assertContains(response, "この契約は2027年3月20日に名義変更される予定です。")
+    client.force_login(staff)
     body, _skipped = export_csv(MoveApplication.objects.all(), NOW.date(), "cp932")
     header, row = body.decode("cp932").split("\r\n")[:2]
     assert header == ",".join(CSV_COLUMNS)
@@ -235,3 +242,68 @@ def test_the_confirmation_shows_the_other_reason_only_when_given(client, nayoro,
     page = client.get(url(nayoro, "confirm"))
     assertContains(page, "その他の理由")
     assertContains(page, "贈与")
+
+
+def test_the_new_holders_kana_error_names_its_field(client, nayoro, contract):
+    """Finding a21 F3."""
+    response = client.post(url(nayoro, "name_change"), guest(contract, new_name_kana="Hanako"))
+    assertContains(response, "新しい名義人のお名前カナはカタカナで入力してください")
+    assertNotContains(response, "お客様氏名カナは")
+
+
+def test_the_guests_mail_is_the_same_matched_or_not_and_shows_only_what_was_typed(
+    client, nayoro, contract, mailoutbox
+):
+    """Finding a21 F5: no yes/no oracle, nor the contract's name and place to whoever knows
+    the holder's kana and phone."""
+    # The contract has a name and an address the guest never typed.
+    contract.name, contract.address = "水道 大輔", "名寄市西1条南3丁目1-11"
+    contract.save()
+    apply(client, nayoro, "name_change", guest(contract))
+    apply(
+        client,
+        nayoro,
+        "name_change",
+        guest(contract, name_kana="ちがう なまえ", email="other@example.jp"),
+    )
+    matched, unmatched = mailoutbox
+    assert MoveApplication.objects.filter(matched=True).count() == 1
+    strip = re.compile(r"\d{8}-\d{6}|/status/\S+")
+    assert strip.sub("", matched.body) == strip.sub("", unmatched.body)
+    assert "水道 大輔" not in matched.body and "名寄市西1条" not in matched.body
+
+
+def test_a_name_change_after_an_open_move_out_is_flagged_and_never_blocks_the_member(
+    client, nayoro, member, contract
+):
+    """Finding a21 F4."""
+    client.force_login(member)
+    apply(
+        client,
+        nayoro,
+        "member_move_out",
+        {
+            "move_date": "2027-03-15",
+            "final_bill_address": "札幌市1-1",
+            "payment": "slip",
+            "contact_phone": "0165000000",
+        },
+        contract.number,
+    )
+    client.logout()
+    apply(client, nayoro, "name_change", guest(contract))
+    guests = MoveApplication.objects.get(kind="name_change")
+    staff = StaffFactory(utility=nayoro)
+    codenames = ("view_moveapplication", "change_moveapplication")
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    page = reverse("admin:moving_moveapplication_change", args=[guests.pk])
+    assertContains(
+        client.get(page), "この契約の使用中止を、この日より前の日で受け付けています(要確認)"
+    )
+    # The guest's open 名義変更 does not refuse another member's own.
+    family = MemberFactory(utility=nayoro, email="family@example.jp")
+    ContractLinkFactory(member=family, customer=contract)
+    client.force_login(family)
+    response = client.post(url(nayoro, "member_name_change", contract.number), new_holder())
+    assert response.status_code == 302

@@ -192,7 +192,7 @@ def test_past_the_family_cap_it_waits_for_staff(client, member, mailoutbox):
     )
     application = move_in(utility, member)
     staff_client(client, utility)
-    complete(client, application, NEW_NUMBER)
+    complete(client, application, NEW_NUMBER, number_confirmed="on")  # another's member on it
     assert not member.contract_links.exists() and not added(mailoutbox)
     request = ContractRequest.objects.get(member=member)
     assert request.status == "pending" and request.customer.number == NEW_NUMBER
@@ -219,8 +219,9 @@ def test_a_member_naming_themselves_the_new_holder_keeps_the_contract(
         relationship="inheritance",
     )
     staff_client(client, kanazawa)
-    complete(client, application, NEW_NUMBER)
-    assert member.contract_links.get().ended_on is None  # the holder now
+    complete(client, application, NEW_NUMBER, number_confirmed="on")  # the family's number
+    link = member.contract_links.get()
+    assert link.ended_on is None and link.started_on is None  # the holder now, as before
     assert family.contract_links.get().ended_on == datetime.date(2027, 3, 20)
     assert len(added(mailoutbox)) == 1
 
