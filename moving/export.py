@@ -60,6 +60,27 @@ def _matched(application: MoveApplication) -> str:
     return "yes" if application.matched else "no"
 
 
+def _holder(application: MoveApplication) -> tuple[str, str, str, str, str]:
+    """name, name_kana, phone, address, building: for a 名義変更 of a contract the holder (or
+    a member) named, the current holder's as the contract holds them — the CIS compares
+    them — else as typed (an unmatched one, for staff to look at)."""
+    contract = application.customer
+    if (
+        application.kind == MoveApplication.Kind.NAME_CHANGE
+        and contract is not None
+        and _matched(application) in ("yes", "member")
+    ):
+        return (
+            contract.name,
+            contract.name_kana,
+            contract.phone or application.phone,
+            contract.address,
+            contract.building,
+        )
+    a = application
+    return a.name, a.name_kana, a.phone, a.address, a.building
+
+
 def _relationship(application: MoveApplication) -> str:
     """``inheritance`` …, or ``other:<the words typed>``."""
     if application.relationship == MoveApplication.Relationship.OTHER:
@@ -81,8 +102,9 @@ def rows(applications: QuerySet[MoveApplication], since: datetime.date | None):
     if since is not None:
         start = timezone.make_aware(datetime.datetime.combine(since, datetime.time()))
         applications = applications.filter(created_at__gte=start)
-    chosen = applications.select_related("utility").order_by("created_at", "pk")
+    chosen = applications.select_related("utility", "customer").order_by("created_at", "pk")
     for a in chosen.iterator(chunk_size=1000):
+        name, name_kana, phone, address, building = _holder(a)
         yield (
             a,
             [
@@ -96,12 +118,12 @@ def rows(applications: QuerySet[MoveApplication], since: datetime.date | None):
                     a.move_date.isoformat(),
                     a.customer_number,
                     _matched(a),
-                    a.name,
-                    a.name_kana,
-                    a.phone,
+                    name,
+                    name_kana,
+                    phone,
                     a.email,
-                    a.address,
-                    a.building,
+                    address,
+                    building,
                     a.final_bill_address,
                     a.payment,
                     "yes" if a.wants_membership else "no",

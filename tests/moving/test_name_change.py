@@ -307,3 +307,48 @@ def test_a_name_change_after_an_open_move_out_is_flagged_and_never_blocks_the_me
     client.force_login(family)
     response = client.post(url(nayoro, "member_name_change", contract.number), new_holder())
     assert response.status_code == 302
+
+
+def test_the_cis_row_carries_the_holder_as_the_contract_holds_them(nayoro):
+    """Finding a21 F6: a matched 名義変更 typed 「鈴木一郎」 at 「…3丁目11番12号」 is written with
+    the contract's spelling (the CIS compares them); an unmatched one as typed."""
+    contract = CustomerFactory(
+        utility=nayoro,
+        name="鈴木 一郎",
+        name_kana="スズキ イチロウ",
+        phone="0762201111",
+        address="金沢市大手町3丁目11-12",
+        building="",
+    )
+    typed = {
+        "utility": nayoro,
+        "kind": "name_change",
+        "move_date": datetime.date(2027, 3, 20),
+        "customer": contract,
+        "customer_number": contract.number,
+        "name": "鈴木一郎",
+        "name_kana": "スズキイチロウ",
+        "phone": "0762201111",
+        "email": "guest@example.jp",
+        "address": "金沢市大手町3丁目11番12号",
+        "building": "ハイツ見本203号室",
+        "payment": "slip",
+        "new_name": "鈴木 花子",
+        "new_name_kana": "スズキ ハナコ",
+        "new_phone": "09011112222",
+        "new_email": "hanako@example.jp",
+        "relationship": "inheritance",
+    }
+    evidence = {"customer_id": contract.pk, "signup_customer_number": True, "name_kana": True}
+    MoveApplication.objects.create(reference="20270301-000001", match=evidence, **typed)
+    other_day = {**typed, "move_date": datetime.date(2027, 3, 21)}
+    wrong = {**evidence, "name_kana": False}
+    MoveApplication.objects.create(reference="20270301-000002", match=wrong, **other_day)
+    body, _skipped = export_csv(MoveApplication.objects.all(), NOW.date(), "cp932")
+    matched, unmatched = body.decode("cp932").split("\r\n")[1:3]
+    holder = ",鈴木 一郎,スズキ イチロウ,0762201111,guest@example.jp,金沢市大手町3丁目11-12,,"
+    assert holder in matched
+    assert (
+        ",鈴木一郎,スズキイチロウ,0762201111,guest@example.jp,金沢市大手町3丁目11番12号,"
+        in unmatched
+    )
