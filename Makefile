@@ -18,6 +18,7 @@ demo: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py loaddata utilities
 	DEBUG=1 $(BIN)/python manage.py load_demo
+	DEBUG=1 $(BIN)/python manage.py offer_name_change kanazawa nayoro
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
 
 test: install
