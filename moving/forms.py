@@ -240,7 +240,7 @@ class ContractForm(MoveForm):
         ended_on = getattr(self.contract, "link_ended_on", None)
         if ended_on is not None:
             past = ended_on <= (self.today or timezone.localdate())
-            if self._handed_over(number, ended_on):  # the holder changes, the water runs on
+            if getattr(self.contract, "link_handed_over", False):  # the water runs on
                 words = (
                     _("この契約は%(day)sに名義変更されました。")
                     if past
@@ -281,16 +281,6 @@ class ContractForm(MoveForm):
             # Any open application of the number: the contract is already ending/changing.
             raise ValidationError(self.words["open"], code="already_ending")
         return data
-
-    def _handed_over(self, number: str, ended_on: datetime.date) -> bool:
-        """The member's link ended with a completed 名義変更 (not a 使用中止)."""
-        return MoveApplication.objects.filter(
-            utility=self.utility,
-            kind=MoveApplication.Kind.NAME_CHANGE,
-            customer_number=number,
-            status=MoveApplication.Status.DONE,
-            move_date=ended_on,
-        ).exists()
 
     def _duplicate(self, day: datetime.date) -> None:
         self.add_error(

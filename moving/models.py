@@ -12,7 +12,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -416,3 +416,18 @@ def utility_saved(sender, instance, created: bool, raw: bool = False, **kwargs) 
     """A new utility gets the default settings (both forms offered), for its staff to change."""
     if created or raw:
         MovingSettings.objects.get_or_create(utility=instance)
+
+
+def handed_over() -> Exists:
+    """Annotates a member's contract (joined through ``member_links``) with whether the
+    link ended with a completed 名義変更 of it that day (not a 使用中止): how the member's
+    forms and moving/ word it."""
+    return Exists(
+        MoveApplication.objects.filter(
+            utility=OuterRef("utility"),
+            kind=MoveApplication.Kind.NAME_CHANGE,
+            status=MoveApplication.Status.DONE,
+            customer_number=OuterRef("number"),
+            move_date=OuterRef("member_links__ended_on"),
+        )
+    )

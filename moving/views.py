@@ -27,7 +27,7 @@ from portal.decorators import mailed_link
 
 from . import services
 from .forms import MOVE_IN_TAKEN, MoveInForm, MoveOutForm, NameChangeForm
-from .models import MoveApplication, settings_for
+from .models import MoveApplication, handed_over, settings_for
 
 PENDING_KEY = "moving.pending"
 DONE_KEY = "moving.done"
@@ -59,7 +59,7 @@ def _own_contract(request: HttpRequest, member, number: str) -> Customer:
     contract = (
         Customer.objects.filter(member_links__member=member, utility=request.utility)
         .filter(number=number)
-        .annotate(link_ended_on=F("member_links__ended_on"))
+        .annotate(link_ended_on=F("member_links__ended_on"), link_handed_over=handed_over())
         .first()
     )
     if contract is None:
@@ -77,7 +77,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if member is not None:
         contracts = list(
             Customer.objects.filter(member_links__member=member, utility=request.utility)
-            .annotate(link_ended_on=F("member_links__ended_on"))
+            .annotate(link_ended_on=F("member_links__ended_on"), link_handed_over=handed_over())
             .order_by("number")
         )
     return render(

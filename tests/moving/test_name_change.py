@@ -201,6 +201,9 @@ def test_completing_it_ends_the_old_holders_link_and_exports_the_row(
     for name in ("member_name_change", "member_move_out"):
         response = client.post(url(nayoro, name, contract.number), new_holder())
         assertContains(response, "この契約は2027年3月20日に名義変更される予定です。")
+    index = client.get(url(nayoro, "index"))
+    assertContains(index, "に名義変更される予定です")
+    assertNotContains(index, "に使用を中止する予定です")
     client.force_login(staff)
     body, _skipped = export_csv(MoveApplication.objects.all(), NOW.date(), "cp932")
     header, row = body.decode("cp932").split("\r\n")[:2]
