@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_contract_link_end'),
+        ('accounts', '0009_member_language'),
     ]
 
     operations = [
