@@ -1,10 +1,8 @@
 """Read a CSV file in blocks into numbered records, whatever the file holds.
 
-Memory stays that of one block: a line longer than ``RECORD_LIMIT`` is refused at once with
-its number (a stream with no newline is never held whole), and a quoted field the ``csv``
-module refuses (over 128 KiB, a stray quote) is reported with its line like any bad field.
-A block whose every line the caller's ``plain`` pattern accepts (a CIS export's own rows) is
-handed on whole, as a Block, for the caller to check and store without a step per row.
+Memory stays that of one block: a line longer than ``RECORD_LIMIT`` is refused at once (a
+stream with no newline is never held whole). A block whose every line the caller's ``plain``
+pattern accepts is handed on whole, as a Block, to be stored without a step per row.
 """
 
 from __future__ import annotations
@@ -37,16 +35,15 @@ class RowError:
 
 
 class Record(NamedTuple):
-    """One row of the file: its first line's number and its fields in the order ``records``
-    was given the column names (an optional column the header lacks is blank)."""
+    """One row: its first line's number and its fields in the order of ``records``' columns."""
 
     line: int
     fields: tuple[str, ...]
 
 
 class Block(NamedTuple):
-    """Lines of the file, numbered from ``first``, each a row that ``plain`` accepted: no
-    quotes, so its fields are its text split at commas (``missing``: the optional columns)."""
+    """Lines numbered from ``first`` that ``plain`` accepted: no quotes, so fields are split at
+    commas (``missing``: the optional columns)."""
 
     first: int
     text: str
@@ -59,8 +56,6 @@ class Block(NamedTuple):
 
 @dataclass
 class _State:
-    """What the reader of lines and the reader of records share."""
-
     errors: list[RowError] = field(default_factory=list)
     plain: re.Pattern[bytes] | None = None  # set once the header is read
     missing: tuple[str, ...] = ()
@@ -98,7 +93,7 @@ class Refused(Exception):
 
 
 def _refuse_cr_only(line: int, text: bytes) -> None:
-    """Refuse a file whose lines end in CR alone (old Mac style): it would read as one line."""
+    """Lines ending in CR alone (old Mac style) would read as one line."""
     if b"\r" in text:  # line ``line`` without the CR of its CRLF
         message = _("改行がCRだけです。改行コードをLFかCRLFにして保存し直してください。")
         raise Refused(RowError(line, "row", message))
@@ -111,13 +106,9 @@ def records(
     encoding: str | None = None,
     plain: re.Pattern[bytes] | None = None,
 ) -> Iterator[Record | Block | RowError]:
-    """Yield each record of the file, or a RowError for a record that cannot be read.
-
-    The header names the columns in any order; ``columns`` must all be there, ``optional``
-    may be. ``encoding``: utf-8, utf-8-sig or cp932; None is utf-8 with a BOM detected.
-    If the header is ``columns`` in their order, a block that ``plain`` matches whole is
-    yielded as a Block instead of its records.
-    """
+    """Yield each record of the file, or a RowError for one that cannot be read. The header
+    names the columns in any order (``optional`` may lack). ``encoding`` None is utf-8 with a
+    BOM detected. If the header is ``columns`` in order, a block ``plain`` matches is a Block."""
     if encoding is not None and encoding not in ENCODINGS:
         raise ValueError(encoding)
     state = _State()
@@ -189,10 +180,8 @@ def _rows(reader, names: list[str], wanted: tuple, state: _State):
 
 
 def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
-    """The file's lines, decoded, one block at a time; a line that does not decode is blank.
-
-    A plain block is put in ``state.blocks`` and stands as one blank line.
-    """
+    """The file's lines, decoded, one block at a time; a line that does not decode is blank,
+    and so is a plain block (put in ``state.blocks``)."""
     codec = state.codec = "cp932" if encoding == "cp932" else "utf-8"
     number, pending, first = 0, b"", True
     while True:

@@ -1,9 +1,5 @@
-"""Import contracts: all or nothing, an upsert by (utility, customer number).
-
-Imports of contracts take turns (stage.importing). Every record is read and checked
-(rows.parse_customer), the good ones staged; SQL finds numbers the file repeats, counts the new
-ones, then one INSERT ... ON CONFLICT DO UPDATE writes the rows that are new or differ.
-"""
+"""Import contracts: all or nothing, one INSERT ... ON CONFLICT DO UPDATE of the staged rows
+that are new or differ, by (utility, customer number)."""
 
 from __future__ import annotations
 
@@ -47,9 +43,8 @@ def import_customers(
     rules, report = utility_rules(utility), Progress(progress, writing)
     with stage.importing(CUSTOMERS_LOCK, CustomerRow, result) as cursor:
         items = records(stream, CUSTOMER_COLUMNS, encoding=encoding)
-        stage.fill(
-            cursor, CustomerRow, items, partial(_parse, rules=rules, result=result), result, report
-        )
+        parse = partial(_parse, rules=rules, result=result)
+        stage.fill(cursor, CustomerRow, items, parse, result, report)
         report.done_reading()
         repeats = stage.repeats_sql(("utility_id", "customer_number"), "customer_number")
         message = _("%(line)d行目と customer_number が同じです。")
@@ -62,7 +57,6 @@ def import_customers(
 
 
 def _announce(new: list[tuple[int, str]]) -> None:
-    """Tell the apps above billing which contracts are new (billing.signals)."""
     by_utility: dict[int, list[str]] = {}
     for utility_id, number in new:
         by_utility.setdefault(utility_id, []).append(number)
@@ -94,8 +88,7 @@ def unprintable_warnings(line: int | None, values: dict) -> list[str]:
 
 
 def _merge(cursor, result: ImportResult) -> list[tuple[int, str]]:
-    """Insert new contracts, update those that differ; count each. Returns the new ones'
-    (utility id, number)."""
+    """Insert new contracts, update those that differ; return the new ones' (utility, number)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     sets = ", ".join(f"{n} = excluded.{n}" for n in FIELDS)
     differs = " OR ".join(f"{CUSTOMERS}.{n} <> excluded.{n}" for n in FIELDS)
@@ -111,9 +104,7 @@ def _merge(cursor, result: ImportResult) -> list[tuple[int, str]]:
         f"FROM {CUSTOMERS} c WHERE c.utility_id = s.utility_id AND c.number = s.customer_number)"
     )
     new = cursor.fetchall()
-    inserted = len(new)
     cursor.execute(upsert, [now])  # counts the rows it inserted and those it updated
-    changed = cursor.rowcount
-    result.inserted, result.updated = inserted, changed - inserted
-    result.unchanged = result.rows - changed
+    result.inserted, result.updated = len(new), cursor.rowcount - len(new)
+    result.unchanged = result.rows - cursor.rowcount
     return new

@@ -1,18 +1,11 @@
 """Import meter readings: all or nothing, an upsert by (contract, period end).
 
-1. Imports of readings take turns (stage.importing: an advisory lock on PostgreSQL).
-2. Every record is read and its fields checked (rows.parse_reading), then staged.
-3. SQL checks the staged rows: the row rule (rows.bad_reading_sql), contracts that exist
-   (one UPDATE fills in each row's customer_id), keys the file repeats, corrections, and
-   periods that overlap, within the file and against what is stored. On SQLite one pass
-   (_survey) first says which checks have something to find.
-4. Merge: stored periods a correction replaces are deleted, rows that differ are updated,
-   new ones inserted. If a writer outside the import took a key or a period meanwhile
-   (PostgreSQL refuses the insert), the table is closed to other writers and the stored
-   periods are checked again.
-5. The flags (integrity.py) of the file's contracts are set again; flagged lines are listed.
-   A file in contract order of contracts with no stored readings (the first load of a
-   utility) is flagged from its own lines.
+Staged rows are checked in SQL (the row rule, contracts, repeats, corrections, overlaps in the
+file and with stored periods; on SQLite one pass, _survey, first says which checks can find
+anything), then merged: replaced periods deleted, rows that differ updated, new ones inserted.
+If a writer outside took a key meanwhile (PostgreSQL refuses the insert), the table is closed
+to others and stored periods checked again. Then the contracts' flags (integrity.py) are set
+again; a first load in contract order is flagged from its own lines.
 """
 
 from __future__ import annotations
@@ -57,8 +50,7 @@ _STORED_OVERLAP = (
     f"WHERE NOT EXISTS (SELECT 1 FROM {S} o WHERE o.customer_id = r.customer_id "
     "AND o.period_end = r.period_end)"
 )
-# What a check selects: (line, column, what the message names) of each row it refuses.
-# A row overlapping a stored period that it does not name in replaces_period_end.
+# Each check selects (line, column, what the message names) of the rows it refuses.
 _STORED_OVERLAPS = (
     "SELECT s.line, 'period_start', s.period_start, s.period_end, r.period_start, "
     f"r.period_end {_STORED_OVERLAP} AND (s.replaces_period_end IS NULL "
@@ -112,25 +104,22 @@ def import_readings(
     rules, dates, report = utility_rules(utility), {}, Progress(progress, writing)
     with stage.importing(READINGS_LOCK, Reading, result, contract=True) as cursor:
         items = records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules))
-        parse, plain = (
-            partial(parse_reading, utilities=rules, dates=dates),
-            partial(plain_lines, utilities=rules, dates=dates),
-        )
+        parse = partial(parse_reading, utilities=rules, dates=dates)
+        plain = partial(plain_lines, utilities=rules, dates=dates)
         stage.fill(cursor, Reading, items, parse, result, report, plain)
         report.done_reading()
         plan = _check(cursor, timezone.localdate(), result, replace_overlapping)
         if result.ok:
             _merge(cursor, result, replace_overlapping, plan)
-        if result.ok:
+        if result.ok:  # _merge may refuse the file after a race
             _set_flags(cursor, result, plan)
     return result
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """What the checks found, and which checks and steps have nothing to do: known on SQLite
-    from one pass over the staged rows (_survey), where no writer can come between the checks
-    and the merge; on PostgreSQL every one runs."""
+    """Which checks and steps have something to do: known on SQLite from _survey (no writer
+    can come between the checks and the merge); on PostgreSQL every one runs."""
 
     met: bool  # two rows of one contract share a day
     unknown: bool = True  # a row names no stored contract
@@ -167,7 +156,6 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
 
 
 def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None:
-    """Rows the SQL rule refuses, each explained by check_reading; then they are unstaged."""
     bad, params = bad_reading_sql(connection.vendor), {"today": today}
     # Dates as the file wrote them (PostgreSQL would give date objects).
     names = (f"CAST({n} AS text)" if t == "date" else n for n, t in stage.columns(Reading).items())
@@ -187,9 +175,7 @@ def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None
 
 
 def _periods_meet(cursor) -> bool:
-    """Whether two rows of one contract share a day (a repeated key does): in order of contract
-    and start, such a row starts on or before the end of the row before it. One sorted pass;
-    on SQLite a file already in that order, as CIS exports are, needs none (_survey)."""
+    """Whether two rows of one contract share a day (a repeated key does): one sorted pass."""
     before = "LAG(period_end) OVER (PARTITION BY customer_id ORDER BY period_start)"
     cursor.execute(
         f"SELECT COUNT(*) FROM (SELECT period_start, {before} AS before_end FROM {S} "
@@ -199,11 +185,10 @@ def _periods_meet(cursor) -> bool:
 
 
 def _survey(cursor) -> _Plan:
-    """SQLite: one pass over the staged rows, each beside the line before it (the row id: no
-    sort). If each row follows a row of its contract or one before it in contract and period
-    order, periods meet where a row starts by the end of the line before it; else, and on
-    PostgreSQL (whose plan for the pairs would rest on statistics taken before the contracts
-    were found), _periods_meet sorts. Stored readings are looked for at a contract's first line."""
+    """SQLite: one pass, each staged row beside the line before it (the row id: no sort). In
+    contract and period order, periods meet where a row starts by the end of the line before;
+    else _periods_meet sorts (always on PostgreSQL, whose plan for the pairs would rest on
+    statistics taken before the contracts were found)."""
     key = ("utility_id", "customer_number", "period_start")
     same = "p.utility_id = s.utility_id AND p.customer_number = s.customer_number"
     stored = f"EXISTS (SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id)"
@@ -218,18 +203,11 @@ def _survey(cursor) -> _Plan:
     )
     unknown, corrections, unpaired, unordered, met, flagged, stored = cursor.fetchone()
     in_order = unpaired <= 1 and not unordered and not unknown
-    return _Plan(
-        met=bool(met) if in_order else _periods_meet(cursor),
-        unknown=bool(unknown),
-        corrections=bool(corrections),
-        stored=bool(stored),
-        in_order=in_order,
-        flagged=bool(flagged),
-    )
+    met = bool(met) if in_order else _periods_meet(cursor)
+    return _Plan(met, *map(bool, (unknown, corrections, stored)), in_order, bool(flagged))
 
 
 def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
-    """Write the staged rows; if another writer got in the way, close the table and retry."""
     try:
         with transaction.atomic():
             _write(cursor, result, replace_overlapping, plan)
@@ -244,7 +222,6 @@ def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 
 def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) -> None:
-    """Delete the stored periods the file's corrections replace; count and list them."""
     named = "" if replace_overlapping else "AND s.replaces_period_end = r.period_end"
     cursor.execute(
         f"SELECT MIN(s.line), MIN(s.customer_number), r.period_start, r.period_end "
@@ -316,9 +293,7 @@ def _carry_mail_state(cursor) -> None:
 
 def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
     """Flag the file's contracts' readings again, unless the file changed nothing (a re-run);
-    count and list the file's flagged lines and the stored readings the file newly flags (the
-    period after a corrected one, say). If those contracts' readings are all rows of the file,
-    in contract order, each is flagged from the line before it (_FILE_FLAGS)."""
+    list the flagged lines and the stored readings newly flagged (after a corrected period)."""
     flagged = (
         f"SELECT s.line, r.flag FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end = s.period_end WHERE r.flag <> ''"
@@ -347,7 +322,6 @@ def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
 
 
 def _flag_again(cursor, changes: str) -> None:
-    """Set the flags that ``changes`` selects (id, ..., flag) into the table CHANGED."""
     cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {changes}")
     cursor.execute(
         f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "

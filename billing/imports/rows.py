@@ -1,12 +1,9 @@
 """THE rule for a row of a CIS export: what a valid reading and a valid customer are.
 
-A reading is checked in two steps. ``parse_reading`` reads each field (known utility, the
-utility's number of digits, real dates from 1900 to 2099, whole numbers that fit): no field
-can be half right past it. What ties fields together (dates in order, the period's length,
-the day read, sums, today) is ``check_reading`` in Python and, beside it and saying the same,
-``bad_reading_sql`` on the staged rows: the database checks a million rows in one pass, and
-``check_reading`` says what is wrong with each row it picks. A property test holds the two
-to the same verdicts on SQLite and PostgreSQL.
+``parse_reading`` checks each field of a reading alone. What ties fields together is
+``check_reading`` and, saying the same, ``bad_reading_sql``: the database checks a million
+staged rows in one pass, and ``check_reading`` says what is wrong with each it picks. A
+property test holds the two to the same verdicts on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -55,10 +52,8 @@ class UtilityRules:
     billing_cycle_months: int = 1
     allowed: bool = True
     max_days: int = field(init=False)  # the longest period this utility may store
-    # A row as a CIS export writes it for this utility: ASCII digits only, the utility's
-    # number of them, dates shaped YYYY-MM-DD, 1 to 9 digits for each number. Spelled out
-    # field by field, the numbers' digits taken without a step back (a possessive {1,9}+): the
-    # re module matches that twice as fast as repeated groups.
+    # A row as a CIS export writes it for this utility, spelled out field by field, digits
+    # taken possessively ({1,9}+): the re module matches that twice as fast as repeated groups.
     plain: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,15 +99,13 @@ class CustomerRow(NamedTuple):
 
 
 def plain_block(utilities: Mapping[str, UtilityRules]) -> re.Pattern[bytes] | None:
-    """The test a whole block of the file passes when each line is a row as a CIS export
-    writes it for an allowed utility."""
+    """What a block whose every line is an allowed utility's plain row matches."""
     plain = "|".join(rules.plain for rules in utilities.values() if rules.allowed)
     return re.compile(rf"(?:(?:{plain})\r?(?:\n|\Z))+".encode()) if plain else None
 
 
 class PlainRows(NamedTuple):
-    """The rows of a plain block, all of one utility's: the lines as the file wrote them but
-    the utility, the first numbered ``first``."""
+    """A plain block of one utility's rows: its lines less the utility, numbered from ``first``."""
 
     first: int
     lines: list[str]
@@ -120,8 +113,8 @@ class PlainRows(NamedTuple):
 
 
 def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> PlainRows | None:
-    """A plain block's rows as ``stage.writer(..., plain=True)`` takes them, or None if they
-    must be read one by one: a date that is no real one, or rows of two utilities."""
+    """A plain block's rows, or None if they must be read one by one (a date that is no real
+    one, rows of two utilities)."""
     slug = block.text.partition(",")[0]
     prefix, rules = slug + ",", utilities[slug]
     text = ("\n" + block.text).replace("\n" + prefix, "\n")[1:]
@@ -139,8 +132,7 @@ def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> P
 def parse_reading(
     record: Record, utilities: Mapping[str, UtilityRules], dates: dict[str, IsoDate]
 ) -> Reading | list[RowError]:
-    """Read one record's fields, or say what is wrong with each; ``dates`` holds the date
-    strings already found right."""
+    """Read one record's fields, or say what is wrong with each; ``dates``: those found right."""
     line, errors = record.line, []
     slug, number, *fields = record.fields
     rules = _utility(line, slug, utilities, errors)
@@ -149,9 +141,7 @@ def parse_reading(
         _date(line, name, value, dates, errors)
         for name, value in zip(READING_COLUMNS[2:5], fields[:3], strict=True)
     )
-    replaces = fields[-1] or None
-    if replaces is not None:
-        replaces = _date(line, "replaces_period_end", replaces, dates, errors)
+    replaces = fields[-1] and _date(line, "replaces_period_end", fields[-1], dates, errors) or None
     values = [
         _integer(line, name, value, errors)
         for name, value in zip(NUMBERS, fields[3:-1], strict=True)

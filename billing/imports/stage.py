@@ -1,10 +1,8 @@
-"""A temporary table holding the checked rows of one file, so SQL can check them as a whole.
+"""A temporary table of one file's checked rows, so SQL can check them as a whole.
 
-Its columns are the fields of the row's NamedTuple, by name: a column added to the CIS
-header is a field added there, never a position to shift. PostgreSQL takes the rows by COPY,
-SQLite by executemany on the raw connection. The table is private to the connection and
-dropped before the import's transaction ends (or rolled back with it). ``refuse`` turns
-what a check over the table selects into the file's errors.
+Its columns are the row NamedTuple's fields by name: a column added to the CIS header is a
+field added there, never a position to shift. PostgreSQL takes the rows by COPY, SQLite by
+executemany on the raw connection.
 """
 
 from __future__ import annotations
@@ -40,33 +38,35 @@ def columns(row_type: type[NamedTuple]) -> dict[str, str]:
 @contextmanager
 def importing(lock: int, row_type, result: ImportResult, contract: bool = False) -> Iterator:
     """One import's transaction, its turn (an advisory lock on PostgreSQL; SQLite has one
-    writer) and its staging table (``create``); yields the cursor. At the end the import's
-    writes are kept only if the file had no error and it was no dry run (``finish``)."""
+    writer) and its staging table; yields the cursor. The writes are kept only if the file had
+    no error and it was no dry run; then the residents' cached pages are dropped."""
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
         create(cursor, row_type, contract)
         yield cursor
-        finish(cursor, keep=result.ok and not result.dry_run)
+        drop(cursor)
+        if result.ok and not result.dry_run:
+            pagecache.usage_data_changed()
+        else:
+            transaction.set_rollback(True)
     result.keep_first()
 
 
 def create(cursor, row_type: type[NamedTuple], contract: bool = False) -> None:
-    """Create the staging table for ``row_type``'s fields, and ``customer_id`` if ``contract``.
-    On SQLite ``line`` is the row id (file order needs no sort), and each row's contract is found
-    as it is staged (on PostgreSQL, by one UPDATE afterwards)."""
+    """The staging table of ``row_type``'s fields (and ``customer_id``). On SQLite ``line`` is
+    the row id (file order needs no sort)."""
     types = columns(row_type) | ({"customer_id": "integer"} if contract else {})
     if connection.vendor == "sqlite":
         types["line"] = "integer PRIMARY KEY"
     definitions = ", ".join(f"{name} {sql}" for name, sql in types.items())
-    cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    drop(cursor)
     cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} ({definitions})")
 
 
 def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress, plain=None):
-    """Stage the rows of ``items`` (what csvfile.records yields) that ``parse`` (a record to its
-    row or its errors) finds right; count them and add the errors to ``result``. ``plain(block)``
-    gives a plain block's rows as ``writer(..., plain=True)`` takes them, or None."""
+    """Stage the rows of ``items`` (csvfile.records) that ``parse`` finds right, the others'
+    errors to ``result``; ``plain(block)`` gives a plain block's rows, or None."""
     write, write_plain, batch = writer(cursor, row_type), writer(cursor, row_type, plain=True), []
     for item in items:
         if (rows := plain(item) if plain and isinstance(item, Block) else None) is not None:
@@ -90,8 +90,7 @@ def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress,
 
 
 def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[[list], None]:
-    """A function that appends a batch of ``row_type`` rows to the staging table; if ``plain``,
-    the PlainRows of a plain block of readings, with no step per row in Python."""
+    """A function staging a batch of ``row_type`` rows, or if ``plain`` a block's PlainRows."""
     if connection.vendor == "postgresql":
         names = row_type._fields[:-1] if plain else row_type._fields
         copy_sql = f"COPY {TABLE} ({', '.join(names)}) FROM STDIN{' (FORMAT csv)' * plain}"
@@ -116,10 +115,9 @@ def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[
 
 
 def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
-    """Stage a plain block's lines split at commas: the fields ``names`` has between utility_id
-    and max_days; the utility's id and longest period are written in the SQL. The first line
-    is given its number; SQLite numbers the rest (the row id after the last), ``ROWS_AT_ONCE``
-    rows to an INSERT (their lines joined, then split: no step per row in Python)."""
+    """Stage a plain block's lines split at commas, the utility's id and longest period written
+    in the SQL. The first line is given its number, SQLite numbers the rest (the next row id),
+    ``ROWS_AT_ONCE`` rows to an INSERT (their lines joined, then split: no step per row)."""
     fields, rules = names[2:-1], rows.rules
     width, lines = len(fields), rows.lines[1:]
 
@@ -139,8 +137,7 @@ def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
 
 
 def _sqlite_insert(cursor, names: tuple[str, ...]) -> str:
-    """INSERT of one row's values in ``names``, and its contract if the table has the column:
-    found by its utility_id and customer_number, the row's second and third values."""
+    """INSERT of one row's ``names``, and its contract (by the 2nd and 3rd) if staged."""
     values = [f"?{i}" for i in range(1, len(names) + 1)]
     cursor.execute(f"SELECT 1 FROM pragma_table_info('{TABLE}') WHERE name = 'customer_id'")
     if cursor.fetchone():
@@ -153,19 +150,8 @@ def drop(cursor) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
 
 
-def finish(cursor, keep: bool) -> None:
-    """End an import inside its transaction: drop the staging table, then either undo every
-    write (a refused file, a dry run) or drop the residents' cached pages so the rows show."""
-    drop(cursor)
-    if keep:
-        pagecache.usage_data_changed()
-    else:
-        transaction.set_rollback(True)
-
-
 def first_rows(cursor, sql: str, params, limit: int, order: str = "1") -> tuple[int, list]:
-    """The first ``limit`` rows ``sql`` selects, by ``order``, and how many it selects in all
-    (a second query only when there are more than ``limit``)."""
+    """How many rows ``sql`` selects, and the first ``limit`` of them by ``order``."""
     cursor.execute(f"{sql} ORDER BY {order} LIMIT {limit}", params)
     found = cursor.fetchall()
     if len(found) < limit:
@@ -184,8 +170,7 @@ def refuse(cursor, sql: str, result: ImportResult, message: Callable[..., str], 
 
 
 def repeats_sql(key: tuple[str, ...], column: str) -> str:
-    """(line, ``column``, earlier line) of each row whose ``key`` an earlier line of the file has:
-    one GROUP BY, whatever order the file is in (by customer, by period, or none)."""
+    """(line, ``column``, earlier line) of each row whose ``key`` an earlier line has."""
     names = ", ".join(key)
     groups = f"SELECT {names}, MIN(line) AS first FROM {TABLE} GROUP BY {names} HAVING COUNT(*) > 1"
     on = " AND ".join(f"s.{name} = d.{name}" for name in key)
