@@ -1,10 +1,6 @@
-"""Import the CIS export (CSV): contracts, then meter readings. Read top to bottom:
-
-csvfile.py (bytes to numbered records) → rows.py (the rule for a row) → stage.py (a temporary
-table of checked rows) → customers.py / readings.py (checks across rows in SQL, the merge)
-→ result.py (what the caller is told). payments.py imports bills and payments on the
-same steps. What other modules use is re-exported here.
-"""
+"""Import the CIS export (CSV). Read csvfile.py (bytes to records) → rows.py (the rule for a
+row) → stage.py (a table of checked rows) → customers.py / readings.py / payments.py (checks
+across rows in SQL, the merge) → result.py (what the caller is told)."""
 
 from .csvfile import ENCODINGS as ENCODINGS
 from .csvfile import RowError as RowError

@@ -85,11 +85,7 @@ class _State:
 
 
 class Refused(Exception):
-    """The file cannot be read on from here; nothing of it is written."""
-
-    def __init__(self, error: RowError) -> None:
-        super().__init__(str(error))
-        self.error = error
+    """The file cannot be read on from here (its RowError); nothing of it is written."""
 
 
 def _refuse_cr_only(line: int, text: bytes) -> None:
@@ -100,11 +96,7 @@ def _refuse_cr_only(line: int, text: bytes) -> None:
 
 
 def records(
-    stream: BinaryIO,
-    columns: tuple[str, ...],
-    optional: tuple[str, ...] = (),
-    encoding: str | None = None,
-    plain: re.Pattern[bytes] | None = None,
+    stream: BinaryIO, columns: tuple[str, ...], optional=(), encoding=None, plain=None
 ) -> Iterator[Record | Block | RowError]:
     """Yield each record of the file, or a RowError for one that cannot be read. The header
     names the columns in any order (``optional`` may lack). ``encoding`` None is utf-8 with a
@@ -129,7 +121,7 @@ def records(
         yield from _rows(reader, names, (*columns, *optional), state)
     except Refused as refused:
         yield from state.errors
-        yield refused.error
+        yield refused.args[0]
 
 
 def _header(header, columns, optional, errors: list[RowError]) -> list[str] | None:

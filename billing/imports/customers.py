@@ -3,7 +3,6 @@ that are new or differ, by (utility, customer number)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 from django.db import connection, transaction
@@ -16,7 +15,7 @@ from .. import pdf
 from ..signals import customers_imported
 from . import stage
 from .csvfile import records
-from .result import MAX_ERRORS, ImportResult, Progress, utility_rules
+from .result import ImportResult, utility_rules
 from .rows import CUSTOMER_COLUMNS, CustomerRow, parse_customer
 
 CUSTOMERS = "billing_customer"
@@ -25,33 +24,20 @@ PRINTED = ("name", "address", "building")  # what the PDFs print of a contract
 FIELDS = ("name", "name_kana", "address", "building", "phone", "meter_diameter_mm", "meter_number")
 
 
-def import_customers(
-    stream,
-    *,
-    encoding: str | None = None,
-    dry_run: bool = False,
-    utility: Utility | None = None,
-    progress: Callable[[int], None] | None = None,
-    writing: Callable[[], None] | None = None,
-    max_errors: int = MAX_ERRORS,
-) -> ImportResult:
+def import_customers(stream, *, encoding=None, utility: Utility | None = None, **options):
     """Upsert contracts from a CSV; write nothing if any row is bad. ``utility`` limits the rows
-    to that utility's (a staff member's upload). ``progress(rows)`` is called as rows are read;
-    ``writing()`` once the file is read and only the database's checks and the write remain."""
-    result = ImportResult(dry_run=dry_run, max_errors=max_errors)
-    new: list[tuple[int, str]] = []
-    rules, report = utility_rules(utility), Progress(progress, writing)
+    to that utility's (a staff member's upload); ``options`` are ImportResult's (dry_run,
+    max_errors, progress, writing)."""
+    result, rules, new = ImportResult(**options), utility_rules(utility), []
     with stage.importing(CUSTOMERS_LOCK, CustomerRow, result) as cursor:
         items = records(stream, CUSTOMER_COLUMNS, encoding=encoding)
         parse = partial(_parse, rules=rules, result=result)
-        stage.fill(cursor, CustomerRow, items, parse, result, report)
-        report.done_reading()
-        repeats = stage.repeats_sql(("utility_id", "customer_number"), "customer_number")
+        stage.fill(cursor, CustomerRow, items, parse, result)
         message = _("%(line)d行目と customer_number が同じです。")
-        stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
+        stage.refuse_repeats(cursor, result, ("utility_id", "customer_number"), message)
         if result.ok:
             new = _merge(cursor, result)
-    if result.ok and not dry_run and new:
+    if result.ok and not result.dry_run and new:
         transaction.on_commit(partial(_announce, new))
     return result
 
@@ -78,13 +64,9 @@ def unprintable_warnings(line: int | None, values: dict) -> list[str]:
         "「%(chars)s」はPDF(検針票・適格請求書など)の書体にないため、〓 と印字します"
         "(取り込みました。外字でなければ通常の字体に直してください)。"
     )
-    warnings = []
-    for name in PRINTED:
-        chars = pdf.unprintable(values.get(name) or "")
-        if chars:
-            where = f"line {line}: {name}: " if line is not None else ""
-            warnings.append(where + message % {"chars": chars})
-    return warnings
+    where = "" if line is None else f"line {line}: {{}}: "
+    found = ((name, pdf.unprintable(values.get(name) or "")) for name in PRINTED)
+    return [where.format(name) + message % {"chars": chars} for name, chars in found if chars]
 
 
 def _merge(cursor, result: ImportResult) -> list[tuple[int, str]]:

@@ -19,7 +19,7 @@ The same contract as contracts and readings, on the same framework (csvfile → 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import NamedTuple
 
@@ -33,7 +33,7 @@ from ..integrity import date_problems
 from ..models import Payment
 from . import stage
 from .csvfile import Record, RowError, records
-from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
+from .result import ImportResult, unknown_customer, utility_rules
 from .rows import IsoDate, UtilityRules, _customer_number, _date, _integer, _utility
 
 PAYMENT_COLUMNS = tuple(
@@ -66,28 +66,17 @@ class PaymentRow(NamedTuple):
     status: str
 
 
-def import_payments(
-    stream,
-    *,
-    encoding: str | None = None,
-    dry_run: bool = False,
-    utility: Utility | None = None,
-    progress: Callable[[int], None] | None = None,
-    writing: Callable[[], None] | None = None,
-    max_errors: int = MAX_ERRORS,
-) -> ImportResult:
+def import_payments(stream, *, encoding=None, utility: Utility | None = None, **options):
     """Upsert the bills and payments of a CIS export; write nothing if any row is bad.
 
-    ``utility`` limits the rows to that utility's (a staff member's upload).
+    ``utility`` limits the rows to that utility's; ``options`` are ImportResult's.
     """
-    result = ImportResult(dry_run=dry_run, max_errors=max_errors, flags=False)
+    result = ImportResult(flags=False, **options)
     rules, dates, today = utility_rules(utility), {}, timezone.localdate()
-    report = Progress(progress, writing)
     with stage.importing(PAYMENTS_LOCK, PaymentRow, result, contract=True) as cursor:
         items = records(stream, PAYMENT_COLUMNS, encoding=encoding)
         parse = partial(parse_payment, utilities=rules, dates=dates, today=today)
-        stage.fill(cursor, PaymentRow, items, parse, result, report)
-        report.done_reading()
+        stage.fill(cursor, PaymentRow, items, parse, result)
         if connection.vendor == "postgresql":
             # Checked against the stored bills and written with no other writer in between (a
             # bill typed in the admin waits; readers do not). SQLite has one writer anyway.
@@ -193,9 +182,8 @@ def _check(cursor, result: ImportResult) -> None:
         )
     unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
     stage.refuse(cursor, unknown, result, unknown_customer)
-    repeats = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
     message = _("%(line)d行目と customer_number・period_end が同じです。")
-    stage.refuse(cursor, repeats, result, lambda first: message % {"line": first})
+    stage.refuse_repeats(cursor, result, ("utility_id", "customer_number", "period_end"), message)
     # A bill is for a period the CIS read: where a stored reading meets it, the same period.
     reading = (
         f"SELECT s.line, 'period_start', r.period_start, r.period_end FROM {S} s "

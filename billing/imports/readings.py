@@ -11,7 +11,6 @@ again; a first load in contract order is flagged from its own lines.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,19 +21,10 @@ from django.utils.translation import gettext as _
 from portal.models import Utility
 
 from .. import integrity
-from . import stage
+from . import rows, stage
 from .csvfile import records
-from .result import MAX_ERRORS, ImportResult, Progress, unknown_customer, utility_rules
-from .rows import (
-    READING_COLUMNS,
-    READING_OPTIONAL,
-    Reading,
-    bad_reading_sql,
-    check_reading,
-    parse_reading,
-    plain_block,
-    plain_lines,
-)
+from .result import ImportResult, unknown_customer, utility_rules
+from .rows import READING_COLUMNS, READING_OPTIONAL, Reading, plain_block, plain_lines
 
 READINGS_LOCK = 0x62696C6C  # "bill"
 S = stage.TABLE
@@ -71,7 +61,7 @@ _BAD_CORRECTIONS = (
     "AND ((r.period_end = s.replaces_period_end AND r.period_start <= s.period_end "
     "AND r.period_end >= s.period_start) OR r.period_end = s.period_end))"
 )
-_REPEATS = stage.repeats_sql(("utility_id", "customer_number", "period_end"), "period_end")
+KEY = ("utility_id", "customer_number", "period_end")
 # Each staged row beside the line before it (p), and that line's current_index if it is the
 # same contract's: in a file in contract order, the previous period's (SQLite: _Plan).
 _LINE_BEFORE = f"FROM {S} s LEFT JOIN {S} p ON p.line = s.line - 1"
@@ -86,28 +76,18 @@ _FILE_FLAGS = (
 
 
 def import_readings(
-    stream,
-    *,
-    encoding: str | None = None,
-    dry_run: bool = False,
-    utility: Utility | None = None,
-    progress: Callable[[int], None] | None = None,
-    writing: Callable[[], None] | None = None,
-    max_errors: int = MAX_ERRORS,
-    replace_overlapping: bool = False,
+    stream, *, encoding=None, utility: Utility | None = None, replace_overlapping=False, **options
 ) -> ImportResult:
-    """Upsert a CIS export's readings; write nothing if any row is bad (see the module).
-    ``utility`` limits the rows to that utility's (a staff member's upload). A row whose period
-    overlaps a stored one replaces it if its ``replaces_period_end`` names that period, or with
-    ``replace_overlapping``; otherwise it is refused."""
-    result = ImportResult(dry_run=dry_run, max_errors=max_errors)
-    rules, dates, report = utility_rules(utility), {}, Progress(progress, writing)
+    """Upsert a CIS export's readings; write nothing if any row is bad. ``utility`` limits the
+    rows to that utility's. A row whose period overlaps a stored one replaces it if its
+    ``replaces_period_end`` names that period, or with ``replace_overlapping``; otherwise it is
+    refused. ``options`` are ImportResult's (dry_run, max_errors, progress, writing)."""
+    result, rules, dates = ImportResult(**options), utility_rules(utility), {}
     with stage.importing(READINGS_LOCK, Reading, result, contract=True) as cursor:
         items = records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules))
-        parse = partial(parse_reading, utilities=rules, dates=dates)
+        parse = partial(rows.parse_reading, utilities=rules, dates=dates)
         plain = partial(plain_lines, utilities=rules, dates=dates)
-        stage.fill(cursor, Reading, items, parse, result, report, plain)
-        report.done_reading()
+        stage.fill(cursor, Reading, items, parse, result, plain)
         plan = _check(cursor, timezone.localdate(), result, replace_overlapping)
         if result.ok:
             _merge(cursor, result, replace_overlapping, plan)
@@ -143,9 +123,7 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
     if plan.unknown:
         stage.refuse(cursor, unknown, result, unknown_customer)
     repeat = _("%(line)d行目と customer_number・period_end が同じです。")
-    if plan.met and not stage.refuse(
-        cursor, _REPEATS, result, lambda first: repeat % {"line": first}
-    ):
+    if plan.met and not stage.refuse_repeats(cursor, result, KEY, repeat):
         stage.refuse(cursor, _FILE_OVERLAPS, result, integrity.file_overlap_message)
     message = _("%(end)s に終わる保存済みの使用期間で、この行と重なるものはありません。")
     if plan.corrections:
@@ -156,20 +134,20 @@ def _check(cursor, today: datetime.date, result: ImportResult, replace_overlappi
 
 
 def _refuse_bad_rows(cursor, today: datetime.date, result: ImportResult) -> None:
-    bad, params = bad_reading_sql(connection.vendor), {"today": today}
+    bad, params = rows.bad_reading_sql(connection.vendor), {"today": today}
     # Dates as the file wrote them (PostgreSQL would give date objects).
     names = (f"CAST({n} AS text)" if t == "date" else n for n, t in stage.columns(Reading).items())
     sql = f"SELECT {', '.join(names)} FROM {S} WHERE {bad}"
-    count, rows = stage.first_rows(cursor, sql, params, result.max_errors)
+    count, found = stage.first_rows(cursor, sql, params, result.max_errors)
     if not count:
         return
-    for reading in map(Reading._make, rows):
-        errors = check_reading(reading, today)
+    for reading in map(Reading._make, found):
+        errors = rows.check_reading(reading, today)
         if not errors:  # the two halves of the rule must agree; never import on a doubt
             raise RuntimeError(f"line {reading.line} fails bad_reading_sql but not check_reading")
         for error in errors:
             result.add_error(error)
-    result.error_count += count - len(rows)
+    result.error_count += count - len(found)
     result.rows -= count
     cursor.execute(f"DELETE FROM {S} WHERE {bad}", params)
 

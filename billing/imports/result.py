@@ -38,6 +38,8 @@ class ImportResult:
     dry_run: bool = False
     max_errors: int = MAX_ERRORS  # how many errors, flagged lines, ... are kept to be listed
     flags: bool = True  # whether the import flags rows (要確認): readings do, bills do not
+    progress: Callable[[int], None] | None = field(default=None, repr=False)  # rows read
+    writing: Callable[[], None] | None = field(default=None, repr=False)  # when read (once)
 
     @property
     def ok(self) -> bool:
@@ -85,29 +87,14 @@ class ImportResult:
         self.errors.sort()
         del self.errors[self.max_errors :]
 
-    def staged(self, rows: int, report: Progress) -> None:
-        self.rows += rows
-        report.read(rows)
+    def read(self, rows: int, staged: bool = True) -> None:
+        self.rows += rows if staged else 0
+        if self.progress is not None and rows:
+            self.progress(rows)
 
 
 def _named(names: str, row: tuple, **more) -> dict:
     return dict(zip(names.split(), row, strict=False), **more)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where an import reports how far it has read, and when the reading is over."""
-
-    rows: Callable[[int], None] | None = None
-    writing: Callable[[], None] | None = None
-
-    def read(self, count: int) -> None:
-        if self.rows is not None and count:
-            self.rows(count)
-
-    def done_reading(self) -> None:
-        if self.writing is not None:
-            self.writing()
 
 
 def utility_rules(only: Utility | None) -> dict[str, UtilityRules]:

@@ -154,9 +154,7 @@ def parse_reading(
 def check_reading(reading: Reading, today: datetime.date) -> list[RowError]:
     """What is wrong with a reading whose fields are each right (``bad_reading_sql`` in Python)."""
     r = reading
-    start, end, read_on = map(
-        datetime.date.fromisoformat, (r.period_start, r.period_end, r.read_on)
-    )
+    start, end, read_on = map(datetime.date.fromisoformat, r[3:6])  # start, end, read_on
     problems = date_problems(start, end, read_on, r.max_days)
     if read_on > today:
         problems.append(("read_on", _("未来の日付です。")))
@@ -237,11 +235,9 @@ def _customer_number(line: int, value: str, rules: UtilityRules | None, errors: 
     if not (number.isascii() and number.isdigit()):
         errors.append(RowError(line, "customer_number", _("数字で入力してください。")))
     elif rules is not None and len(number) != rules.customer_number_digits:
-        message = _("%(digits)d桁の数字で入力してください(%(got)d桁です)。") % {
-            "digits": rules.customer_number_digits,
-            "got": len(number),
-        }
-        errors.append(RowError(line, "customer_number", message))
+        message = _("%(digits)d桁の数字で入力してください(%(got)d桁です)。")
+        digits = {"digits": rules.customer_number_digits, "got": len(number)}
+        errors.append(RowError(line, "customer_number", message % digits))
     return number
 
 

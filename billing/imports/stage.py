@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from .. import pagecache
 from .csvfile import Block, RowError
-from .result import ImportResult, Progress
+from .result import ImportResult
 from .rows import IsoDate, PlainRows
 
 TABLE = "billing_import_stage"
@@ -28,9 +28,9 @@ _SQL_TYPES = {int: "integer", str: "text", IsoDate: "date"}
 
 
 def columns(row_type: type[NamedTuple]) -> dict[str, str]:
-    """{field: SQL type} of a row NamedTuple (``date | None`` is a nullable date)."""
+    """{field: SQL type} of a row NamedTuple (``X | None``, whose arguments are X and NoneType,
+    is a nullable X)."""
     hints = typing.get_type_hints(row_type)
-    # X | None gives (X, NoneType) as its arguments; a plain type gives none.
     bases = {name: (typing.get_args(hints[name]) or (hints[name],))[0] for name in row_type._fields}
     return {name: _SQL_TYPES[base] for name, base in bases.items()}
 
@@ -64,14 +64,15 @@ def create(cursor, row_type: type[NamedTuple], contract: bool = False) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE {TABLE} ({definitions})")
 
 
-def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress, plain=None):
+def fill(cursor, row_type, items, parse, result: ImportResult, plain=None):
     """Stage the rows of ``items`` (csvfile.records) that ``parse`` finds right, the others'
-    errors to ``result``; ``plain(block)`` gives a plain block's rows, or None."""
+    errors to ``result``; ``plain(block)`` gives a plain block's rows, or None. Then only the
+    database's checks and the write remain (``result.writing``)."""
     write, write_plain, batch = writer(cursor, row_type), writer(cursor, row_type, plain=True), []
     for item in items:
         if (rows := plain(item) if plain and isinstance(item, Block) else None) is not None:
             write_plain(rows)
-            result.staged(len(rows.lines), report)
+            result.read(len(rows.lines))
             continue
         for record in item.records() if isinstance(item, Block) else (item,):
             row = record if isinstance(record, RowError) else parse(record)
@@ -80,13 +81,15 @@ def fill(cursor, row_type, items, parse, result: ImportResult, report: Progress,
             else:
                 for error in [row] if isinstance(row, RowError) else row:
                     result.add_error(error)
-                report.read(1)
+                result.read(1, staged=False)
         if len(batch) >= BATCH_SIZE:
             write(batch)
-            result.staged(len(batch), report)
+            result.read(len(batch))
             batch = []
     write(batch)
-    result.staged(len(batch), report)
+    result.read(len(batch))
+    if result.writing is not None:
+        result.writing()
 
 
 def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[[list], None]:
@@ -169,12 +172,11 @@ def refuse(cursor, sql: str, result: ImportResult, message: Callable[..., str], 
     return count
 
 
-def repeats_sql(key: tuple[str, ...], column: str) -> str:
-    """(line, ``column``, earlier line) of each row whose ``key`` an earlier line has."""
+def refuse_repeats(cursor, result: ImportResult, key: tuple[str, ...], message: str) -> int:
+    """Refuse each row whose ``key`` an earlier line has (``message`` names that line), in its
+    last column: one GROUP BY, whatever order the file is in. Return the count."""
     names = ", ".join(key)
     groups = f"SELECT {names}, MIN(line) AS first FROM {TABLE} GROUP BY {names} HAVING COUNT(*) > 1"
     on = " AND ".join(f"s.{name} = d.{name}" for name in key)
-    return (
-        f"SELECT s.line, '{column}', d.first FROM {TABLE} s JOIN ({groups}) d ON {on} "
-        "WHERE s.line <> d.first"
-    )
+    sql = f"SELECT s.line, '{key[-1]}', d.first FROM {TABLE} s JOIN ({groups}) d ON {on} "
+    return refuse(cursor, sql + "WHERE s.line <> d.first", result, lambda n: message % {"line": n})
