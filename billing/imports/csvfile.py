@@ -131,9 +131,8 @@ def _header(header, columns, optional, errors: list[RowError]) -> list[str] | No
     if not any(names):
         errors.append(RowError(1, "header", _("ヘッダー行がありません。")))
         return None
-    known = (*columns, *optional)
     for i, name in enumerate(names):
-        if name not in known:
+        if name not in (*columns, *optional):
             message = _("不明な列「%(name)s」があります。") % {"name": name}
             errors.append(RowError(1, name or "header", message))
         elif name in names[:i]:
@@ -175,12 +174,11 @@ def _lines(stream: BinaryIO, encoding: str, state: _State) -> Iterator[str]:
     """The file's lines, decoded, one block at a time; a line that does not decode is blank,
     and so is a plain block (put in ``state.blocks``)."""
     codec = state.codec = "cp932" if encoding == "cp932" else "utf-8"
-    number, pending, first = 0, b"", True
+    number, pending = 0, b""
     while True:
         block = stream.read(BLOCK_SIZE)
-        if first and encoding != "cp932" and block.startswith(codecs.BOM_UTF8):
-            block = block[len(codecs.BOM_UTF8) :]
-        first = False
+        if number == 0 and not pending and encoding != "cp932":  # the first block read
+            block = block.removeprefix(codecs.BOM_UTF8)
         data = pending + block
         cut = data.rfind(b"\n") + 1 if block else len(data)
         chunk, pending = data[:cut], data[cut:]

@@ -206,8 +206,7 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
         f"{_STORED_OVERLAP} {named} GROUP BY r.id, r.period_start, r.period_end "
         f"ORDER BY 1, 3 LIMIT {result.max_errors}"
     )
-    result.replaced_periods = [(line, *rest) for line, *rest in cursor.fetchall()]
-    result.replaced = 0
+    result.replaced_periods, result.replaced = cursor.fetchall(), 0
     if not result.replaced_periods:
         return
     # What the bill-ready mail told of a period about to go, for the row replacing it.
@@ -232,7 +231,6 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
             f"s.period_end AND ({' OR '.join(f'{READINGS}.{n} <> s.{n}' for n in compared)})"
         )
         result.updated = cursor.rowcount
-    replaced = result.replaced
     # SQLite has one writer; on PostgreSQL a key taken meanwhile must fail the insert (_merge).
     new = (
         "WHERE true ON CONFLICT (customer_id, period_end) DO NOTHING"
@@ -244,10 +242,9 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
         f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}) "
         f"SELECT s.customer_id, {', '.join('s.' + n for n in VALUES)} FROM {S} s {new}"
     )
-    # A correction that replaced a stored period counts as an update of it.
-    result.inserted = cursor.rowcount - min(replaced, cursor.rowcount)
-    result.updated += min(replaced, cursor.rowcount)
-    if replaced:
+    moved = min(result.replaced, cursor.rowcount)  # a correction replacing a period: updated
+    result.inserted, result.updated = cursor.rowcount - moved, result.updated + moved
+    if result.replaced:
         _carry_mail_state(cursor)
     result.unchanged = result.rows - result.inserted - result.updated
 

@@ -58,7 +58,7 @@ class UtilityRules:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "max_days", max_period_days(self.billing_cycle_months))
-        number, date = f"[0-9]{{{self.customer_number_digits}}}", "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        number, date = f"[0-9]{{{self.customer_number_digits}}}", _ISO_DATE.pattern
         fields = (re.escape(self.slug), number, *[date] * 3, *["[0-9]{1,9}+"] * len(NUMBERS))
         object.__setattr__(self, "plain", ",".join(fields))
 
@@ -67,35 +67,20 @@ class UtilityRules:
 IsoDate = NewType("IsoDate", str)
 
 
-class Reading(NamedTuple):
-    line: int
-    utility_id: int
-    customer_number: str
-    period_start: IsoDate
-    period_end: IsoDate
-    read_on: IsoDate
-    previous_index: int
-    current_index: int
-    usage_m3: int
-    water_charge: int
-    sewer_charge: int
-    tax: int
-    total: int
-    max_days: int  # the utility's longest period
-    replaces_period_end: IsoDate | None
-
-
-class CustomerRow(NamedTuple):
-    line: int
-    utility_id: int
-    customer_number: str
-    name: str
-    name_kana: str
-    address: str
-    building: str
-    phone: str
-    meter_diameter_mm: int
-    meter_number: str
+# The checked rows, field by field from the columns (a column added is a field added);
+# max_days is the utility's longest period.
+Reading = NamedTuple(
+    "Reading",
+    [("line", int), ("utility_id", int), ("customer_number", str)]
+    + [(name, IsoDate) for name in READING_COLUMNS[2:5]]
+    + [(name, int) for name in NUMBERS]
+    + [("max_days", int), ("replaces_period_end", IsoDate | None)],
+)
+CustomerRow = NamedTuple(
+    "CustomerRow",
+    [("line", int), ("utility_id", int)]
+    + [(name, int if name == "meter_diameter_mm" else str) for name in CUSTOMER_COLUMNS[1:]],
+)
 
 
 def plain_block(utilities: Mapping[str, UtilityRules]) -> re.Pattern[bytes] | None:

@@ -97,10 +97,9 @@ def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[
     if connection.vendor == "postgresql":
         names = row_type._fields[:-1] if plain else row_type._fields
         copy_sql = f"COPY {TABLE} ({', '.join(names)}) FROM STDIN{' (FORMAT csv)' * plain}"
-        raw_cursor = cursor.cursor
 
         def write(batch) -> None:
-            with raw_cursor.copy(copy_sql) as copy:
+            with cursor.cursor.copy(copy_sql) as copy:
                 if plain:  # Reading's values but replaces_period_end
                     rules, first = batch.rules, count(batch.first)
                     values = f"{{}},{rules.id},{{}},{rules.max_days}".format
@@ -132,8 +131,7 @@ def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
     insert = f"INSERT INTO {TABLE} (utility_id, {', '.join(fields)}, max_days, customer_id)"
     first = insert.replace("(", "(line, ", 1) + f" VALUES (?{width + 1}, {values(0)})"
     raw.execute(first, (*rows.lines[0].split(","), rows.first))
-    n = ROWS_AT_ONCE
-    whole = len(lines) - len(lines) % n
+    n, whole = ROWS_AT_ONCE, len(lines) - len(lines) % ROWS_AT_ONCE
     many = f"{insert} VALUES " + ", ".join(f"({values(width * k)})" for k in range(n))
     raw.executemany(many, (",".join(lines[i : i + n]).split(",") for i in range(0, whole, n)))
     raw.executemany(f"{insert} VALUES ({values(0)})", map(str.split, lines[whole:], repeat(",")))
