@@ -21,7 +21,7 @@ from .rows import CUSTOMER_COLUMNS, CustomerRow, parse_customer
 CUSTOMERS = "billing_customer"
 CUSTOMERS_LOCK = 0x63757374  # "cust"
 PRINTED = ("name", "address", "building")  # what the PDFs print of a contract
-FIELDS = ("name", "name_kana", "address", "building", "phone", "meter_diameter_mm", "meter_number")
+FIELDS = CUSTOMER_COLUMNS[2:]  # the stored columns the file gives
 
 
 def import_customers(stream, *, encoding=None, utility: Utility | None = None, **options):
