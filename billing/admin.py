@@ -200,15 +200,7 @@ class CsvImportAdmin(UtilityScopedAdmin):
         if not (job.state == ImportJob.State.DONE and job.dry_run and (job.result or {}).get("ok")):
             messages.error(request, gettext("この検査結果からは取り込めません。"))
             return redirect(self._job_url(job))
-        with transaction.atomic():
-            new = importjobs.start(
-                job.file,
-                started_by=request.user.get_username(),
-                encoding=job.encoding,
-                dry_run=False,
-                replace_overlapping=job.replace_overlapping,
-                hold_mail=job.hold_mail,
-            )
+        new = importjobs.start_import(job, started_by=request.user.get_username())
         return redirect(self._job_url(new))
 
 

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -72,6 +72,30 @@ def start(stored: ImportFile, *, started_by: str, **options) -> ImportJob:
     job = ImportJob.objects.create(file=stored, started_by=started_by, **options)
     transaction.on_commit(lambda: hand_to_worker(job.pk))
     return job
+
+
+def start_import(checked: ImportJob, *, started_by: str) -> ImportJob:
+    """「この内容で取り込む」 after the clean dry run ``checked``: import its stored file with its
+    options, once. Pressed again (a double click, a second tab) while that import is queued,
+    running or done, it returns that job; after a failed one it starts another."""
+    with transaction.atomic():
+        # Pressed twice at once: the second waits here for the first (the file's row on
+        # PostgreSQL; on SQLite the transaction holds the one write lock from its start).
+        ImportFile.objects.select_for_update().filter(pk=checked.file_id).first()
+        earlier = (
+            checked.file.jobs.filter(dry_run=False, created_at__gte=checked.created_at)
+            .exclude(state=State.FAILED)
+            .order_by("pk")
+            .first()
+        )
+        return earlier or start(
+            checked.file,
+            started_by=started_by,
+            encoding=checked.encoding,
+            dry_run=False,
+            replace_overlapping=checked.replace_overlapping,
+            hold_mail=checked.hold_mail,
+        )
 
 
 def hand_to_worker(pk: int) -> None:
@@ -246,13 +270,7 @@ def _run(pk: int) -> str:
     except Exception as exc:
         logger.exception("import job %s failed", pk)
         ImportJob.objects.filter(pk=pk).update(
-            state=State.FAILED,
-            finished_at=timezone.now(),
-            failure=_(
-                "取り込みの途中でエラーが発生したため、何も書き込みませんでした"
-                "(%(error)s)。もう一度取り込んでも同じ場合は、システム管理者に連絡してください。"
-            )
-            % {"error": type(exc).__name__},
+            state=State.FAILED, finished_at=timezone.now(), failure=_failure(exc)
         )
         return State.FAILED
     shown = as_json(result)
@@ -273,6 +291,19 @@ def _run(pk: int) -> str:
     if mailing is not None:
         billmail.start(mailing)
     return State.DONE
+
+
+def _failure(exc: Exception) -> str:
+    """Why a job failed, in Japanese (the exception's class is in the log, not for staff)."""
+    if isinstance(exc, OperationalError):  # SQLite's "database is locked" after the timeout
+        return _(
+            "ほかの処理がデータベースに書き込み中だったため、何も書き込みませんでした。"
+            "しばらくしてから、もう一度取り込んでください。"
+        )
+    return _(
+        "取り込みの途中でエラーが発生したため、何も書き込みませんでした。"
+        "もう一度取り込んでも同じ場合は、システム管理者に連絡してください。"
+    )
 
 
 def visible(text: str) -> str:

@@ -12,6 +12,7 @@ from http import HTTPStatus
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -147,6 +148,41 @@ def test_a_crashed_import_shows_failed_with_a_japanese_message(client, kanazawa,
     assertContains(page, "取り込みの途中でエラーが発生したため、何も書き込みませんでした")
     assertNotContains(page, 'http-equiv="refresh"')
     assert ImportJob.objects.get().state == State.FAILED
+
+
+def test_a_job_the_busy_database_failed_says_why_in_japanese(client, kanazawa, monkeypatch):
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(importjobs, "import_customers", locked)
+    client.force_login(staff_of(kanazawa))
+    page = client.get(post(client, customers(2))["Location"])
+    assertContains(page, "ほかの処理がデータベースに書き込み中だったため")
+    assertNotContains(page, "OperationalError")
+    assert ImportJob.objects.get().state == State.FAILED
+
+
+def test_pressing_import_twice_after_a_dry_run_starts_one_import(client, kanazawa):
+    """A double click or a second tab on 「この内容で取り込む」 shows the first import's job."""
+    client.force_login(staff_of(kanazawa))
+    dry = post(client, customers(3), dry_run="on")
+    first = client.post(dry["Location"] + "import/")
+    second = client.post(dry["Location"] + "import/")
+    assert first["Location"] == second["Location"]
+    assert ImportJob.objects.filter(dry_run=False).count() == 1
+    assert Customer.objects.count() == 3
+
+
+def test_import_can_be_pressed_again_after_the_import_failed(client, kanazawa, monkeypatch):
+    client.force_login(staff_of(kanazawa))
+    dry = post(client, customers(3), dry_run="on")
+    real = importjobs.import_customers
+    monkeypatch.setattr(importjobs, "import_customers", lambda *a, **k: 1 / 0)
+    failed = client.post(dry["Location"] + "import/")
+    monkeypatch.setattr(importjobs, "import_customers", real)
+    again = client.post(dry["Location"] + "import/")
+    assert failed["Location"] != again["Location"]
+    assert Customer.objects.count() == 3
 
 
 def test_the_sweep_fails_a_job_whose_worker_died_and_deletes_what_is_a_day_old(kanazawa):
