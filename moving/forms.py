@@ -101,7 +101,7 @@ class NormalisedDateField(forms.DateField):
 
     def to_python(self, value):
         if isinstance(value, str):
-            value = normalize.HYPHEN_LIKE.sub("-", normalize.nfkc(value))
+            value = normalize.date(value)
         return super().to_python(value)
 
 

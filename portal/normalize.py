@@ -27,7 +27,11 @@ def digits(value: str) -> str:
 # 「の」 between numbers) is a separator, as a hyphen is.
 _ADDRESS_UNITS = re.compile(r"(?<=\d)(?:丁目|番地の?|番の?|号|の)(?=\d|$)")
 _ADDRESS_HYPHENS = re.compile(f"[{re.escape(_HYPHENS)}]+")
-HYPHEN_LIKE = _ADDRESS_HYPHENS  # every hyphen look-alike (a date typed without a picker)
+
+
+def date(value: str) -> str:
+    """Return a date as typed (２０２６－０８－２６, 2026−08−26, spaces around) as 2026-08-26."""
+    return _ADDRESS_HYPHENS.sub("-", nfkc(value))
 
 
 def address(value: str) -> str:

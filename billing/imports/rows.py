@@ -205,7 +205,7 @@ def parse_customer(record: Record, utilities: Mapping[str, UtilityRules]) -> Cus
 
 
 def _utility(line: int, slug: str, utilities: Mapping[str, UtilityRules], errors: list):
-    rules = utilities.get(slug)
+    rules = utilities.get(slug) or utilities.get(slug := normalize.nfkc(slug))
     if rules is None:
         message = _("事業者「%(slug)s」は登録されていません。") % {"slug": slug}
         errors.append(RowError(line, "utility", message))
@@ -229,8 +229,9 @@ def _customer_number(line: int, value: str, rules: UtilityRules | None, errors: 
 def _date(line: int, column: str, value: str, dates: dict, errors: list) -> IsoDate | None:
     if value in dates:
         return dates[value]
+    iso = value if _ISO_DATE.fullmatch(value) else normalize.date(value)  # ２０２６－０８－２６
     try:
-        parsed = datetime.date.fromisoformat(value) if _ISO_DATE.fullmatch(value) else None
+        parsed = datetime.date.fromisoformat(iso) if _ISO_DATE.fullmatch(iso) else None
     except ValueError:
         parsed = None
     if parsed is None:
@@ -240,8 +241,8 @@ def _date(line: int, column: str, value: str, dates: dict, errors: list) -> IsoD
         errors.append(RowError(line, column, _("1900〜2099年の日付で入力してください。")))
         return None
     if len(dates) < DATES_CACHED:
-        dates[value] = IsoDate(value)
-    return IsoDate(value)
+        dates[value] = IsoDate(iso)
+    return IsoDate(iso)
 
 
 def _integer(line: int, column: str, value: str, errors: list) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import unicodedata
 
 import pytest
 import time_machine
@@ -27,6 +28,7 @@ from billing.imports.rows import (
     check_reading,
     parse_reading,
 )
+from billing.models import MeterReading
 from tests.factories import CustomerFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,7 @@ pytestmark = pytest.mark.django_db
 JST = datetime.timezone(datetime.timedelta(hours=9))
 TODAY = datetime.date(2025, 8, 1)
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+FULL_WIDTH_ASCII = {c: c + 0xFEE0 for c in range(0x21, 0x7F) if c != ord("-")}
 
 
 @pytest.fixture
@@ -95,6 +98,20 @@ def spoiled(draw, row: dict[str, str]) -> dict[str, str]:
     return {**row, column: spoilt}
 
 
+@st.composite
+def typed(draw, row: dict[str, str]) -> dict[str, str]:
+    """The row with its utility or a date as an operator's spreadsheet may write it (full-width
+    characters, another hyphen, spaces around), which is read after NFKC and trimming."""
+    column = draw(st.sampled_from(["utility", "period_start", "period_end", "read_on"]))
+    value = row[column]
+    if draw(st.booleans()):
+        value = unicodedata.normalize("NFKC", value).translate(FULL_WIDTH_ASCII)
+    if column != "utility":
+        value = value.replace("-", draw(st.sampled_from(["-", "\uff0d", "\u2212", "\u30fc"])))
+    pad = draw(st.sampled_from(["", " ", "\u3000"]))
+    return {**row, column: pad + value + draw(st.sampled_from(["", " ", "\u3000"]))}
+
+
 def csv_text(rows: list[dict[str, str]], quoted: bool) -> str:
     def cell(value: str) -> str:
         return f'"{value}"' if quoted else value
@@ -129,6 +146,8 @@ def test_the_import_refuses_exactly_what_the_python_rule_refuses(numbers, data, 
     rows = [data.draw(spoiled(row)) for row in base]
     # One period per contract: only the row rule is under test here, not overlaps.
     rows = _one_per_contract(rows, numbers)
+    # Each row is read exactly as the same row written plainly (F1 of issue 16's attack).
+    plain, rows = rows, [data.draw(typed(row)) if data.draw(st.booleans()) else row for row in rows]
     encoding = data.draw(st.sampled_from(["utf-8", "utf-8-sig", "cp932"]))
     text = csv_text(rows, quoted=data.draw(st.booleans()))
     raw = text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
@@ -140,7 +159,7 @@ def test_the_import_refuses_exactly_what_the_python_rule_refuses(numbers, data, 
         raw = "\ufeff".encode() + raw
     with time_machine.travel(datetime.datetime(2025, 8, 1, 9, 0, tzinfo=JST), tick=False):
         result = import_readings(io.BytesIO(raw), encoding=encoding, dry_run=True)
-    assert [str(error) for error in result.errors] == python_verdict(rows)
+    assert [str(error) for error in result.errors] == python_verdict(rows) == python_verdict(plain)
 
 
 def _one_per_contract(rows: list[dict[str, str]], numbers: list[str]) -> list[dict[str, str]]:
@@ -170,3 +189,24 @@ def test_the_sql_predicate_and_check_reading_agree_row_by_row(numbers, data):
         transaction.set_rollback(True)
     refused_in_python = {r.line for r in parsed if check_reading(r, TODAY)}
     assert refused_in_sql == refused_in_python
+
+
+@pytest.mark.parametrize(
+    ("utility", "start"),
+    [
+        ("kanazawa", "２０２５-０５-２７"),  # full-width digits
+        ("kanazawa", "2025－05－27"),  # U+FF0D
+        ("kanazawa", "2025−05−27"),  # U+2212
+        (" kanazawa ", " 2025-05-27 "),  # spaces around
+        ("ｋａｎａｚａｗａ", "\u30002025ー05ー27"),
+    ],
+)
+def test_a_typed_date_and_utility_are_stored_as_the_plain_ones(numbers, utility, start):
+    row = f"{utility},{numbers[0]},{start},2025-07-26,2025-07-26,100,130,30,3000,2000,454,5000"
+    text = ",".join(READING_COLUMNS) + "\n" + row + "\n"
+    with time_machine.travel(datetime.datetime(2025, 8, 1, 9, 0, tzinfo=JST), tick=False):
+        result = import_readings(io.BytesIO(text.encode()), encoding="utf-8", dry_run=False)
+    assert result.ok, [str(error) for error in result.errors]
+    stored = MeterReading.objects.get()
+    assert stored.period_start == datetime.date(2025, 5, 27)
+    assert stored.customer.number == numbers[0]
