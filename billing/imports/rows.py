@@ -141,8 +141,8 @@ def check_reading(reading: Reading, today: datetime.date) -> list[RowError]:
     r = reading
     start, end, read_on = map(datetime.date.fromisoformat, r[3:6])  # start, end, read_on
     problems = date_problems(start, end, read_on, r.max_days)
-    if read_on > today:
-        problems.append(("read_on", _("未来の日付です。")))
+    if read_on > today:  # one message for the field: the future, not also its distance
+        problems = [p for p in problems if p[0] != "read_on"] + [("read_on", _("未来の日付です。"))]
     # Went round or replaced: at most what a register of the previous index's digits counts.
     most = r.current_index + 10 ** len(str(r.previous_index)) - r.previous_index
     if r.current_index >= r.previous_index and r.usage_m3 != r.current_index - r.previous_index:
@@ -232,8 +232,9 @@ def _date(line: int, column: str, value: str, dates: dict, errors: list) -> IsoD
     iso = value if _ISO_DATE.fullmatch(value) else normalize.date(value)  # ２０２６－０８－２６
     try:
         parsed = datetime.date.fromisoformat(iso) if _ISO_DATE.fullmatch(iso) else None
-    except ValueError:
-        parsed = None
+    except ValueError:  # shaped YYYY-MM-DD, but 2026-02-30
+        errors.append(RowError(line, column, _("存在しない日付です。")))
+        return None
     if parsed is None:
         errors.append(RowError(line, column, _("日付は YYYY-MM-DD で入力してください。")))
         return None
@@ -252,7 +253,7 @@ def _integer(line: int, column: str, value: str, errors: list) -> int | None:
         errors.append(RowError(line, column, _("負の数は指定できません。")))
     elif not (value.isascii() and value.isdigit()):
         errors.append(RowError(line, column, _("整数で入力してください。")))
-    elif len(value) > 10 or int(value) > MAX_INTEGER:
+    elif len(value.lstrip("0")) > 10 or int(value) > MAX_INTEGER:  # 0…01 is 1
         errors.append(RowError(line, column, _("値が大きすぎます。")))
     else:
         return int(value)

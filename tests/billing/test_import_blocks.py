@@ -103,7 +103,7 @@ def test_errors_after_blocks_carry_their_own_line_numbers(numbers, monkeypatch):
     by_blocks = run(data, True, monkeypatch)
     assert by_blocks == run(data, False, monkeypatch)
     assert by_blocks[0] == [
-        "line 15: period_end: 日付は YYYY-MM-DD で入力してください。",
+        "line 15: period_end: 存在しない日付です。",
         "line 25: total: 水道料金と下水道使用料の合計(5000)と一致しません。",
     ]
 

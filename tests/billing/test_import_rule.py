@@ -210,3 +210,34 @@ def test_a_typed_date_and_utility_are_stored_as_the_plain_ones(numbers, utility,
     stored = MeterReading.objects.get()
     assert stored.period_start == datetime.date(2025, 5, 27)
     assert stored.customer.number == numbers[0]
+
+
+def _import(numbers, row: str, dry_run: bool = True):
+    text = ",".join(READING_COLUMNS) + "\n" + row.format(number=numbers[0]) + "\n"
+    with time_machine.travel(datetime.datetime(2025, 8, 1, 9, 0, tzinfo=JST), tick=False):
+        return import_readings(io.BytesIO(text.encode()), encoding="utf-8", dry_run=dry_run)
+
+
+def test_a_day_that_does_not_exist_is_named_so_not_a_format_error(numbers):
+    result = _import(
+        numbers, "kanazawa,{number},2025-05-27,2025-06-31,2025-07-26,100,130,30,3000,2000,454,5000"
+    )
+    assert [str(e) for e in result.errors] == ["line 2: period_end: 存在しない日付です。"]
+
+
+def test_a_future_reading_day_gets_one_message(numbers):
+    result = _import(
+        numbers, "kanazawa,{number},2025-05-27,2025-07-26,2025-12-25,100,130,30,3000,2000,454,5000"
+    )
+    assert [str(e) for e in result.errors] == ["line 2: read_on: 未来の日付です。"]
+
+
+def test_zero_padded_numbers_are_read_by_their_value(numbers):
+    padded = "0" * 19 + "1"
+    result = _import(
+        numbers,
+        f"kanazawa,{{number}},2025-05-27,2025-07-26,2025-07-26,{padded},31,30,3000,2000,454,5000",
+        dry_run=False,
+    )
+    assert result.ok, [str(e) for e in result.errors]
+    assert MeterReading.objects.get().previous_index == 1
