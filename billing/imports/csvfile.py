@@ -132,6 +132,8 @@ def _header(header, columns, optional, errors: list[RowError]) -> list[str] | No
         errors.append(RowError(1, "header", _("ヘッダー行がありません。")))
         return None
     for i, name in enumerate(names):
+        if not any(names[i:]):  # empty cells after the last column (a spreadsheet's): none
+            break
         if name not in (*columns, *optional):
             message = _("不明な列「%(name)s」があります。") % {"name": name}
             errors.append(RowError(1, name or "header", message))
@@ -162,10 +164,12 @@ def _rows(reader, names: list[str], wanted: tuple, state: _State):
         state.blocks.clear()
         if fields is None:
             return
+        if not "".join(fields).strip():  # a blank line, or only empty cells: not a row
+            continue
         if len(fields) == width:
             fields.append("")
             yield Record(line, pick(fields))
-        elif fields:  # a blank line (or one that did not decode, reported) is not a row
+        else:
             message = _("列の数が%(got)d個です(%(want)d個必要です)。")
             yield RowError(line, "row", message % {"got": len(fields), "want": width})
 

@@ -234,6 +234,20 @@ def test_blank_lines_are_not_rows():
     assert [r.line for r in rows] == [3]
 
 
+def test_empty_cells_a_spreadsheet_keeps_are_not_rows_or_columns():
+    """Saved from Excel: a comma after the last column on every line, rows of empty cells at
+    the bottom, a row of spaces (issue 16's attack, F4)."""
+    text = READING_HEADER.strip() + ",,\n" + GOOD_READING.strip() + ",,\n" + ",,,,,,,,,,,,,\n   \n"
+    rows = readings(text)
+    assert errors(rows) == []
+    assert rows == readings(READING_HEADER + GOOD_READING)
+
+
+def test_a_row_of_only_commas_is_a_blank_line_even_without_trailing_header_cells():
+    rows = readings(READING_HEADER + GOOD_READING + ",,,,,,,,,,,\n" + " , ,\u3000\n")
+    assert errors(rows) == [] and len(rows) == 1
+
+
 def test_a_staff_member_of_another_utility_cannot_load_its_rows():
     only_nayoro = {
         "kanazawa": UtilityRules(1, "kanazawa", 14, allowed=False),
