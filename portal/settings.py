@@ -93,7 +93,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # env.db() always fills CONN_MAX_AGE with 0, so set it outright: keep connections.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-SQLITE_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": env.int("SQLITE_TIMEOUT", default=60)}
+SQLITE_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": env.int("SQLITE_TIMEOUT", default=20)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer: a transaction takes the write lock when it begins and waits up to the timeout
     # for another's. Deferred, two imports that both read before writing deadlock and one fails
