@@ -66,6 +66,9 @@ def _mark(ok: bool) -> str:
 class ContractLinkInline(UtilityScopedInline):
     model = ContractLink
     fk_name = "member"
+    # Stacked: with 使用開始日 and 使用終了日 beside the contract, a row of five columns squeezed
+    # 承認日時 to 94 px at 1280 px and split its date across lines.
+    template = "admin/edit_inline/stacked.html"
     extra = 0
     autocomplete_fields = ["customer"]
     readonly_fields = ["approved_by", "approved_at"]
