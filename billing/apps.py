@@ -6,7 +6,7 @@ class BillingConfig(AppConfig):
     verbose_name = "料金・使用量"
 
     def ready(self) -> None:
-        from . import notices, pagecache
+        from . import billmail, notices, pagecache  # noqa: F401 - billmail registers its recheck
 
         pagecache.connect_signals()
         notices.connect_signals()

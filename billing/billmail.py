@@ -39,10 +39,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from portal.models import Utility
-from portal.outbox import Mail, enqueue_mails
+from portal.outbox import Cancel, Mail, enqueue_mails, recheck_at_send
 
 from . import usage, watch
-from .models import MeterReading
+from .models import Customer, MeterReading
 
 logger = logging.getLogger("billing.billmail")
 
@@ -278,3 +278,55 @@ def start(utility_ids: list[int]) -> None:
                 logger.warning("bill-ready mail of utility %s not queued (broker unavailable)", pk)
 
     transaction.on_commit(queue)
+
+
+# Each member mail of billing and the Member.wants_mail kind it is about.
+_KINDS = {"billing/bill_ready": "bill", "billing/leak_alert": "alert", "billing/notice": "notice"}
+_CONTRACT_KINDS = ("billing/bill_ready", "billing/leak_alert")
+
+
+@recheck_at_send(*_KINDS)
+def current_recipients(mails) -> dict:
+    """For mails waiting in the outbox (portal.outbox.recheck_at_send): the member's address
+    now, or why the mail no longer goes: the member is not active, has no address, is no
+    longer linked to the contract (bill-ready and alert mails, whose key begins with the
+    contract's id: ``bill_ready:<contract>:<period>:<member>``), or turned that kind off."""
+    members = {
+        member.pk: member
+        for member in get_user_model()
+        .objects.filter(pk__in={m.member_id for m in mails if m.member_id})
+        .select_related("utility")
+    }
+    linked = set(
+        Customer.objects.filter(member_links__member_id__in=list(members)).values_list(
+            "pk", "member_links__member_id"
+        )
+    )
+    answers = {}
+    for mail in mails:
+        member = members.get(mail.member_id)
+        if member is None or member.status != ACTIVE or member.is_staff:
+            answers[mail.pk] = Cancel(
+                gettext("会員が退会した(利用中でない)ため送信を取りやめました。")
+            )
+        elif not member.email:
+            answers[mail.pk] = Cancel(
+                gettext("会員のメールアドレスがないため送信を取りやめました。")
+            )
+        elif mail.template in _CONTRACT_KINDS and (_contract_of(mail.key), member.pk) not in linked:
+            answers[mail.pk] = Cancel(
+                gettext("会員とこの契約の紐づけがなくなったため送信を取りやめました。")
+            )
+        elif not member.wants_mail(_KINDS[mail.template]):
+            answers[mail.pk] = Cancel(
+                gettext("会員がこの種類のメールを受け取らない設定にしたため送信を取りやめました。")
+            )
+        else:
+            answers[mail.pk] = member.email
+    return answers
+
+
+def _contract_of(key: str) -> int | None:
+    """The contract's id in a bill-ready or alert mail's key (``_mails`` writes them)."""
+    part = key.split(":")[1:2]
+    return int(part[0]) if part and part[0].isdigit() else None

@@ -445,6 +445,9 @@ class OutboxMail(models.Model):
         SENDING = "sending", _("送信中")
         SENT = "sent", _("送信済み")
         FAILED = "failed", _("送信失敗")
+        # A mail about a member that no longer fits the member when its turn came (withdrawn,
+        # no longer linked, that kind turned off): not sent, the reason in last_error.
+        CANCELLED = "cancelled", _("送信取りやめ")
 
     utility = models.ForeignKey(
         Utility, on_delete=models.CASCADE, related_name="outbox_mails", verbose_name=_("事業者")

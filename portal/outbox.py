@@ -33,7 +33,7 @@ import smtplib
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,6 +62,36 @@ Status = OutboxMail.Status
 
 # Sent with ``mail=`` once a mail has finally failed (accounts records it in the member's history).
 mail_failed = Signal()
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A recheck's answer for a mail that must not go: ``reason`` is what staff read."""
+
+    reason: str
+
+
+# template -> function(mails) -> {pk: the address to send to now, or Cancel(reason)}
+_RECHECKS: dict[str, Callable[[list[OutboxMail]], dict[int, str | Cancel]]] = {}
+
+
+def recheck_at_send(*templates: str):
+    """Register a check made when mails of these kinds are sent, not when they were written.
+
+    A mail about a member may wait in the outbox (the relay down, a rate, a backoff) while the
+    member changes address, withdraws or turns that mail off, and the address may then be
+    another member's. The app writing such a mail (billing for 使用量・料金 and お知らせ)
+    registers a function answering, for a worker's claimed mails of its kinds, the member's
+    current address or ``Cancel``; a mail it does not answer for is cancelled. Mails to an
+    address the resident typed (codes, confirmations) have no check and keep their address.
+    """
+
+    def register(function):
+        for template in templates:
+            _RECHECKS[template] = function
+        return function
+
+    return register
 
 
 # Rows of one ``enqueue_mails`` batch per task. Each task costs a broker message, an ack and
@@ -301,7 +331,10 @@ def deliver_many(pks: list[int]) -> dict[int, str]:
     mails = _claim(list(dict.fromkeys(pks)), claimed_at)
     if not mails:
         return {}
-    outcome: dict[int, str] = {}
+    outcome: dict[int, str] = dict.fromkeys(_recheck(mails, claimed_at), Status.CANCELLED)
+    mails = [mail for mail in mails if mail.pk not in outcome]
+    if not mails:
+        return outcome
     rates = dict(
         Utility.objects.filter(pk__in={m.utility_id for m in mails}).values_list(
             "pk", "mail_rate_per_minute"
@@ -318,7 +351,7 @@ def deliver_many(pks: list[int]) -> dict[int, str]:
         OutboxMail.objects.filter(
             pk__in=held_pks, status=Status.SENDING, claimed_at=claimed_at
         ).update(status=Status.PENDING, next_attempt_at=wait_until, attempts=F("attempts") - 1)
-    if len(outcome) == len(mails):
+    if all(mail.pk in outcome for mail in mails):
         return outcome
     with _commits_not_waiting_for_disk(), _sender() as send, _marks(claimed_at) as marks:
         for mail in mails:
@@ -340,6 +373,36 @@ def deliver_many(pks: list[int]) -> dict[int, str]:
             marks.sent(mail.pk)
             outcome[mail.pk] = Status.SENT
     return outcome
+
+
+def _recheck(mails: list[OutboxMail], claimed_at: datetime) -> set[int]:
+    """Check claimed mails against their members as they are now (``recheck_at_send``):
+    re-address those whose member changed address, cancel those that must not go (status
+    送信取りやめ, the reason in ``last_error``); return the cancelled ones."""
+    groups: dict[Callable, list[OutboxMail]] = {}
+    for mail in mails:
+        check = _RECHECKS.get(mail.template)
+        if check is not None:
+            groups.setdefault(check, []).append(mail)
+    cancelled: dict[str, list[int]] = {}
+    for check, group in groups.items():
+        answers = check(group)
+        for mail in group:
+            answer = answers.get(mail.pk) or Cancel("会員が見つからないため送信を取りやめました。")
+            if isinstance(answer, Cancel):
+                cancelled.setdefault(answer.reason, []).append(mail.pk)
+            elif answer != mail.recipient:
+                logger.info("outbox mail %s re-addressed to its member's current address", mail.pk)
+                OutboxMail.objects.filter(
+                    pk=mail.pk, status=Status.SENDING, claimed_at=claimed_at
+                ).update(recipient=answer)
+                mail.recipient = answer
+    for reason, pks in cancelled.items():
+        logger.info("outbox mails %s cancelled: %s", pks, reason)
+        OutboxMail.objects.filter(pk__in=pks, status=Status.SENDING, claimed_at=claimed_at).update(
+            status=Status.CANCELLED, body="", last_error=reason
+        )
+    return {pk for pks in cancelled.values() for pk in pks}
 
 
 @contextmanager
