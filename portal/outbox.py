@@ -244,6 +244,14 @@ def hand_many_to_workers(pks: list[int]) -> None:
             )
 
 
+class NoReplyAfterData(Exception):
+    """The whole message went but the server's reply to its end never came: perhaps taken."""
+
+
+# How the server's reply reads on a row whose last try ended so (``_failed_try``).
+NO_REPLY_AFTER_DATA = "No reply after the message"
+
+
 class _Rehearsal(Exception):
     """Undoes a rehearsed mail's row (``rehearse_mail``)."""
 
@@ -286,7 +294,17 @@ def deliver(pk: int) -> str:
 
 
 # Columns a worker reads of the rows it claims (with the claim, in one statement).
-_CLAIMED = ("id", "utility_id", "member_id", "recipient", "template", "key", "sender", "subject")
+_CLAIMED = (
+    "id",
+    "utility_id",
+    "member_id",
+    "recipient",
+    "template",
+    "key",
+    "sender",
+    "subject",
+    "last_error",
+)
 
 
 def _claim(pks: list[int], claimed_at: datetime) -> list[OutboxMail]:
@@ -615,7 +633,7 @@ class _KeptSmtp(threading.local):
             if not content.endswith(b"\r\n"):
                 content += b"\r\n"
             smtp.send(content + b".\r\n")
-            code, reply = smtp.getreply()
+            code, reply = self._final_reply(smtp)
             if code != 250:
                 raise smtplib.SMTPDataError(code, reply)
         except BaseException:
@@ -623,6 +641,22 @@ class _KeptSmtp(threading.local):
             raise
         self.mails += 1
         self.used_at = _clock()
+
+    @staticmethod
+    def _final_reply(smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        """The reply to the message's final dot, waited for ``PORTAL_SMTP_DATA_TIMEOUT``
+        (RFC 5321 4.5.3.2.6 gives it 10 minutes: a relay may scan the message first) rather
+        than ``EMAIL_TIMEOUT``. None by then, the message may well have been taken:
+        ``NoReplyAfterData``, which is retried once only (``_failed_try``)."""
+        timeout = smtp.sock.gettimeout()
+        smtp.sock.settimeout(settings.PORTAL_SMTP_DATA_TIMEOUT)
+        try:
+            return smtp.getreply()
+        except smtplib.SMTPServerDisconnected as exc:
+            raise NoReplyAfterData(str(exc)) from exc
+        finally:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(timeout)
 
     def _mail_from(self, sender: str, message: bytes) -> None:
         smtp = self.backend.connection
@@ -850,6 +884,13 @@ def _send(mail: OutboxMail, backend) -> None:
 def _failed_try(mail: OutboxMail, mine, exc: Exception) -> str:
     code, reply = smtp_reply(exc)
     now = timezone.now()
+    if isinstance(exc, NoReplyAfterData) and mail.last_error.startswith(NO_REPLY_AFTER_DATA):
+        # The second try to go unanswered after the whole message: the server has likely
+        # taken both (a relay that scans slowly, answering after PORTAL_SMTP_DATA_TIMEOUT).
+        # Taken as sent, so a slow relay gets at most one copy more, never one a try.
+        logger.warning("outbox mail %s unanswered after the message twice: taken as sent", mail.pk)
+        mine.update(status=Status.SENT, sent_at=now, body="", last_error=reply)
+        return Status.SENT
     permanent = code is not None and 500 <= code < 600
     if permanent or mail.attempts >= settings.PORTAL_OUTBOX_MAX_ATTEMPTS:
         logger.warning("outbox mail %s to member %s failed: %s", mail.pk, mail.member_id, reply)
@@ -877,6 +918,8 @@ def smtp_reply(exc: Exception) -> tuple[int | None, str]:
         return code, f"{code} {_text(text)}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, NoReplyAfterData):
+        return None, f"{NO_REPLY_AFTER_DATA} ({exc})"[:1000]
     return None, f"{type(exc).__name__}: {exc}"[:1000]
 
 

@@ -197,6 +197,9 @@ EMAIL_CONFIG = env.email_url(
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@portal.example.jp")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# How long a worker waits for the relay's reply to the end of a message (RFC 5321 4.5.3.2.6:
+# 10 minutes; a relay scanning content answers late). EMAIL_TIMEOUT is for every other reply.
+PORTAL_SMTP_DATA_TIMEOUT = env.float("PORTAL_SMTP_DATA_TIMEOUT", default=300.0)
 
 # Background work (Celery). Without a broker, tasks run in-process right away (the demo and
 # unit tests need nothing); production sets CELERY_BROKER_URL=redis://... and runs a worker and

@@ -7,6 +7,7 @@ import email
 import re
 import socket
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -338,3 +339,39 @@ def _same_but_date_and_id(wire: tuple[str, str, bytes]) -> tuple[str, str, bytes
     message = re.sub(rb"\r\nDate: [^\r]+\r\n", b"\r\nDate: -\r\n", message)
     message = re.sub(rb"\r\nMessage-ID: <[^>]+>\r\n", b"\r\nMessage-ID: -\r\n", message)
     return sender, recipient, message
+
+
+def test_a_relay_slow_to_answer_the_message_gets_it_once(utility, sink, clock, settings):
+    """a19 F2: a relay answering the final dot after EMAIL_TIMEOUT got one copy per try."""
+    settings.EMAIL_TIMEOUT = 0.2
+    settings.PORTAL_SMTP_DATA_TIMEOUT = 5.0
+    sink.on_data = lambda content: time.sleep(0.6)  # scanning the message, then 250
+    pks = written(utility, 2, "slow")
+    assert outbox.deliver_many(pks) == dict.fromkeys(pks, Status.SENT)
+    assert sorted(sink.keys()) == ["slow:0", "slow:1"]
+
+
+def test_no_reply_after_the_message_is_tried_once_more_then_taken_as_sent(
+    utility, sink, clock, settings
+):
+    """Beyond even the long wait the message may have been taken: one more try (at most one
+    duplicate), not one copy a try up to PORTAL_OUTBOX_MAX_ATTEMPTS."""
+    settings.PORTAL_SMTP_DATA_TIMEOUT = 0.2
+    arrived = []  # each whole message, as the relay has it before its (late) reply
+
+    def slow(content):
+        arrived.append(email.message_from_bytes(content)["X-Portal-Mail-Key"])
+        time.sleep(0.6)
+
+    sink.on_data = slow
+    [pk] = written(utility, 1, "mute")
+    assert outbox.deliver_many([pk]) == {pk: Status.PENDING}
+    row = OutboxMail.objects.get(pk=pk)
+    assert row.last_error.startswith("No reply after the message")
+    OutboxMail.objects.filter(pk=pk).update(next_attempt_at=row.created_at)
+    assert outbox.deliver_many([pk]) == {pk: Status.SENT}
+    assert outbox.deliver_many([pk]) == {}
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.body) == (Status.SENT, 2, "")
+    assert row.last_error.startswith("No reply after the message")  # for staff
+    assert arrived == ["mute:0", "mute:0"]
