@@ -21,7 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import mailreasons
 from .models import OutboxMail, Utility, language_codes
+from .outbox import NO_REPLY_AFTER_DATA
 from .validators import validate_plain_email
 
 # Fields that hold a hash of a secret (passwords, secret answers, link and code hashes,
@@ -445,7 +447,15 @@ class OutboxMailAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
     Read only. The body is never shown: while a mail waits it may hold a link or a code.
     """
 
-    list_display = ["received", "recipient", "subject", "status", "attempts", "last_error"]
+    list_display = [
+        "received",
+        "recipient",
+        "subject",
+        "status",
+        "attempts",
+        "reason",
+        "last_error",
+    ]
     list_filter = ["status", "utility"]
     search_fields = ["recipient", "subject", "member__login_id", "member__email"]
     fields = [
@@ -456,6 +466,7 @@ class OutboxMailAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
         "language",
         "status",
         "attempts",
+        "reason",
         "last_error",
         "received",
         "next_try",
@@ -464,6 +475,33 @@ class OutboxMailAdmin(ReadOnlyAdminMixin, UtilityScopedAdmin):
     ]
     readonly_fields = fields
     list_select_related = ["member"]
+
+    @admin.display(description=_("理由"))
+    def reason(self, mail: OutboxMail) -> str:
+        """Why it did not go (yet), in plain Japanese; the raw reply beside it (a19 F6)."""
+        if not mail.last_error:
+            return ""
+        if mail.status == mail.Status.CANCELLED:
+            return mail.last_error  # written in Japanese by the recheck
+        if mail.last_error.startswith(NO_REPLY_AFTER_DATA):
+            return (
+                _(
+                    "本文を送った後、メールサーバーから返事がありませんでした(届いたものとみなしました)。"
+                )
+                if mail.status == mail.Status.SENT
+                else _(
+                    "本文を送った後、メールサーバーから返事がありませんでした(もう一度だけ送ります)。"
+                )
+            )
+        if mail.status != mail.Status.PENDING:
+            return mailreasons.reason(mail.last_error)
+        if mailreasons.kind(mail.last_error) == mailreasons.TEMPORARY:
+            return _(
+                "受け取る側のメールサーバーが一時的に受け取れませんでした。あとで送り直します。"
+            )
+        return _("%(reason)s あとで送り直します。") % {
+            "reason": mailreasons.reason(mail.last_error)
+        }
 
     @admin.display(description=_("受付日時"), ordering="created_at")
     def received(self, mail: OutboxMail) -> str:

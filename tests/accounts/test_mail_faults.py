@@ -123,7 +123,46 @@ def test_a_mail_refused_for_good_is_in_the_history_and_told_once_at_the_next_log
     login = {"identifier": "taro@example.jp", "password": "Mizu&2027ab"}
     response = client.post(url(utility, "login"), login, follow=True)
     assertContains(response, "taro@example.jp あてのメール「")
-    assertContains(response, "をお届けできませんでした(メールサーバーの応答: 550 5.1.1")
+    assertContains(
+        response,
+        "をお届けできませんでした。受け取る側のメールサーバーから、"
+        "このメールアドレスあてには届けられないと返事がありました。",
+    )
+    assertNotContains(response, "5.1.1")  # the server's words are for staff (a19 F1)
     client.logout()
     response = client.post(url(utility, "login"), login, follow=True)
     assertNotContains(response, "をお届けできませんでした")
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (
+            "500 Error: (AttributeError) 'Session' object has no attribute 'transport'",
+            "受け取る側のメールサーバーに受け取りを断られました。",
+        ),
+        ("ConnectionRefusedError: [Errno 111] Connection refused", "当方の送信の不具合"),
+    ],
+)
+def test_the_banner_after_login_gives_the_reason_in_plain_japanese_not_the_servers_words(
+    client, reply, reason
+):
+    """a19 F1: the banner quoted the relay's English reply or a Python exception."""
+    utility = UtilityFactory(code_style=True)
+    member = MemberFactory(utility=utility, login_id="", email="taro@example.jp")
+    OutboxMail.objects.create(
+        utility=utility,
+        member=member,
+        recipient=member.email,
+        template="accounts/password_changed",
+        key="k",
+        sender="s <s@example.jp>",
+        subject="パスワード変更のお知らせ",
+        status=OutboxMail.Status.FAILED,
+        last_error=reply,
+    )
+    login = {"identifier": "taro@example.jp", "password": PASSWORD}
+    response = client.post(url(utility, "login"), login, follow=True)
+    assertContains(response, "「パスワード変更のお知らせ」をお届けできませんでした。")
+    assertContains(response, reason)
+    assertNotContains(response, "Error")

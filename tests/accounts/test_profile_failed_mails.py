@@ -63,7 +63,7 @@ def test_a_failed_mail_shows_when_which_why_and_what_to_do(logged_in_client, use
         ("552 5.2.2 Mailbox full", "メールボックスがいっぱい", "空きを確保"),
         ("554 5.7.1 Rejected as spam", "受け取りを断られました", "noreply@city.example.jp"),
         ("451 4.7.1 Greylisted", "何度お送りしても届けられませんでした", "お問い合わせ先"),
-        ("ConnectionRefusedError: [Errno 111]", "こちらのメール送信の不具合", "お問い合わせ先"),
+        ("ConnectionRefusedError: [Errno 111]", "当方の送信の不具合", "お問い合わせ先"),
     ],
 )
 def test_each_kind_of_failure_reads_in_plain_words(logged_in_client, user, reply, reason, advice):

@@ -182,10 +182,13 @@ def test_staff_see_their_utilitys_mails_in_japanese_without_the_body(client, mon
     assertContains(response, "hanako@example.jp")
     assertContains(response, "送信失敗")
     assertContains(response, REFUSED_FOR_GOOD.replace("<", "&lt;").replace(">", "&gt;"))
+    # The reason in plain Japanese first, the raw reply beside it (a19 F6).
+    assertContains(response, "このメールアドレスあてには届けられないと返事がありました。")
     assertNotContains(response, "other@example.jp")
     mail = OutboxMail.objects.get(recipient="hanako@example.jp")
     page = client.get(reverse("admin:portal_outboxmail_change", args=[mail.pk]))
     assertContains(page, "メールサーバーの応答")
+    assertContains(page, "このメールアドレスあてには届けられないと返事がありました。")
     assertNotContains(page, "本文")
 
 
