@@ -891,7 +891,12 @@ def _failed_try(mail: OutboxMail, mine, exc: Exception) -> str:
         logger.warning("outbox mail %s unanswered after the message twice: taken as sent", mail.pk)
         mine.update(status=Status.SENT, sent_at=now, body="", last_error=reply)
         return Status.SENT
-    permanent = code is not None and 500 <= code < 600
+    # A 5xx at MAIL FROM refuses our sender (the relay's or SPF's setup, not the resident's
+    # address): our fault, tried again like a 4xx until fixed, and logged as an error.
+    sender_refused = isinstance(exc, smtplib.SMTPSenderRefused) and code is not None and code >= 500
+    if sender_refused:
+        logger.error("outbox mail %s: the relay refused our sender: %s", mail.pk, reply)
+    permanent = code is not None and 500 <= code < 600 and not sender_refused
     if permanent or mail.attempts >= settings.PORTAL_OUTBOX_MAX_ATTEMPTS:
         logger.warning("outbox mail %s to member %s failed: %s", mail.pk, mail.member_id, reply)
         if mine.update(status=Status.FAILED, failed_at=now, body="", last_error=reply):
@@ -916,6 +921,9 @@ def smtp_reply(exc: Exception) -> tuple[int | None, str]:
     if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
         code, text = next(iter(exc.recipients.values()))
         return code, f"{code} {_text(text)}"
+    if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
+        # Not a code first: portal.mailreasons reads it as our own fault, not the address's.
+        return exc.smtp_code, f"MAIL FROM {exc.smtp_code} {_text(exc.smtp_error)}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}"
     if isinstance(exc, NoReplyAfterData):

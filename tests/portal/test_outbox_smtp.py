@@ -16,7 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 
 from portal import celery as portal_celery
-from portal import outbox
+from portal import mailreasons, outbox
 from portal.models import OutboxMail
 from tests.factories import MemberFactory, UtilityFactory
 
@@ -375,3 +375,28 @@ def test_no_reply_after_the_message_is_tried_once_more_then_taken_as_sent(
     assert (row.status, row.attempts, row.body) == (Status.SENT, 2, "")
     assert row.last_error.startswith("No reply after the message")  # for staff
     assert arrived == ["mute:0", "mute:0"]
+
+
+def test_a_relay_refusing_our_sender_is_our_fault_tried_again_not_the_residents(
+    utility, sink, clock, settings
+):
+    """a19 F8: a 5xx at MAIL FROM (our relay or SPF set up wrong) failed every mail at once
+    and told each resident their address might be wrong."""
+    sink.refuse_mail_from = "550 5.7.1 <noreply@ep-r.jp>: Sender address rejected: not owned"
+    pks = written(utility, 2, "sender")
+    assert outbox.deliver_many(pks) == {pks[0]: Status.PENDING, pks[1]: Status.SENT}
+    row = OutboxMail.objects.get(pk=pks[0])
+    assert row.last_error.startswith("MAIL FROM 550 5.7.1")
+    assert mailreasons.reason(row.last_error) == "当方の送信の不具合で、お届けできませんでした。"
+    OutboxMail.objects.filter(pk=pks[0]).update(next_attempt_at=row.created_at)
+    assert outbox.deliver_many([pks[0]]) == {pks[0]: Status.SENT}  # the relay fixed: it goes
+    assert sorted(sink.keys()) == ["sender:0", "sender:1"]
+
+
+def test_a_sender_refused_to_the_last_try_fails_as_our_fault(utility, sink, clock, settings):
+    settings.PORTAL_OUTBOX_MAX_ATTEMPTS = 1
+    sink.refuse_mail_from = "553 5.7.1 Sender address rejected"
+    [pk] = written(utility, 1, "last")
+    assert outbox.deliver_many([pk]) == {pk: Status.FAILED}
+    row = OutboxMail.objects.get(pk=pk)
+    assert mailreasons.kind(row.last_error) == mailreasons.OURS
