@@ -141,7 +141,8 @@ def enqueue_mail(
             },
         )
     if created:
-        transaction.on_commit(lambda: hand_to_worker(mail.pk))
+        urgent = _urgent(template)
+        transaction.on_commit(lambda: hand_to_worker(mail.pk, urgent=urgent))
     return mail
 
 
@@ -165,6 +166,12 @@ def _render(utility: Utility, template: str, context: dict, language: str) -> tu
         subject = render_to_string(f"emails/{template}_subject.txt", context)
         body = render_to_string(f"emails/{template}_body.txt", context)
     return " ".join(furigana.to_text(subject).split())[:300], furigana.to_text(body)
+
+
+def _urgent(template: str) -> bool:
+    """Whether the resident waits for this mail on the page (a code or link with a deadline):
+    it goes on the "urgent" queue, which workers read first (``CELERY_TASK_QUEUES``)."""
+    return template in settings.PORTAL_OUTBOX_RATE_EXEMPT
 
 
 @dataclass(frozen=True)
@@ -272,16 +279,17 @@ def rehearse_mail(utility: Utility, recipient: str, template: str, context: dict
             raise _Rehearsal
     except _Rehearsal:
         pass
-    pk = written[0]
-    transaction.on_commit(lambda: hand_to_worker(pk))
+    pk, urgent = written[0], _urgent(template)
+    transaction.on_commit(lambda: hand_to_worker(pk, urgent=urgent))
 
 
-def hand_to_worker(pk: int) -> None:
-    """Queue the sending of one row; if the broker is down, the row waits for the sweep."""
+def hand_to_worker(pk: int, urgent: bool = False) -> None:
+    """Queue the sending of one row (on the "urgent" queue if a resident waits for it);
+    if the broker is down, the row waits for the sweep."""
     from .tasks import deliver_mail
 
     try:
-        deliver_mail.delay(pk)
+        deliver_mail.apply_async((pk,), queue="urgent" if urgent else None)
     except Exception:  # noqa: BLE001 - a broker down (kombu/redis errors): the sweep sends it
         if deliver_mail.app.conf.task_always_eager:
             raise  # in-process, an error is a bug to see, not a broker to wait for

@@ -7,6 +7,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -220,9 +221,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 3,
     # A task a worker took and never finished comes back after this long (the sweep is sooner).
     "visibility_timeout": 3600,
+    # A worker reads its queues in the order of CELERY_TASK_QUEUES, not in turn.
+    "queue_order_strategy": "priority",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# Mails a resident waits for on the page (PORTAL_OUTBOX_RATE_EXEMPT: codes, links) go to the
+# "urgent" queue, read before "celery" (bill-ready and notice batches, imports), so a code
+# never waits behind a backlog. A plain `celery -A portal worker` consumes both.
+CELERY_TASK_QUEUES = (Queue("urgent"), Queue("celery"))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# One task reserved a worker process at a time: a prefetched batch task (100 mails) would
+# otherwise stand between a code and the worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "portal.tasks.sweep_outbox",

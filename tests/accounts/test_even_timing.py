@@ -25,7 +25,13 @@ def test_an_unknown_address_does_the_known_ones_work_and_leaves_nothing(client, 
     MemberFactory(utility=nayoro, login_id="", email="taro@example.jp")
     url = reverse("accounts:recovery", args=[nayoro.slug])
     handed = []
-    with mock.patch.object(outbox, "hand_to_worker", side_effect=handed.append):
+    queues = []
+
+    def hand(pk, urgent=False):
+        handed.append(pk)
+        queues.append(urgent)
+
+    with mock.patch.object(outbox, "hand_to_worker", side_effect=hand):
         known = client.post(url, {"email": "taro@example.jp"})
         client.cookies.clear()
         unknown = client.post(url, {"email": "nobody@example.jp"})
@@ -36,6 +42,7 @@ def test_an_unknown_address_does_the_known_ones_work_and_leaves_nothing(client, 
     assert MAIL in [t.name for t in known.templates]
     assert MAIL in [t.name for t in unknown.templates]
     assert len(handed) == 2
+    assert queues == [True, True]  # the same queue, the one a code goes to
     # ... but only the member's row exists: nothing for staff to see, nothing to send.
     assert list(OutboxMail.objects.values_list("recipient", flat=True)) == ["taro@example.jp"]
     assert OutboxMail.objects.get().pk == handed[0]

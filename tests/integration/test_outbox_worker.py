@@ -302,3 +302,22 @@ def test_a_reset_code_overtakes_a_rate_held_backlog_and_clearing_the_rate_sends_
         lambda: len(sink.counts()) == 31, 30, "the backlog released by clearing the rate", worker
     )
     assert set(sink.counts().values()) == {1}
+
+
+def test_a_code_queued_after_a_bill_ready_backlog_is_taken_first(worker, sink):
+    """a19 F4: a signup code waited 42 s behind 41 bill-ready mails in the one queue. Codes
+    go on the "urgent" queue, which a plain worker reads first (prefetching one task)."""
+    utility = UtilityFactory()
+    member = MemberFactory(utility=utility)
+    write(utility, 40, "backlog", member=member)  # 40 tasks on the default queue
+    with transaction.atomic():
+        enqueue_mail(
+            utility,
+            "new@example.jp",
+            "accounts/signup_code",
+            {"code": "123456", "expires_at": timezone.now() + timedelta(minutes=30)},
+            key="signup_code:queued-last",
+        )
+    worker.start()  # finds 41 tasks waiting
+    wait_until(lambda: len(sink.counts()) == 41, 60, "every mail", worker)
+    assert sink.keys[0] == "signup_code:queued-last"

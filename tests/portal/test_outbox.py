@@ -72,7 +72,7 @@ def test_one_key_is_written_and_sent_once(utility, mailoutbox):
 
 def test_a_row_another_worker_holds_is_not_sent_again(utility, mailoutbox, monkeypatch):
     with monkeypatch.context() as patch:
-        patch.setattr(outbox, "hand_to_worker", lambda pk: None)  # the broker took it
+        patch.setattr(outbox, "hand_to_worker", lambda pk, urgent=False: None)  # the broker took it
         mail = write(utility)
     OutboxMail.objects.filter(pk=mail.pk).update(status=Status.SENDING)  # a worker claimed it
     assert outbox.deliver(mail.pk) == "taken"
@@ -132,7 +132,7 @@ def test_a_5xx_reply_fails_at_once_with_the_reply(utility, mailoutbox, monkeypat
 
 def test_a_claim_older_than_the_lease_is_handed_on(utility, mailoutbox, monkeypatch, frozen):
     with monkeypatch.context() as patch:
-        patch.setattr(outbox, "hand_to_worker", lambda pk: None)
+        patch.setattr(outbox, "hand_to_worker", lambda pk, urgent=False: None)
         mail = write(utility)
     # A worker claimed it and was killed before the 250.
     OutboxMail.objects.filter(pk=mail.pk).update(status=Status.SENDING, claimed_at=NOW)
