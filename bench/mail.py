@@ -313,13 +313,18 @@ def _prepare() -> list[tuple[str, str, bytes]]:
     from django.core.mail import EmailMessage
     from django.core.mail.message import sanitize_address
 
+    from portal import outbox
     from portal.models import OutboxMail
 
     rows = OutboxMail.objects.values_list("key", "sender", "recipient", "subject", "body")
     prepared = []
     for key, sender, recipient, subject, body in rows.iterator(chunk_size=CHUNK):
         message = EmailMessage(
-            subject, body, sender, [recipient], headers={"X-Portal-Mail-Key": key}
+            subject,
+            body,
+            sender,
+            [recipient],
+            headers={"X-Portal-Mail-Key": outbox.mail_key_header(key)},
         )
         prepared.append(
             (

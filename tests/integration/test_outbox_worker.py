@@ -320,4 +320,4 @@ def test_a_code_queued_after_a_bill_ready_backlog_is_taken_first(worker, sink):
         )
     worker.start()  # finds 41 tasks waiting
     wait_until(lambda: len(sink.counts()) == 41, 60, "every mail", worker)
-    assert sink.keys[0] == "signup_code:queued-last"
+    assert sink.in_order()[0] == "signup_code:queued-last"

@@ -60,8 +60,18 @@ class Sink:
         return "250 Message accepted for delivery"
 
     def counts(self) -> Counter:
+        """How many times each row key came (the header is an HMAC of it)."""
+        return Counter(self.in_order())
+
+    def in_order(self) -> list[str]:
+        """The row keys of the mails, in the order they came."""
+        from portal.models import OutboxMail
+        from portal.outbox import mail_key_header
+
         with self.lock:
-            return Counter(self.keys)
+            headers = list(self.keys)
+        keys = {mail_key_header(k): k for k in OutboxMail.objects.values_list("key", flat=True)}
+        return [keys.get(header, header) for header in headers]
 
 
 class Worker:

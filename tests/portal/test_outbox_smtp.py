@@ -73,7 +73,7 @@ class Sink:
         return "221 Bye"
 
     def keys(self) -> list[str]:
-        return [email.message_from_bytes(m)["X-Portal-Mail-Key"] for _, m in self.mails]
+        return [key_of(m) for _, m in self.mails]
 
     def connections(self) -> int:
         return len({peer for peer, _ in self.mails})
@@ -90,6 +90,15 @@ class Sink:
 
         self.controller.loop.call_soon_threadsafe(close)
         assert done.wait(5)
+
+
+# The row key of each X-Portal-Mail-Key written by ``written`` (the header is an HMAC of it).
+_KEYS: dict[str, str] = {}
+
+
+def key_of(message: bytes) -> str:
+    header = email.message_from_bytes(message)["X-Portal-Mail-Key"]
+    return _KEYS.get(header, header)
 
 
 @pytest.fixture
@@ -133,6 +142,7 @@ def written(utility, count: int, prefix: str) -> list[int]:
         )
         for n in range(count)
     ]
+    _KEYS.update((outbox.mail_key_header(m.key), m.key) for m in mails)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(outbox, "hand_many_to_workers", lambda pks: None)
         with transaction.atomic():
@@ -241,7 +251,7 @@ def test_the_server_takes_a_mail_only_once_the_one_before_is_marked_sent(sink, c
     unmarked_at_arrival = []
 
     def check(message: bytes) -> None:
-        key = email.message_from_bytes(message)["X-Portal-Mail-Key"]
+        key = key_of(message)
         earlier = [f"order:{n}" for n in range(int(key.split(":")[1]))]
         found = []
 
@@ -360,7 +370,7 @@ def test_no_reply_after_the_message_is_tried_once_more_then_taken_as_sent(
     arrived = []  # each whole message, as the relay has it before its (late) reply
 
     def slow(content):
-        arrived.append(email.message_from_bytes(content)["X-Portal-Mail-Key"])
+        arrived.append(key_of(content))
         time.sleep(0.6)
 
     sink.on_data = slow
@@ -400,3 +410,15 @@ def test_a_sender_refused_to_the_last_try_fails_as_our_fault(utility, sink, cloc
     assert outbox.deliver_many([pk]) == {pk: Status.FAILED}
     row = OutboxMail.objects.get(pk=pk)
     assert mailreasons.kind(row.last_error) == mailreasons.OURS
+
+
+def test_the_mail_key_header_shows_no_internal_ids(utility, sink, clock):
+    """a19 F5: ``X-Portal-Mail-Key: bill_ready:48:2026-11-25:49`` showed contract and member
+    ids to every recipient. The header is an opaque digest, the same for the same key."""
+    pks = written(utility, 1, "idcheck")
+    OutboxMail.objects.filter(pk=pks[0]).update(key="bill_ready:48:2026-11-25:49")
+    outbox.deliver_many(pks)
+    header = email.message_from_bytes(sink.mails[0][1])["X-Portal-Mail-Key"]
+    assert re.fullmatch(r"[0-9a-f]{32}", header)
+    assert header == outbox.mail_key_header("bill_ready:48:2026-11-25:49")
+    assert header != outbox.mail_key_header("bill_ready:48:2026-11-25:49:v2")
