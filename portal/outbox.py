@@ -10,9 +10,15 @@
   sent right after the server's 250 for it. A worker killed between a 250 and that mark is the
   only way one key can go out twice: at most one mail a kill. The bytes sent are Django's
   ``EmailMessage``'s, built without the email package for the plain case (``_wire``).
-- A 4xx reply or a server that cannot be reached is tried again later, each wait twice the last;
-  a 5xx reply, or the last try, marks the mail failed with the server's reply, for staff (the
-  admin's 送信メール) and for the member (``mail_failed``: their history and next login).
+- A 4xx reply, a server that cannot be reached, or a 5xx at MAIL FROM (our sender refused:
+  our fault) is tried again later, each wait twice the last; a 5xx reply to the recipient or
+  the message, or the last try, marks the mail failed with the server's reply, for staff (the
+  admin's 送信メール) and for the member (``mail_failed``: their history and next login). The
+  reply to a message's end is waited for ``PORTAL_SMTP_DATA_TIMEOUT``; one never given is
+  tried once more, then taken as sent (``NoReplyAfterData``).
+- A mail about a member is checked when sent against the member as they are then
+  (``recheck_at_send``): re-addressed to their current address, or cancelled with a reason.
+- Codes and links a resident waits for go on the "urgent" queue, read first (``_urgent``).
 - A utility's 「メール送信の上限(通/分)」 is counted across every worker in the shared cache
   (``_over_rate_many``); a mail over it goes back to pending with a later next try, never failed.
   Mails a resident is waiting for on the page (``settings.PORTAL_OUTBOX_RATE_EXEMPT``: signup
