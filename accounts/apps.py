@@ -10,8 +10,9 @@ class AccountsConfig(AppConfig):
 
         from billing import pagecache
 
-        # backends connects its login receiver; mail_failures the outbox's failure receiver.
-        from . import audit, backends, mail_failures  # noqa: F401
+        # backends connects its login receiver; mail_failures the outbox's failure receiver;
+        # emails registers the check of a held mail against its member (outbox.recheck_at_send).
+        from . import audit, backends, emails, mail_failures  # noqa: F401
         from .models import ContractLink
 
         audit.connect_axes()

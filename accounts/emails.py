@@ -7,8 +7,10 @@ the change the mail is about, and it leaves after commit, never while the reques
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from portal.models import Utility
-from portal.outbox import enqueue_mail, rehearse_mail
+from portal.outbox import Cancel, enqueue_mail, recheck_at_send, rehearse_mail
 
 from .models import EmailChallenge, Member
 
@@ -160,3 +162,41 @@ def send_withdrawn(member: Member) -> None:
 def send_signup_code(utility: Utility, email: str, code: str, challenge) -> None:
     context = {"code": code, "expires_at": challenge.expires_at}
     _send(utility, email, "signup_code", context, key=_by_challenge(challenge))
+
+
+@recheck_at_send(
+    *(
+        f"accounts/{name}"
+        for name in (
+            "signup_complete",
+            "member_approved",
+            "recovery_locked",
+            "password_changed",
+            "contract_added",
+            "contract_request_rejected",
+        )
+    )
+)
+def current_addresses(mails) -> dict:
+    """For account mails to the member's own address waiting in the outbox
+    (portal.outbox.recheck_at_send): the address the member has now, none once withdrawn.
+    Mails to a typed address (codes, links, 「変更されました」 to the old one) and the
+    withdrawal and refusal mails themselves are not checked."""
+    members = {
+        member.pk: member
+        for member in Member.objects.filter(pk__in={m.member_id for m in mails if m.member_id})
+    }
+    answers = {}
+    for mail in mails:
+        member = members.get(mail.member_id)
+        if member is None or member.status == Member.Status.WITHDRAWN:
+            answers[mail.pk] = Cancel(
+                gettext("会員が退会した(利用中でない)ため送信を取りやめました。")
+            )
+        elif not member.email:
+            answers[mail.pk] = Cancel(
+                gettext("会員のメールアドレスがないため送信を取りやめました。")
+            )
+        else:
+            answers[mail.pk] = member.email
+    return answers

@@ -106,3 +106,20 @@ def test_a_code_to_a_typed_address_keeps_that_address(nayoro, monkeypatch):
         emails._to_member(member, "email_change_code", to="typed@example.jp", code="123456")
     send_waiting_mail(minutes=2)
     assert [m.to for m in mail.outbox] == [["typed@example.jp"]]
+
+
+def test_a_held_account_mail_follows_the_members_new_address_and_stops_at_withdrawal(
+    nayoro, monkeypatch
+):
+    moved = MemberFactory(utility=nayoro, email="old@example.jp")
+    gone = MemberFactory(utility=nayoro, email="gone@example.jp")
+    with monkeypatch.context() as down:
+        refuse_mail(down)
+        emails.send_password_changed(moved)
+        emails.send_contract_added(gone, "20000000006")
+    Member.objects.filter(pk=moved.pk).update(email="new@example.jp")
+    Member.objects.filter(pk=gone.pk).update(status=Member.Status.WITHDRAWN)
+    MemberFactory(utility=nayoro, email="old@example.jp")  # the address given up, taken
+    send_waiting_mail(minutes=2)
+    assert [m.to for m in mail.outbox] == [["new@example.jp"]]
+    assert OutboxMail.objects.get(member=gone).status == Status.CANCELLED
