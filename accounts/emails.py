@@ -181,7 +181,8 @@ def current_addresses(mails) -> dict:
     """For account mails to the member's own address waiting in the outbox
     (portal.outbox.recheck_at_send): the address the member has now, none once withdrawn.
     Mails to a typed address (codes, links, 「変更されました」 to the old one) and the
-    withdrawal and refusal mails themselves are not checked."""
+    withdrawal and refusal mails themselves are not checked; nor is a mail written without a
+    member."""
     members = {
         member.pk: member
         for member in Member.objects.filter(pk__in={m.member_id for m in mails if m.member_id})
@@ -189,7 +190,9 @@ def current_addresses(mails) -> dict:
     answers = {}
     for mail in mails:
         member = members.get(mail.member_id)
-        if member is None or member.status == Member.Status.WITHDRAWN:
+        if mail.member_id is None:
+            answers[mail.pk] = mail.recipient  # about no member: nothing to check it against
+        elif member is None or member.status == Member.Status.WITHDRAWN:
             answers[mail.pk] = Cancel(
                 gettext("会員が退会した(利用中でない)ため送信を取りやめました。")
             )
