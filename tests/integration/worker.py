@@ -70,7 +70,8 @@ class Sink:
 
         with self.lock:
             headers = list(self.keys)
-        keys = {mail_key_header(k): k for k in OutboxMail.objects.values_list("key", flat=True)}
+        with override_settings(SECRET_KEY=_base_env()["SECRET_KEY"]):  # the workers' key
+            keys = {mail_key_header(k): k for k in OutboxMail.objects.values_list("key", flat=True)}
         return [keys.get(header, header) for header in headers]
 
 
