@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0012_utility_registration_check'),
+        ('portal', '0013_outboxmail_language_utility_languages'),
     ]
 
     operations = [
