@@ -6,8 +6,8 @@ Translators of ``ja-easy`` write a reading after a word in Aozora Bunko's notati
 
 - ``to_html`` for a page: ``<ruby>漢字<rp>(</rp><rt>かんじ</rt><rp>)</rp></ruby>`` in text, and
   「漢字(かんじ)」 where markup cannot go: inside a tag (attribute values such as ``aria-label``,
-  ``placeholder``, ``value``) and in ``<title>``, ``<option>``, ``<textarea>``, ``<script>`` and
-  ``<style>``;
+  ``placeholder``, ``value``) and in ``<title>``, ``<option>``, ``<textarea>``, ``<script>``,
+  ``<style>`` and ``<svg>`` (its ``<title>``, ``<desc>`` and ``<text>``);
 - ``to_text`` for mails, mail subjects, PDFs and anything else plain: 「漢字(かんじ)」.
 
 Text without 《 is returned as it is, at the cost of one search.
@@ -23,9 +23,11 @@ import re
 # a run), tried only where a 《 is left after the first.
 _BAR = re.compile(r"｜([^｜《》<>\n]{1,30})《([^《》<>\n]{1,60})》")
 _BARE = re.compile(r"([\u3400-\u9fff々〆ヶ]+)《([^《》<>\n]{1,60})》")
-# Elements whose text takes no markup: their ruby is written as brackets.
+# Elements whose text takes no markup: their ruby is written as brackets. In an <svg> (the usage
+# chart's <desc> and <text>) a <ruby> would close the picture: the HTML parser ends foreign
+# content at it, and the bars and labels would spill out as text.
 _PLAIN_ELEMENTS = re.compile(
-    r"<(title|option|textarea|script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+    r"<(title|option|textarea|script|style|svg)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
 )
 
 
@@ -82,7 +84,7 @@ def _placer(html: str):
             return _plain(match)  # inside a tag: an attribute's value
         n = bisect.bisect_right(starts, at) - 1
         if n >= 0 and at < plain[n][1]:
-            return _plain(match)  # <title>, <option>, <textarea>, <script>, <style>
+            return _plain(match)  # <title>, <option>, <textarea>, <script>, <style>, <svg>
         return _ruby(match)
 
     return place

@@ -37,6 +37,7 @@ def test_a_kanji_run_needs_no_bar():
         '<input aria-label="｜料金《りょうきん》" value="｜料金《りょうきん》">',
         "<select><option>｜料金《りょうきん》</option></select>",
         "<textarea>｜料金《りょうきん》</textarea>",
+        '<svg><desc>｜料金《りょうきん》</desc><g><text x="1">｜料金《りょうきん》</text></g></svg>',
     ],
 )
 def test_where_markup_cannot_go_the_reading_is_in_brackets(html):
