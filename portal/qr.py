@@ -7,6 +7,7 @@ import qrcode.image.svg
 from django.http import HttpRequest
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 
 def qr_svg(data: str, *, title: str) -> SafeString:
@@ -30,4 +31,5 @@ def qr_svg(data: str, *, title: str) -> SafeString:
 def login_qr_context(request: HttpRequest) -> dict:
     """Return the absolute login URL of the request's utility and its QR code."""
     url = request.build_absolute_uri(request.utility.get_absolute_url())
-    return {"login_url": url, "login_qr": qr_svg(url, title=f"ログイン画面のQRコード: {url}")}
+    title = _("ログイン画面のQRコード: %(url)s") % {"url": url}
+    return {"login_url": url, "login_qr": qr_svg(url, title=title)}

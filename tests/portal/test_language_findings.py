@@ -38,3 +38,19 @@ def test_the_easy_usage_chart_keeps_every_bar_and_label(history):
     assert "使用水量(しようすいりょう)" in easy  # the reading in brackets, as in <title>
     for tag in ("<rect", "<text", "<line"):
         assert easy.count(tag) == japanese.count(tag) > 0
+
+
+def test_the_charts_name_is_in_the_pages_language(history):
+    """F1: a screen reader names the chart by its <title>."""
+    assert '<title id="usage-chart-title">Water usage chart' in chart_of(history("en"))
+    easy = chart_of(history("ja-easy"))
+    assert '<title id="usage-chart-title">使用水量(しようすいりょう)のグラフ' in easy
+
+
+def test_the_guides_qr_code_is_named_in_the_pages_language(client, utility):  # noqa: F811
+    """F2: the QR code's aria-label."""
+    path = reverse("portal:guide", args=[utility.slug])
+    switch(client, utility, "en", "/")
+    assert 'aria-label="QR code for the login page: http://testserver/' in (
+        client.get(path).content.decode()
+    )
