@@ -161,6 +161,20 @@ def jdate(value: datetime.date | None) -> str:
 
 
 register.filter("jdate_text", jdate_text)
+register.filter("yen_text", yen_text)
+
+
+def period_text(start: datetime.date, end: datetime.date) -> str:
+    """A period as plain text for mails: 「2026年10月26日〜2026年11月25日」 (English with an en
+    dash, 「26 Oct 2026 – 25 Nov 2026」: 〜 is a Japanese mark)."""
+    separator = " \u2013 " if _english() else "〜"
+    return f"{jdate_text(start)}{separator}{jdate_text(end)}"
+
+
+@register.filter
+def period_of(value) -> str:
+    """The plain-text period of anything with ``period_start`` and ``period_end`` (a reading)."""
+    return period_text(value.period_start, value.period_end)
 
 
 @register.filter

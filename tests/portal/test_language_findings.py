@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
+from tests.billing.test_bill_mail import frozen, member_of, row, run_import  # noqa: F401
 from tests.billing.test_usage_views import add_history
-from tests.factories import ContractLinkFactory, MemberFactory
+from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
 from tests.portal.test_locale import switch, utility  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +56,18 @@ def test_the_guides_qr_code_is_named_in_the_pages_language(client, utility):  # 
     assert 'aria-label="QR code for the login page: http://testserver/' in (
         client.get(path).content.decode()
     )
+
+
+def test_an_english_bill_mail_writes_yen_and_dates_as_english_pages(frozen, tmp_path):  # noqa: F811
+    """F4: 「2,790円」 and 「〜」 in an English mail; Japanese mails keep theirs."""
+    nayoro = UtilityFactory(languages="ja,ja-easy,en")
+    contract = CustomerFactory(utility=nayoro)
+    english, japanese = member_of(contract, language="en"), member_of(contract, language="ja")
+    run_import(tmp_path, row(contract, total=2790))
+    run_import(tmp_path, row(contract, total=3790))  # a correction names the earlier total
+    body = {m.to[0]: m.body for m in mail.outbox}
+    assert "26 Oct 2026 \u2013 25 Nov 2026" in body[english.email]
+    assert "\u00a53,790 (\u00a52,790 in the earlier email)" in body[english.email]
+    assert "790円" not in body[english.email] and "2026〜" not in body[english.email]
+    assert "2026年10月26日〜2026年11月25日" in body[japanese.email]
+    assert "3,790円(先のお知らせでは2,790円)" in body[japanese.email]
