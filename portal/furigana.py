@@ -11,6 +11,10 @@ Translators of ``ja-easy`` write a reading after a word in Aozora Bunko's notati
 - ``to_text`` for mails, mail subjects, PDFs and anything else plain: 「漢字(かんじ)」.
 
 Text without 《 is returned as it is, at the cost of one search.
+
+What staff and the utility type (notices, the contact block) is shown as typed: where it is
+rendered in やさしい日本語, ``typed_text`` (the template filter ``no_readings``) hides its 《 from
+these passes, which put the 《 back.
 """
 
 from __future__ import annotations
@@ -31,6 +35,19 @@ _PLAIN_ELEMENTS = re.compile(
 )
 
 
+# A private-use character stands for a typed 《 until the readings are placed.
+_TYPED = "\ue000"
+
+
+def typed_text(text: str) -> str:
+    """Text that holds no readings (staff-typed): its 《 is not the notation's."""
+    return text.replace("《", _TYPED)
+
+
+def _typed_back(text: str) -> str:
+    return text.replace(_TYPED, "《") if _TYPED in text else text
+
+
 def _plain(match: re.Match) -> str:
     return f"{match[1]}({match[2]})"
 
@@ -47,8 +64,8 @@ def _each(text: str, replace) -> str:
 def to_text(text: str) -> str:
     """「｜漢字《かんじ》」 → 「漢字(かんじ)」 (mails, subjects, titles, PDFs)."""
     if "《" not in text:
-        return text
-    return _each(text, _plain)
+        return _typed_back(text)
+    return _typed_back(_each(text, _plain))
 
 
 def strip(text: str) -> str:
@@ -66,11 +83,11 @@ def to_html(html: str) -> str:
     page is not split into its thousand tags.
     """
     if "《" not in html:
-        return html
+        return _typed_back(html)
     html = _BAR.sub(_placer(html), html)
     if "《" in html:
         html = _BARE.sub(_placer(html), html)
-    return html
+    return _typed_back(html)
 
 
 def _placer(html: str):

@@ -6,10 +6,10 @@ import re
 
 from django import template
 from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.translation import get_language
 
-from portal import normalize
+from portal import furigana, normalize
 
 register = template.Library()
 
@@ -80,3 +80,13 @@ def phone_links(text: str) -> SafeString:
         parts.append(conditional_escape(line[end:]))
         lines.append("".join(parts))
     return mark_safe("<br>".join(lines))  # every part above is escaped
+
+
+@register.filter
+def no_readings(value):
+    """What staff or the utility typed, shown as typed: in やさしい日本語 a 「｜漢字《かんじ》」 in it
+    is not turned into a reading (portal.furigana); in the other languages nothing is."""
+    if get_language() != "ja-easy" or not isinstance(value, str) or "《" not in value:
+        return value
+    text = furigana.typed_text(value)
+    return mark_safe(text) if isinstance(value, SafeData) else text  # noqa: S308 - was safe

@@ -6,7 +6,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from billing import tasks
 from tests.billing.test_bill_mail import frozen, member_of, row, run_import  # noqa: F401
+from tests.billing.test_notices import make_notice
 from tests.billing.test_usage_views import add_history
 from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
 from tests.portal.test_locale import switch, utility  # noqa: F401 - the fixture
@@ -71,3 +73,30 @@ def test_an_english_bill_mail_writes_yen_and_dates_as_english_pages(frozen, tmp_
     assert "790円" not in body[english.email] and "2026〜" not in body[english.email]
     assert "2026年10月26日〜2026年11月25日" in body[japanese.email]
     assert "3,790円(先のお知らせでは2,790円)" in body[japanese.email]
+
+
+TYPED = "｜漢字《かんじ》 raw test"
+
+
+def test_a_notice_and_the_contact_block_are_shown_as_typed_in_every_language(frozen, client, utility):  # noqa: F811
+    """F5: staff text with the notation's marks is no reading: not on pages, not in mails."""
+    utility.contact_block = f"水道課 {TYPED}"
+    utility.save()
+    notice = make_notice(
+        utility, title=f"件名 {TYPED}", body=TYPED, important=True, mail_members=True
+    )
+    members = {}
+    for language in ("ja", "ja-easy", "en"):
+        member = members[language] = MemberFactory(utility=utility, language=language)
+        ContractLinkFactory(member=member)
+    client.force_login(members["ja-easy"])
+    switch(client, utility, "ja-easy", "/")
+    page = client.get(reverse("billing:notice", args=[utility.slug, notice.pk])).content.decode()
+    assert page.count(TYPED) == 4  # <title>, <h1>, the body, the contact block
+    assert '<html lang="ja"' in page and "<ruby>" in page  # in やさしい日本語
+    assert "<ruby>漢字" not in page and "漢字(かんじ)" not in page
+    tasks.mail_notice(notice.pk)
+    mails = {m.to[0]: m for m in mail.outbox}
+    for member in members.values():
+        assert TYPED in mails[member.email].subject
+        assert mails[member.email].body.count(TYPED) == 3  # title, body, contact block
