@@ -457,8 +457,9 @@ def csv_lines(contract: Customer, number_label: str) -> Iterator[str]:
         _("うち消費税(円)"),
         _("請求金額(円)"),
     ]
-    # A spreadsheet holds no ruby: やさしい日本語's readings in brackets.
-    yield writer.writerow([furigana.to_text(str(column)) for column in header])
+    # Column names, not sentences: やさしい日本語's readings left out (「使用水量(m³)」, not
+    # 「使用水量(しようすいりょう)(m³)」), as a spreadsheet holds no ruby.
+    yield writer.writerow([furigana.strip(str(column)) for column in header])
     rows = (
         _readings(contract)
         .order_by("period_end")

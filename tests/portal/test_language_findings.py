@@ -7,13 +7,23 @@ from django.core import mail
 from django.urls import reverse
 
 from billing import tasks
-from tests.billing.test_bill_mail import frozen, member_of, row, run_import  # noqa: F401
+from tests.billing.test_bill_mail import NOW, member_of, row, run_import
 from tests.billing.test_notices import make_notice
 from tests.billing.test_usage_views import add_history
 from tests.factories import ContractLinkFactory, CustomerFactory, MemberFactory, UtilityFactory
-from tests.portal.test_locale import switch, utility  # noqa: F401 - the fixture
+from tests.portal.test_locale import ALL, switch
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def utility(db):
+    return UtilityFactory(languages=ALL)
+
+
+@pytest.fixture
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
 
 
 def chart_of(page: str) -> str:
@@ -21,7 +31,7 @@ def chart_of(page: str) -> str:
 
 
 @pytest.fixture
-def history(client, utility):  # noqa: F811
+def history(client, utility):
     member = MemberFactory(utility=utility)
     link = ContractLinkFactory(member=member)
     add_history(link.customer, [18, 20, 22, 19, 21, 24, 20, 25])
@@ -51,7 +61,7 @@ def test_the_charts_name_is_in_the_pages_language(history):
     assert '<title id="usage-chart-title">使用水量(しようすいりょう)のグラフ' in easy
 
 
-def test_the_guides_qr_code_is_named_in_the_pages_language(client, utility):  # noqa: F811
+def test_the_guides_qr_code_is_named_in_the_pages_language(client, utility):
     """F2: the QR code's aria-label."""
     path = reverse("portal:guide", args=[utility.slug])
     switch(client, utility, "en", "/")
@@ -60,9 +70,9 @@ def test_the_guides_qr_code_is_named_in_the_pages_language(client, utility):  # 
     )
 
 
-def test_an_english_bill_mail_writes_yen_and_dates_as_english_pages(frozen, tmp_path):  # noqa: F811
+def test_an_english_bill_mail_writes_yen_and_dates_as_english_pages(frozen, tmp_path):
     """F4: 「2,790円」 and 「〜」 in an English mail; Japanese mails keep theirs."""
-    nayoro = UtilityFactory(languages="ja,ja-easy,en")
+    nayoro = UtilityFactory(languages=ALL)
     contract = CustomerFactory(utility=nayoro)
     english, japanese = member_of(contract, language="en"), member_of(contract, language="ja")
     run_import(tmp_path, row(contract, total=2790))
@@ -78,7 +88,9 @@ def test_an_english_bill_mail_writes_yen_and_dates_as_english_pages(frozen, tmp_
 TYPED = "｜漢字《かんじ》 raw test"
 
 
-def test_a_notice_and_the_contact_block_are_shown_as_typed_in_every_language(frozen, client, utility):  # noqa: F811
+def test_a_notice_and_the_contact_block_are_shown_as_typed_in_every_language(
+    frozen, client, utility
+):
     """F5: staff text with the notation's marks is no reading: not on pages, not in mails."""
     utility.contact_block = f"水道課 {TYPED}"
     utility.save()
