@@ -112,3 +112,24 @@ def test_a_notice_and_the_contact_block_are_shown_as_typed_in_every_language(
     for member in members.values():
         assert TYPED in mails[member.email].subject
         assert mails[member.email].body.count(TYPED) == 3  # title, body, contact block
+
+
+def test_on_an_english_page_a_notice_and_the_contact_block_are_marked_japanese(client, utility):
+    """F6 (part): a screen reader reads what staff typed with a Japanese voice (WCAG 3.1.2)."""
+    utility.contact_block = "水道課 電話 01654-2-0000"
+    utility.save()
+    notice = make_notice(utility, title="断水のお知らせ", body="12月10日に断水します。\n夜まで")
+    member = MemberFactory(utility=utility)
+    ContractLinkFactory(member=member)
+    client.force_login(member)
+    switch(client, utility, "en", "/")
+    page = client.get(reverse("billing:notice", args=[utility.slug, notice.pk])).content.decode()
+    assert '<h1><span lang="ja">断水のお知らせ</span></h1>' in page
+    assert '<span lang="ja">12月10日に断水します。<br>夜まで</span>' in page
+    assert '<span lang="ja">水道課 電話 <a href="tel:' in page
+    assert "<title>断水のお知らせ |" in page  # no markup in <title>
+    listing = client.get(reverse("billing:notice_list", args=[utility.slug])).content.decode()
+    assert '<span lang="ja">断水のお知らせ</span></a>' in listing
+    switch(client, utility, "ja", "/")
+    page = client.get(reverse("billing:notice", args=[utility.slug, notice.pk])).content.decode()
+    assert "<h1>断水のお知らせ</h1>" in page
