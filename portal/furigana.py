@@ -22,6 +22,8 @@ from __future__ import annotations
 import bisect
 import re
 
+EASY_JAPANESE = "ja-easy"  # the language whose catalog writes readings (｜漢字《かんじ》)
+
 # ｜base《reading》, as the translators write every reading (a literal first character: the
 # regex engine skips to each ｜), and a kanji run《reading》 without the bar (々 and ヶ belong to
 # a run), tried only where a 《 is left after the first.

@@ -29,7 +29,6 @@ from .models import Utility
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 URL_KWARG = "utility_slug"
-EASY_JAPANESE = "ja-easy"
 
 
 class RequestIdMiddleware:
@@ -173,7 +172,7 @@ class FuriganaMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if (
-            translation.get_language() != EASY_JAPANESE
+            translation.get_language() != furigana.EASY_JAPANESE
             or response.streaming
             or not response.get("Content-Type", "").startswith("text/html")
         ):

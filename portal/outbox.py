@@ -172,7 +172,9 @@ def _render(utility: Utility, template: str, context: dict, language: str) -> tu
     with translation.override(language):
         subject = render_to_string(f"emails/{template}_subject.txt", context)
         body = render_to_string(f"emails/{template}_body.txt", context)
-    if language == "ja-easy":  # only its catalog writes readings; the others' text is as typed
+    if (
+        language == furigana.EASY_JAPANESE
+    ):  # only its catalog writes readings; the others' text is as typed
         subject, body = furigana.to_text(subject), furigana.to_text(body)
     return " ".join(subject.split())[:300], body
 
