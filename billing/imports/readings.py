@@ -236,7 +236,10 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
         "WHERE true ON CONFLICT (customer_id, period_end) DO NOTHING"
         if connection.vendor == "sqlite"
         else f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} r "
-        "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end)"
+        "WHERE r.customer_id = s.customer_id AND r.period_end = s.period_end) "
+        # The exclusion constraint's GiST index takes a file of many periods a contract about
+        # twice as fast period by period as contract by contract (the file's order).
+        "ORDER BY s.period_end, s.customer_id"
     )
     cursor.execute(
         f"INSERT INTO {READINGS} (customer_id, {', '.join(VALUES)}) "
