@@ -358,7 +358,7 @@ class NameChangeForm(ContractForm):
         )
         self.fields["new_name_kana"] = NormalisedCharField(
             label=_("新しい名義人のお名前カナ"),
-            normalise=normalize.katakana,
+            normalise=normalize.kana_name,
             max_length=100,
             error_messages=_required(_("新しい名義人のお名前カナ")),
         )
@@ -449,7 +449,7 @@ class MoveInForm(MoveForm):
         )
         self.fields["name_kana"] = NormalisedCharField(
             label=_("お名前カナ"),
-            normalise=normalize.katakana,
+            normalise=normalize.kana_name,
             max_length=100,
             error_messages=_required(_("お名前カナ")),
         )

@@ -72,6 +72,31 @@ def katakana(value: str) -> str:
     return "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
 
 
+# Between the parts of a name in kana: spaces, the middle dot (・, half-width ･) and the double
+# hyphen foreign residents write their names with (ジョン＝スミス; ＝, =, the kana ゠).
+_KANA_BREAKS = re.compile(r"[\s=\u30a0\u30fb]+")
+
+
+def _kana_break(match: re.Match) -> str:
+    run = match.group(0)
+    if "=" in run or "\u30a0" in run:
+        return "＝"
+    return "・" if "・" in run else " "
+
+
+def kana_name(value: str) -> str:
+    """Return a name in kana as it is kept: full-width katakana, and each break between its
+    parts one character: 「ジョン=スミス」「ジョン ＝ スミス」 → 「ジョン＝スミス」,
+    「じょん･すみす」 → 「ジョン・スミス」, spaces one space."""
+    return _KANA_BREAKS.sub(_kana_break, katakana(value)).strip(" ＝・")
+
+
+def kana_key(value: str) -> str:
+    """Return a name in kana as it is compared: without its breaks, so 「ジョン＝スミス」,
+    「ジョン・スミス」 and 「ジョン スミス」 are one name (a register may write any of them)."""
+    return _KANA_BREAKS.sub("", katakana(value))
+
+
 def without_spaces(value: str) -> str:
     return _SPACES.sub("", nfkc(value))
 

@@ -34,7 +34,7 @@ SECRET_GROUP_NOTE = _("(ログインIDまたはパスワードを忘れた場合
 SECRET_GROUP_FIELDS = ("secret_question", "secret_answer")
 ANSWER_KEPT = _("(入力済み)")
 ANSWER_UNCHANGED = _("入力済み(変更なし)")
-KANA_RE = re.compile(r"^[\u30a1-\u30fa\u30fb\u30fc\s]+$")
+KANA_RE = re.compile(r"^[\u30a1-\u30fa\u30fb\u30fc\uff1d ]+$")  # normalize.kana_name
 
 # The words of each style for the fields both styles ask (seed 000 / seed 003).
 DETAIL_WORDS = {
@@ -253,7 +253,7 @@ def contract_fields(utility: Utility) -> dict[str, forms.Field]:
     if u.asks_kana:
         fields["name_kana"] = NormalisedCharField(
             label=_("お客様氏名カナ"),
-            normalise=normalize.katakana,
+            normalise=normalize.kana_name,
             max_length=100,
             help_text=_("%(office)sに届け出た契約者名をカタカナで入力してください。")
             % {"office": u.office_name},

@@ -16,10 +16,6 @@ def _same(normalise: Callable[[str], str], typed: str, on_contract: str) -> bool
     return bool(typed) and typed == normalise(on_contract)
 
 
-def _kana_key(value: str) -> str:
-    return normalize.without_spaces(normalize.katakana(value))
-
-
 def match_contract(
     utility: Utility,
     number: str,
@@ -55,7 +51,7 @@ def match_contract(
     if utility.asks_address:
         result["address"] = _same(normalize.address, address, customer.address)
     if utility.asks_kana:
-        result["name_kana"] = _same(_kana_key, name_kana, customer.name_kana)
+        result["name_kana"] = _same(normalize.kana_key, name_kana, customer.name_kana)
     return _without_nickname(utility, result)
 
 

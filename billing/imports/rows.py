@@ -37,7 +37,7 @@ CUSTOMER_COLUMNS = tuple(
 MAX_INTEGER = 2_147_483_647  # PositiveIntegerField is a 4-byte integer on PostgreSQL
 DATES_CACHED = 10_000  # distinct date strings parsed once (a CIS export repeats a few)
 MAX_LENGTHS = {"name": 100, "name_kana": 100, "address": 256, "building": 256, "meter_number": 20}
-_KANA = re.compile(r"[\u30a0-\u30ff ]*")
+_KANA = re.compile(r"[\u30a1-\u30ff\uff1d ]*")  # normalize.kana_name: ゠ is ＝
 _SPACES = re.compile(r"\s+")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -184,7 +184,7 @@ def parse_customer(record: Record, utilities: Mapping[str, UtilityRules]) -> Cus
     rules = _utility(line, f["utility"], utilities, errors)
     number = _customer_number(line, f["customer_number"], rules, errors)
     name = _text(line, "name", f["name"], errors, required=True)
-    kana = _SPACES.sub(" ", normalize.katakana(f["name_kana"]))
+    kana = normalize.kana_name(f["name_kana"])
     if not _KANA.fullmatch(kana):
         errors.append(RowError(line, "name_kana", _("カタカナで入力してください。")))
     _length(line, "name_kana", kana, errors)

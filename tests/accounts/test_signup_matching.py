@@ -163,3 +163,13 @@ def test_hyphens_still_separate_the_numbers_of_an_address(utility):
         utility, contract.number, contract.name, contract.phone, address="金沢市広坂12-3"
     )
     assert match["address"] is False
+
+
+@pytest.mark.parametrize(
+    "typed", ["ジョン＝スミス", "ジョン=スミス", "ジョン・スミス", "じょん すみす"]
+)
+def test_a_kana_name_matches_whatever_break_the_contract_was_written_with(typed):
+    utility = UtilityFactory(code_style=True)
+    contract = CustomerFactory(utility=utility, name_kana="ジョン・スミス", phone="0165412345")
+    match = services.match_contract(utility, contract.number, phone="0165412345", name_kana=typed)
+    assert match["name_kana"] is True

@@ -309,6 +309,18 @@ def test_move_in_refuses_a_bad_kana_and_phone(client, nayoro):
     assert not MoveApplication.objects.exists()
 
 
+@pytest.mark.parametrize("typed", ["ジョン＝スミス", "ジョン=スミス", "じょん = すみす"])
+def test_a_kana_name_with_a_double_hyphen_is_taken(client, nayoro, typed, mailoutbox):
+    apply(client, nayoro, "move_in", move_in_data(name_kana=typed))
+    assert MoveApplication.objects.get().name_kana == "ジョン＝スミス"
+
+
+def test_a_guest_move_out_matches_the_contract_written_with_a_dot(client, nayoro, mailoutbox):
+    contract = CustomerFactory(utility=nayoro, name_kana="ジョン・スミス", phone="0165421234")
+    apply(client, nayoro, "move_out", guest_out(contract, name_kana="ジョン＝スミス"))
+    assert MoveApplication.objects.get().match["name_kana"]
+
+
 def test_the_login_page_leads_guests_to_the_forms_unless_none_is_offered(client, nayoro):
     login = reverse("accounts:login", args=[nayoro.slug])
     assertContains(client.get(login), url(nayoro, "index"))

@@ -42,3 +42,26 @@ def test_an_address_with_any_dash_reads_as_hyphens(dash):
 def test_an_address_is_kept_with_plain_hyphens_between_numbers(typed, kept):
     assert normalize.address_to_keep(typed) == kept
     assert normalize.address(typed) == normalize.address(kept)  # compared the same way
+
+
+# A foreign resident writes their name in kana with a double hyphen or a dot between its parts.
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("ジョン＝スミス", "ジョン＝スミス"),
+        ("ジョン=スミス", "ジョン＝スミス"),
+        ("ジョン ＝ スミス", "ジョン＝スミス"),
+        ("ジョン゠スミス", "ジョン＝スミス"),
+        ("じょん･すみす", "ジョン・スミス"),
+        ("ジョン　 スミス", "ジョン スミス"),
+    ],
+)
+def test_a_kana_name_keeps_one_break_between_its_parts(typed, kept):
+    assert normalize.kana_name(typed) == kept
+
+
+def test_kana_names_compare_without_their_breaks():
+    keys = {
+        normalize.kana_key(name) for name in ["ジョン＝スミス", "ジョン・スミス", "じょん すみす"]
+    }
+    assert keys == {"ジョンスミス"}
