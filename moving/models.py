@@ -14,8 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from billing.templatetags.billing_format import jdate_text, month_day_text, range_text
 from portal import normalize
 
 # 「12/29-1/3 年末年始」 (every year) or 「2027-05-06 臨時休業」 (one day), one a line.
@@ -176,12 +178,12 @@ class MovingSettings(models.Model):
         parts = []
         for rule, reason in rules:
             if isinstance(rule, datetime.date):
-                when = f"{rule.year}年{rule.month}月{rule.day}日"
+                when = jdate_text(rule)
             else:
-                (m1, d1), (m2, d2) = rule
-                when = f"{m1}月{d1}日" if rule[0] == rule[1] else f"{m1}月{d1}日〜{m2}月{d2}日"
+                first, last = (month_day_text(datetime.date(2024, *end)) for end in rule)
+                when = first if rule[0] == rule[1] else range_text(first, last)
             parts.append(f"{when}({reason})" if reason else when)
-        return "、".join(parts)
+        return ", ".join(parts) if get_language() == "en" else "、".join(parts)
 
     def closed_reason(self, day: datetime.date) -> str | None:
         """Why ``day`` is not workable (the line's reason, or ""), or None if it is."""

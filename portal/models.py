@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 # A Japanese phone number as people write it: 076-220-2111, 01654-3-2111, 0120-123-456.
@@ -408,7 +409,13 @@ class Utility(models.Model):
 
     @property
     def hours_text(self) -> str:
-        """Say the hours in the seed's words: 「毎日AM7:00〜AM2:00」."""
+        """Say the hours in the seed's words: 「毎日AM7:00〜AM2:00」 (English 「7:00 am – 2:00 am
+        every day」: 〜 and 毎日 are Japanese, as billing_format's date ranges say)."""
+        if (get_language() or "").startswith("en"):
+            if self.is_always_open:
+                return "24 hours a day"
+            opens, closes = _clock(self.opens_at), _clock(self.closes_at)
+            return f"{opens[2:]} {opens[:2].lower()} \u2013 {closes[2:]} {closes[:2].lower()} every day"
         if self.is_always_open:
             return "24時間"
         return f"毎日{_clock(self.opens_at)}〜{_clock(self.closes_at)}"

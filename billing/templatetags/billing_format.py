@@ -164,17 +164,35 @@ register.filter("jdate_text", jdate_text)
 register.filter("yen_text", yen_text)
 
 
+def range_text(first: str, last: str) -> str:
+    """Two ends of a range, dates or days already written: 「2026年10月26日〜2026年11月25日」,
+    in English with an en dash between spaces, 「26 Oct 2026 – 25 Nov 2026」 (〜 is a Japanese
+    mark). Every range of dates a resident reads, on a page or in a mail, is joined here."""
+    return f"{first}{_range_separator()}{last}"
+
+
+def _range_separator() -> str:
+    return " \u2013 " if _english() else "〜"
+
+
 def period_text(start: datetime.date, end: datetime.date) -> str:
-    """A period as plain text for mails: 「2026年10月26日〜2026年11月25日」 (English with an en
-    dash, 「26 Oct 2026 – 25 Nov 2026」: 〜 is a Japanese mark)."""
-    separator = " \u2013 " if _english() else "〜"
-    return f"{jdate_text(start)}{separator}{jdate_text(end)}"
+    """A period as plain text for mails: 「2026年10月26日〜2026年11月25日」."""
+    return range_text(jdate_text(start), jdate_text(end))
 
 
 @register.filter
 def period_of(value) -> str:
     """The plain-text period of anything with ``period_start`` and ``period_end`` (a reading)."""
     return period_text(value.period_start, value.period_end)
+
+
+@register.filter
+def period(value) -> SafeString:
+    """The period of a reading or a bill for a page: each date kept whole on one line, the
+    range breaking only between them (「2026年10月26日〜2026年11月25日」)."""
+    return format_html(
+        "{}{}{}", jdate(value.period_start), _range_separator(), jdate(value.period_end)
+    )
 
 
 @register.filter
