@@ -18,11 +18,18 @@ from accounts.admin import _evidence, _evidence_table, _match_line
 from accounts.forms.signup import checked_customer_number
 from accounts.models import ContractLink
 from portal import normalize
-from portal.admin import UtilityScopedAdmin
+from portal.admin import TextVersionInline, UtilityScopedAdmin
 
 from . import export, services
 from .forms import guard_text_fields, no_control_characters
-from .models import CONTRACT_KINDS, MoveApplication, MovingSettings, open_move_ins, place_key_of
+from .models import (
+    CONTRACT_KINDS,
+    MoveApplication,
+    MovingSettings,
+    MovingText,
+    open_move_ins,
+    place_key_of,
+)
 
 Status = MoveApplication.Status
 UNMATCHED = _("一致しない項目があります(要確認)")
@@ -43,8 +50,13 @@ UNMATCHED_SHORT = _("不一致(要確認)")
 FLAG = '{}<br><strong class="match-item">{}</strong>'
 
 
+class MovingTextInline(TextVersionInline):
+    model = MovingText
+
+
 @admin.register(MovingSettings)
 class MovingSettingsAdmin(UtilityScopedAdmin):
+    inlines = [MovingTextInline]
     list_display = [
         "__str__",
         "offers_move_out",

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.templatetags.billing_format import jdate_text, month_day_text, range_text
 from portal import normalize
+from portal.models import LocalTexts, TextVersion, local_text
 
 # 「12/29-1/3 年末年始」 (every year) or 「2027-05-06 臨時休業」 (one day), one a line.
 _YEARLY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:\s*[-〜~]\s*(\d{1,2})/(\d{1,2}))?(?:\s+(.*))?$")
@@ -157,11 +158,16 @@ class MovingSettings(models.Model):
                 {"window_days": _("受付できる期間は、最短の日以上にしてください。")}
             )
 
+    @property
+    def local(self) -> LocalTexts:
+        """The texts staff typed, in the active language: ``settings.local.move_out_text``."""
+        return LocalTexts(self, tuple(name for name, _label in MovingText.FIELDS))
+
     def offers(self, kind: str) -> bool:
         return getattr(self, f"offers_{kind}")
 
     def text(self, kind: str) -> str:
-        return getattr(self, f"{kind}_text")
+        return local_text(self, f"{kind}_text")
 
     def first_day(self, today: datetime.date | None = None) -> datetime.date:
         return (today or timezone.localdate()) + datetime.timedelta(days=self.earliest_days)
@@ -169,21 +175,35 @@ class MovingSettings(models.Model):
     def last_day(self, today: datetime.date | None = None) -> datetime.date:
         return (today or timezone.localdate()) + datetime.timedelta(days=self.window_days)
 
+    def _local_reasons(self) -> dict[object, str]:
+        """Each closed rule's reason in the active language: from the version staff gave in
+        it (same dates, reasons translated), else the Japanese reason, but none in English:
+        a Japanese word is not spliced into an English sentence."""
+        text = local_text(self, "closed_dates")
+        if text.lang:
+            return {}
+        try:
+            return dict(parse_closed_dates(text))
+        except ValidationError:
+            return {}
+
     def closed_summary(self) -> str:
         """「12/29〜1/3(年末年始)、2027年5月6日(臨時休業)」 for the date's help text."""
         try:
             rules = parse_closed_dates(self.closed_dates)
         except ValidationError:
             return ""
+        reasons = self._local_reasons()
         parts = []
-        for rule, reason in rules:
+        for rule, _reason in rules:
+            reason = reasons.get(rule, "")
             if isinstance(rule, datetime.date):
                 when = jdate_text(rule)
             else:
                 first, last = (month_day_text(datetime.date(2024, *end)) for end in rule)
                 when = first if rule[0] == rule[1] else range_text(first, last)
             parts.append(f"{when}({reason})" if reason else when)
-        return ", ".join(parts) if get_language() == "en" else "、".join(parts)
+        return ", ".join(parts) if (get_language() or "").startswith("en") else "、".join(parts)
 
     def closed_reason(self, day: datetime.date) -> str | None:
         """Why ``day`` is not workable (the line's reason, or ""), or None if it is."""
@@ -191,12 +211,9 @@ class MovingSettings(models.Model):
             rules = parse_closed_dates(self.closed_dates)
         except ValidationError:
             return None  # refused in the admin already; a broken line closes nothing
-        for rule, reason in rules:
-            if isinstance(rule, datetime.date):
-                if rule == day:
-                    return reason
-            elif _in_yearly(day, *rule):
-                return reason
+        for rule, _reason in rules:
+            if rule == day or (not isinstance(rule, datetime.date) and _in_yearly(day, *rule)):
+                return self._local_reasons().get(rule, "")
         return None
 
 
@@ -433,3 +450,53 @@ def handed_over() -> Exists:
             move_date=OuterRef("member_links__ended_on"),
         )
     )
+
+
+class MovingText(TextVersion):
+    """A moving text (使用中止の説明, 受け付けない日の理由, …) in another language."""
+
+    FIELDS = (
+        ("closed_dates", _("受け付けない日")),
+        ("move_out_text", _("使用中止の説明")),
+        ("move_in_text", _("使用開始の説明")),
+        ("name_change_text", _("名義変更の説明")),
+    )
+
+    settings = models.ForeignKey(
+        MovingSettings,
+        on_delete=models.CASCADE,
+        related_name="text_versions",
+        verbose_name=_("引越しの受付設定"),
+    )
+    field = models.CharField(_("文章"), max_length=40, choices=FIELDS)
+
+    class Meta:
+        verbose_name = _("文章の他の言語版")
+        verbose_name_plural = _("文章の他の言語版")
+        ordering = ["field", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settings", "field", "language"], name="one_moving_text_per_language"
+            )
+        ]
+
+    def clean(self) -> None:
+        """受け付けない日 in another language: the same days, each reason in that language
+        (「12/29-1/3 New Year holidays」); the Japanese list decides which days are closed."""
+        super().clean()
+        if self.field != "closed_dates":
+            return
+        try:
+            given = [rule for rule, _reason in parse_closed_dates(self.text)]
+        except ValidationError as exc:
+            raise ValidationError({"text": exc.messages}) from exc
+        japanese = [rule for rule, _reason in parse_closed_dates(self.settings.closed_dates)]
+        if given != japanese:
+            raise ValidationError(
+                {
+                    "text": _(
+                        "日本語の「受け付けない日」と同じ日付を同じ順に書き、理由だけを"
+                        "この言語にしてください。"
+                    )
+                }
+            )

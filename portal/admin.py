@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import mailreasons
-from .models import OutboxMail, Utility, language_codes
+from .models import OutboxMail, Utility, UtilityText, language_codes
 from .outbox import NO_REPLY_AFTER_DATA
 from .validators import validate_plain_email
 
@@ -330,9 +330,22 @@ def _plain_email(email: str) -> str:
     return email
 
 
+class TextVersionInline(admin.StackedInline):
+    """A text staff typed in Japanese, given in another language the utility offers: the
+    page or mail in that language shows it; without one, the Japanese text."""
+
+    extra = 0
+    fields = ["field", "language", "text"]
+
+
+class UtilityTextInline(TextVersionInline):
+    model = UtilityText
+
+
 @admin.register(Utility)
 class UtilityAdmin(UtilityScopedAdmin):
     form = UtilityAdminForm
+    inlines = [UtilityTextInline]
     utility_path = "pk"
     list_display = ["portal_name", "slug", "verification", "login_identifier", "activation"]
     search_fields = ["portal_name", "name", "slug"]

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from . import furigana
+
 # A Japanese phone number as people write it: 076-220-2111, 01654-3-2111, 0120-123-456.
 _PHONE_IN_TEXT = re.compile(r"0\d{1,4}[-(－（]\d{1,4}[-)－）]\d{3,4}")
 
@@ -321,6 +323,11 @@ class Utility(models.Model):
         return reverse("accounts:login", args=[self.slug])
 
     @property
+    def local(self) -> LocalTexts:
+        """The texts staff typed, in the active language: ``utility.local.faq``."""
+        return LocalTexts(self, tuple(name for name, _label in UtilityText.FIELDS))
+
+    @property
     def language_codes(self) -> tuple[str, ...]:
         """The languages offered, in the order of settings.LANGUAGES (Japanese always)."""
         return language_codes(self.languages)
@@ -437,6 +444,119 @@ def _clock(t: datetime.time) -> str:
     half = "AM" if t.hour < 12 else "PM"
     hour = t.hour % 12 if t.hour % 12 or half == "AM" else 12
     return f"{half}{hour}:{t.minute:02d}"
+
+
+# Texts staff type in Japanese ---------------------------------------------------------------
+
+
+class LocalText(str):
+    """A text staff typed, as the active language shows it: their version in that language,
+    or the Japanese text. ``lang`` is "ja" when the Japanese text stands on a page or in a mail
+    of another language (English), so a template marks its block ``lang="ja"``."""
+
+    lang = ""
+
+    def __new__(cls, text: str, lang: str = "") -> LocalText:
+        local = super().__new__(cls, text)
+        local.lang = lang
+        return local
+
+
+def other_languages() -> list[tuple[str, str]]:
+    """The languages a text may have a version in: every one but Japanese (the typed text)."""
+    return [(code, name) for code, name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
+
+
+def local_text(owner: models.Model, field: str) -> LocalText:
+    """``owner``'s text ``field`` in the active language (``owner.text_versions`` holds the
+    versions staff gave). Without a version, the Japanese text: in やさしい日本語 as it is, in
+    English marked ``lang="ja"``. What staff typed is never read as furigana (portal.furigana)."""
+    typed = getattr(owner, field) or ""
+    language = get_language() or settings.LANGUAGE_CODE
+    if language == settings.LANGUAGE_CODE:
+        return LocalText(typed)
+    versions = owner.__dict__.get("_text_versions")
+    if versions is None:  # one query for all of an owner's versions, on first use
+        rows = owner.text_versions.all() if owner.pk else []
+        versions = owner.__dict__["_text_versions"] = {
+            (row.language, row.field): row.text for row in rows
+        }
+    text, lang = versions.get((language, field), "").strip(), ""
+    if not text:
+        text = typed
+        html_lang = settings.PORTAL_HTML_LANG.get(language, language)
+        lang = "" if html_lang == "ja" or not text else "ja"
+    if language == furigana.EASY_JAPANESE:
+        text = furigana.typed_text(text)
+    return LocalText(text, lang)
+
+
+class LocalTexts:
+    """``utility.local.faq`` in a template: each text of ``fields`` in the active language."""
+
+    def __init__(self, owner: models.Model, fields: tuple[str, ...]) -> None:
+        self._owner, self._fields = owner, fields
+
+    def __getattr__(self, field: str) -> LocalText:
+        if field.startswith("_") or field not in self._fields:
+            raise AttributeError(field)
+        return local_text(self._owner, field)
+
+
+class TextVersion(models.Model):
+    """One text staff typed in Japanese, given in another language (English, やさしい日本語)."""
+
+    language = models.CharField(_("言語"), max_length=20, choices=other_languages)
+    text = models.TextField(
+        _("この言語の文章"),
+        help_text=_(
+            "そのまま表示します(ふりがなの記法は使えません。読みは「漢字(かんじ)」のように"
+            "書いてください)。空欄の言語には日本語の文章を表示します。"
+        ),
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()} ({self.get_language_display()})"
+
+
+class UtilityText(TextVersion):
+    """A utility's text (FAQ, 利用規約, …) in another language, edited on the utility."""
+
+    FIELDS = (
+        ("contact_block", _("お問い合わせ先")),
+        ("offices", _("お客さま窓口一覧")),
+        ("faq", _("FAQ")),
+        ("terms_text", _("利用規約")),
+        ("privacy_text", _("個人情報の取り扱いについて")),
+        ("data_delay_note", _("データ反映の案内")),
+        ("web_slip_text", _("Web明細の説明")),
+    )
+
+    utility = models.ForeignKey(
+        Utility, on_delete=models.CASCADE, related_name="text_versions", verbose_name=_("事業者")
+    )
+    field = models.CharField(_("文章"), max_length=40, choices=FIELDS)
+
+    class Meta:
+        verbose_name = _("文章の他の言語版")
+        verbose_name_plural = _("文章の他の言語版")
+        ordering = ["field", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "field", "language"], name="one_utility_text_per_language"
+            )
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.field == "contact_block" and self.text.strip():
+            try:
+                validate_contact_block(self.text)
+            except ValidationError as exc:
+                raise ValidationError({"text": exc.messages}) from exc
 
 
 class OutboxMail(models.Model):

@@ -41,7 +41,8 @@ def privacy(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @open_all_hours
 def faq(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/faq.html", {"entries": faq_entries(request.utility.faq)})
+    faq = request.utility.local.faq
+    return render(request, "portal/faq.html", {"entries": faq_entries(faq), "faq": faq})
 
 
 @login_not_required

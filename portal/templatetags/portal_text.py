@@ -48,6 +48,13 @@ def as_typed(value: str) -> str | SafeString:
 
 
 @register.filter
+def lang_attr(value) -> SafeString:
+    """` lang="ja"` for the block of a text staff typed in Japanese shown on a page of another
+    language (``portal.models.LocalText``), so a screen reader switches to a Japanese voice."""
+    return mark_safe(' lang="ja"') if getattr(value, "lang", "") == "ja" else mark_safe("")
+
+
+@register.filter
 def live_regions(messages) -> list[tuple[str, list]]:
     """Split Django messages into the live regions that announce them: errors at once
     (``alert``), every other level politely (``status``); an empty region is left out."""

@@ -51,8 +51,9 @@ class PartUtility(NamedTuple):
 
     slug: str
     portal_name: str
-    contact_block: str
+    contact_block: str  # in the active language (portal.models.LocalText)
     language_codes: tuple[str, ...] = ()
+    contact_lang: str = ""  # "ja" where the contact block stands in Japanese on another page
 
     def get_absolute_url(self) -> str:
         return f"{get_script_prefix()}{self.slug}/"
@@ -86,8 +87,9 @@ def _utility(context: template.Context) -> PartUtility | None:
     utility = context.get("utility")
     if utility is None:
         return None
+    contact = utility.local.contact_block
     return PartUtility(
-        utility.slug, utility.portal_name, utility.contact_block, utility.language_codes
+        utility.slug, utility.portal_name, contact, utility.language_codes, contact.lang
     )
 
 

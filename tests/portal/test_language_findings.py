@@ -126,7 +126,9 @@ def test_on_an_english_page_a_notice_and_the_contact_block_are_marked_japanese(c
     page = client.get(reverse("billing:notice", args=[utility.slug, notice.pk])).content.decode()
     assert '<h1><span lang="ja">断水のお知らせ</span></h1>' in page
     assert '<span lang="ja">12月10日に断水します。<br>夜まで</span>' in page
-    assert '<span lang="ja">水道課 電話 <a href="tel:' in page
+    assert (
+        '<p class="contact-block" lang="ja">水道課 電話 <a href="tel:' in page
+    )  # a block: the voice switches
     assert "<title>断水のお知らせ |" in page  # no markup in <title>
     listing = client.get(reverse("billing:notice_list", args=[utility.slug])).content.decode()
     assert '<span lang="ja">断水のお知らせ</span></a>' in listing

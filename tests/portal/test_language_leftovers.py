@@ -6,9 +6,13 @@ import datetime
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import translation
 
+from accounts import emails
+from moving.models import MovingText
+from portal.models import UtilityText
 from tests.billing.test_usage_views import add_history
 from tests.factories import ContractLinkFactory, MemberFactory, UtilityFactory
 from tests.portal.test_locale import ALL, switch
@@ -64,3 +68,114 @@ def test_the_hours_read_as_english_hours(client, utility):
     switch(client, utility, "en", "/")
     english = text_of(client.get(reverse("accounts:login", args=[utility.slug])).content.decode())
     assert "7:00 am \u2013 2:00 am every day" in english and "毎日" not in english
+
+
+# Texts staff type, per language ------------------------------------------------------------
+
+
+def page_of(client, utility, language: str, name: str) -> str:
+    switch(client, utility, language, "/")
+    return client.get(reverse(name, args=[utility.slug])).content.decode()
+
+
+def test_an_english_page_shows_the_english_terms_staff_gave(client, utility):
+    UtilityText.objects.create(
+        utility=utility, field="terms_text", language="en", text="Article 1 (Scope)"
+    )
+    english = page_of(client, utility, "en", "portal:terms")
+    assert '<div class="document"><p>Article 1 (Scope)</p></div>' in english
+    assert "第1条" not in english
+    assert "第1条" in page_of(client, utility, "ja-easy", "portal:terms")  # none given there
+    assert "Article 1" not in page_of(client, utility, "ja", "portal:terms")
+
+
+def test_without_an_english_version_the_japanese_text_is_a_block_marked_japanese(client, utility):
+    utility.privacy_text = "個人情報は大切に扱います。"
+    utility.faq = "Q. 料金はいつ?\nA. 毎月です。"
+    utility.save()
+    assert '<div class="document" lang="ja"><p>個人情報は大切に扱います。</p></div>' in page_of(
+        client, utility, "en", "portal:privacy"
+    )
+    assert '<section class="faq" lang="ja">' in page_of(client, utility, "en", "portal:faq")
+    assert '<section class="faq">' in page_of(client, utility, "ja-easy", "portal:faq")
+
+
+def test_an_easy_japanese_faq_is_shown_as_typed(client, utility):
+    UtilityText.objects.create(
+        utility=utility,
+        field="faq",
+        language="ja-easy",
+        text="Q. ｜料金《りょうきん》は?\nA. まいつき です。",
+    )
+    easy = page_of(client, utility, "ja-easy", "portal:faq")
+    assert "｜料金《りょうきん》は?" in easy and "<ruby>料金" not in easy
+    assert "まいつき です。" in easy
+
+
+def test_the_data_note_never_sits_inside_an_english_sentence(client):
+    utility = UtilityFactory(languages=ALL, code_style=True)  # its guide's ⑨ quotes the note
+    guide = page_of(client, utility, "en", "portal:guide")
+    assert f'<p lang="ja">{utility.data_delay_note}</p>' in guide
+    UtilityText.objects.create(
+        utility=utility,
+        field="data_delay_note",
+        language="en",
+        text="Usage and charges can be seen from the next business day.",
+    )
+    guide = page_of(client, Utility_reloaded(utility), "en", "portal:guide")
+    assert "Usage and charges can be seen from the next business day." in guide
+    assert utility.data_delay_note not in guide
+
+
+def Utility_reloaded(utility):  # noqa: N802 - reads as what it gives
+    return type(utility).objects.get(pk=utility.pk)
+
+
+def test_an_english_mail_puts_the_japanese_note_on_its_own_line(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    utility = UtilityFactory(languages=ALL, code_style=True)
+    member = MemberFactory(utility=utility, language="en")
+    with django_capture_on_commit_callbacks(execute=True):
+        emails.send_signup_complete(member)
+    lines = mailoutbox[-1].body.splitlines()
+    assert utility.data_delay_note in lines  # alone on its line, after the English sentence
+    UtilityText.objects.create(
+        utility=utility, field="contact_block", language="en", text="Water Bureau 0165-42-1234"
+    )
+    member = MemberFactory(utility=type(utility).objects.get(pk=utility.pk), language="en")
+    with django_capture_on_commit_callbacks(execute=True):
+        emails.send_signup_complete(member)
+    assert "Water Bureau 0165-42-1234" in mailoutbox[-1].body
+
+
+def test_the_days_a_move_is_not_taken_give_their_reason_in_english(client, utility):
+    settings = utility.moving_settings
+    path = reverse("moving:move_out", args=[utility.slug])
+    switch(client, utility, "en", "/")
+    assert "年末年始" not in text_of(client.get(path).content.decode())  # not spliced in
+    MovingText.objects.create(
+        settings=settings, field="closed_dates", language="en", text="12/29-1/3 New Year holidays"
+    )
+    assert "29 Dec \u2013 3 Jan(New Year holidays)" in text_of(client.get(path).content.decode())
+
+
+def test_a_closed_days_version_keeps_the_japanese_days(utility):
+    version = MovingText(
+        settings=utility.moving_settings, field="closed_dates", language="en", text="12/30 Closed"
+    )
+    with pytest.raises(ValidationError) as caught:
+        version.full_clean()
+    assert "同じ日付" in caught.value.messages[0]
+
+
+def test_a_moving_text_staff_gave_in_english_is_shown(client, utility):
+    MovingText.objects.create(
+        settings=utility.moving_settings,
+        field="move_out_text",
+        language="en",
+        text="Apply when you stop using water.",
+    )
+    english = page_of(client, utility, "en", "moving:index")
+    assert "<p>Apply when you stop using water.</p>" in english
+    assert '<p lang="ja">新しいお住まいで' in english  # the move-in text, not given in English

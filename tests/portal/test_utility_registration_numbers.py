@@ -22,12 +22,16 @@ def post(client, utility, **changes):
     """Post the utility's change form as the page gave it, with ``changes``."""
     client.force_login(StaffFactory(utility=utility, is_superuser=True))
     url = reverse("admin:portal_utility_change", args=[utility.pk])
-    form = client.get(url).context["adminform"].form
+    page = client.get(url)
+    form = page.context["adminform"].form
     data = {
         name: "" if value is None else value
         for name, value in form.initial.items()
         if name in form.fields
     }
+    for inline in page.context["inline_admin_formsets"]:  # the texts in other languages
+        management = inline.formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
     data.update(changes, _save="保存")
     return client.post(url, data)
 
