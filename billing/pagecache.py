@@ -72,17 +72,19 @@ def usage_data_changed() -> None:
 
 
 def connect_signals() -> None:
-    """Drop the pages whenever a reading, contract or utility is saved or deleted one by one.
+    """Drop the pages whenever a reading, contract or utility (or one of its texts in another
+    language) is saved or deleted one by one.
 
     The importers write in bulk (no signals) and call ``usage_data_changed`` themselves.
     """
     from django.db.models.signals import post_delete, post_save
 
-    from portal.models import Utility
+    from portal.models import Utility, UtilityText
 
     from .models import Customer, MeterReading, Payment
 
-    for model in (MeterReading, Payment, Customer, Utility):
+    # A utility's texts in another language (the data note, the contact block) are on the pages.
+    for model in (MeterReading, Payment, Customer, Utility, UtilityText):
         for signal in (post_save, post_delete):
             signal.connect(model_changed, sender=model, dispatch_uid=f"pagecache.{model.__name__}")
 

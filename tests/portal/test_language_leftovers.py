@@ -179,3 +179,15 @@ def test_a_moving_text_staff_gave_in_english_is_shown(client, utility):
     english = page_of(client, utility, "en", "moving:index")
     assert "<p>Apply when you stop using water.</p>" in english
     assert '<p lang="ja">新しいお住まいで' in english  # the move-in text, not given in English
+
+
+def test_a_version_given_shows_at_once_on_a_kept_usage_page(client, utility):
+    member = MemberFactory(utility=utility)  # no contract yet: the page says when data comes
+    client.force_login(member)
+    switch(client, utility, "en", "/")
+    path = reverse("billing:dashboard", args=[utility.slug])
+    assert utility.data_delay_note in client.get(path).content.decode()
+    UtilityText.objects.create(
+        utility=utility, field="data_delay_note", language="en", text="Data shows a day later."
+    )
+    assert "Data shows a day later." in client.get(path).content.decode()
