@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime
+import html
 import re
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
 from accounts import emails
 from moving.models import MovingText
-from portal.models import UtilityText
+from portal import furigana
+from portal.models import Utility, UtilityText
 from tests.billing.test_usage_views import add_history
 from tests.factories import ContractLinkFactory, MemberFactory, UtilityFactory
 from tests.portal.test_locale import ALL, switch
@@ -191,3 +194,31 @@ def test_a_version_given_shows_at_once_on_a_kept_usage_page(client, utility):
         utility=utility, field="data_delay_note", language="en", text="Data shows a day later."
     )
     assert "Data shows a day later." in client.get(path).content.decode()
+
+
+# The demo's texts (fixtures/utilities.json) ------------------------------------------------
+
+
+@pytest.fixture
+def demo(db):
+    call_command("loaddata", "utilities", verbosity=0)
+    return {u.slug: u for u in Utility.objects.all()}
+
+
+@pytest.mark.parametrize("slug", ["kanazawa", "nayoro"])
+@pytest.mark.parametrize("name", ["portal:faq", "portal:terms", "portal:guide"])
+def test_the_demo_cities_texts_are_given_in_both_other_languages(client, demo, slug, name):
+    for language in ("en", "ja-easy"):
+        page = page_of(client, demo[slug], language, name)
+        assert '<section class="faq" lang="ja">' not in page
+        assert '<div class="document" lang="ja">' not in page
+        assert '<p lang="ja">' not in page  # the guide's data note
+
+
+def test_the_english_faq_names_the_link_as_the_english_page_does(client, demo):
+    with translation.override("en"):
+        link = translation.gettext("メールが届かない場合はこちら")
+    assert f"“{link}”" in html.unescape(page_of(client, demo["nayoro"], "en", "portal:faq"))
+    with translation.override("ja-easy"):
+        easy = furigana.to_text(translation.gettext("メールが届かない場合はこちら"))
+    assert f"「{easy}」" in page_of(client, demo["nayoro"], "ja-easy", "portal:faq")
