@@ -30,6 +30,8 @@ OPEN_PAGES = [
     "/kanazawa/guide/",
     "/nayoro/guide/",
     "/kanazawa/faq/",
+    "/nayoro/faq/",
+    "/kanazawa/terms/",
     "/kanazawa/offices/",
     "/kanazawa/inquiry/",
     "/nayoro/terms/",
@@ -66,6 +68,25 @@ MEMBER_PAGES = [
 ]
 
 
+# A text staff typed (FAQ, terms, contact block, data note), standing in Japanese on an English
+# page: its block must say lang="ja", or a screen reader reads it with an English voice.
+UNMARKED_JAPANESE = """() => {
+  const problems = [];
+  for (const box of document.querySelectorAll('.document, .faq, .contact-block, .notice, .guide li')) {
+    const walk = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      const block = node.parentElement.closest('p, div, section, li, h2') || box;
+      if (/[\\u3040-\\u30ff\\u4e00-\\u9fff]/.test(node.textContent)
+          && !/[A-Za-z]{3}/.test(block.textContent)
+          && node.parentElement.closest('[lang]').getAttribute('lang') !== 'ja') {
+        problems.push('Japanese not marked lang=ja: ' + node.textContent.trim().slice(0, 40));
+      }
+    }
+  }
+  return problems;
+}"""
+
+
 class Reader:
     def __init__(self, page: Page, base: str, language: str) -> None:
         self.page, self.base, self.language = page, base, language
@@ -97,6 +118,8 @@ class Reader:
             problems.append(f"{where}: Aozora notation left on the page")
         if language == "ja-easy" and "<ruby>" not in html:
             problems.append(f"{where}: no reading on a やさしい日本語 page")
+        if language == "en":
+            problems += [f"{where}: {p}" for p in page.evaluate(UNMARKED_JAPANESE)]
         problems += [f"{where}: {p}" for p in layout_problems(page)]
 
     def send_empty(self, path: str) -> None:
