@@ -106,6 +106,11 @@ class MeterReading(models.Model):
     mailed_period_end = models.DateField(
         _("お知らせメールで案内した使用期間の終わり"), null=True, blank=True, editable=False
     )
+    # The end of the stored period a correction replaced with this one (the latest, if several):
+    # a bill still naming that period is refused with this one's dates (import_payments).
+    replaced_period_end = models.DateField(
+        _("訂正で置き換えた使用期間の終わり"), null=True, blank=True, editable=False
+    )
 
     objects = MeterReadingQuerySet.as_manager()
 

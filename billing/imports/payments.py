@@ -184,12 +184,25 @@ def _check(cursor, result: ImportResult) -> None:
     stage.refuse(cursor, unknown, result, unknown_customer)
     message = _("%(line)d行目と customer_number・period_end が同じです。")
     stage.refuse_repeats(cursor, result, ("utility_id", "customer_number", "period_end"), message)
+    # A period a readings import corrected (and no reading has since): its new dates.
+    corrected = (
+        f"SELECT s.line, 'period_end', MIN(r.period_start), MAX(r.period_end) FROM {S} s "
+        f"JOIN {READINGS} r ON r.customer_id = s.customer_id "
+        f"AND r.replaced_period_end = s.period_end WHERE NOT EXISTS (SELECT 1 FROM {READINGS} k "
+        "WHERE k.customer_id = s.customer_id AND k.period_end = s.period_end) GROUP BY s.line"
+    )
+    message = _(
+        "この使用期間は検針の訂正で %(start)s〜%(end)s に変わりました。"
+        "訂正後の使用期間で取り込んでください。"
+    )
+    stage.refuse(cursor, corrected, result, lambda a, b: message % {"start": a, "end": b})
+    other = f"AND s.line NOT IN (SELECT line FROM ({corrected}) c)"
     # A bill is for a period the CIS read: where a stored reading meets it, the same period.
     reading = (
         f"SELECT s.line, 'period_start', r.period_start, r.period_end FROM {S} s "
         f"JOIN {READINGS} r ON r.customer_id = s.customer_id "
         "AND r.period_end >= s.period_start AND r.period_start <= s.period_end "
-        "WHERE r.period_start <> s.period_start OR r.period_end <> s.period_end"
+        f"WHERE (r.period_start <> s.period_start OR r.period_end <> s.period_end) {other}"
     )
     message = _("保存済みの検針の使用期間(%(start)s〜%(end)s)と一致しません。")
     stage.refuse(cursor, reading, result, lambda a, b: message % {"start": a, "end": b})
@@ -197,7 +210,7 @@ def _check(cursor, result: ImportResult) -> None:
         f"SELECT s.line, 'period_start', p.period_start, p.period_end FROM {S} s "
         f"JOIN {PAYMENTS} p ON p.customer_id = s.customer_id "
         "AND p.period_end >= s.period_start AND p.period_start <= s.period_end "
-        "AND p.period_end <> s.period_end"
+        f"AND p.period_end <> s.period_end {other}"
     )
     message = _("保存済みの請求の使用期間(%(start)s〜%(end)s)と重なります。")
     stage.refuse(cursor, stored, result, lambda a, b: message % {"start": a, "end": b})
@@ -253,3 +266,54 @@ def _write(cursor, result: ImportResult) -> None:
     )
     result.inserted = cursor.rowcount
     result.unchanged = result.rows - result.inserted - result.updated
+
+
+MOVES = "billing_import_bill_moves"
+
+
+def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
+    """Move stored bills with the periods a readings import corrects (in its transaction): the
+    bill of a period whose start the file moves, and that of a period a correction replaces
+    (``replaced``: the replaced periods beside the rows replacing them) onto the row's period,
+    unless a bill is there already or another bill goes there too (then it stays: a warning)."""
+    cursor.execute(f"DROP TABLE IF EXISTS {MOVES}")
+    moved = "s.line, s.customer_id, s.customer_number, p.period_start, p.period_end"
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {MOVES} AS SELECT p.id, {moved}, s.period_start AS new_start, "
+        f"s.period_end AS new_end FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
+        f"AND r.period_end = s.period_end JOIN {PAYMENTS} p ON p.customer_id = s.customer_id "
+        f"AND p.period_end = s.period_end AND p.period_start <> s.period_start UNION ALL "
+        f"SELECT p.id, {moved}, s.new_start, s.new_end FROM {replaced} s JOIN {PAYMENTS} p "
+        "ON p.customer_id = s.customer_id AND p.period_end = s.period_end"
+    )
+    blocked = (
+        f"FROM {MOVES} m WHERE m.period_end <> m.new_end AND (EXISTS (SELECT 1 FROM {PAYMENTS} p "
+        "WHERE p.customer_id = m.customer_id AND p.period_end = m.new_end) OR EXISTS (SELECT 1 "
+        f"FROM {MOVES} o WHERE o.customer_id = m.customer_id AND o.id <> m.id "
+        f"AND o.new_end = m.new_end) OR EXISTS (SELECT 1 FROM {MOVES} o WHERE o.id = m.id "
+        "AND o.new_end <> m.new_end))"
+    )
+    cursor.execute(
+        f"SELECT line, period_start, period_end, new_start, new_end {blocked} "
+        f"ORDER BY 1, 3 LIMIT {int(result.max_errors)}"
+    )
+    message = _(
+        "line %(line)d: period_end: 保存済みの請求(%(start)s〜%(end)s)は訂正後の使用期間 "
+        "%(new_start)s〜%(new_end)s へ移しませんでした(その期間の請求がすでにあるか、"
+        "ほかの請求も移るためです)。請求・収納で確かめてください。"
+    )
+    for line, *dates in cursor.fetchall():
+        names = dict(zip(("start", "end", "new_start", "new_end"), dates, strict=True))
+        result.warnings.append(message % {"line": line, **names})
+    cursor.execute(f"DELETE FROM {MOVES} WHERE id IN (SELECT m.id {blocked})")
+    listed = (
+        f"SELECT line, customer_number, period_start, period_end, new_start, new_end FROM {MOVES}"
+    )
+    result.bills_moved, result.moved_bills = stage.first_rows(
+        cursor, listed, (), result.max_errors, order="1, 4"
+    )
+    cursor.execute(
+        f"UPDATE {PAYMENTS} SET period_start = m.new_start, period_end = m.new_end FROM {MOVES} m "
+        f"WHERE {PAYMENTS}.id = m.id"
+    )
+    cursor.execute(f"DROP TABLE {MOVES}")

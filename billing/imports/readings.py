@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from portal.models import Utility
 
 from .. import integrity
-from . import rows, stage
+from . import payments, rows, stage
 from .csvfile import records
 from .result import ImportResult, unknown_customer, utility_rules
 from .rows import READING_COLUMNS, READING_OPTIONAL, Reading, plain_block, plain_lines
@@ -29,7 +29,7 @@ from .rows import READING_COLUMNS, READING_OPTIONAL, Reading, plain_block, plain
 READINGS_LOCK = 0x62696C6C  # "bill"
 S = stage.TABLE
 CHANGED = "billing_import_flag_changes"
-MAILED = "billing_import_replaced_mailed"
+REPLACED = "billing_import_replaced"
 READINGS = '"billing_meterreading"'  # quoted as Django quotes it (monitoring matches on it)
 VALUES = READING_COLUMNS[2:]  # the stored columns the file gives
 # A stored period overlapping a staged row (different end), and not itself in the file.
@@ -41,10 +41,11 @@ _STORED_OVERLAP = (
     "AND o.period_end = r.period_end)"
 )
 # Each check selects (line, column, what the message names) of the rows it refuses.
+# ... unless a row of the file replaces it (the file leaves it deleted).
 _STORED_OVERLAPS = (
     "SELECT s.line, 'period_start', s.period_start, s.period_end, r.period_start, "
-    f"r.period_end {_STORED_OVERLAP} AND (s.replaces_period_end IS NULL "
-    "OR s.replaces_period_end <> r.period_end)"
+    f"r.period_end {_STORED_OVERLAP} AND NOT EXISTS (SELECT 1 FROM {S} q "
+    "WHERE q.customer_id = r.customer_id AND q.replaces_period_end = r.period_end)"
 )
 # A row overlapping an earlier line of the file for the same contract.
 _FILE_OVERLAPS = (
@@ -200,24 +201,26 @@ def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 
 def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) -> None:
+    """Delete the stored periods the file's corrections replace, noting each (REPLACED) beside
+    the row replacing it: what was mailed of it, and its bill, go to that row."""
     named = "" if replace_overlapping else "AND s.replaces_period_end = r.period_end"
+    cursor.execute(f"DROP TABLE IF EXISTS {REPLACED}")
     cursor.execute(
-        f"SELECT MIN(s.line), MIN(s.customer_number), r.period_start, r.period_end "
-        f"{_STORED_OVERLAP} {named} GROUP BY r.id, r.period_start, r.period_end "
-        f"ORDER BY 1, 3 LIMIT {result.max_errors}"
+        f"CREATE TEMPORARY TABLE {REPLACED} AS SELECT s.line, s.customer_id, s.customer_number, "
+        "s.period_start AS new_start, s.period_end AS new_end, r.period_start, r.period_end, "
+        f"r.mailed_total, r.mail_count {_STORED_OVERLAP} {named}"
     )
-    result.replaced_periods, result.replaced = cursor.fetchall(), 0
-    if not result.replaced_periods:
-        return
-    # What the bill-ready mail told of a period about to go, for the row replacing it.
-    cursor.execute(f"DROP TABLE IF EXISTS {MAILED}")
+    replaced = (
+        f"SELECT MIN(line), MIN(customer_number), period_start, period_end FROM {REPLACED} "
+        "GROUP BY customer_id, period_start, period_end"
+    )
+    result.replaced, result.replaced_periods = stage.first_rows(
+        cursor, replaced, (), result.max_errors, order="1, 3"
+    )
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {MAILED} AS SELECT s.customer_id, s.period_end AS new_end, "
-        f"r.period_end, r.mailed_total, r.mail_count {_STORED_OVERLAP} {named} "
-        "AND r.mail_count > 0"
+        f"DELETE FROM {READINGS} WHERE (customer_id, period_end) IN "
+        f"(SELECT customer_id, period_end FROM {REPLACED})"
     )
-    cursor.execute(f"DELETE FROM {READINGS} WHERE id IN (SELECT r.id {_STORED_OVERLAP} {named})")
-    result.replaced = cursor.rowcount
 
 
 def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
@@ -231,6 +234,7 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
             f"s.period_end AND ({' OR '.join(f'{READINGS}.{n} <> s.{n}' for n in compared)})"
         )
         result.updated = cursor.rowcount
+        payments.follow_readings(cursor, result, REPLACED)
     # SQLite has one writer; on PostgreSQL a key taken meanwhile must fail the insert (_merge).
     new = (
         "WHERE true ON CONFLICT (customer_id, period_end) DO NOTHING"
@@ -248,25 +252,33 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
     moved = min(result.replaced, cursor.rowcount)  # a correction replacing a period: updated
     result.inserted, result.updated = cursor.rowcount - moved, result.updated + moved
     if result.replaced:
-        _carry_mail_state(cursor)
+        _carry_over(cursor)
+    cursor.execute(f"DROP TABLE IF EXISTS {REPLACED}")
     result.unchanged = result.rows - result.inserted - result.updated
 
 
-def _carry_mail_state(cursor) -> None:
-    """A row replacing a mailed period takes over what was mailed (the latest such period):
-    its change is then mailed as a correction (billing.billmail), not as a new bill."""
-    latest = (
-        f"FROM {MAILED} m WHERE m.customer_id = {READINGS}.customer_id "
-        f"AND m.new_end = {READINGS}.period_end ORDER BY m.period_end DESC LIMIT 1"
-    )
+def _carry_over(cursor) -> None:
+    """A row replacing stored periods remembers the latest one's end (a bill of it is refused
+    with its new dates), and if it was mailed, what was mailed: its change is then mailed as a
+    correction (billing.billmail), not as a new bill."""
+
+    def latest(column: str, mailed: str = "") -> str:
+        return (
+            f"(SELECT m.{column} FROM {REPLACED} m WHERE m.customer_id = {READINGS}.customer_id "
+            f"AND m.new_end = {READINGS}.period_end {mailed} ORDER BY m.period_end DESC LIMIT 1)"
+        )
+
+    replacing = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED}"
     cursor.execute(
-        f"UPDATE {READINGS} SET mailed_total = (SELECT m.mailed_total {latest}), "
-        f"mail_count = (SELECT m.mail_count {latest}), "
-        f"mailed_period_end = (SELECT m.period_end {latest}) "
-        f"WHERE {READINGS}.mail_count = 0 AND EXISTS (SELECT 1 FROM {MAILED} m "
-        f"WHERE m.customer_id = {READINGS}.customer_id AND m.new_end = {READINGS}.period_end)"
+        f"UPDATE {READINGS} SET replaced_period_end = {latest('period_end')} WHERE {replacing})"
     )
-    cursor.execute(f"DROP TABLE {MAILED}")
+    mailed = "AND m.mail_count > 0"
+    cursor.execute(
+        f"UPDATE {READINGS} SET mailed_total = {latest('mailed_total', mailed)}, "
+        f"mail_count = {latest('mail_count', mailed)}, "
+        f"mailed_period_end = {latest('period_end', mailed)} "
+        f"WHERE mail_count = 0 AND {replacing} WHERE mail_count > 0)"
+    )
 
 
 def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:

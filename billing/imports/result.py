@@ -31,6 +31,9 @@ class ImportResult:
     replaced: int = 0  # stored periods a correction deleted
     # The first ``max_errors`` of them: (line replacing it, customer number, start, end).
     replaced_periods: list[tuple] = field(default_factory=list)
+    bills_moved: int = 0  # stored bills moved onto their corrected period
+    # The first ``max_errors``: (line, customer number, start, end, new start, new end).
+    moved_bills: list[tuple] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)  # the first ``max_errors``, by line
     # What is written but worth a look (``line N: column: …``), the first ``max_errors``.
     warnings: list[str] = field(default_factory=list)
@@ -58,6 +61,8 @@ class ImportResult:
             text += _("、要確認 %(flagged)d 件") % vars(self)
         if self.replaced:
             text += _("、置換で削除 %(replaced)d 件") % vars(self)
+        if self.bills_moved:
+            text += _("、訂正後の期間へ移した請求 %(bills_moved)d 件") % vars(self)
         return _("[検査のみ・書き込みなし] ") + text if self.dry_run else text
 
     def details(self) -> list[str]:
@@ -66,6 +71,9 @@ class ImportResult:
         flagged = _("要確認(%(flag)s)の行: %(lines)s")
         stored = _("要確認(%(flag)s): %(number)s %(start)s〜%(end)s(保存済み)")
         replaced = _("置換で削除: %(number)s %(start)s〜%(end)s(%(line)d行目)")
+        moved = _(
+            "請求を移動: %(number)s %(start)s〜%(end)s → %(new_start)s〜%(new_end)s(%(line)d行目)"
+        )
         return [
             *self.warnings,
             *(flagged % {"flag": f.label, "lines": ", ".join(n)} for f, n in lines.items() if n),
@@ -74,6 +82,10 @@ class ImportResult:
                 for row in self.flagged_stored
             ),
             *(replaced % _named("line number start end", row) for row in self.replaced_periods),
+            *(
+                moved % _named("line number start end new_start new_end", r)
+                for r in self.moved_bills
+            ),
         ]
 
     def add_error(self, error: RowError) -> None:

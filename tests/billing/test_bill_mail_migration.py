@@ -32,7 +32,8 @@ def test_a_reading_mailed_before_the_upgrade_counts_its_mails(mailoutbox):
         enqueue_mail(utility, "a@example.jp", "accounts/recovery_locked", {}, key=key)
     migrate([("billing", "0009_watch")])
     migrate([("billing", "0010_bill_mail_count")])
-    mailed = MeterReading.objects.get(pk=mailed.pk)
-    assert (mailed.mail_count, mailed.mailed_period_end) == (2, end)
-    assert MeterReading.objects.get(pk=other.pk).mail_count == 0  # only marked told
+    # Read by column: the model has fields of later migrations.
+    readings = MeterReading.objects.values_list("mail_count", "mailed_period_end")
+    assert readings.get(pk=mailed.pk) == (2, end)
+    assert readings.get(pk=other.pk)[0] == 0  # only marked told
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

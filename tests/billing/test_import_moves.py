@@ -1,0 +1,248 @@
+"""Corrections that move periods: the bill moves with its period, and a boundary between two
+stored periods moves with replaces_period_end only on the row whose end moves (issue 16)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+
+from billing.imports import import_payments, import_readings
+from billing.models import MeterReading, Payment
+from tests.factories import CustomerFactory, MemberFactory, PaymentFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+JST = datetime.timezone(datetime.timedelta(hours=9))
+HEADER = (
+    "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
+    "usage_m3,water_charge,sewer_charge,tax,total,replaces_period_end"
+)
+PAYMENTS = (
+    "utility,customer_number,period_start,period_end,billed_amount,due_date,method,paid_on,"
+    "paid_amount,status"
+)
+D = datetime.date
+
+
+@pytest.fixture(autouse=True)
+def _new_year_2027():
+    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
+        yield
+
+
+@pytest.fixture
+def customer():
+    customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa", billing_cycle_months=2))
+    for start, end, previous, current in [
+        (D(2026, 6, 26), D(2026, 8, 25), 100, 120),
+        (D(2026, 8, 26), D(2026, 10, 25), 120, 152),
+    ]:
+        MeterReading.objects.create(
+            customer=customer,
+            period_start=start,
+            period_end=end,
+            read_on=end,
+            previous_index=previous,
+            current_index=current,
+            usage_m3=current - previous,
+            water_charge=3000,
+            sewer_charge=2000,
+            tax=454,
+            total=5000,
+        )
+    return customer
+
+
+def bill(customer, start: D, end: D, **fields) -> Payment:
+    return PaymentFactory(customer=customer, period_start=start, period_end=end, **fields)
+
+
+def row(customer, start: str, end: str, previous=120, current=150, replaces="") -> str:
+    return (
+        f"kanazawa,{customer.number},{start},{end},{end},{previous},{current},"
+        f"{current - previous},3000,2000,454,5000,{replaces}"
+    )
+
+
+def csv(*rows: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def bills(customer) -> list[tuple]:
+    return list(
+        customer.payments.order_by("period_end").values_list("period_start", "period_end", "status")
+    )
+
+
+def readings(customer) -> list[tuple]:
+    return list(customer.readings.order_by("period_end").values_list("period_start", "period_end"))
+
+
+def command(path, *options) -> list[str]:
+    out = io.StringIO()
+    call_command("import_readings", str(path), *options, stdout=out)
+    return out.getvalue().splitlines()
+
+
+# F6: a bill left on a moved period.
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_bill_of_a_corrected_period_moves_with_it(customer, tmp_path, dry_run):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25), status=Payment.Status.TRANSFER_FAILED)
+    path = tmp_path / "corrected.csv"
+    path.write_bytes(csv(row(customer, "2026-08-26", "2026-10-24", replaces="2026-10-25")))
+    lines = command(path, "-v", "2", *(["--dry-run"] if dry_run else []))
+    assert (
+        f"請求を移動: {customer.number} 2026-08-26〜2026-10-25 → 2026-08-26〜2026-10-24(2行目)"
+        in lines
+    )
+    assert lines[-1].endswith(
+        "1 行: 追加 0 件、更新 1 件、変更なし 0 件、要確認 0 件、置換で削除 1 件、"
+        "訂正後の期間へ移した請求 1 件"
+    )
+    end = D(2026, 10, 25) if dry_run else D(2026, 10, 24)
+    assert bills(customer) == [(D(2026, 8, 26), end, Payment.Status.TRANSFER_FAILED)]
+
+
+def test_the_summary_says_nothing_of_bills_when_none_moved(customer):
+    data = csv(row(customer, "2026-08-26", "2026-10-24", replaces="2026-10-25"))
+    result = import_readings(io.BytesIO(data))
+    assert result.ok and result.summary().endswith("置換で削除 1 件")
+
+
+def test_a_bill_moves_when_a_row_keeping_the_end_moves_the_start(customer):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    result = import_readings(io.BytesIO(csv(row(customer, "2026-08-27", "2026-10-25"))))
+    assert result.ok and result.bills_moved == 1
+    assert bills(customer) == [(D(2026, 8, 27), D(2026, 10, 25), Payment.Status.PAID)]
+
+
+def test_a_bill_already_on_the_corrected_period_stays_and_the_other_is_reported(customer):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25), billed_amount=5000, paid_amount=5000)
+    bill(customer, D(2026, 8, 26), D(2026, 10, 24), billed_amount=4900, paid_amount=4900)
+    data = csv(row(customer, "2026-08-26", "2026-10-24", replaces="2026-10-25"))
+    result = import_readings(io.BytesIO(data))
+    assert result.ok and result.bills_moved == 0
+    assert result.warnings == [
+        "line 2: period_end: 保存済みの請求(2026-08-26〜2026-10-25)は訂正後の"
+        "使用期間 2026-08-26〜2026-10-24 へ移しませんでした(その期間の請求がすでにあるか、"
+        "ほかの請求も移るためです)。請求・収納で確かめてください。"
+    ]
+    assert sorted(customer.payments.values_list("period_end", "billed_amount")) == [
+        (D(2026, 10, 24), 4900),
+        (D(2026, 10, 25), 5000),
+    ]
+
+
+def test_two_billed_periods_one_row_replaces_keep_their_bills_and_are_reported(customer):
+    bill(customer, D(2026, 6, 26), D(2026, 8, 25))
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    data = csv(row(customer, "2026-08-20", "2026-10-24", 100, 150))
+    result = import_readings(io.BytesIO(data), replace_overlapping=True)
+    assert result.ok and (result.replaced, result.bills_moved) == (2, 0)
+    assert len(result.warnings) == 2
+    assert [end for _start, end, _status in bills(customer)] == [D(2026, 8, 25), D(2026, 10, 25)]
+
+
+def test_a_payments_file_naming_the_period_before_its_correction_says_where_it_went(customer):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    data = csv(row(customer, "2026-08-26", "2026-10-24", replaces="2026-10-25"))
+    assert import_readings(io.BytesIO(data)).ok
+    old = (
+        f"{PAYMENTS}\nkanazawa,{customer.number},2026-08-26,2026-10-25,5000,2026-11-26,"
+        "口座振替,2026-11-26,5000,納付済\n"
+    )
+    result = import_payments(io.BytesIO(old.encode()))
+    assert [str(e) for e in result.errors] == [
+        "line 2: period_end: この使用期間は検針の訂正で 2026-08-26〜2026-10-24 に変わりました。"
+        "訂正後の使用期間で取り込んでください。"
+    ]
+    assert bills(customer) == [(D(2026, 8, 26), D(2026, 10, 24), Payment.Status.PAID)]
+
+
+def test_the_admin_lists_the_bills_a_correction_moves(customer, client):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    data = csv(row(customer, "2026-08-26", "2026-10-24", replaces="2026-10-25"))
+    page = client.post(
+        reverse("admin:billing_meterreading_import_csv"),
+        {"file": SimpleUploadedFile("c.csv", data), "dry_run": "on"},
+        follow=True,
+    )
+    text = page.content.decode()
+    assert "訂正後の期間へ移した請求 1 件" in text
+    assert f"請求を移動: {customer.number} 2026-08-26〜2026-10-25 → 2026-08-26〜2026-10-24" in text
+
+
+# F2: moving the boundary between two stored periods.
+
+
+@pytest.fixture
+def two_periods(customer):
+    MeterReading.objects.filter(customer=customer).delete()
+    for start, end, previous, current in [
+        (D(2026, 8, 26), D(2026, 9, 25), 100, 110),
+        (D(2026, 9, 26), D(2026, 10, 25), 110, 120),
+    ]:
+        MeterReading.objects.create(
+            customer=customer,
+            period_start=start,
+            period_end=end,
+            read_on=end,
+            previous_index=previous,
+            current_index=current,
+            usage_m3=current - previous,
+            water_charge=3000,
+            sewer_charge=2000,
+            tax=454,
+            total=5000,
+        )
+        bill(customer, start, end)
+    return customer
+
+
+@pytest.mark.parametrize(
+    "boundary, index", [("2026-09-20", 108), ("2026-09-30", 112)], ids=["earlier", "later"]
+)
+def test_a_boundary_between_stored_periods_moves_with_one_replaces(two_periods, boundary, index):
+    c, end = two_periods, D.fromisoformat(boundary)
+    data = csv(
+        row(c, "2026-08-26", boundary, 100, index, replaces="2026-09-25"),
+        row(c, (end + datetime.timedelta(days=1)).isoformat(), "2026-10-25", index, 120),
+    )
+    result = import_readings(io.BytesIO(data))
+    assert result.ok, result.errors
+    assert (result.inserted, result.updated, result.replaced, result.bills_moved) == (0, 2, 1, 2)
+    after = [(D(2026, 8, 26), end), (end + datetime.timedelta(days=1), D(2026, 10, 25))]
+    assert readings(c) == after
+    assert [(s, e) for s, e, _status in bills(c)] == after
+    assert set(c.readings.values_list("flag", flat=True)) == {""}
+
+
+def test_an_overlap_the_file_leaves_is_still_refused(two_periods):
+    c = two_periods
+    data = csv(
+        row(c, "2026-08-26", "2026-09-20", 100, 108, replaces="2026-09-25"),
+        row(c, "2026-09-18", "2026-10-25", 108, 120),
+    )
+    result = import_readings(io.BytesIO(data))
+    assert [str(e) for e in result.errors] == [
+        "line 3: period_start: 2026-09-18〜2026-10-25 は 2行目の 2026-08-26〜2026-09-20 と重なります"
+    ]
+    assert readings(c) == [(D(2026, 8, 26), D(2026, 9, 25)), (D(2026, 9, 26), D(2026, 10, 25))]
+
+
+def test_a_row_overlapping_a_stored_period_no_row_replaces_is_still_refused(two_periods):
+    result = import_readings(
+        io.BytesIO(csv(row(two_periods, "2026-09-21", "2026-10-25", 108, 120)))
+    )
+    assert [str(e) for e in result.errors] == [
+        "line 2: period_start: 2026-09-21〜2026-10-25 は保存済みの 2026-08-26〜2026-09-25 と重なります"
+    ]
