@@ -24,9 +24,8 @@ from portal import normalize
 from portal.admin import ReadOnlyAdminMixin, UtilityScopedAdmin, customer_number_word, utility_of
 from portal.models import Utility
 
-from . import billmail, importjobs, integrity, notices, watch, web_slip
+from . import billmail, importjobs, integrity, notices, pdf, watch, web_slip
 from .imports import CUSTOMER_COLUMNS, PAYMENT_COLUMNS, READING_COLUMNS, READING_OPTIONAL
-from .imports.customers import PRINTED, unprintable_warnings
 from .imports.payments import PaymentRow, check_payment
 from .models import (
     Customer,
@@ -271,8 +270,8 @@ class CustomerAdmin(CsvImportAdmin):
 
     def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        values = {name: getattr(obj, name) for name in PRINTED}
-        for warning in unprintable_warnings(None, values):
+        values = {name: getattr(obj, name) for name in pdf.PRINTED}
+        for warning in pdf.unprintable_warnings(None, values):
             self.message_user(request, warning, messages.WARNING)
 
 

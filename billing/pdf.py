@@ -13,6 +13,7 @@ import functools
 import io
 from pathlib import Path
 
+from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -28,6 +29,7 @@ BODY_SIZE = 10.5
 # Printed in place of a character the font lacks (𠮷, 髙 of some fonts, ...): the 〓 (ゲタ) that
 # Japanese printing uses for a character it cannot set, explained under the document.
 MISSING = "〓"
+PRINTED = ("name", "address", "building")  # what the PDFs print of a contract
 MISSING_NOTE = (
     "〓 は、この書類の書体にない文字の代わりに印字しています。"
     "正しい文字は、ポータルサイトの画面の表示でご確認ください。"
@@ -53,6 +55,17 @@ def unprintable(text: str) -> str:
     """Return the characters of ``text`` the PDFs cannot print (each once, in order)."""
     covered = _covered()
     return "".join(dict.fromkeys(c for c in text if ord(c) not in covered and not c.isspace()))
+
+
+def unprintable_warnings(line: int | None, values: dict) -> list[str]:
+    """「line N: name: …」 for each printed field with characters the PDFs print as 〓."""
+    message = _(
+        "「%(chars)s」はPDF(検針票・適格請求書など)の書体にないため、〓 と印字します"
+        "(取り込みました。外字でなければ通常の字体に直してください)。"
+    )
+    where = "" if line is None else f"line {line}: {{}}: "
+    found = ((name, unprintable(values.get(name) or "")) for name in PRINTED)
+    return [where.format(name) + message % {"chars": chars} for name, chars in found if chars]
 
 
 def _printable(text: str) -> str:

@@ -20,7 +20,6 @@ from .rows import CUSTOMER_COLUMNS, CustomerRow, parse_customer
 
 CUSTOMERS = "billing_customer"
 CUSTOMERS_LOCK = 0x63757374  # "cust"
-PRINTED = ("name", "address", "building")  # what the PDFs print of a contract
 FIELDS = CUSTOMER_COLUMNS[2:]  # the stored columns the file gives
 
 
@@ -54,19 +53,8 @@ def _parse(record, rules, result: ImportResult):
     """parse_customer, noting the printed fields the PDFs' font cannot set (written anyway)."""
     row = parse_customer(record, rules)
     if isinstance(row, CustomerRow) and len(result.warnings) < result.max_errors:
-        result.warnings.extend(unprintable_warnings(row.line, row._asdict()))
+        result.warnings.extend(pdf.unprintable_warnings(row.line, row._asdict()))
     return row
-
-
-def unprintable_warnings(line: int | None, values: dict) -> list[str]:
-    """「line N: name: …」 for each printed field with characters the PDFs print as 〓."""
-    message = _(
-        "「%(chars)s」はPDF(検針票・適格請求書など)の書体にないため、〓 と印字します"
-        "(取り込みました。外字でなければ通常の字体に直してください)。"
-    )
-    where = "" if line is None else f"line {line}: {{}}: "
-    found = ((name, pdf.unprintable(values.get(name) or "")) for name in PRINTED)
-    return [where.format(name) + message % {"chars": chars} for name, chars in found if chars]
 
 
 def _merge(cursor, result: ImportResult) -> list[tuple[int, str]]:

@@ -262,21 +262,18 @@ def _carry_over(cursor) -> None:
     with its new dates), and if it was mailed, what was mailed: its change is then mailed as a
     correction (billing.billmail), not as a new bill."""
 
-    def latest(column: str, mailed: str = "") -> str:
+    def latest(columns: str, mailed: str = "") -> str:
         return (
-            f"(SELECT m.{column} FROM {REPLACED} m WHERE m.customer_id = {READINGS}.customer_id "
+            f"(SELECT {columns} FROM {REPLACED} m WHERE m.customer_id = {READINGS}.customer_id "
             f"AND m.new_end = {READINGS}.period_end {mailed} ORDER BY m.period_end DESC LIMIT 1)"
         )
 
     replacing = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED}"
+    end = latest("m.period_end")
+    cursor.execute(f"UPDATE {READINGS} SET replaced_period_end = {end} WHERE {replacing})")
+    mail = latest("m.mailed_total, m.mail_count, m.period_end", "AND m.mail_count > 0")
     cursor.execute(
-        f"UPDATE {READINGS} SET replaced_period_end = {latest('period_end')} WHERE {replacing})"
-    )
-    mailed = "AND m.mail_count > 0"
-    cursor.execute(
-        f"UPDATE {READINGS} SET mailed_total = {latest('mailed_total', mailed)}, "
-        f"mail_count = {latest('mail_count', mailed)}, "
-        f"mailed_period_end = {latest('period_end', mailed)} "
+        f"UPDATE {READINGS} SET (mailed_total, mail_count, mailed_period_end) = {mail} "
         f"WHERE mail_count = 0 AND {replacing} WHERE mail_count > 0)"
     )
 

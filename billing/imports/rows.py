@@ -145,14 +145,13 @@ def check_reading(reading: Reading, today: datetime.date) -> list[RowError]:
         problems = [p for p in problems if p[0] != "read_on"] + [("read_on", _("未来の日付です。"))]
     # Went round or replaced: at most what a register of the previous index's digits counts.
     most = r.current_index + 10 ** len(str(r.previous_index)) - r.previous_index
-    if r.current_index >= r.previous_index and r.usage_m3 != r.current_index - r.previous_index:
-        diff = r.current_index - r.previous_index
+    diff = r.current_index - r.previous_index
+    if r.current_index >= r.previous_index and r.usage_m3 != diff:
         problems.append(("usage_m3", _("指針の差(%(diff)d)と一致しません。") % {"diff": diff}))
     elif r.current_index < r.previous_index and r.usage_m3 > most:
         message = _("指針が前回より小さい(メーター一巡・交換)ときの使用水量は%(most)dまでです。")
         problems.append(("usage_m3", message % {"most": most}))
-    if r.total != r.water_charge + r.sewer_charge:
-        total = r.water_charge + r.sewer_charge
+    if r.total != (total := r.water_charge + r.sewer_charge):
         message = _("水道料金と下水道使用料の合計(%(sum)d)と一致しません。") % {"sum": total}
         problems.append(("total", message))
     if r.tax > r.total:
