@@ -73,7 +73,7 @@ def import_payments(stream, *, encoding=None, utility: Utility | None = None, **
     """
     result = ImportResult(flags=False, **options)
     rules, dates, today = utility_rules(utility), {}, timezone.localdate()
-    with stage.importing(PAYMENTS_LOCK, PaymentRow, result, contract=True) as cursor:
+    with stage.importing(PAYMENTS_LOCK, PaymentRow, result) as cursor:
         items = records(stream, PAYMENT_COLUMNS, encoding=encoding)
         parse = partial(parse_payment, utilities=rules, dates=dates, today=today)
         stage.fill(cursor, PaymentRow, items, parse, result)

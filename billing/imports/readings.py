@@ -40,8 +40,8 @@ _STORED_OVERLAP = (
     f"WHERE NOT EXISTS (SELECT 1 FROM {S} o WHERE o.customer_id = r.customer_id "
     "AND o.period_end = r.period_end)"
 )
-# Each check selects (line, column, what the message names) of the rows it refuses.
-# ... unless a row of the file replaces it (the file leaves it deleted).
+# Each check selects (line, column, what the message names) of the rows it refuses; a stored
+# period another row of the file replaces is no overlap (the file leaves it deleted).
 _STORED_OVERLAPS = (
     "SELECT s.line, 'period_start', s.period_start, s.period_end, r.period_start, "
     f"r.period_end {_STORED_OVERLAP} AND NOT EXISTS (SELECT 1 FROM {S} q "
@@ -84,7 +84,7 @@ def import_readings(
     ``replaces_period_end`` names that period, or with ``replace_overlapping``; otherwise it is
     refused. ``options`` are ImportResult's (dry_run, max_errors, progress, writing)."""
     result, rules, dates = ImportResult(**options), utility_rules(utility), {}
-    with stage.importing(READINGS_LOCK, Reading, result, contract=True) as cursor:
+    with stage.importing(READINGS_LOCK, Reading, result) as cursor:
         items = records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules))
         parse = partial(rows.parse_reading, utilities=rules, dates=dates)
         plain = partial(plain_lines, utilities=rules, dates=dates)

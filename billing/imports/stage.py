@@ -36,14 +36,14 @@ def columns(row_type: type[NamedTuple]) -> dict[str, str]:
 
 
 @contextmanager
-def importing(lock: int, row_type, result: ImportResult, contract: bool = False) -> Iterator:
+def importing(lock: int, row_type, result: ImportResult) -> Iterator:
     """One import's transaction, its turn (an advisory lock on PostgreSQL; SQLite has one
     writer) and its staging table; yields the cursor. The writes are kept only if the file had
     no error and it was no dry run; then the residents' cached pages are dropped."""
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
-        create(cursor, row_type, contract)
+        create(cursor, row_type)
         yield cursor
         drop(cursor)
         if result.ok and not result.dry_run:
@@ -53,10 +53,10 @@ def importing(lock: int, row_type, result: ImportResult, contract: bool = False)
     result.keep_first()
 
 
-def create(cursor, row_type: type[NamedTuple], contract: bool = False) -> None:
-    """The staging table of ``row_type``'s fields (and ``customer_id``). On SQLite ``line`` is
-    the row id (file order needs no sort)."""
-    types = columns(row_type) | ({"customer_id": "integer"} if contract else {})
+def create(cursor, row_type: type[NamedTuple]) -> None:
+    """The staging table of ``row_type``'s fields and ``customer_id`` (the contract, found as
+    rows are staged on SQLite). On SQLite ``line`` is the row id (file order needs no sort)."""
+    types = columns(row_type) | {"customer_id": "integer"}
     if connection.vendor == "sqlite":
         types["line"] = "integer PRIMARY KEY"
     definitions = ", ".join(f"{name} {sql}" for name, sql in types.items())
@@ -113,7 +113,7 @@ def writer(cursor, row_type: type[NamedTuple], plain: bool = False) -> Callable[
     # Django's wrapper would rewrite the SQL for every batch.
     if plain:
         return partial(_sqlite_plain, connection.connection, row_type._fields[:-1])
-    return partial(connection.connection.executemany, _sqlite_insert(cursor, row_type._fields))
+    return partial(connection.connection.executemany, _sqlite_insert(row_type._fields))
 
 
 def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
@@ -137,14 +137,11 @@ def _sqlite_plain(raw, names: tuple[str, ...], rows: PlainRows) -> None:
     raw.executemany(f"{insert} VALUES ({values(0)})", map(str.split, lines[whole:], repeat(",")))
 
 
-def _sqlite_insert(cursor, names: tuple[str, ...]) -> str:
-    """INSERT of one row's ``names``, and its contract (by the 2nd and 3rd) if staged."""
+def _sqlite_insert(names: tuple[str, ...]) -> str:
+    """INSERT of one row's ``names``, and its contract (by the 2nd and 3rd)."""
     values = [f"?{i}" for i in range(1, len(names) + 1)]
-    cursor.execute(f"SELECT 1 FROM pragma_table_info('{TABLE}') WHERE name = 'customer_id'")
-    if cursor.fetchone():
-        names = (*names, "customer_id")
-        values.append("(SELECT id FROM billing_customer WHERE utility_id = ?2 AND number = ?3)")
-    return f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join(values)})"
+    values.append("(SELECT id FROM billing_customer WHERE utility_id = ?2 AND number = ?3)")
+    return f"INSERT INTO {TABLE} ({', '.join(names)}, customer_id) VALUES ({', '.join(values)})"
 
 
 def drop(cursor) -> None:
