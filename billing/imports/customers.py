@@ -42,11 +42,9 @@ def import_customers(stream, *, encoding=None, utility: Utility | None = None, *
 
 
 def _announce(new: list[tuple[int, str]]) -> None:
-    by_utility: dict[int, list[str]] = {}
-    for utility_id, number in new:
-        by_utility.setdefault(utility_id, []).append(number)
-    for utility in Utility.objects.filter(pk__in=by_utility):
-        customers_imported.send(Utility, utility=utility, numbers=by_utility[utility.pk])
+    for utility in Utility.objects.filter(pk__in={utility_id for utility_id, _number in new}):
+        numbers = [number for utility_id, number in new if utility_id == utility.pk]
+        customers_imported.send(Utility, utility=utility, numbers=numbers)
 
 
 def _parse(record, rules, result: ImportResult):

@@ -1,11 +1,6 @@
-"""Import meter readings: all or nothing, an upsert by (contract, period end).
-
-Staged rows are checked in SQL (the row rule, contracts, repeats, corrections, overlaps in the
-file and with stored periods; on SQLite one pass, _survey, first says which checks can find
-anything), then merged: replaced periods deleted, rows that differ updated, new ones inserted.
-If a writer outside took a key meanwhile (PostgreSQL refuses the insert), the table is closed
-to others and stored periods checked again. Then the contracts' flags (integrity.py) are set
-again; a first load in contract order is flagged from its own lines.
+"""Import meter readings: all or nothing, an upsert by (contract, period end). Staged rows
+are checked in SQL (_check), merged (_merge: replaced periods deleted, rows that differ
+updated, new ones inserted), then the contracts' flags (integrity.py) set again (_set_flags).
 """
 
 from __future__ import annotations
@@ -80,9 +75,8 @@ def import_readings(
     stream, *, encoding=None, utility: Utility | None = None, replace_overlapping=False, **options
 ) -> ImportResult:
     """Upsert a CIS export's readings; write nothing if any row is bad. ``utility`` limits the
-    rows to that utility's. A row whose period overlaps a stored one replaces it if its
-    ``replaces_period_end`` names that period, or with ``replace_overlapping``; otherwise it is
-    refused. ``options`` are ImportResult's (dry_run, max_errors, progress, writing)."""
+    rows to that utility's; ``replace_overlapping`` lets a row replace every stored period it
+    overlaps; ``options`` are ImportResult's (dry_run, max_errors, progress, writing)."""
     result, rules, dates = ImportResult(**options), utility_rules(utility), {}
     with stage.importing(READINGS_LOCK, Reading, result) as cursor:
         items = records(stream, READING_COLUMNS, READING_OPTIONAL, encoding, plain_block(rules))
@@ -166,8 +160,7 @@ def _periods_meet(cursor) -> bool:
 def _survey(cursor) -> _Plan:
     """SQLite: one pass, each staged row beside the line before it (the row id: no sort). In
     contract and period order, periods meet where a row starts by the end of the line before;
-    else _periods_meet sorts (always on PostgreSQL, whose plan for the pairs would rest on
-    statistics taken before the contracts were found)."""
+    else _periods_meet sorts (as always on PostgreSQL)."""
     key = ("utility_id", "customer_number", "period_start")
     same = "p.utility_id = s.utility_id AND p.customer_number = s.customer_number"
     stored = f"EXISTS (SELECT 1 FROM {READINGS} r WHERE r.customer_id = s.customer_id)"
@@ -311,6 +304,5 @@ def _set_flags(cursor, result: ImportResult, plan: _Plan) -> None:
 def _flag_again(cursor, changes: str) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE {CHANGED} AS {changes}")
     cursor.execute(
-        f"UPDATE {READINGS} SET flag = (SELECT flag FROM {CHANGED} c "
-        f"WHERE c.id = {READINGS}.id) WHERE id IN (SELECT id FROM {CHANGED})"
+        f"UPDATE {READINGS} SET flag = c.flag FROM {CHANGED} c WHERE c.id = {READINGS}.id"
     )

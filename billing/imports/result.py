@@ -78,14 +78,11 @@ class ImportResult:
             *self.warnings,
             *(flagged % {"flag": f.label, "lines": ", ".join(n)} for f, n in lines.items() if n),
             *(
-                stored % _named("number start end", row, flag=Flag(row[3]).label)
+                stored % _named(row, "number start end", flag=Flag(row[3]).label)
                 for row in self.flagged_stored
             ),
-            *(replaced % _named("line number start end", row) for row in self.replaced_periods),
-            *(
-                moved % _named("line number start end new_start new_end", r)
-                for r in self.moved_bills
-            ),
+            *(replaced % _named(row) for row in self.replaced_periods),
+            *(moved % _named(row) for row in self.moved_bills),
         ]
 
     def add_error(self, error: RowError) -> None:
@@ -105,7 +102,7 @@ class ImportResult:
             self.progress(rows)
 
 
-def _named(names: str, row: tuple, **more) -> dict:
+def _named(row: tuple, names: str = "line number start end new_start new_end", **more) -> dict:
     return dict(zip(names.split(), row, strict=False), **more)
 
 

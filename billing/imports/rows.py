@@ -1,10 +1,8 @@
 """THE rule for a row of a CIS export: what a valid reading and a valid customer are.
 
-``parse_reading`` checks each field of a reading alone. What ties fields together is
-``check_reading`` and, saying the same, ``bad_reading_sql``: the database checks a million
-staged rows in one pass, and ``check_reading`` says what is wrong with each it picks. A
-property test holds the two to the same verdicts on SQLite and PostgreSQL.
-"""
+``parse_reading`` checks each field of a reading alone; ``check_reading`` what ties them
+together, and ``bad_reading_sql`` the same in SQL, for a million staged rows in one pass (a
+property test holds the two to the same verdicts on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -67,8 +65,7 @@ class UtilityRules:
 IsoDate = NewType("IsoDate", str)
 
 
-# The checked rows, field by field from the columns (a column added is a field added);
-# max_days is the utility's longest period.
+# The checked rows, a field for each column; max_days is the utility's longest period.
 Reading = NamedTuple(
     "Reading",
     [("line", int), ("utility_id", int), ("customer_number", str)]
@@ -136,9 +133,8 @@ def parse_reading(
     return Reading(line, rules.id, number, start, end, read_on, *values, rules.max_days, replaces)
 
 
-def check_reading(reading: Reading, today: datetime.date) -> list[RowError]:
+def check_reading(r: Reading, today: datetime.date) -> list[RowError]:
     """What is wrong with a reading whose fields are each right (``bad_reading_sql`` in Python)."""
-    r = reading
     start, end, read_on = map(datetime.date.fromisoformat, r[3:6])  # start, end, read_on
     problems = date_problems(start, end, read_on, r.max_days)
     if read_on > today:  # one message for the field: the future, not also its distance

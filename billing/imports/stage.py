@@ -1,9 +1,6 @@
-"""A temporary table of one file's checked rows, so SQL can check them as a whole.
-
-Its columns are the row NamedTuple's fields by name: a column added to the CIS header is a
-field added there, never a position to shift. PostgreSQL takes the rows by COPY, SQLite by
-executemany on the raw connection.
-"""
+"""A temporary table of one file's checked rows, so SQL can check them as a whole. Its
+columns are the row NamedTuple's fields by name: a column added to the CIS header is a field
+added there, never a position to shift."""
 
 from __future__ import annotations
 
@@ -28,8 +25,7 @@ _SQL_TYPES = {int: "integer", str: "text", IsoDate: "date"}
 
 
 def columns(row_type: type[NamedTuple]) -> dict[str, str]:
-    """{field: SQL type} of a row NamedTuple (``X | None``, whose arguments are X and NoneType,
-    is a nullable X)."""
+    """{field: SQL type} of a row NamedTuple (``X | None`` is a nullable X)."""
     hints = typing.get_type_hints(row_type)
     bases = {name: (typing.get_args(hints[name]) or (hints[name],))[0] for name in row_type._fields}
     return {name: _SQL_TYPES[base] for name, base in bases.items()}
@@ -66,8 +62,7 @@ def create(cursor, row_type: type[NamedTuple]) -> None:
 
 def fill(cursor, row_type, items, parse, result: ImportResult, plain=None):
     """Stage the rows of ``items`` (csvfile.records) that ``parse`` finds right, the others'
-    errors to ``result``; ``plain(block)`` gives a plain block's rows, or None. Then only the
-    database's checks and the write remain (``result.writing``)."""
+    errors to ``result``; ``plain(block)`` gives a plain block's rows, or None."""
     write, write_plain, batch = writer(cursor, row_type), writer(cursor, row_type, plain=True), []
     for item in items:
         if (rows := plain(item) if plain and isinstance(item, Block) else None) is not None:
@@ -88,7 +83,7 @@ def fill(cursor, row_type, items, parse, result: ImportResult, plain=None):
             batch = []
     write(batch)
     result.read(len(batch))
-    if result.writing is not None:
+    if result.writing is not None:  # only the database's checks and the write remain
         result.writing()
 
 
