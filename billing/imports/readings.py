@@ -197,7 +197,6 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
     """Delete the stored periods the file's corrections replace, noting each (REPLACED) beside
     the row replacing it: what was mailed of it, and its bill, go to that row."""
     named = "" if replace_overlapping else "AND s.replaces_period_end = r.period_end"
-    cursor.execute(f"DROP TABLE IF EXISTS {REPLACED}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE {REPLACED} AS SELECT s.line, s.customer_id, s.customer_number, "
         "s.period_start AS new_start, s.period_end AS new_end, r.period_start, r.period_end, "
@@ -210,10 +209,11 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
     result.replaced, result.replaced_periods = stage.first_rows(
         cursor, replaced, (), result.max_errors, order="1, 3"
     )
-    cursor.execute(
-        f"DELETE FROM {READINGS} WHERE (customer_id, period_end) IN "
-        f"(SELECT customer_id, period_end FROM {REPLACED})"
-    )
+    if result.replaced:
+        cursor.execute(
+            f"DELETE FROM {READINGS} WHERE (customer_id, period_end) IN "
+            f"(SELECT customer_id, period_end FROM {REPLACED})"
+        )
 
 
 def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
