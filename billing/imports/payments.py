@@ -272,10 +272,12 @@ MOVES = "billing_import_bill_moves"
 
 
 def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
-    """Move stored bills with the periods a readings import corrects (in its transaction): the
+    """Move stored bills with the periods a readings import corrects (in its transaction, after
+    replaced periods are deleted and stored ones updated, before new ones are inserted): the
     bill of a period whose start the file moves, and that of a period a correction replaces
-    (``replaced``: the replaced periods beside the rows replacing them) onto the row's period,
-    unless a bill is there already or another bill goes there too (then it stays: a warning)."""
+    (``replaced``: the replaced periods beside the rows replacing them) onto the row's new
+    period, unless a bill is there already or another bill goes there too, or this one to two
+    periods (then it stays: a warning)."""
     cursor.execute(f"DROP TABLE IF EXISTS {MOVES}")
     moved = "s.line, s.customer_id, s.customer_number, p.period_start, p.period_end"
     cursor.execute(
@@ -284,7 +286,7 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         f"AND r.period_end = s.period_end JOIN {PAYMENTS} p ON p.customer_id = s.customer_id "
         f"AND p.period_end = s.period_end AND p.period_start <> s.period_start UNION ALL "
         f"SELECT p.id, {moved}, s.new_start, s.new_end FROM {replaced} s JOIN {PAYMENTS} p "
-        "ON p.customer_id = s.customer_id AND p.period_end = s.period_end"
+        "ON p.customer_id = s.customer_id AND p.period_end = s.period_end WHERE s.is_new"
     )
     blocked = (
         f"FROM {MOVES} m WHERE m.period_end <> m.new_end AND (EXISTS (SELECT 1 FROM {PAYMENTS} p "

@@ -194,13 +194,14 @@ def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 
 def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) -> None:
-    """Delete the stored periods the file's corrections replace, noting each (REPLACED) beside
-    the row replacing it: what was mailed of it, and its bill, go to that row."""
+    """Delete the stored periods the file's corrections replace, noted beside their rows."""
     named = "" if replace_overlapping else "AND s.replaces_period_end = r.period_end"
+    new = f"SELECT 1 FROM {READINGS} k WHERE k.customer_id = s.customer_id AND k.period_end"
     cursor.execute(
         f"CREATE TEMPORARY TABLE {REPLACED} AS SELECT s.line, s.customer_id, s.customer_number, "
         "s.period_start AS new_start, s.period_end AS new_end, r.period_start, r.period_end, "
-        f"r.mailed_total, r.mail_count {_STORED_OVERLAP} {named}"
+        f"r.mailed_total, r.mail_count, NOT EXISTS ({new} = s.period_end) AS is_new "
+        f"{_STORED_OVERLAP} {named}"
     )
     replaced = (
         f"SELECT MIN(line), MIN(customer_number), period_start, period_end FROM {REPLACED} "
@@ -251,23 +252,24 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 
 def _carry_over(cursor) -> None:
-    """A row replacing stored periods remembers the latest one's end (a bill of it is refused
-    with its new dates), and if it was mailed, what was mailed: its change is then mailed as a
-    correction (billing.billmail), not as a new bill."""
+    """A new row replacing stored periods keeps the latest one's end (for import_payments) and
+    what was mailed of it, if anything: its change is mailed as a correction (billing.billmail)."""
 
     def latest(columns: str, mailed: str = "") -> str:
         return (
             f"(SELECT {columns} FROM {REPLACED} m WHERE m.customer_id = {READINGS}.customer_id "
-            f"AND m.new_end = {READINGS}.period_end {mailed} ORDER BY m.period_end DESC LIMIT 1)"
+            f"AND m.new_end = {READINGS}.period_end AND m.is_new {mailed} "
+            "ORDER BY m.period_end DESC LIMIT 1)"
         )
 
-    replacing = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED}"
-    end = latest("m.period_end")
-    cursor.execute(f"UPDATE {READINGS} SET replaced_period_end = {end} WHERE {replacing})")
+    keys = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED} WHERE is_new"
+    cursor.execute(
+        f"UPDATE {READINGS} SET replaced_period_end = {latest('m.period_end')} WHERE {keys})"
+    )
     mail = latest("m.mailed_total, m.mail_count, m.period_end", "AND m.mail_count > 0")
     cursor.execute(
         f"UPDATE {READINGS} SET (mailed_total, mail_count, mailed_period_end) = {mail} "
-        f"WHERE mail_count = 0 AND {replacing} WHERE mail_count > 0)"
+        f"WHERE mail_count = 0 AND {keys} AND mail_count > 0)"
     )
 
 

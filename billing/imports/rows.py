@@ -95,8 +95,7 @@ class PlainRows(NamedTuple):
 
 
 def plain_lines(block: Block, utilities: Mapping[str, UtilityRules], dates) -> PlainRows | None:
-    """A plain block's rows, or None if they must be read one by one (a date that is no real
-    one, rows of two utilities)."""
+    """A plain block's rows, or None to read them one by one (a date no real one, two utilities)."""
     slug = block.text.partition(",")[0]
     prefix, rules = slug + ",", utilities[slug]
     text = ("\n" + block.text).replace("\n" + prefix, "\n")[1:]

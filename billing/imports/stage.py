@@ -33,9 +33,8 @@ def columns(row_type: type[NamedTuple]) -> dict[str, str]:
 
 @contextmanager
 def importing(lock: int, row_type, result: ImportResult) -> Iterator:
-    """One import's transaction, its turn (an advisory lock on PostgreSQL; SQLite has one
-    writer) and its staging table; yields the cursor. The writes are kept only if the file had
-    no error and it was no dry run; then the residents' cached pages are dropped."""
+    """One import's transaction, turn (an advisory lock on PostgreSQL) and staging table; yields
+    the cursor. Kept if the file had no error and was no dry run: residents' pages are dropped."""
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])

@@ -246,3 +246,34 @@ def test_a_row_overlapping_a_stored_period_no_row_replaces_is_still_refused(two_
     assert [str(e) for e in result.errors] == [
         "line 2: period_start: 2026-09-21〜2026-10-25 は保存済みの 2026-08-26〜2026-09-25 と重なります"
     ]
+
+
+def test_with_replace_overlapping_a_bill_goes_to_the_new_period_not_to_its_neighbour(two_periods):
+    # 09-21〜10-25 overlaps 08-26〜09-25 too, but it is the stored 10-25 period, updated.
+    c = two_periods
+    data = csv(
+        row(c, "2026-08-26", "2026-09-20", 100, 108),
+        row(c, "2026-09-21", "2026-10-25", 108, 120),
+    )
+    result = import_readings(io.BytesIO(data), replace_overlapping=True)
+    assert result.ok, result.errors
+    assert (result.replaced, result.bills_moved, result.warnings) == (1, 2, [])
+    after = [(D(2026, 8, 26), D(2026, 9, 20)), (D(2026, 9, 21), D(2026, 10, 25))]
+    assert [(s, e) for s, e, _status in bills(c)] == after
+
+
+def test_a_payments_row_of_a_period_replaced_with_the_flag_names_only_the_new_period(two_periods):
+    c = two_periods
+    data = csv(
+        row(c, "2026-08-26", "2026-09-20", 100, 108),
+        row(c, "2026-09-21", "2026-10-25", 108, 120),
+    )
+    assert import_readings(io.BytesIO(data), replace_overlapping=True).ok
+    old = (
+        f"{PAYMENTS}\nkanazawa,{c.number},2026-08-26,2026-09-25,5000,2026-10-26,"
+        "口座振替,2026-10-26,5000,納付済\n"
+    )
+    assert [str(e) for e in import_payments(io.BytesIO(old.encode())).errors] == [
+        "line 2: period_end: この使用期間は検針の訂正で 2026-08-26〜2026-09-20 に変わりました。"
+        "訂正後の使用期間で取り込んでください。"
+    ]
