@@ -280,33 +280,28 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
     periods (then it stays: a warning)."""
     cursor.execute(f"DROP TABLE IF EXISTS {MOVES}")
     moved = "s.line, s.customer_id, s.customer_number, p.period_start, p.period_end"
+    # A replaced bill goes to the rows taking its period over (readings._delete_replaced); with
+    # none (--replace-overlapping, stored periods updated) it stays, and is named.
+    over = f"SELECT 1 FROM {replaced} t WHERE t.customer_id = s.customer_id AND t.takes_over"
     cursor.execute(
         f"CREATE TEMPORARY TABLE {MOVES} AS SELECT p.id, {moved}, s.period_start AS new_start, "
-        f"s.period_end AS new_end FROM {S} s JOIN {READINGS} r ON r.customer_id = s.customer_id "
-        f"AND r.period_end = s.period_end JOIN {PAYMENTS} p ON p.customer_id = s.customer_id "
-        f"AND p.period_end = s.period_end AND p.period_start <> s.period_start UNION ALL "
-        f"SELECT p.id, {moved}, s.new_start, s.new_end FROM {replaced} s JOIN {PAYMENTS} p "
-        "ON p.customer_id = s.customer_id AND p.period_end = s.period_end WHERE s.is_new"
+        f"s.period_end AS new_end, TRUE AS takes_over FROM {S} s JOIN {READINGS} r "
+        f"ON r.customer_id = s.customer_id AND r.period_end = s.period_end JOIN {PAYMENTS} p "
+        "ON p.customer_id = s.customer_id AND p.period_end = s.period_end "
+        "AND p.period_start <> s.period_start UNION ALL "
+        f"SELECT p.id, {moved}, s.new_start, s.new_end, s.takes_over FROM {replaced} s "
+        f"JOIN {PAYMENTS} p ON p.customer_id = s.customer_id AND p.period_end = s.period_end "
+        f"WHERE s.takes_over OR NOT EXISTS ({over} AND t.period_end = s.period_end)"
     )
     blocked = (
-        f"FROM {MOVES} m WHERE m.period_end <> m.new_end AND (EXISTS (SELECT 1 FROM {PAYMENTS} p "
+        f"FROM {MOVES} m WHERE m.period_end <> m.new_end AND (NOT m.takes_over "
+        f"OR EXISTS (SELECT 1 FROM {PAYMENTS} p "
         "WHERE p.customer_id = m.customer_id AND p.period_end = m.new_end) OR EXISTS (SELECT 1 "
         f"FROM {MOVES} o WHERE o.customer_id = m.customer_id AND o.id <> m.id "
         f"AND o.new_end = m.new_end) OR EXISTS (SELECT 1 FROM {MOVES} o WHERE o.id = m.id "
         "AND o.new_end <> m.new_end))"
     )
-    cursor.execute(
-        f"SELECT line, period_start, period_end, new_start, new_end {blocked} "
-        f"ORDER BY 1, 3 LIMIT {int(result.max_errors)}"
-    )
-    message = _(
-        "line %(line)d: period_end: 保存済みの請求(%(start)s〜%(end)s)は訂正後の使用期間 "
-        "%(new_start)s〜%(new_end)s へ移しませんでした(その期間の請求がすでにあるか、"
-        "ほかの請求も移るためです)。請求・収納で確かめてください。"
-    )
-    for line, *dates in cursor.fetchall():
-        names = dict(zip(("start", "end", "new_start", "new_end"), dates, strict=True))
-        result.warnings.append(message % {"line": line, **names})
+    _warn_unmoved(cursor, result, blocked)
     cursor.execute(f"DELETE FROM {MOVES} WHERE id IN (SELECT m.id {blocked})")
     listed = (
         f"SELECT line, customer_number, period_start, period_end, new_start, new_end FROM {MOVES}"
@@ -319,3 +314,18 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         f"WHERE {PAYMENTS}.id = m.id"
     )
     cursor.execute(f"DROP TABLE {MOVES}")
+
+
+def _warn_unmoved(cursor, result: ImportResult, blocked: str) -> None:
+    cursor.execute(
+        f"SELECT line, period_start, period_end, new_start, new_end {blocked} "
+        f"ORDER BY 1, 3 LIMIT {int(result.max_errors)}"
+    )
+    message = _(
+        "line %(line)d: period_end: 保存済みの請求(%(start)s〜%(end)s)は訂正後の使用期間 "
+        "%(new_start)s〜%(new_end)s へ移しませんでした(移す先が1つに決まらないか、"
+        "その期間の請求がすでにあるためです)。請求・収納で確かめてください。"
+    )
+    for line, *dates in cursor.fetchall():
+        names = dict(zip(("start", "end", "new_start", "new_end"), dates, strict=True))
+        result.warnings.append(message % {"line": line, **names})

@@ -200,8 +200,8 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
     cursor.execute(
         f"CREATE TEMPORARY TABLE {REPLACED} AS SELECT s.line, s.customer_id, s.customer_number, "
         "s.period_start AS new_start, s.period_end AS new_end, r.period_start, r.period_end, "
-        f"r.mailed_total, r.mail_count, NOT EXISTS ({new} = s.period_end) AS is_new "
-        f"{_STORED_OVERLAP} {named}"
+        f"r.mailed_total, r.mail_count, (s.replaces_period_end IS NOT NULL OR NOT EXISTS "
+        f"({new} = s.period_end)) AS takes_over {_STORED_OVERLAP} {named}"
     )
     replaced = (
         f"SELECT MIN(line), MIN(customer_number), period_start, period_end FROM {REPLACED} "
@@ -252,17 +252,17 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 
 def _carry_over(cursor) -> None:
-    """A new row replacing stored periods keeps the latest one's end (for import_payments) and
-    what was mailed of it, if anything: its change is mailed as a correction (billing.billmail)."""
+    """A row taking over stored periods (naming one, or new) keeps the latest one's end (for
+    import_payments) and what was mailed of it: its change is mailed as a correction."""
 
     def latest(columns: str, mailed: str = "") -> str:
         return (
             f"(SELECT {columns} FROM {REPLACED} m WHERE m.customer_id = {READINGS}.customer_id "
-            f"AND m.new_end = {READINGS}.period_end AND m.is_new {mailed} "
+            f"AND m.new_end = {READINGS}.period_end AND m.takes_over {mailed} "
             "ORDER BY m.period_end DESC LIMIT 1)"
         )
 
-    keys = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED} WHERE is_new"
+    keys = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED} WHERE takes_over"
     cursor.execute(
         f"UPDATE {READINGS} SET replaced_period_end = {latest('m.period_end')} WHERE {keys})"
     )

@@ -132,8 +132,8 @@ def test_a_bill_already_on_the_corrected_period_stays_and_the_other_is_reported(
     assert result.ok and result.bills_moved == 0
     assert result.warnings == [
         "line 2: period_end: 保存済みの請求(2026-08-26〜2026-10-25)は訂正後の"
-        "使用期間 2026-08-26〜2026-10-24 へ移しませんでした(その期間の請求がすでにあるか、"
-        "ほかの請求も移るためです)。請求・収納で確かめてください。"
+        "使用期間 2026-08-26〜2026-10-24 へ移しませんでした(移す先が1つに決まらないか、"
+        "その期間の請求がすでにあるためです)。請求・収納で確かめてください。"
     ]
     assert sorted(customer.payments.values_list("period_end", "billed_amount")) == [
         (D(2026, 10, 24), 4900),
@@ -276,4 +276,19 @@ def test_a_payments_row_of_a_period_replaced_with_the_flag_names_only_the_new_pe
     assert [str(e) for e in import_payments(io.BytesIO(old.encode())).errors] == [
         "line 2: period_end: この使用期間は検針の訂正で 2026-08-26〜2026-09-20 に変わりました。"
         "訂正後の使用期間で取り込んでください。"
+    ]
+
+
+def test_a_bill_of_a_period_only_updated_rows_overlap_stays_and_is_named(two_periods):
+    # --replace-overlapping: the stored 10-25 period grows over 09-25's, which goes; its bill
+    # has no period to go to and stays, named (it used to stay unsaid).
+    c = two_periods
+    result = import_readings(
+        io.BytesIO(csv(row(c, "2026-09-21", "2026-10-25", 108, 120))), replace_overlapping=True
+    )
+    assert result.ok and (result.replaced, result.bills_moved) == (1, 1)  # 10-25's start moves
+    assert [w.split("(")[0] for w in result.warnings] == ["line 2: period_end: 保存済みの請求"]
+    assert [(s, e) for s, e, _status in bills(c)] == [
+        (D(2026, 8, 26), D(2026, 9, 25)),
+        (D(2026, 9, 21), D(2026, 10, 25)),
     ]
