@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from billing.templatetags.billing_format import jdate_text, month_day_text, range_text
@@ -116,7 +116,7 @@ class MovingSettings(models.Model):
     closed_dates = models.TextField(
         _("受け付けない日"),
         blank=True,
-        default="12/29-1/3 年末年始",
+        default=gettext_noop("12/29-1/3 年末年始"),
         help_text=_(
             "1行に1つ。毎年の期間は「12/29-1/3 年末年始」、1日だけは「2027-05-06 臨時休業」。"
             "日付のあとに理由を書くと、画面でお客さまに示します。"
@@ -125,19 +125,23 @@ class MovingSettings(models.Model):
     move_out_text = models.TextField(
         _("使用中止の説明"),
         blank=True,
-        default="引越しなどで水道の使用をやめるときにお申し込みください。"
-        "中止日に最終の検針を行い、精算します。",
+        default=gettext_noop(
+            "引越しなどで水道の使用をやめるときにお申し込みください。"
+            "中止日に最終の検針を行い、精算します。"
+        ),
     )
     move_in_text = models.TextField(
         _("使用開始の説明"),
         blank=True,
-        default="新しいお住まいで水道を使い始めるときにお申し込みください。",
+        default=gettext_noop("新しいお住まいで水道を使い始めるときにお申し込みください。"),
     )
     name_change_text = models.TextField(
         _("名義変更の説明"),
         blank=True,
-        default="相続や売買、結婚などで水道のご契約者(名義)が変わるときにお申し込みください。"
-        "お住まいが変わらず、水道を使い続ける場合の手続きです。",
+        default=gettext_noop(
+            "相続や売買、結婚などで水道のご契約者(名義)が変わるときにお申し込みください。"
+            "お住まいが変わらず、水道を使い続ける場合の手続きです。"
+        ),
     )
 
     class Meta:
@@ -193,7 +197,7 @@ class MovingSettings(models.Model):
             rules = parse_closed_dates(self.closed_dates)
         except ValidationError:
             return ""
-        reasons = self._local_reasons()
+        reasons, english = self._local_reasons(), (get_language() or "").startswith("en")
         parts = []
         for rule, _reason in rules:
             reason = reasons.get(rule, "")
@@ -202,8 +206,10 @@ class MovingSettings(models.Model):
             else:
                 first, last = (month_day_text(datetime.date(2024, *end)) for end in rule)
                 when = first if rule[0] == rule[1] else range_text(first, last)
-            parts.append(f"{when}({reason})" if reason else when)
-        return ", ".join(parts) if (get_language() or "").startswith("en") else "、".join(parts)
+            if reason:
+                when = f"{when} ({reason})" if english else f"{when}({reason})"
+            parts.append(when)
+        return ", ".join(parts) if english else "、".join(parts)
 
     def closed_reason(self, day: datetime.date) -> str | None:
         """Why ``day`` is not workable (the line's reason, or ""), or None if it is."""

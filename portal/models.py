@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from . import furigana
@@ -231,7 +231,7 @@ class Utility(models.Model):
     data_delay_note = models.CharField(
         _("データ反映の案内"),
         max_length=200,
-        default="使用量や料金の照会ができるのは1営業日後になります。",
+        default=gettext_noop("使用量や料金の照会ができるのは1営業日後になります。"),
     )
     leak_ratio_percent = models.PositiveSmallIntegerField(
         _("漏水の目安(前年同期比 %)"), default=200
@@ -482,6 +482,10 @@ def local_text(owner: models.Model, field: str) -> LocalText:
             (row.language, row.field): row.text for row in rows
         }
     text, lang = versions.get((language, field), "").strip(), ""
+    default = owner._meta.get_field(field).default
+    if not text and isinstance(default, str) and default and typed.strip() == default:
+        # The portal's own words, left as they came (not typed by staff): its catalogs say them.
+        return LocalText(gettext(default))
     if not text:
         text = typed
         html_lang = settings.PORTAL_HTML_LANG.get(language, language)

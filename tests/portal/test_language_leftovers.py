@@ -117,6 +117,8 @@ def test_an_easy_japanese_faq_is_shown_as_typed(client, utility):
 
 def test_the_data_note_never_sits_inside_an_english_sentence(client):
     utility = UtilityFactory(languages=ALL, code_style=True)  # its guide's ⑨ quotes the note
+    utility.data_delay_note = "照会は検針の翌営業日からです。"  # typed by staff
+    utility.save()
     guide = page_of(client, utility, "en", "portal:guide")
     assert f'<p lang="ja">{utility.data_delay_note}</p>' in guide
     UtilityText.objects.create(
@@ -138,6 +140,8 @@ def test_an_english_mail_puts_the_japanese_note_on_its_own_line(
     django_capture_on_commit_callbacks, mailoutbox
 ):
     utility = UtilityFactory(languages=ALL, code_style=True)
+    utility.data_delay_note = "照会は検針の翌営業日からです。"  # typed by staff
+    utility.save()
     member = MemberFactory(utility=utility, language="en")
     with django_capture_on_commit_callbacks(execute=True):
         emails.send_signup_complete(member)
@@ -155,12 +159,19 @@ def test_an_english_mail_puts_the_japanese_note_on_its_own_line(
 def test_the_days_a_move_is_not_taken_give_their_reason_in_english(client, utility):
     settings = utility.moving_settings
     path = reverse("moving:move_out", args=[utility.slug])
+    settings.closed_dates = "12/29-1/3 年末年始休業\n2027-05-06 臨時休業"  # typed by staff
+    settings.save()
     switch(client, utility, "en", "/")
-    assert "年末年始" not in text_of(client.get(path).content.decode())  # not spliced in
+    english = text_of(client.get(path).content.decode())
+    assert "年末年始" not in english and "臨時休業" not in english  # not spliced in
     MovingText.objects.create(
-        settings=settings, field="closed_dates", language="en", text="12/29-1/3 New Year holidays"
+        settings=settings,
+        field="closed_dates",
+        language="en",
+        text="12/29-1/3 New Year holidays\n2027-05-06 Office closed",
     )
-    assert "29 Dec \u2013 3 Jan(New Year holidays)" in text_of(client.get(path).content.decode())
+    english = text_of(client.get(path).content.decode())
+    assert "29 Dec \u2013 3 Jan (New Year holidays), 6 May 2027 (Office closed)" in english
 
 
 def test_a_closed_days_version_keeps_the_japanese_days(utility):
@@ -179,12 +190,17 @@ def test_a_moving_text_staff_gave_in_english_is_shown(client, utility):
         language="en",
         text="Apply when you stop using water.",
     )
+    settings = utility.moving_settings
+    settings.move_in_text = "新しいお住まいで使い始める日の3日前までにお申し込みください。"
+    settings.save()
     english = page_of(client, utility, "en", "moving:index")
     assert "<p>Apply when you stop using water.</p>" in english
     assert '<p lang="ja">新しいお住まいで' in english  # the move-in text, not given in English
 
 
 def test_a_version_given_shows_at_once_on_a_kept_usage_page(client, utility):
+    utility.data_delay_note = "照会は検針の翌営業日からです。"  # typed by staff
+    utility.save()
     member = MemberFactory(utility=utility)  # no contract yet: the page says when data comes
     client.force_login(member)
     switch(client, utility, "en", "/")
@@ -222,3 +238,18 @@ def test_the_english_faq_names_the_link_as_the_english_page_does(client, demo):
     with translation.override("ja-easy"):
         easy = furigana.to_text(translation.gettext("メールが届かない場合はこちら"))
     assert f"「{easy}」" in page_of(client, demo["nayoro"], "ja-easy", "portal:faq")
+
+
+def test_the_portals_own_texts_left_as_they_came_are_said_in_each_language(client, utility):
+    """Texts staff never changed are the portal's words, not theirs: its catalogs say them."""
+    english = page_of(client, utility, "en", "moving:index")
+    assert "Apply when you start using water at your new home." in english
+    assert "新しいお住まい" not in english
+    switch(client, utility, "en", "/")
+    form = text_of(client.get(reverse("moving:move_out", args=[utility.slug])).content.decode())
+    assert "29 Dec \u2013 3 Jan (New Year holidays)" in form and "年末年始" not in form
+    coded = UtilityFactory(languages=ALL, code_style=True)  # its guide's ⑨ quotes the note
+    guide = text_of(page_of(client, coded, "en", "portal:guide"))
+    assert "Usage and charges can be viewed from one business day after the reading." in guide
+    easy = page_of(client, utility, "ja-easy", "moving:index")
+    assert "｜家《いえ》" not in easy and "<ruby>家<rp>(</rp><rt>いえ</rt>" in easy
