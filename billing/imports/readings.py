@@ -1,7 +1,6 @@
 """Import meter readings: all or nothing, an upsert by (contract, period end). Staged rows
 are checked in SQL (_check), merged (_merge: replaced periods deleted, rows that differ
-updated, new ones inserted), then the contracts' flags (integrity.py) set again (_set_flags).
-"""
+updated, new ones inserted), then the contracts' flags (integrity.py) set again (_set_flags)."""
 
 from __future__ import annotations
 
@@ -105,14 +104,13 @@ class _Plan:
 
 
 def _check(cursor, today: datetime.date, result: ImportResult, replace_overlapping: bool):
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":  # SQLite found the contracts as it staged the rows
         cursor.execute(f"ANALYZE {S}")
-    _refuse_bad_rows(cursor, today, result)
-    if connection.vendor == "postgresql":  # SQLite found them as it staged the rows
         cursor.execute(
             f"UPDATE {S} SET customer_id = c.id FROM billing_customer c "
             f"WHERE c.utility_id = {S}.utility_id AND c.number = {S}.customer_number"
         )
+    _refuse_bad_rows(cursor, today, result)
     plan = _survey(cursor) if connection.vendor == "sqlite" else _Plan(_periods_meet(cursor))
     unknown = f"SELECT line, 'customer_number' FROM {S} WHERE customer_id IS NULL"
     if plan.unknown:
