@@ -476,10 +476,7 @@ class MovingText(TextVersion):
     )
     field = models.CharField(_("文章"), max_length=40, choices=FIELDS)
 
-    class Meta:
-        verbose_name = _("文章の他の言語版")
-        verbose_name_plural = _("文章の他の言語版")
-        ordering = ["field", "language"]
+    class Meta(TextVersion.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["settings", "field", "language"], name="one_moving_text_per_language"

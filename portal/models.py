@@ -521,6 +521,9 @@ class TextVersion(models.Model):
 
     class Meta:
         abstract = True
+        verbose_name = _("文章の他の言語版")
+        verbose_name_plural = _("文章の他の言語版")
+        ordering = ["field", "language"]
 
     def __str__(self) -> str:
         return f"{self.get_field_display()} ({self.get_language_display()})"
@@ -544,10 +547,7 @@ class UtilityText(TextVersion):
     )
     field = models.CharField(_("文章"), max_length=40, choices=FIELDS)
 
-    class Meta:
-        verbose_name = _("文章の他の言語版")
-        verbose_name_plural = _("文章の他の言語版")
-        ordering = ["field", "language"]
+    class Meta(TextVersion.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["utility", "field", "language"], name="one_utility_text_per_language"

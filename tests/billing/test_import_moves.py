@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from billing.imports import import_payments, import_readings
 from billing.models import MeterReading, Payment
+from tests.billing.test_import_order import stored
 from tests.factories import CustomerFactory, MemberFactory, PaymentFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,19 +44,7 @@ def customer():
         (D(2026, 6, 26), D(2026, 8, 25), 100, 120),
         (D(2026, 8, 26), D(2026, 10, 25), 120, 152),
     ]:
-        MeterReading.objects.create(
-            customer=customer,
-            period_start=start,
-            period_end=end,
-            read_on=end,
-            previous_index=previous,
-            current_index=current,
-            usage_m3=current - previous,
-            water_charge=3000,
-            sewer_charge=2000,
-            tax=454,
-            total=5000,
-        )
+        stored(customer, start, end, previous, current)
     return customer
 
 
@@ -191,19 +180,7 @@ def two_periods(customer):
         (D(2026, 8, 26), D(2026, 9, 25), 100, 110),
         (D(2026, 9, 26), D(2026, 10, 25), 110, 120),
     ]:
-        MeterReading.objects.create(
-            customer=customer,
-            period_start=start,
-            period_end=end,
-            read_on=end,
-            previous_index=previous,
-            current_index=current,
-            usage_m3=current - previous,
-            water_charge=3000,
-            sewer_charge=2000,
-            tax=454,
-            total=5000,
-        )
+        stored(customer, start, end, previous, current)
         bill(customer, start, end)
     return customer
 
