@@ -483,6 +483,10 @@ class MovingText(TextVersion):
             )
         ]
 
+    @property
+    def owner(self) -> MovingSettings:
+        return self.settings
+
     def clean(self) -> None:
         """受け付けない日 in another language: the same days, each reason in that language
         (「12/29-1/3 New Year holidays」); the Japanese list decides which days are closed."""

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -335,7 +336,20 @@ class TextVersionInline(admin.StackedInline):
     page or mail in that language shows it; without one, the Japanese text."""
 
     extra = 0
-    fields = ["field", "language", "text"]
+    fields = ["field", "language", "text", "japanese_now"]
+    readonly_fields = ["japanese_now"]
+
+    @admin.display(description="日本語の文章")
+    def japanese_now(self, obj) -> str:
+        """Beside each version: whether the Japanese text moved on since it was saved (an FAQ
+        question added in Japanese is missing from the English FAQ until staff add it)."""
+        if obj is None or obj.pk is None:
+            return ""
+        if obj.japanese_changed:
+            return format_html(
+                "<strong>{}</strong>", "日本語の文章が、この言語版の保存後に変わりました"
+            )
+        return "この言語版の保存後、変わっていません"
 
 
 class UtilityTextInline(TextVersionInline):

@@ -455,11 +455,19 @@ class LocalText(str):
     of another language (English), so a template marks its block ``lang="ja"``."""
 
     lang = ""
+    # A version made from a Japanese text staff have changed since: the page says the
+    # Japanese page is newer (includes/_stale_version.html).
+    stale = False
 
-    def __new__(cls, text: str, lang: str = "") -> LocalText:
+    def __new__(cls, text: str, lang: str = "", stale: bool = False) -> LocalText:
         local = super().__new__(cls, text)
-        local.lang = lang
+        local.lang, local.stale = lang, stale
         return local
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Two Japanese texts alike but for line ends and the space around them."""
+    return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
 
 def other_languages() -> list[tuple[str, str]]:
@@ -479,9 +487,11 @@ def local_text(owner: models.Model, field: str) -> LocalText:
     if versions is None:  # one query for all of an owner's versions, on first use
         rows = owner.text_versions.all() if owner.pk else []
         versions = owner.__dict__["_text_versions"] = {
-            (row.language, row.field): row.text for row in rows
+            (row.language, row.field): (row.text, row.source) for row in rows
         }
-    text, lang = versions.get((language, field), "").strip(), ""
+    text, source = versions.get((language, field), ("", ""))
+    text, lang = text.strip(), ""
+    stale = bool(text and source) and not _same_text(source, typed)
     default = owner._meta.get_field(field).default
     if not text and isinstance(default, str) and default and typed.strip() == default:
         # The portal's own words, left as they came (not typed by staff): its catalogs say them.
@@ -492,7 +502,7 @@ def local_text(owner: models.Model, field: str) -> LocalText:
         lang = "" if html_lang == "ja" or not text else "ja"
     if language == furigana.EASY_JAPANESE:
         text = furigana.typed_text(text)
-    return LocalText(text, lang)
+    return LocalText(text, lang, stale)
 
 
 class LocalTexts:
@@ -518,6 +528,10 @@ class TextVersion(models.Model):
             "書いてください)。空欄の言語には日本語の文章を表示します。"
         ),
     )
+    # The Japanese text as it was when this version was saved: once staff change the
+    # Japanese, the admin and the page in this language say the version is behind it.
+    # Empty for a version loaded from a fixture (nothing known, nothing said).
+    source = models.TextField(_("保存時の日本語の文章"), blank=True, editable=False)
 
     class Meta:
         abstract = True
@@ -527,6 +541,21 @@ class TextVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_field_display()} ({self.get_language_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.source = getattr(self.owner, self.field) or ""
+        super().save(*args, **kwargs)
+
+    @property
+    def owner(self) -> models.Model:
+        raise NotImplementedError
+
+    @property
+    def japanese_changed(self) -> bool:
+        """The Japanese text changed after this version was saved."""
+        return bool(self.source) and not _same_text(
+            self.source, getattr(self.owner, self.field) or ""
+        )
 
 
 class UtilityText(TextVersion):
@@ -553,6 +582,10 @@ class UtilityText(TextVersion):
                 fields=["utility", "field", "language"], name="one_utility_text_per_language"
             )
         ]
+
+    @property
+    def owner(self) -> Utility:
+        return self.utility
 
     def clean(self) -> None:
         super().clean()

@@ -30,11 +30,14 @@ STAFF_PERMISSIONS = [
     # 見守りメール: which members registered a second address, consented or stopped (read only).
     ("billing", "watch", ["view"]),
     ("portal", "utility", ["view", "change"]),
+    # 事業者 → 「文章の他の言語版」: the city's own FAQ, terms, … in English and やさしい日本語.
+    ("portal", "utilitytext", ["view", "add", "change", "delete"]),
     # 送信メール: which mails wait, went out or failed, with the mail server's reply.
     ("portal", "outboxmail", ["view"]),
     # 引越し: the 使用開始・使用中止 queue (処理中 / 完了 / 要連絡), its CSV, and the settings.
     ("moving", "moveapplication", ["view", "change"]),
     ("moving", "movingsettings", ["view", "change"]),
+    ("moving", "movingtext", ["view", "add", "change", "delete"]),
 ]
 
 

@@ -97,3 +97,14 @@ def no_readings(value):
         return value
     text = furigana.typed_text(value)
     return mark_safe(text) if isinstance(value, SafeData) else text  # noqa: S308 - was safe
+
+
+@register.inclusion_tag("includes/_stale_version.html", takes_context=True)
+def stale_version_note(context, *texts) -> dict:
+    """Above a text staff gave in this language (``portal.models.LocalText``): when the
+    Japanese text changed after the version was saved, say the Japanese page is newer, with
+    a button that shows this page in Japanese. Nothing otherwise."""
+    request = context.get("request")
+    if request is None or not any(getattr(text, "stale", False) for text in texts):
+        return {"utility": None}
+    return {"utility": request.utility, "next_path": request.get_full_path()}
