@@ -99,6 +99,13 @@ def no_readings(value):
     return mark_safe(text) if isinstance(value, SafeData) else text  # noqa: S308 - was safe
 
 
+@register.filter
+def without_readings(value: str) -> str:
+    """「｜漢字《かんじ》」 as 「漢字」: a catalog's words where they are read aloud (an
+    ``aria-label``), where a reading in brackets would be read twice."""
+    return furigana.strip(str(value))
+
+
 @register.inclusion_tag("includes/_stale_version.html", takes_context=True)
 def stale_version_note(context, *texts) -> dict:
     """Above a text staff gave in this language (``portal.models.LocalText``): when the

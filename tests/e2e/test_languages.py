@@ -169,6 +169,9 @@ def test_a_resident_switches_language_signs_in_and_is_mailed_in_it(
     assert page.url == f"{live_server.url}/kanazawa/"  # back on the same page
     page.locator("#id_identifier").fill("suidotaro")
     page.locator("#id_password").fill("kanazawa2026")
+    page.get_by_role("button", name="Show the characters you typed").click()  # in English
+    expect(page.locator("#id_password")).to_have_attribute("type", "text")
+    expect(page.get_by_role("button", name="Hide the characters you typed")).to_have_text("Hide")
     page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url("**/kanazawa/usage/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Water usage and charges")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import translation
@@ -76,3 +78,32 @@ def test_an_english_faq_older_than_the_japanese_one_says_so_with_a_way_to_it(cli
     assertContains(page, "Every month.")  # the version still shows, with the note
     switch(client, utility, "ja", "/")
     assertNotContains(client.get(faq), "この言語版")
+
+
+# F2: the password field's show/hide button --------------------------------------------------
+
+
+def test_the_password_button_takes_its_words_from_the_page_in_each_language(client, utility):
+    login = reverse("accounts:login", args=[utility.slug])
+    switch(client, utility, "en", "/")
+    english = client.get(login).content.decode()
+    assert 'data-show-label="Show the characters you typed"' in english
+    assert '<span data-word="show">Show</span>' in english
+    assert '<span data-word="hide">Hide</span>' in english
+    assert "入力した文字" not in english and "表示" not in english
+    switch(client, utility, "ja-easy", "/")
+    easy = client.get(login).content.decode()
+    assert "<ruby>表示<rp>(</rp><rt>ひょうじ</rt>" in easy  # the word shows its reading
+    assert 'data-show-label="入力した文字を表示する"' in easy  # read aloud: no reading in it
+    switch(client, utility, "ja", "/")
+    assert '<span data-word="hide">隠す</span>' in client.get(login).content.decode()
+
+
+def test_the_password_script_holds_no_words_of_its_own():
+    from django.contrib.staticfiles import finders
+
+    script = open(finders.find("js/password-toggle.js"), encoding="utf-8").read()
+    code = "\n".join(
+        line for line in script.splitlines() if not line.lstrip().startswith(("/*", "*"))
+    )
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", code)
