@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.ratelimit import RateLimited
 from accounts.views.responses import rate_limited_response
 from billing.models import Customer
+from billing.templatetags.billing_format import jdate_text
 from portal.decorators import mailed_link
 
 from . import services
@@ -259,11 +260,11 @@ def _shown(form, name: str) -> str:
     value = form.cleaned_data.get(name)
     field = form.fields[name]
     if isinstance(value, bool):
-        return "はい" if value else "いいえ"
+        return _("はい") if value else _("いいえ")
     if hasattr(field, "choices") and value:
         return str(dict(field.choices).get(value, value))
     if hasattr(value, "year"):
-        return f"{value.year}年{value.month}月{value.day}日"
+        return jdate_text(value)  # the page's language, as the done page and the mail
     return value or ""
 
 

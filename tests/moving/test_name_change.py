@@ -355,3 +355,27 @@ def test_the_cis_row_carries_the_holder_as_the_contract_holds_them(nayoro):
         ",鈴木一郎,スズキイチロウ,0762201111,guest@example.jp,金沢市大手町3丁目11番12号,"
         in unmatched
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "yes"),
+    [("en", "20 Mar 2027", "Yes"), ("ja", "2027年3月20日", "はい")],
+)
+def test_the_confirm_page_writes_the_day_and_yes_in_the_pages_language(
+    client, contract, language, day, yes
+):
+    from django.utils import translation
+
+    from tests.portal.test_locale import ALL, switch
+
+    nayoro = contract.utility
+    nayoro.languages = ALL
+    nayoro.save()
+    switch(client, nayoro, language, "/")
+    response = client.post(url(nayoro, "name_change"), guest(contract))
+    confirm = client.get(response["Location"]).content.decode()
+    translation.activate("ja")
+    assert f"<dd>{day}</dd>" in confirm
+    assert f"<dd>{yes}</dd>" in confirm
+    if language == "en":
+        assert "年" not in confirm.split("<dl", 1)[1].split("</dl>", 1)[0]
