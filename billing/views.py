@@ -483,7 +483,7 @@ def history_csv(request: HttpRequest, number: str) -> StreamingHttpResponse:
 
 def _csv(request: HttpRequest, number: str) -> tuple[bytes, int]:
     contract = _choose(request, _contracts(request), number)
-    label = request.utility.customer_number_label
+    label = request.utility.number_label_text
     return "".join(csv_lines(contract, label)).encode(), contract.pk
 
 

@@ -21,7 +21,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
-from . import furigana
+from . import furigana, langparts
 from .logging import REQUEST_ID
 from .models import Utility
 
@@ -180,6 +180,32 @@ class FuriganaMiddleware:
         content = response.content.decode(response.charset)
         if "《" in content:
             response.content = furigana.to_html(content).encode(response.charset)
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        return response
+
+
+class LanguageOfPartsMiddleware:
+    """On a page in a language other than Japanese, mark each Japanese word ``lang="ja"``
+    (portal.langparts): a Japanese page pays one comparison."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        page_lang = settings.PORTAL_HTML_LANG.get(language, language)
+        if (
+            page_lang == "ja"
+            or response.streaming
+            or not response.get("Content-Type", "").startswith("text/html")
+        ):
+            return response
+        content = response.content.decode(response.charset)
+        marked = langparts.mark(content, page_lang)
+        if marked != content:
+            response.content = marked.encode(response.charset)
             if response.has_header("Content-Length"):
                 response["Content-Length"] = str(len(response.content))
         return response

@@ -323,6 +323,16 @@ class Utility(models.Model):
         return reverse("accounts:login", args=[self.slug])
 
     @property
+    def number_label_text(self) -> str:
+        """The customer number's name where no markup goes (a CSV column, a mail): the
+        utility's word as typed in Japanese; in English 「Customer number (お客様番号)」, the
+        slip's word in brackets so the resident finds it on the paper."""
+        language = get_language() or settings.LANGUAGE_CODE
+        if settings.PORTAL_HTML_LANG.get(language, language) == "ja":
+            return self.customer_number_label
+        return gettext("お客様番号(%(label)s)") % {"label": self.customer_number_label}
+
+    @property
     def local(self) -> LocalTexts:
         """The texts staff typed, in the active language: ``utility.local.faq``."""
         return LocalTexts(self, tuple(name for name, _label in UtilityText.FIELDS))

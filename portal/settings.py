@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.LocaleMiddleware",  # the language cookie alone; the admin always Japanese
     "portal.middleware.FuriganaMiddleware",  # やさしい日本語's ｜漢字《かんじ》 to <ruby>
+    "portal.middleware.LanguageOfPartsMiddleware",  # Japanese words on English pages: lang="ja"
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "accounts.middleware.AuthenticationMiddleware",  # Django's, + the member carried (sessions)

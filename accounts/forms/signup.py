@@ -11,6 +11,8 @@ import re
 from django import forms
 from django.contrib.auth.base_user import BaseUserManager
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal import normalize
@@ -125,12 +127,20 @@ class NormalisedCharField(forms.CharField):
         return self.normalise(super().to_python(value))
 
 
+# Said in the language of the page that shows them: a form class built at import time (the
+# email step's) would otherwise keep the words of the language active then (Japanese).
+_required_words = lazy(
+    lambda label: gettext("%(label)sを入力してください。") % {"label": label}, str
+)
+_choose_words = lazy(lambda label: gettext("%(label)sを選んでください。") % {"label": label}, str)
+
+
 def _required(label: str) -> dict:
-    return {"required": _("%(label)sを入力してください。") % {"label": label}}
+    return {"required": _required_words(label)}
 
 
 def _choose(label: str) -> dict:
-    return {"required": _("%(label)sを選んでください。") % {"label": label}}
+    return {"required": _choose_words(label)}
 
 
 def _consent(title: str) -> forms.BooleanField:

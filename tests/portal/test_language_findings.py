@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -107,3 +108,89 @@ def test_the_password_script_holds_no_words_of_its_own():
         line for line in script.splitlines() if not line.lstrip().startswith(("/*", "*"))
     )
     assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", code)
+
+
+# F1: Japanese words inside English pages are marked lang="ja" ----------------------------------
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff60]")
+
+
+class _UnmarkedJapanese(HTMLParser):
+    """Text in <body> with Japanese in it and no lang="ja" element around it."""
+
+    VOID = {"br", "img", "input", "meta", "link", "hr", "wbr", "source", "col", "area"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, str]] = []
+        self.found: list[str] = []
+        self.in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "body":
+            self.in_body = True
+        if tag in self.VOID:
+            return
+        lang = dict(attrs).get("lang") or (self.stack[-1][1] if self.stack else "en")
+        self.stack.append((tag, lang))
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data):
+        inside = {tag for tag, _lang in self.stack}
+        if not self.in_body or inside & {"script", "style", "template", "option", "title"}:
+            return
+        lang = self.stack[-1][1] if self.stack else "en"
+        if lang != "ja" and JAPANESE.search(data):
+            self.found.append(data.strip())
+
+
+def unmarked_japanese(page: str) -> list[str]:
+    parser = _UnmarkedJapanese()
+    parser.feed(page)
+    return parser.found
+
+
+def test_an_english_page_marks_the_utilitys_japanese_words(client, utility):
+    from tests.factories import ContractLinkFactory, MemberFactory
+
+    utility.customer_number_label = "お客様番号"
+    utility.save()
+    member = MemberFactory(utility=utility)
+    link = ContractLinkFactory(member=member)
+    client.force_login(member)
+    switch(client, utility, "en", "/")
+    for name, args in [
+        ("accounts:profile_contract_add", [utility.slug]),
+        ("accounts:profile", [utility.slug]),
+        ("billing:dashboard", [utility.slug]),
+        ("billing:history", [utility.slug, link.customer.number]),
+    ]:
+        page = client.get(reverse(name, args=args)).content.decode()
+        assert '<span lang="ja">お客様番号</span>' in page, name
+        assert unmarked_japanese(page) == [], name
+
+
+def test_the_usage_csv_in_english_names_the_number_in_english_with_the_slips_word(client, utility):
+    from tests.factories import ContractLinkFactory, MemberFactory
+
+    utility.customer_number_label = "お客様番号"
+    utility.save()
+    member = MemberFactory(utility=utility)
+    link = ContractLinkFactory(member=member)
+    client.force_login(member)
+    switch(client, utility, "en", "/")
+    response = client.get(reverse("billing:history_csv", args=[utility.slug, link.customer.number]))
+    header = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("Customer number (お客様番号),Usage period (start)")
+
+
+def test_an_english_signup_sent_empty_asks_for_the_email_in_english(client, utility):
+    switch(client, utility, "en", "/")
+    page = client.post(reverse("accounts:signup", args=[utility.slug]), {"agree": "on"})
+    text = page.content.decode()
+    assert "メールアドレスを入力してください" not in text
+    assert "Enter your email address" in text or "Email address" in text
