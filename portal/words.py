@@ -4,7 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.utils.translation import pgettext
+from django.conf import settings
+from django.utils.translation import get_language, pgettext
+
+
+def gap() -> str:
+    """The space a language puts between words, sentences and a bracket after a word: 「」 in
+    Japanese (「25日(31日間)」, 「8m³です。前年…」), " " in English ("25 Nov 2026 (31 days)",
+    "is 8 m³. The same period…")."""
+    language = get_language() or settings.LANGUAGE_CODE
+    return "" if settings.PORTAL_HTML_LANG.get(language, language) == "ja" else " "
+
+
+def sentences(*texts: str) -> str:
+    """Sentences one after another, as the language writes them (``gap``)."""
+    return gap().join(str(text) for text in texts if text)
+
+
+def fields_in_a_sentence(words: Iterable[str]) -> str:
+    """「お客様氏名カナ・電話番号」 / "name in katakana and phone number": names of fields
+    as a sentence lists them (the words from ``pgettext("a field in a sentence", …)``)."""
+    words = [str(w) for w in words]
+    if len(words) < 2:
+        return "".join(words)
+    between = pgettext("between names put side by side", "・")
+    last = pgettext("before the last of names in a sentence", "・")
+    return between.join(words[:-1]) + last + words[-1]
 
 
 def listed(words: Iterable[str]) -> str:

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
@@ -85,7 +86,9 @@ def profile(request: HttpRequest) -> HttpResponse:
         .select_related("web_slip")
         .order_by("number"),
         "requests": member.contract_requests.filter(status=ContractRequest.Status.PENDING),
-        "fixed_rows": words.named(_rows_changed_by_the_office(member, request.utility)),
+        "fixed_rows": words.fields_in_a_sentence(
+            _rows_changed_by_the_office(member, request.utility)
+        ),
         "failed_mails": failed_mails(member),
         "bill_mail": member.wants_mail("bill"),
         "alert_mail": member.wants_mail("alert"),
@@ -97,12 +100,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 def _rows_changed_by_the_office(member, utility) -> list[str]:
     """The rows 会員情報 shows without a 「変更する」 link, as its note names them: only those
     the page shows (Nayoro has no 住所; its お名前 is a nickname the member changes)."""
-    rows = [] if utility.name_is_nickname else [str(_("お名前"))]
+    rows = [] if utility.name_is_nickname else [pgettext("a field in a sentence", "お名前")]
     if member.name_kana:
-        rows.append(str(_("お客様氏名カナ")))
+        rows.append(pgettext("a field in a sentence", "お客様氏名カナ"))
     if utility.asks_address:
-        rows.append(str(_("住所")))
-    return [*rows, str(_("電話番号"))]
+        rows.append(pgettext("a field in a sentence", "住所"))
+    return [*rows, pgettext("a field in a sentence", "電話番号")]
 
 
 # Email ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from billing.charts import BarChart
+from portal.words import sentences
 
 from .billing_format import cubic_metres_text
 
@@ -41,9 +42,12 @@ def _description(chart: BarChart) -> str:
         "label": latest.label,
         "value": cubic_metres_text(latest.value),
     }
+    last_year = ""
     if latest.last_year is not None:
-        text += _("前年同期は%(value)sでした。") % {"value": cubic_metres_text(latest.last_year)}
-    return text + _("同じ数値をグラフの下の表に示します。")
+        last_year = _("前年同期は%(value)sでした。") % {
+            "value": cubic_metres_text(latest.last_year)
+        }
+    return sentences(text, last_year, _("同じ数値をグラフの下の表に示します。"))
 
 
 def _legend(chart: BarChart) -> list[str]:

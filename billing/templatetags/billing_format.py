@@ -127,10 +127,14 @@ def month_day_text(value: datetime.date | None) -> str:
 
 
 def time_text(value: datetime.datetime | None) -> str:
-    """The time of a moment in Japan, 「9:05」 in every language."""
+    """The time of a moment in Japan: 「9:05」, in English 「9:05 am」 (as the hours read,
+    「7:00 am – 2:00 am every day」)."""
     if not value:
         return ""
     value = _local(value)
+    if _english():
+        hour = value.hour % 12 or 12
+        return f"{hour}:{value.minute:02d} {'am' if value.hour < 12 else 'pm'}"
     return f"{value.hour}:{value.minute:02d}"
 
 

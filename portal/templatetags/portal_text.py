@@ -9,7 +9,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.translation import get_language
 
-from portal import furigana, normalize
+from portal import furigana, normalize, words
 
 register = template.Library()
 
@@ -97,6 +97,12 @@ def no_readings(value):
         return value
     text = furigana.typed_text(value)
     return mark_safe(text) if isinstance(value, SafeData) else text  # noqa: S308 - was safe
+
+
+@register.simple_tag
+def word_gap() -> str:
+    """ " " between a word and its bracket in English, nothing in Japanese (portal.words.gap)."""
+    return words.gap()
 
 
 @register.filter

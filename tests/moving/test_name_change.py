@@ -379,3 +379,19 @@ def test_the_confirm_page_writes_the_day_and_yes_in_the_pages_language(
     assert f"<dd>{yes}</dd>" in confirm
     if language == "en":
         assert "年" not in confirm.split("<dl", 1)[1].split("</dl>", 1)[0]
+
+
+def test_the_english_receipt_mail_spaces_the_new_holders_kana(client, contract, mailoutbox):
+    from django.utils import translation
+
+    from tests.portal.test_locale import ALL, switch
+
+    nayoro = contract.utility
+    nayoro.languages = ALL
+    nayoro.save()
+    switch(client, nayoro, "en", "/")
+    client.post(url(nayoro, "name_change"), guest(contract, new_name="Mary Smith"))
+    client.post(url(nayoro, "confirm"))
+    translation.activate("ja")
+    body = mailoutbox[-1].body
+    assert re.search(r"Mary Smith \([^)]+\)", body), body

@@ -194,3 +194,64 @@ def test_an_english_signup_sent_empty_asks_for_the_email_in_english(client, util
     text = page.content.decode()
     assert "メールアドレスを入力してください" not in text
     assert "Enter your email address" in text or "Email address" in text
+
+
+# F4: English typography ----------------------------------------------------------------------
+
+
+def text_of(page: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+
+
+def test_english_usage_pages_space_their_brackets_and_sentences(client, utility):
+    from tests.billing.test_usage_views import add_history
+    from tests.factories import ContractLinkFactory, MemberFactory
+
+    member = MemberFactory(utility=utility)
+    link = ContractLinkFactory(member=member)
+    add_history(link.customer, [18, 20, 22, 19, 21, 24, 20, 25])
+    client.force_login(member)
+    switch(client, utility, "en", "/")
+    dashboard = text_of(
+        client.get(reverse("billing:dashboard", args=[utility.slug])).content.decode()
+    )
+    assert re.search(r"\d{4} \(\d+ days\)", dashboard)
+    assert re.search(r"m³ \(about [\d,]+ litres\)", dashboard)
+    history = client.get(
+        reverse("billing:history", args=[utility.slug, link.customer.number])
+    ).content.decode()
+    assert re.search(r"m³\. The same period a year earlier", history)
+    switch(client, utility, "ja", "/")
+    japanese = text_of(
+        client.get(reverse("billing:dashboard", args=[utility.slug])).content.decode()
+    )
+    assert re.search(r"日\(\d+日間\)", japanese)  # Japanese joins as it did
+
+
+def test_the_english_closed_page_says_the_opening_in_the_hours_style(client, utility):
+    import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    utility.opens_at, utility.closes_at = datetime.time(7, 0), datetime.time(2, 0)
+    utility.save()
+    switch(client, utility, "en", "/")
+    moment = datetime.datetime(2026, 12, 7, 3, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    with time_machine.travel(moment, tick=False):
+        page = text_of(client.get(reverse("accounts:login", args=[utility.slug])).content.decode())
+    assert "7:00 am \u2013 2:00 am every day" in page
+    assert "again from 7 Dec 7:00 am." in page
+
+
+def test_the_english_account_page_names_the_fixed_rows_as_a_list(client, utility):
+    from tests.factories import MemberFactory
+
+    member = MemberFactory(utility=utility, name_kana="スイドウ タロウ")
+    utility.name_is_nickname = True
+    utility.asks_address = False
+    utility.save()
+    client.force_login(member)
+    switch(client, utility, "en", "/")
+    page = text_of(client.get(reverse("accounts:profile", args=[utility.slug])).content.decode())
+    assert "To change your name in katakana and phone number, please contact us." in page
