@@ -19,7 +19,7 @@ from accounts.forms.signup import (
     contract_fields,
 )
 from billing.templatetags.billing_format import jdate_text
-from portal import normalize
+from portal import normalize, words
 
 from .models import MoveApplication, MovingSettings, evidence_ok, open_move_ins, place_key_of
 from .services import guest_match
@@ -28,7 +28,7 @@ Payment = MoveApplication.Payment
 
 
 def _required(label) -> dict:
-    return {"required": _("%(label)sを入力してください。") % {"label": label}}
+    return {"required": words.required_message(label)}
 
 
 def no_control_characters(value: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.utils.translation import get_language, pgettext
+from django.utils.functional import lazy
+from django.utils.translation import get_language, gettext, pgettext
 
 
 def gap() -> str:
@@ -40,3 +41,17 @@ def listed(words: Iterable[str]) -> str:
 def named(words: Iterable[str]) -> str:
     """「お名前・住所」 / "name, address": names of fields or things put side by side."""
     return pgettext("between names put side by side", "・").join(str(w) for w in words)
+
+
+def _required(label: str) -> str:
+    return gettext("%(label)sを入力してください。") % {"label": label}
+
+
+def _choose(label: str) -> str:
+    return gettext("%(label)sを選んでください。") % {"label": label}
+
+
+# 「メールアドレスを入力してください。」 in the language of the page that shows it: a form
+# class built at import time would otherwise keep the words of the language active then.
+required_message = lazy(_required, str)
+choose_message = lazy(_choose, str)

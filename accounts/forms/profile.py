@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from portal import words
 from portal.models import Utility
 
 from ..models import SECRET_QUESTIONS, Member
@@ -23,7 +24,7 @@ from .signup import (
 
 
 def _required(label: str) -> dict:
-    return {"required": _("%(label)sを入力してください。") % {"label": label}}
+    return {"required": words.required_message(label)}
 
 
 class CurrentPasswordMixin:

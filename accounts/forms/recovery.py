@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from portal import normalize
+from portal import normalize, words
 from portal.models import Utility
 
 from ..models import Member
@@ -20,7 +20,7 @@ from .signup import (
 
 
 def _required(label: str) -> dict:
-    return {"required": _("%(label)sを入力してください。") % {"label": label}}
+    return {"required": words.required_message(label)}
 
 
 def email_field(label: str = _("メールアドレス")) -> NormalisedEmailField:

@@ -11,11 +11,9 @@ import re
 from django import forms
 from django.contrib.auth.base_user import BaseUserManager
 from django.core.exceptions import ValidationError
-from django.utils.functional import lazy
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal import normalize
+from portal import normalize, words
 from portal.models import Utility
 
 from .. import challenges
@@ -127,20 +125,12 @@ class NormalisedCharField(forms.CharField):
         return self.normalise(super().to_python(value))
 
 
-# Said in the language of the page that shows them: a form class built at import time (the
-# email step's) would otherwise keep the words of the language active then (Japanese).
-_required_words = lazy(
-    lambda label: gettext("%(label)sを入力してください。") % {"label": label}, str
-)
-_choose_words = lazy(lambda label: gettext("%(label)sを選んでください。") % {"label": label}, str)
-
-
 def _required(label: str) -> dict:
-    return {"required": _required_words(label)}
+    return {"required": words.required_message(label)}
 
 
 def _choose(label: str) -> dict:
-    return {"required": _choose_words(label)}
+    return {"required": words.choose_message(label)}
 
 
 def _consent(title: str) -> forms.BooleanField:
