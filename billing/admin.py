@@ -372,6 +372,16 @@ class MeterReadingAdmin(CsvImportAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {**super().get_changeform_initial_data(request), **self.import_initial(request)}
 
+    def _changeform_view(self, request, object_id, form_url, extra_context):
+        try:
+            with transaction.atomic():
+                return super()._changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            # PostgreSQL: another writer (a second click, other staff, an import) committed a
+            # period clashing with this one after the form was checked, and the database refused
+            # this save. Nothing of it stays; checked again, the form names the stored period.
+            return super()._changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request: HttpRequest, obj: MeterReading, form, change: bool) -> None:
         before = MeterReading.objects.filter(pk=obj.pk).values_list("customer_id", flat=True)
         customers = {obj.customer_id, *before}

@@ -2,7 +2,7 @@
 
 The import checks stored periods before it writes; a reading committed by another writer in
 between makes the database refuse the import's insert. The import then closes the table to
-other writers, checks again, and either refuses the line or updates the new reading in place.
+other writers, checks again, and either refuses the line or updates the new reading in place. An admin save the database refuses for such a writer answers its form.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import threading
 import pytest
 import time_machine
 from django.db import connection
+from django.urls import reverse
 
+from billing.admin import MeterReadingForm
 from billing.imports import import_readings, readings
 from billing.models import MeterReading
-from tests.factories import CustomerFactory, UtilityFactory
+from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JST = datetime.timezone(datetime.timedelta(hours=9))
@@ -87,3 +89,46 @@ def test_the_same_period_typed_before_the_write_is_updated_in_place(monkeypatch)
     assert result.ok, result.errors
     stored = list(MeterReading.objects.values_list("period_end", "previous_index"))
     assert stored == [(D(2026, 10, 25), 100)]
+
+
+def _admin_saves_after_another_writer(client, monkeypatch, customer, other: tuple, data: dict):
+    """POST the admin's add form; between its check and its save another writer commits."""
+    validate, checked = MeterReadingForm.validate_unique, []
+
+    def checked_then_the_other_writer(form) -> None:
+        validate(form)  # the form's last check
+        if not checked:  # the first check only: the other writer commits once
+            checked.append(form)
+            _typed_in_the_admin(customer, *other)
+
+    monkeypatch.setattr(MeterReadingForm, "validate_unique", checked_then_the_other_writer)
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    row = {"customer": customer.pk, "previous_index": 120, "current_index": 140, "usage_m3": 20}
+    amounts = {"water_charge": 3000, "sewer_charge": 2000, "tax": 454, "total": 5000}
+    return client.post(reverse("admin:billing_meterreading_add"), {**row, **amounts, **data})
+
+
+@pytest.mark.parametrize(
+    ("other", "message"),
+    [
+        (
+            (D(2026, 9, 1), D(2026, 10, 31)),
+            "2026-08-26〜2026-10-25 は保存済みの 2026-09-01〜2026-10-31 と重なります",
+        ),
+        (
+            (D(2026, 8, 26), D(2026, 10, 25)),
+            "この 契約 と 使用期間(終了) を持った 検針・料金 が既に存在します。",
+        ),
+    ],
+    ids=["overlapping", "same period (a double click)"],
+)
+def test_an_admin_save_beaten_by_another_writer_answers_the_form_not_a_500(
+    client, monkeypatch, other, message
+):
+    customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa"))
+    period = {"period_start": "2026-08-26", "period_end": "2026-10-25", "read_on": "2026-10-25"}
+    page = _admin_saves_after_another_writer(client, monkeypatch, customer, other, period)
+    assert page.status_code == 200
+    assert message in page.content.decode()
+    stored = list(MeterReading.objects.values_list("period_start", "period_end"))
+    assert stored == [other]
