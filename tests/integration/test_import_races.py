@@ -2,7 +2,8 @@
 
 The import checks stored periods before it writes; a reading committed by another writer in
 between makes the database refuse the import's insert. The import then closes the table to
-other writers, checks again, and either refuses the line or updates the new reading in place. An admin save the database refuses for such a writer answers its form.
+other writers, checks again, and either refuses the line or updates the new reading in place.
+An admin save the database refuses for such a writer answers its form.
 """
 
 from __future__ import annotations
