@@ -277,7 +277,7 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
     bill of a period whose start the file moves, and that of a period a correction replaces
     (``replaced``: the replaced periods beside the rows replacing them) onto the row's new
     period, unless a bill is there already or another bill goes there too, or this one to two
-    periods (then it stays: a warning)."""
+    periods, or the file splits its period (then it stays: a warning)."""
     cursor.execute(f"DROP TABLE IF EXISTS {MOVES}")
     moved = "s.line, s.customer_id, s.customer_number, p.period_start, p.period_end"
     # A replaced bill goes to the rows taking its period over (readings._delete_replaced); with
@@ -293,13 +293,18 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         f"JOIN {PAYMENTS} p ON p.customer_id = s.customer_id AND p.period_end = s.period_end "
         f"WHERE s.takes_over OR NOT EXISTS ({over} AND t.period_end = s.period_end)"
     )
+    # A period two rows of the file lie within is split: its bill stays (even on a kept end).
+    split = (
+        f"(SELECT COUNT(*) FROM {S} f WHERE f.customer_id = m.customer_id "
+        "AND f.period_start >= m.period_start AND f.period_end <= m.period_end) > 1"
+    )
     blocked = (
-        f"FROM {MOVES} m WHERE m.period_end <> m.new_end AND (NOT m.takes_over "
+        f"FROM {MOVES} m WHERE {split} OR (m.period_end <> m.new_end AND (NOT m.takes_over "
         f"OR EXISTS (SELECT 1 FROM {PAYMENTS} p "
         "WHERE p.customer_id = m.customer_id AND p.period_end = m.new_end) OR EXISTS (SELECT 1 "
         f"FROM {MOVES} o WHERE o.customer_id = m.customer_id AND o.id <> m.id "
         f"AND o.new_end = m.new_end) OR EXISTS (SELECT 1 FROM {MOVES} o WHERE o.id = m.id "
-        "AND o.new_end <> m.new_end))"
+        "AND o.new_end <> m.new_end)))"
     )
     _warn_unmoved(cursor, result, blocked)
     cursor.execute(f"DELETE FROM {MOVES} WHERE id IN (SELECT m.id {blocked})")

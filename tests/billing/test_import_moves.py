@@ -170,6 +170,38 @@ def test_the_admin_lists_the_bills_a_correction_moves(customer, client):
     assert f"請求を移動: {customer.number} 2026-08-26〜2026-10-25 → 2026-08-26〜2026-10-24" in text
 
 
+# a16 F2: a billed period the file splits into pieces.
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "replace_overlapping"),
+    [("2026-10-25", "", False), ("2026-10-25", "2026-10-25", False), ("", "", True)],
+    ids=["the first piece names it", "both pieces name it", "--replace-overlapping"],
+)
+def test_a_billed_period_split_in_two_keeps_its_bill_and_says_so(
+    customer, first, second, replace_overlapping
+):
+    # The second piece keeps the stored end: the bill stays keyed on it, unmoved, and is named.
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    data = csv(
+        row(customer, "2026-08-26", "2026-10-20", 120, 148, replaces=first),
+        row(customer, "2026-10-21", "2026-10-25", 148, 152, replaces=second),
+    )
+    result = import_readings(io.BytesIO(data), replace_overlapping=replace_overlapping)
+    assert result.ok, result.errors
+    assert result.bills_moved == 0
+    assert result.warnings[-1] == (
+        "line 3: period_end: 保存済みの請求(2026-08-26〜2026-10-25)は訂正後の"
+        "使用期間 2026-10-21〜2026-10-25 へ移しませんでした(移す先が1つに決まらないか、"
+        "その期間の請求がすでにあるためです)。請求・収納で確かめてください。"
+    )
+    assert bills(customer) == [(D(2026, 8, 26), D(2026, 10, 25), Payment.Status.PAID)]
+    assert readings(customer)[-2:] == [
+        (D(2026, 8, 26), D(2026, 10, 20)),
+        (D(2026, 10, 21), D(2026, 10, 25)),
+    ]
+
+
 # F2: moving the boundary between two stored periods.
 
 
