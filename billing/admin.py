@@ -26,7 +26,7 @@ from portal.models import Utility
 
 from . import billmail, importjobs, integrity, notices, pdf, watch, web_slip
 from .imports import CUSTOMER_COLUMNS, PAYMENT_COLUMNS, READING_COLUMNS, READING_OPTIONAL
-from .imports.payments import PaymentRow, check_payment
+from .imports.payments import PaymentRow, check_payment, follow_reading
 from .models import (
     Customer,
     ImportFile,
@@ -383,13 +383,31 @@ class MeterReadingAdmin(CsvImportAdmin):
             return super()._changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: MeterReading, form, change: bool) -> None:
-        before = MeterReading.objects.filter(pk=obj.pk).values_list("customer_id", flat=True)
-        customers = {obj.customer_id, *before}
+        fields = ("customer_id", "period_start", "period_end")
+        before = MeterReading.objects.filter(pk=obj.pk).values_list(*fields).first()
+        customers = {obj.customer_id, *before[:1]} if before else {obj.customer_id}
+        moved = before is not None and before != (obj.customer_id, obj.period_start, obj.period_end)
+        if moved and before[2] != obj.period_end:
+            obj.replaced_period_end = before[2]  # a payments file naming it is told the new one
         super().save_model(request, obj, form, change)
+        if moved and before[0] == obj.customer_id:
+            self._follow_period(request, obj, *before[1:])
         integrity.refresh_flags(customers)
         # As an import that does not hold: every reading of the utility still to announce.
         hold = form.cleaned_data.get("hold_mail", False)
         billmail.start(billmail.utilities_to_mail([obj.customer.utility_id], hold))
+
+    def _follow_period(self, request: HttpRequest, obj: MeterReading, start, end) -> None:
+        """The bill of the period goes with it as on import (or stays, and staff are told)."""
+        result = follow_reading(obj, start, end)
+        for row in result.moved_bills:
+            message = gettext(
+                "請求(%(start)s〜%(end)s)を訂正後の使用期間 %(new_start)s〜%(new_end)s へ移しました。"
+            )
+            names = dict(zip(("start", "end", "new_start", "new_end"), row[2:], strict=True))
+            messages.info(request, message % names)
+        for warning in result.warnings:
+            messages.warning(request, warning.split(": ", 2)[-1])  # no line: not from a file
 
     def delete_model(self, request: HttpRequest, obj: MeterReading) -> None:
         customer_id = obj.customer_id

@@ -334,3 +334,33 @@ def _warn_unmoved(cursor, result: ImportResult, blocked: str) -> None:
     for line, *dates in cursor.fetchall():
         names = dict(zip(("start", "end", "new_start", "new_end"), dates, strict=True))
         result.warnings.append(message % {"line": line, **names})
+
+
+ADMIN_REPLACED = "billing_admin_replaced"
+
+
+def follow_reading(reading, old_start: datetime.date, old_end: datetime.date) -> ImportResult:
+    """Move the bill of one reading whose period the admin changed (saved, in its transaction)
+    as an import correcting it would: ``follow_readings`` on a one-row file, the row naming the
+    old period in ``replaces_period_end`` if its end moved. The result names what moved or
+    stayed (its warnings)."""
+    result, adapt = ImportResult(), connection.ops.adapt_datefield_value
+    with connection.cursor() as cursor:
+        stage.drop(cursor)
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {S} AS SELECT 1 AS line, r.customer_id, c.number AS "
+            f"customer_number, r.period_start, r.period_end FROM {READINGS} r "
+            "JOIN billing_customer c ON c.id = r.customer_id WHERE r.id = %s",
+            [reading.pk],
+        )
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {ADMIN_REPLACED} AS SELECT line, customer_id, "
+            "customer_number, period_start AS new_start, period_end AS new_end, "
+            f"%s AS period_start, %s AS period_end, TRUE AS takes_over FROM {S} "
+            "WHERE period_end <> %s",
+            [adapt(old_start), adapt(old_end), adapt(old_end)],
+        )
+        follow_readings(cursor, result, ADMIN_REPLACED)
+        cursor.execute(f"DROP TABLE {ADMIN_REPLACED}")
+        stage.drop(cursor)
+    return result

@@ -202,6 +202,71 @@ def test_a_billed_period_split_in_two_keeps_its_bill_and_says_so(
     ]
 
 
+# a16 F3: a period corrected in the admin's change form takes its bill along, as on import.
+
+
+def changed_in_the_admin(client, customer, start: str, end: str):
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    reading = customer.readings.get(period_end=D(2026, 10, 25))
+    data = {
+        "customer": customer.pk,
+        "period_start": start,
+        "period_end": end,
+        "read_on": end,
+        "previous_index": 120,
+        "current_index": 152,
+        "usage_m3": 32,
+        "water_charge": 3000,
+        "sewer_charge": 2000,
+        "tax": 454,
+        "total": 5000,
+        "hold_mail": "on",
+    }
+    url = reverse("admin:billing_meterreading_change", args=[reading.pk])
+    return client.post(url, data, follow=True)
+
+
+def test_a_period_end_corrected_in_the_admin_takes_its_bill_along(customer, client):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    page = changed_in_the_admin(client, customer, "2026-08-26", "2026-10-24")
+    assert "請求(2026-08-26〜2026-10-25)を訂正後の使用期間 2026-08-26〜2026-10-24 へ移しました" in (
+        page.content.decode()
+    )
+    assert bills(customer) == [(D(2026, 8, 26), D(2026, 10, 24), Payment.Status.PAID)]
+    old = (
+        f"{PAYMENTS}\nkanazawa,{customer.number},2026-08-26,2026-10-25,5000,2026-11-26,"
+        "口座振替,2026-11-26,5000,納付済\n"
+    )
+    assert [str(e) for e in import_payments(io.BytesIO(old.encode())).errors] == [
+        "line 2: period_end: この使用期間は検針の訂正で 2026-08-26〜2026-10-24 に変わりました。"
+        "訂正後の使用期間で取り込んでください。"
+    ]
+    new = old.replace("2026-10-25", "2026-10-24")
+    assert import_payments(io.BytesIO(new.encode())).ok
+
+
+def test_a_period_start_corrected_in_the_admin_takes_its_bill_along(customer, client):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    changed_in_the_admin(client, customer, "2026-08-27", "2026-10-25")
+    assert bills(customer) == [(D(2026, 8, 27), D(2026, 10, 25), Payment.Status.PAID)]
+
+
+def test_a_bill_already_on_the_period_the_admin_corrects_to_stays_and_staff_are_told(
+    customer, client
+):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25), billed_amount=5000, paid_amount=5000)
+    bill(customer, D(2026, 8, 26), D(2026, 10, 24), billed_amount=4900, paid_amount=4900)
+    page = changed_in_the_admin(client, customer, "2026-08-26", "2026-10-24")
+    assert (
+        "保存済みの請求(2026-08-26〜2026-10-25)は訂正後の使用期間 2026-08-26〜2026-10-24 "
+        "へ移しませんでした" in page.content.decode()
+    )
+    assert sorted(customer.payments.values_list("period_end", "billed_amount")) == [
+        (D(2026, 10, 24), 4900),
+        (D(2026, 10, 25), 5000),
+    ]
+
+
 # F2: moving the boundary between two stored periods.
 
 
