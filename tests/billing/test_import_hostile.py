@@ -200,3 +200,15 @@ def test_a_stream_with_no_newline_is_refused_at_once_in_flat_memory(tmp_path):
     big, err = _peak_rss_kb(command, env, b"\x1f\x8b" + b"x" * (1 << 20), repeat=96)
     assert f"line 1: row: {TOO_LONG}" in err.decode()
     assert big < small + 16 * 1024, (small, big)
+
+
+def test_control_characters_of_a_file_reach_the_terminal_written_out(customer, tmp_path):
+    # An escape sequence in a header or a value would recolour, retitle or clear the terminal.
+    path = tmp_path / "readings.csv"
+    header = HEADER.rstrip("\n") + ",\x1b[31mRED\x1b]0;TITLE\x07\n"
+    path.write_text(header + good_row(customer).replace("kanazawa", "kana\x1b[2Jzawa"))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="何も書き込みませんでした"):
+        call_command("import_readings", str(path), stderr=err)
+    assert "\\x1b[31mRED\\x1b]0;TITLE\\x07" in err.getvalue()
+    assert not any(ord(c) < 0x20 and c != "\n" for c in err.getvalue())

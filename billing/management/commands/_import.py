@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from billing.importjobs import visible
 from billing.imports import ENCODINGS, ImportResult
 
 # More than this is noise on a terminal; the count of the rest is printed.
@@ -74,8 +75,8 @@ class ImportCommand(BaseCommand):
                 max_errors=SHOWN_ERRORS,
             )
         if not result.ok:
-            for error in result.errors:
-                self.stderr.write(str(error))
+            for error in result.errors:  # what a file holds, never as terminal controls
+                self.stderr.write(visible(str(error)))
             if result.more_errors:
                 self.stderr.write(f"…ほか {result.more_errors} 件")
             raise CommandError(
@@ -83,10 +84,10 @@ class ImportCommand(BaseCommand):
             )
         if options["verbosity"] == 1:
             for warning in result.warnings:  # -v 2 lists them with the details
-                self.stderr.write(warning)
+                self.stderr.write(visible(warning))
         if options["verbosity"] >= 2:
             for detail in result.details():
-                self.stdout.write(detail)
+                self.stdout.write(visible(detail))
         if options["verbosity"] >= 1:
             self.stdout.write(result.summary())
         if not result.dry_run:
