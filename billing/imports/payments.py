@@ -269,6 +269,7 @@ def _write(cursor, result: ImportResult) -> None:
 
 
 MOVES = "billing_import_bill_moves"
+UNMOVED = "billing_import_bills_unmoved"  # the bills follow_readings names as staying
 
 
 def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
@@ -307,7 +308,9 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         "AND o.new_end <> m.new_end)))"
     )
     _warn_unmoved(cursor, result, blocked)
-    cursor.execute(f"DELETE FROM {MOVES} WHERE id IN (SELECT m.id {blocked})")
+    cursor.execute(f"DROP TABLE IF EXISTS {UNMOVED}")  # warn_overlapped_bills names them not
+    cursor.execute(f"CREATE TEMPORARY TABLE {UNMOVED} AS SELECT m.id {blocked}")
+    cursor.execute(f"DELETE FROM {MOVES} WHERE id IN (SELECT id FROM {UNMOVED})")
     listed = (
         f"SELECT line, customer_number, period_start, period_end, new_start, new_end FROM {MOVES}"
     )
@@ -336,6 +339,28 @@ def _warn_unmoved(cursor, result: ImportResult, blocked: str) -> None:
         result.warnings.append(message % {"line": line, **names})
 
 
+def warn_overlapped_bills(cursor, result: ImportResult) -> None:
+    """Name the stored bills that the file's rows, as written, overlap with another period (but
+    those follow_readings named): the readings are the CIS's, the bills' periods worth a look."""
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {UNMOVED} AS SELECT id FROM {PAYMENTS} WHERE 1 = 0"
+    )
+    cursor.execute(
+        f"SELECT s.line, p.period_start, p.period_end FROM {S} s JOIN {PAYMENTS} p "
+        "ON p.customer_id = s.customer_id AND p.period_end >= s.period_start "
+        "AND p.period_start <= s.period_end WHERE (p.period_start <> s.period_start "
+        f"OR p.period_end <> s.period_end) AND p.id NOT IN (SELECT id FROM {UNMOVED}) "
+        f"ORDER BY 1, 3 LIMIT {int(result.max_errors)}"
+    )
+    message = _(
+        "line %(line)d: period_start: 保存済みの請求(%(start)s〜%(end)s)と使用期間が重なります"
+        "(取り込みました。請求・収納で請求の期間を確かめてください)。"
+    )
+    for line, start, end in cursor.fetchall():
+        result.warnings.append(message % {"line": line, "start": start, "end": end})
+    cursor.execute(f"DROP TABLE {UNMOVED}")
+
+
 ADMIN_REPLACED = "billing_admin_replaced"
 
 
@@ -362,5 +387,6 @@ def follow_reading(reading, old_start: datetime.date, old_end: datetime.date) ->
         )
         follow_readings(cursor, result, ADMIN_REPLACED)
         cursor.execute(f"DROP TABLE {ADMIN_REPLACED}")
+        cursor.execute(f"DROP TABLE {UNMOVED}")
         stage.drop(cursor)
     return result

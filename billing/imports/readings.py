@@ -87,6 +87,7 @@ def import_readings(
             _merge(cursor, result, replace_overlapping, plan)
         if result.ok:  # _merge may refuse the file after a race
             _set_flags(cursor, result, plan)
+            payments.warn_overlapped_bills(cursor, result)
     return result
 
 

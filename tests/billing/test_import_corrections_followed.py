@@ -1,0 +1,100 @@
+"""Issue 16 leftovers: what stays beside a corrected or overlapping period — the bill a readings
+row overlaps, the old slip PDF address, the chain of corrections, the mail of moved dates."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+
+from billing.imports import import_readings
+from tests.billing.test_import_moves import bill, bills, csv, row
+from tests.billing.test_import_order import stored
+from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+D = datetime.date
+JST = datetime.timezone(datetime.timedelta(hours=9))
+OVERLAP = (
+    "line 2: period_start: 保存済みの請求(2026-08-26〜2026-10-25)と使用期間が重なります"
+    "(取り込みました。請求・収納で請求の期間を確かめてください)。"
+)
+
+
+@pytest.fixture(autouse=True)
+def _new_year_2027():
+    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
+        yield
+
+
+@pytest.fixture
+def billed_ahead():
+    """A contract read up to 08-25 whose next bill (08-26〜10-25) came before its reading."""
+    customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa", billing_cycle_months=2))
+    stored(customer, D(2026, 6, 26), D(2026, 8, 25), 100, 120)
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    return customer
+
+
+def import_command(data: bytes, tmp_path, *options) -> list[str]:
+    path = tmp_path / "readings.csv"
+    path.write_bytes(data)
+    err = io.StringIO()
+    call_command("import_readings", str(path), *options, stdout=io.StringIO(), stderr=err)
+    return err.getvalue().splitlines()
+
+
+# F5: a readings row overlapping a stored bill of another period is imported, with a warning.
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry run"])
+def test_a_row_overlapping_a_bill_of_another_period_is_imported_with_a_warning(
+    billed_ahead, tmp_path, dry_run
+):
+    data = csv(row(billed_ahead, "2026-08-26", "2026-10-24"))
+    assert import_command(data, tmp_path, *["--dry-run"] * dry_run) == [OVERLAP]
+    read = [] if dry_run else [D(2026, 10, 24)]
+    assert list(billed_ahead.readings.values_list("period_end", flat=True))[:-1] == read
+    assert [b[:2] for b in bills(billed_ahead)] == [(D(2026, 8, 26), D(2026, 10, 25))]
+
+
+def test_a_contract_with_only_a_bill_is_warned_too(billed_ahead):
+    billed_ahead.readings.all().delete()  # SQLite skips the stored checks: none are stored
+    result = import_readings(io.BytesIO(csv(row(billed_ahead, "2026-08-27", "2026-10-25"))))
+    assert result.ok and result.warnings == [OVERLAP]
+
+
+def test_the_admin_shows_the_overlapping_bill(billed_ahead, client):
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    page = client.post(
+        reverse("admin:billing_meterreading_import_csv"),
+        {"file": SimpleUploadedFile("r.csv", csv(row(billed_ahead, "2026-08-26", "2026-10-24")))},
+        follow=True,
+    )
+    assert OVERLAP in page.content.decode()
+
+
+def test_a_row_of_the_bills_own_period_or_beside_it_says_nothing(billed_ahead):
+    data = csv(
+        row(billed_ahead, "2026-08-26", "2026-10-25"), row(billed_ahead, "2026-10-26", "2026-12-25")
+    )
+    result = import_readings(io.BytesIO(data))
+    assert result.ok and result.warnings == []
+
+
+def test_a_bill_a_correction_could_not_move_is_named_once(billed_ahead):
+    # Stored 08-26〜10-25 is read as two periods: the bill stays, named by the move's warning.
+    stored(billed_ahead, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    data = csv(
+        row(billed_ahead, "2026-08-26", "2026-10-20", 120, 148, replaces="2026-10-25"),
+        row(billed_ahead, "2026-10-21", "2026-10-25", 148, 152),
+    )
+    result = import_readings(io.BytesIO(data))
+    assert result.ok, result.errors
+    assert [w.split(": ")[:2] for w in result.warnings] == [["line 3", "period_end"]]
