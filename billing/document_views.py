@@ -2,7 +2,8 @@
 
 A contract that is not the member's in this utility, a period it has no reading (or no
 received payment) for, or an invoice the member may not have, is a 404: the same answer,
-so nothing tells another contract's numbers or periods apart.
+so nothing tells another contract's numbers or periods apart. Only on the member's own
+contract does the slip of a period a correction moved lead on, as its page does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import functools
 from django.conf import settings
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_safe
 
 from . import bills, documents, pdf
 from .models import Customer, IssuedDocument, MeterReading, Payment
-from .views import member_periods
+from .views import member_periods, period_now_holding
 
 
 def in_japanese(view):
@@ -69,7 +70,14 @@ def _pdf_response(body: bytes, name: str) -> HttpResponse:
 @in_japanese
 def slip_pdf(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
     contract = _contract(request, number)
-    reading = _reading(contract, period_end)
+    try:
+        reading = _reading(contract, period_end)
+    except Http404:
+        # The old slip address of a period a correction moved: the new one's, as the page does.
+        moved = period_now_holding(contract, period_end)
+        if moved is None:
+            raise
+        return redirect("billing:slip_pdf", request.utility.slug, contract.number, moved)
     payment = Payment.objects.filter(customer=contract, period_end=period_end).first()
     bill = bills.describe(payment, timezone.localdate()) if payment else None
     body = pdf.render(documents.slip_facts(request.utility, contract, reading, bill))

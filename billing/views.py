@@ -354,6 +354,20 @@ def _history(request: HttpRequest, number: str, extra: dict) -> tuple[HttpRespon
     return render(request, "billing/history.html", context), contract.pk
 
 
+def period_now_holding(contract: Customer, day: datetime.date) -> datetime.date | None:
+    """The end of the member's period that a mailed link to a period a correction moved
+    (replaces_period_end) or deleted leads to: the one holding ``day``, or the last one before
+    it; None if there is none. A day outside the member's link is a 404, not theirs to be led."""
+    ended_on = getattr(contract, "link_ended_on", None)
+    if ended_on is not None and day > ended_on:
+        raise Http404  # after the member moved out (使用中止)
+    started_on = getattr(contract, "link_started_on", None)
+    if started_on is not None and day < started_on:
+        raise Http404  # before the member moved in (使用開始・名義変更)
+    periods = _readings(contract).filter(period_start__lte=day).order_by("-period_end")
+    return periods.values_list("period_end", flat=True).first()
+
+
 @never_cache
 @require_safe
 def period(request: HttpRequest, number: str, period_end: datetime.date) -> HttpResponse:
@@ -362,21 +376,7 @@ def period(request: HttpRequest, number: str, period_end: datetime.date) -> Http
     utility = request.utility
     reading = _readings(contract).filter(period_end=period_end).first()
     if reading is None:
-        ended_on = getattr(contract, "link_ended_on", None)
-        if ended_on is not None and period_end > ended_on:
-            raise Http404  # after the member moved out (使用中止): not theirs to be led to
-        started_on = getattr(contract, "link_started_on", None)
-        if started_on is not None and period_end < started_on:
-            raise Http404  # before the member moved in (使用開始・名義変更): not theirs either
-        # A mailed link to a period a correction moved (replaces_period_end) or deleted: the
-        # period holding that day, or the last one before it; else the history.
-        moved = (
-            _readings(contract)
-            .filter(period_start__lte=period_end)
-            .order_by("-period_end")
-            .values_list("period_end", flat=True)
-            .first()
-        )
+        moved = period_now_holding(contract, period_end)
         if moved is None:
             return redirect("billing:history", utility.slug, contract.number)
         return redirect("billing:period", utility.slug, contract.number, moved)

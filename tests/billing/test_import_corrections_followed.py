@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import io
+from http import HTTPStatus
 
 import pytest
 import time_machine
@@ -15,7 +16,12 @@ from django.urls import reverse
 from billing.imports import import_readings
 from tests.billing.test_import_moves import bill, bills, csv, row
 from tests.billing.test_import_order import stored
-from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
+from tests.factories import (
+    ContractLinkFactory,
+    CustomerFactory,
+    MemberFactory,
+    UtilityFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +104,30 @@ def test_a_bill_a_correction_could_not_move_is_named_once(billed_ahead):
     result = import_readings(io.BytesIO(data))
     assert result.ok, result.errors
     assert [w.split(": ")[:2] for w in result.warnings] == [["line 3", "period_end"]]
+
+
+# The old slip PDF address of a corrected period leads to the new period's, as its page does.
+
+
+def test_the_old_slip_pdf_address_of_a_corrected_period_leads_to_the_new_one(client):
+    utility = UtilityFactory(slug="kanazawa")
+    link = ContractLinkFactory(customer__utility=utility, member__utility=utility)
+    contract, member = link.customer, link.member
+    stored(contract, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    data = csv(row(contract, "2026-08-26", "2026-10-24", 120, 152, replaces="2026-10-25"))
+    assert import_readings(io.BytesIO(data)).ok
+
+    def slip(end: str, who) -> object:
+        client.force_login(who)
+        return client.get(reverse("billing:slip_pdf", args=["kanazawa", contract.number, end]))
+
+    response = slip("2026-10-25", member)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url == reverse(
+        "billing:slip_pdf", args=["kanazawa", contract.number, "2026-10-24"]
+    )
+    assert slip("2026-10-24", member)["Content-Type"] == "application/pdf"
+    assert slip("2026-06-25", member).status_code == HTTPStatus.NOT_FOUND  # no period then
+    stranger = MemberFactory(utility=contract.utility)
+    assert slip("2026-10-25", stranger).status_code == HTTPStatus.NOT_FOUND
+    assert slip("2026-10-24", stranger).status_code == HTTPStatus.NOT_FOUND
