@@ -387,8 +387,6 @@ class MeterReadingAdmin(CsvImportAdmin):
         before = MeterReading.objects.filter(pk=obj.pk).values_list(*fields).first()
         customers = {obj.customer_id, *before[:1]} if before else {obj.customer_id}
         moved = before is not None and before != (obj.customer_id, obj.period_start, obj.period_end)
-        if moved and before[2] != obj.period_end:
-            obj.replaced_period_end = before[2]  # a payments file naming it is told the new one
         super().save_model(request, obj, form, change)
         if moved and before[0] == obj.customer_id:
             self._follow_period(request, obj, *before[1:])

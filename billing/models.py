@@ -106,11 +106,6 @@ class MeterReading(models.Model):
     mailed_period_end = models.DateField(
         _("お知らせメールで案内した使用期間の終わり"), null=True, blank=True, editable=False
     )
-    # The end of the stored period a correction replaced with this one (the latest, if several):
-    # a bill still naming that period is refused with this one's dates (import_payments).
-    replaced_period_end = models.DateField(
-        _("訂正で置き換えた使用期間の終わり"), null=True, blank=True, editable=False
-    )
 
     objects = MeterReadingQuerySet.as_manager()
 
@@ -140,6 +135,30 @@ class MeterReading(models.Model):
     @property
     def days(self) -> int:
         return (self.period_end - self.period_start).days + 1
+
+
+class PeriodCorrection(models.Model):
+    """A period a correction replaced (its end) and one that holds it now, so that a bill still
+    naming the old period is refused with the new dates (import_payments). Kept by
+    imports.payments.remember_corrections: when C replaces B, what led to B leads to C."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="period_corrections"
+    )
+    old_end = models.DateField(_("訂正で置き換えた使用期間の終わり"))
+    new_end = models.DateField(_("訂正後の使用期間の終わり"))
+
+    class Meta:
+        verbose_name = _("検針の訂正")
+        verbose_name_plural = _("検針の訂正")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "old_end", "new_end"], name="period_correction_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.old_end} → {self.new_end}"
 
 
 class PaymentQuerySet(models.QuerySet):

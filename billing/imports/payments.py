@@ -44,6 +44,7 @@ PAYMENTS_LOCK = 0x70617920  # "pay "
 S = stage.TABLE
 PAYMENTS = "billing_payment"
 READINGS = '"billing_meterreading"'
+CORRECTIONS = "billing_periodcorrection"
 VALUES = PAYMENT_COLUMNS[2:]  # the stored columns the file gives
 Method, Status = Payment.Method, Payment.Status
 # The file may name a method or status by its code or by the word on the bill.
@@ -187,8 +188,9 @@ def _check(cursor, result: ImportResult) -> None:
     # A period a readings import corrected (and no reading has since): its new dates.
     corrected = (
         f"SELECT s.line, 'period_end', MIN(r.period_start), MAX(r.period_end) FROM {S} s "
-        f"JOIN {READINGS} r ON r.customer_id = s.customer_id "
-        f"AND r.replaced_period_end = s.period_end WHERE NOT EXISTS (SELECT 1 FROM {READINGS} k "
+        f"JOIN {CORRECTIONS} c ON c.customer_id = s.customer_id AND c.old_end = s.period_end "
+        f"JOIN {READINGS} r ON r.customer_id = s.customer_id AND r.period_end = c.new_end "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} k "
         "WHERE k.customer_id = s.customer_id AND k.period_end = s.period_end) GROUP BY s.line"
     )
     message = _(
@@ -279,6 +281,7 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
     (``replaced``: the replaced periods beside the rows replacing them) onto the row's new
     period, unless a bill is there already or another bill goes there too, or this one to two
     periods, or the file splits its period (then it stays: a warning)."""
+    remember_corrections(cursor, replaced)
     cursor.execute(f"DROP TABLE IF EXISTS {MOVES}")
     moved = "s.line, s.customer_id, s.customer_number, p.period_start, p.period_end"
     # A replaced bill goes to the rows taking its period over (readings._delete_replaced); with
@@ -322,6 +325,27 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         f"WHERE {PAYMENTS}.id = m.id"
     )
     cursor.execute(f"DROP TABLE {MOVES}")
+
+
+def remember_corrections(cursor, replaced: str) -> None:
+    """Note the periods the rows of ``replaced`` take over (old end → new end), and move the
+    notes that led to a period now replaced on to its new one: a bill naming any period of a
+    chain of corrections (A by B, then B by C) is told today's (C)."""
+    new = (  # each period taken over, and each earlier one that led to it
+        f"SELECT t.customer_id, t.period_end AS old_end, t.new_end FROM {replaced} t "
+        f"WHERE t.takes_over UNION SELECT c.customer_id, c.old_end, t.new_end FROM {replaced} t "
+        f"JOIN {CORRECTIONS} c ON c.customer_id = t.customer_id AND c.new_end = t.period_end "
+        "WHERE t.takes_over"
+    )
+    cursor.execute(
+        f"INSERT INTO {CORRECTIONS} (customer_id, old_end, new_end) SELECT * FROM ({new}) n "
+        f"WHERE n.old_end <> n.new_end AND NOT EXISTS (SELECT 1 FROM {CORRECTIONS} k WHERE "
+        "k.customer_id = n.customer_id AND k.old_end = n.old_end AND k.new_end = n.new_end)"
+    )
+    cursor.execute(  # what led to a replaced period now leads on (above)
+        f"DELETE FROM {CORRECTIONS} WHERE EXISTS (SELECT 1 FROM {replaced} t WHERE t.takes_over "
+        f"AND t.customer_id = {CORRECTIONS}.customer_id AND t.period_end = {CORRECTIONS}.new_end)"
+    )
 
 
 def _warn_unmoved(cursor, result: ImportResult, blocked: str) -> None:

@@ -250,8 +250,8 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 
 def _carry_over(cursor) -> None:
-    """A row taking over stored periods (naming one, or new) keeps the latest one's end (for
-    import_payments) and what was mailed of it: its change is mailed as a correction."""
+    """A row taking over stored periods (naming one, or new) keeps what was mailed of the
+    latest: its change is mailed as a correction."""
 
     def latest(columns: str, mailed: str = "") -> str:
         return (
@@ -261,9 +261,6 @@ def _carry_over(cursor) -> None:
         )
 
     keys = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED} WHERE takes_over"
-    cursor.execute(
-        f"UPDATE {READINGS} SET replaced_period_end = {latest('m.period_end')} WHERE {keys})"
-    )
     mail = latest("m.mailed_total, m.mail_count, m.period_end", "AND m.mail_count > 0")
     cursor.execute(
         f"UPDATE {READINGS} SET (mailed_total, mail_count, mailed_period_end) = {mail} "

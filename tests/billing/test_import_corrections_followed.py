@@ -11,10 +11,12 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
-from billing.imports import import_readings
-from tests.billing.test_import_moves import bill, bills, csv, row
+from billing.imports import import_payments, import_readings
+from tests.billing.test_import_moves import PAYMENTS, bill, bills, csv, row
 from tests.billing.test_import_order import stored
 from tests.factories import (
     ContractLinkFactory,
@@ -131,3 +133,85 @@ def test_the_old_slip_pdf_address_of_a_corrected_period_leads_to_the_new_one(cli
     stranger = MemberFactory(utility=contract.utility)
     assert slip("2026-10-25", stranger).status_code == HTTPStatus.NOT_FOUND
     assert slip("2026-10-24", stranger).status_code == HTTPStatus.NOT_FOUND
+
+
+# A period corrected twice (A by B, then B by C): a payments file naming A or B is told C.
+
+
+def paid_row(customer, start: str, end: str) -> bytes:
+    due = "2026-12-26"
+    return (
+        f"{PAYMENTS}\nkanazawa,{customer.number},{start},{end},5000,{due},口座振替,{due},5000,"
+        "納付済\n"
+    ).encode()
+
+
+def told(customer, start: str, end: str) -> list[str]:
+    return [str(e) for e in import_payments(io.BytesIO(paid_row(customer, start, end))).errors]
+
+
+def moved_to(dates: str) -> str:
+    return (
+        f"line 2: period_end: この使用期間は検針の訂正で {dates} に変わりました。"
+        "訂正後の使用期間で取り込んでください。"
+    )
+
+
+@pytest.fixture
+def corrected_twice(billed_ahead):
+    stored(billed_ahead, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    for end, replaces in [("2026-10-24", "2026-10-25"), ("2026-10-23", "2026-10-24")]:
+        data = csv(row(billed_ahead, "2026-08-26", end, 120, 152, replaces=replaces))
+        assert import_readings(io.BytesIO(data)).ok
+    return billed_ahead
+
+
+@pytest.mark.parametrize("named", ["2026-10-25", "2026-10-24"], ids=["A", "B"])
+def test_a_payments_file_naming_any_period_of_a_chain_of_corrections_is_told_the_last(
+    corrected_twice, named
+):
+    assert told(corrected_twice, "2026-08-26", named) == [moved_to("2026-08-26〜2026-10-23")]
+    assert told(corrected_twice, "2026-08-26", "2026-10-23") == []
+
+
+def test_a_chain_through_the_admin_and_an_import_is_followed_too(billed_ahead, client):
+    stored(billed_ahead, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    client.force_login(MemberFactory(utility=None, is_staff=True, is_superuser=True))
+    reading = billed_ahead.readings.get(period_end=D(2026, 10, 25))
+    fields = {"customer": billed_ahead.pk, "period_start": "2026-08-26", "previous_index": 120}
+    fields |= {"current_index": 152, "usage_m3": 32, "water_charge": 3000, "sewer_charge": 2000}
+    fields |= {"tax": 454, "total": 5000, "hold_mail": "on"}
+    url = reverse("admin:billing_meterreading_change", args=[reading.pk])
+    client.post(url, fields | {"period_end": "2026-10-24", "read_on": "2026-10-24"})
+    data = csv(row(billed_ahead, "2026-08-26", "2026-10-20", 120, 152, replaces="2026-10-24"))
+    assert import_readings(io.BytesIO(data)).ok
+    assert told(billed_ahead, "2026-08-26", "2026-10-25") == [moved_to("2026-08-26〜2026-10-20")]
+
+
+def test_a_period_read_again_at_an_end_once_replaced_is_its_own(corrected_twice):
+    # The CIS goes back to 10-25: a bill naming it is that reading's again, not a correction.
+    data = csv(row(corrected_twice, "2026-08-26", "2026-10-25", 120, 152, replaces="2026-10-23"))
+    assert import_readings(io.BytesIO(data)).ok
+    assert told(corrected_twice, "2026-08-26", "2026-10-25") == []
+    assert told(corrected_twice, "2026-08-26", "2026-10-24") == [moved_to("2026-08-26〜2026-10-25")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_keeps_the_end_each_reading_replaced():
+    customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa", billing_cycle_months=2))
+    before = ("billing", "0013_reading_replaced_period_end")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state(before).apps.get_model("billing", "MeterReading")
+    fields = {"read_on": D(2026, 10, 24), "previous_index": 1, "current_index": 2, "usage_m3": 1}
+    fields |= {"water_charge": 1, "sewer_charge": 0, "tax": 0, "total": 1}
+    old.objects.create(
+        customer_id=customer.pk,
+        period_start=D(2026, 8, 26),
+        period_end=D(2026, 10, 24),
+        replaced_period_end=D(2026, 10, 25),
+        **fields,
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert told(customer, "2026-08-26", "2026-10-25") == [moved_to("2026-08-26〜2026-10-24")]
