@@ -4,7 +4,9 @@ After a real import (the admin's job and ``manage.py import_readings``, not a dr
 held), ``start`` queues ``billing.tasks.mail_bill_ready`` for each utility concerned. Each run
 of ``mail_batch`` takes the next ``PORTAL_BILL_MAIL_BATCH`` readings still to announce:
 
-- whose total differs from ``mailed_total``, the total last announced (empty: never), and
+- whose total differs from ``mailed_total``, the total last announced (empty: never), or
+  that was mailed and whose period a correction moved since (``mailed_period_start``,
+  ``mailed_period_end``: a 【訂正】 naming the dates told, even with the same total), and
 - the newest period of its contract, read within ``PORTAL_BILL_MAIL_RECENT_DAYS`` (45) days
   (an old period loaded late, or a history backfill, mails nobody), or any period that was
   mailed (``mail_count``): a member told an amount is told its correction.
@@ -19,7 +21,7 @@ change is a plain mail, with no 「先のお知らせでは」. If
 the period is abnormal use by the dashboard's leak rule (``usage.summarise``), members who
 want alerts get ``leak:<contract id>:<period end>:<member id>``; a period below a member's
 見守り threshold mails their consenting second address (``billing.watch``). The batch then stores
-``mailed_total`` and ``mail_count`` and commits: a batch is its own short transaction, holds
+``mailed_total``, ``mail_count`` and the period mailed, and commits: a batch is its own short transaction, holds
 at most a batch of readings and their members in memory, and a batch run twice writes no
 mail twice.
 """
@@ -67,10 +69,18 @@ def due_readings(utility: Utility, today: datetime.date):
     latest = Q(read_on__gte=cutoff) & ~Exists(newer)
     return (
         MeterReading.objects.filter(customer__utility=utility)
-        .filter(Q(mailed_total__isnull=True) | ~Q(mailed_total=F("total")))
+        .filter(Q(mailed_total__isnull=True) | ~Q(mailed_total=F("total")) | _moved_since_mailed())
         .filter(latest | Q(mail_count__gt=0))
         .order_by("pk")
     )
+
+
+def _moved_since_mailed() -> Q:
+    """A mailed reading whose period a correction moved since (the same total, perhaps): the
+    resident was told other dates. An empty start (mailed before it was kept) is not compared."""
+    start = Q(mailed_period_start__isnull=False) & ~Q(mailed_period_start=F("period_start"))
+    end = Q(mailed_period_end__isnull=False) & ~Q(mailed_period_end=F("period_end"))
+    return Q(mail_count__gt=0) & (start | end)
 
 
 def mail_batch(utility_id: int) -> bool:
@@ -91,9 +101,10 @@ def mail_batch(utility_id: int) -> bool:
         for reading in readings:
             reading.mailed_total = reading.total
             reading.mail_count += 1
+            reading.mailed_period_start = reading.period_start
             reading.mailed_period_end = reading.period_end
         MeterReading.objects.bulk_update(
-            readings, ["mailed_total", "mail_count", "mailed_period_end"]
+            readings, ["mailed_total", "mail_count", "mailed_period_start", "mailed_period_end"]
         )
     logger.info(
         "utility %s: %s readings announced, %s mails", utility.slug, len(readings), len(mails)
@@ -131,15 +142,18 @@ def _mails(utility: Utility, readings: list[MeterReading]):
             continue  # nor one ended before they moved in (使用開始・名義変更)
         members_by_contract[member.contract_id].append(member.pk)
         contract = reading.customer
+        told_start, told_end = reading.mailed_period_start, reading.mailed_period_end
+        moved = told_end != reading.period_end or told_start not in (None, reading.period_start)
         context = {
             "reading": reading,
             "contract": contract,
             "correction": reading.mail_count > 0,
+            "amount_corrected": reading.mailed_total != reading.total,
             "previous_total": reading.mailed_total,
-            # A correction that moved the period (replaces_period_end) says what it replaced.
-            "previous_period_end": reading.mailed_period_end
-            if reading.mailed_period_end != reading.period_end
-            else None,
+            # A correction that moved the period says what was told (the end alone if the start
+            # was not kept).
+            "previous_period_start": told_start if moved else None,
+            "previous_period_end": told_end if moved else None,
             "url": base
             and base
             + reverse(

@@ -101,8 +101,13 @@ class MeterReading(models.Model):
     mail_count = models.PositiveIntegerField(
         _("お知らせメールの送信回数"), default=0, db_default=0, editable=False
     )
-    # The end of the period as last mailed: a correction that moves it (replaces_period_end)
-    # carries the mail state over to the replacing row (the importer), and its mail says so.
+    # The period as last mailed: a correction that moves it (replaces_period_end) carries the
+    # mail state over to the replacing row (the importer); one that moves either date, with
+    # the same total too, is mailed as a correction naming them (billmail). The start is empty
+    # for a reading mailed before it was kept (its end alone is then compared and named).
+    mailed_period_start = models.DateField(
+        _("お知らせメールで案内した使用期間の始め"), null=True, blank=True, editable=False
+    )
     mailed_period_end = models.DateField(
         _("お知らせメールで案内した使用期間の終わり"), null=True, blank=True, editable=False
     )

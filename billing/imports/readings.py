@@ -251,20 +251,16 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 def _carry_over(cursor) -> None:
     """A row taking over stored periods (naming one, or new) keeps what was mailed of the
-    latest: its change is mailed as a correction."""
-
-    def latest(columns: str, mailed: str = "") -> str:
-        return (
-            f"(SELECT {columns} FROM {REPLACED} m WHERE m.customer_id = {READINGS}.customer_id "
-            f"AND m.new_end = {READINGS}.period_end AND m.takes_over {mailed} "
-            "ORDER BY m.period_end DESC LIMIT 1)"
-        )
-
+    latest one mailed: its change, of the total or the dates, is mailed as a correction."""
+    latest = (
+        f"SELECT m.mailed_total, m.mail_count, m.period_start, m.period_end FROM {REPLACED} m "
+        f"WHERE m.customer_id = {READINGS}.customer_id AND m.new_end = {READINGS}.period_end "
+        "AND m.takes_over AND m.mail_count > 0 ORDER BY m.period_end DESC LIMIT 1"
+    )
     keys = f"(customer_id, period_end) IN (SELECT customer_id, new_end FROM {REPLACED} WHERE takes_over"
-    mail = latest("m.mailed_total, m.mail_count, m.period_end", "AND m.mail_count > 0")
     cursor.execute(
-        f"UPDATE {READINGS} SET (mailed_total, mail_count, mailed_period_end) = {mail} "
-        f"WHERE mail_count = 0 AND {keys} AND mail_count > 0)"
+        f"UPDATE {READINGS} SET (mailed_total, mail_count, mailed_period_start, mailed_period_end)"
+        f" = ({latest}) WHERE mail_count = 0 AND {keys} AND mail_count > 0)"
     )
 
 

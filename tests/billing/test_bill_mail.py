@@ -361,7 +361,7 @@ def test_a_correction_that_moves_the_period_end_is_a_correction_and_the_old_link
     assert moved.subject == "【名寄市ポータル】【訂正】今月のご使用量・料金のお知らせ"
     assert "2026年10月26日〜2026年12月4日" in moved.body
     assert "請求金額: 5,300円(先のお知らせでは4,900円)" in moved.body
-    assert "先のお知らせでは使用期間を2026年12月5日までとしていました" in moved.body
+    assert "先のお知らせでは使用期間を2026年10月26日〜2026年12月5日としていました" in moved.body
     # The first mail's link now leads to the slip of the period that replaced it.
     client.force_login(member)
     old_link = f"/nayoro/usage/{contract.number}/2026-12-05/"

@@ -9,12 +9,14 @@ from http import HTTPStatus
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
+from billing import billmail
 from billing.imports import import_payments, import_readings
 from tests.billing.test_import_moves import PAYMENTS, bill, bills, csv, row
 from tests.billing.test_import_order import stored
@@ -197,7 +199,7 @@ def test_a_period_read_again_at_an_end_once_replaced_is_its_own(corrected_twice)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_upgrading_keeps_the_end_each_reading_replaced():
+def test_upgrading_keeps_the_end_each_reading_replaced_and_the_start_each_one_mailed():
     customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa", billing_cycle_months=2))
     before = ("billing", "0013_reading_replaced_period_end")
     executor = MigrationExecutor(connection)
@@ -212,6 +214,78 @@ def test_upgrading_keeps_the_end_each_reading_replaced():
         replaced_period_end=D(2026, 10, 25),
         **fields,
     )
+    mailed = {"mail_count": 1, "mailed_total": 1, "mailed_period_end": D(2026, 8, 25)}
+    old.objects.create(
+        customer_id=customer.pk,
+        period_start=D(2026, 6, 26),
+        period_end=D(2026, 8, 25),
+        **fields | mailed,
+    )
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert told(customer, "2026-08-26", "2026-10-25") == [moved_to("2026-08-26〜2026-10-24")]
+    # The period a reading was mailed with, start and end: its present one (the start kept now).
+    starts = customer.readings.order_by("period_end").values_list("mailed_period_start", flat=True)
+    assert list(starts) == [D(2026, 6, 26), None]
+
+
+# A correction that only moves a mailed period's dates is mailed as a correction too.
+
+
+def mail_import(tmp_path, *rows: str) -> None:
+    path = tmp_path / "mailed.csv"
+    path.write_bytes(csv(*rows))
+    call_command("import_readings", str(path), "--send-mail", stdout=io.StringIO())
+
+
+def bill_mails() -> list:
+    return [m for m in mail.outbox if "ご使用量・料金のお知らせ" in m.subject]
+
+
+@pytest.fixture
+def mailed(billed_ahead, tmp_path, settings):
+    settings.PORTAL_BASE_URL = "https://portal.example.jp"
+    utility = billed_ahead.utility
+    member = MemberFactory(utility=utility)
+    ContractLinkFactory(member=member, customer=billed_ahead)
+    mail_import(tmp_path, row(billed_ahead, "2026-10-26", "2026-12-25", 120, 150))
+    (first,) = bill_mails()
+    assert "2026年10月26日〜2026年12月25日" in first.body
+    return billed_ahead
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "replaces", "shown"),
+    [
+        ("2026-10-26", "2026-12-24", "2026-12-25", "2026年10月26日〜2026年12月24日"),
+        ("2026-10-27", "2026-12-25", "", "2026年10月27日〜2026年12月25日"),
+    ],
+    ids=["the end moves", "the start moves"],
+)
+def test_a_correction_moving_only_the_dates_mails_one_correction_naming_the_dates_told(
+    mailed, tmp_path, start, end, replaces, shown
+):
+    moved = row(mailed, start, end, 120, 150, replaces=replaces)
+    mail_import(tmp_path, moved)
+    _first, correction = bill_mails()
+    assert "【訂正】今月のご使用量・料金のお知らせ" in correction.subject
+    assert "先にお知らせした今回の使用期間に誤りがありました" in correction.body
+    assert (
+        "請求金額に誤り" not in correction.body and "先のお知らせでは5,000円" not in correction.body
+    )
+    assert f"使用期間: {shown}\n" in correction.body
+    assert "(先のお知らせでは使用期間を2026年10月26日〜2026年12月25日としていました)" in (
+        correction.body
+    )
+    mail_import(tmp_path, moved)  # the same file again: nothing new to tell
+    assert len(bill_mails()) == 2
+
+
+def test_a_reading_mailed_before_its_start_was_kept_names_the_end_told(mailed):
+    # Its end changed in the admin before the upgrade, the mail still held: no start told.
+    mailed.readings.filter(period_end=D(2026, 12, 25)).update(
+        period_end=D(2026, 12, 24), mailed_period_start=None
+    )
+    billmail.mail_batch(mailed.utility_id)
+    _first, correction = bill_mails()
+    assert "(先のお知らせでは使用期間を2026年12月25日までとしていました)" in correction.body
