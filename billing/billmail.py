@@ -21,9 +21,9 @@ change is a plain mail, with no 「先のお知らせでは」. If
 the period is abnormal use by the dashboard's leak rule (``usage.summarise``), members who
 want alerts get ``leak:<contract id>:<period end>:<member id>``; a period below a member's
 見守り threshold mails their consenting second address (``billing.watch``). The batch then stores
-``mailed_total``, ``mail_count`` and the period mailed, and commits: a batch is its own short transaction, holds
-at most a batch of readings and their members in memory, and a batch run twice writes no
-mail twice.
+``mailed_total``, ``mail_count`` and the period mailed, and commits: a batch is its own
+short transaction, holds at most a batch of readings and their members in memory, and a
+batch run twice writes no mail twice.
 """
 
 from __future__ import annotations
