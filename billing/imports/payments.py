@@ -311,8 +311,6 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         "AND o.new_end <> m.new_end)))"
     )
     _warn_unmoved(cursor, result, blocked)
-    cursor.execute(f"DROP TABLE IF EXISTS {UNMOVED}")  # warn_overlapped_bills names them not
-    cursor.execute(f"CREATE TEMPORARY TABLE {UNMOVED} AS SELECT m.id {blocked}")
     cursor.execute(f"DELETE FROM {MOVES} WHERE id IN (SELECT id FROM {UNMOVED})")
     listed = (
         f"SELECT line, customer_number, period_start, period_end, new_start, new_end FROM {MOVES}"
@@ -349,6 +347,10 @@ def remember_corrections(cursor, replaced: str) -> None:
 
 
 def _warn_unmoved(cursor, result: ImportResult, blocked: str) -> None:
+    """Name the bills that stay (``blocked``), noted in UNMOVED: warn_overlapped_bills names
+    them not again."""
+    cursor.execute(f"DROP TABLE IF EXISTS {UNMOVED}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {UNMOVED} AS SELECT m.id {blocked}")
     cursor.execute(
         f"SELECT line, period_start, period_end, new_start, new_end {blocked} "
         f"ORDER BY 1, 3 LIMIT {int(result.max_errors)}"
