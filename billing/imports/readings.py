@@ -179,12 +179,14 @@ def _survey(cursor) -> _Plan:
 
 
 def _merge(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan) -> None:
+    warned = len(result.warnings)
     try:
         with transaction.atomic():
             _write(cursor, result, replace_overlapping, plan)
     except IntegrityError:
         if connection.vendor != "postgresql":
             raise
+        del result.warnings[warned:]  # the write undone, its warnings come again with it
         cursor.execute(f"LOCK TABLE {READINGS} IN SHARE ROW EXCLUSIVE MODE")
         if not replace_overlapping:
             stage.refuse(cursor, _STORED_OVERLAPS, result, integrity.overlap_message)

@@ -14,13 +14,13 @@ import threading
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.urls import reverse
 
 from billing.admin import MeterReadingForm
 from billing.imports import import_readings, readings
 from billing.models import MeterReading
-from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
+from tests.factories import CustomerFactory, MemberFactory, PaymentFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JST = datetime.timezone(datetime.timedelta(hours=9))
@@ -90,6 +90,37 @@ def test_the_same_period_typed_before_the_write_is_updated_in_place(monkeypatch)
     assert result.ok, result.errors
     stored = list(MeterReading.objects.values_list("period_end", "previous_index"))
     assert stored == [(D(2026, 10, 25), 100)]
+
+
+def test_a_bill_left_behind_is_warned_of_once_when_the_write_is_retried(monkeypatch):
+    """A correction whose bill cannot follow it (the new period has one), in a file whose write
+    the database refuses once, at its end (a key another writer committed meanwhile): the retry
+    writes the file and the warning is given once, not once per attempt."""
+    corrected = CustomerFactory(utility=UtilityFactory(slug="kanazawa"))
+    _typed_in_the_admin(corrected, D(2026, 8, 26), D(2026, 10, 25))
+    for end in (D(2026, 10, 25), D(2026, 10, 24)):
+        PaymentFactory(customer=corrected, period_start=D(2026, 8, 26), period_end=end)
+    write, attempts = readings._write, []
+
+    def refused_the_first_time(*args, **kwargs):
+        write(*args, **kwargs)
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(readings, "_write", refused_the_first_time)
+    data = HEADER.replace("\n", ",replaces_period_end\n") + (
+        f"kanazawa,{corrected.number},2026-08-26,2026-10-24,2026-10-24,100,120,20,3000,2000,"
+        "454,5000,2026-10-25\n"
+    )
+    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
+        result = import_readings(io.BytesIO(data.encode()))
+    assert result.ok and len(attempts) == 2, result.errors
+    assert result.warnings == [
+        "line 2: period_end: 保存済みの請求(2026-08-26〜2026-10-25)は訂正後の使用期間 "
+        "2026-08-26〜2026-10-24 へ移しませんでした(移す先が1つに決まらないか、"
+        "その期間の請求がすでにあるためです)。請求・収納で確かめてください。"
+    ]
 
 
 def _admin_saves_after_another_writer(client, monkeypatch, customer, other: tuple, data: dict):
