@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
+from .. import integrity
 from ..integrity import date_problems
 from ..models import Payment
 from . import stage
@@ -185,6 +186,14 @@ def _check(cursor, result: ImportResult) -> None:
     stage.refuse(cursor, unknown, result, unknown_customer)
     message = _("%(line)d行目と customer_number・period_end が同じです。")
     stage.refuse_repeats(cursor, result, ("utility_id", "customer_number", "period_end"), message)
+    # Two bills of one contract in the file whose periods overlap (one end: a repeat, above).
+    in_file = (
+        f"SELECT s.line, 'period_start', s.period_start, s.period_end, o.line, o.period_start, "
+        f"o.period_end FROM {S} s JOIN {S} o ON o.customer_id = s.customer_id "
+        "AND o.period_start <= s.period_end AND o.period_end >= s.period_start "
+        "AND o.line < s.line AND o.period_end <> s.period_end"
+    )
+    stage.refuse(cursor, in_file, result, integrity.file_overlap_message)
     # A period a readings import corrected (and no reading has since): its new dates.
     corrected = (
         f"SELECT s.line, 'period_end', MIN(r.period_start), MAX(r.period_end) FROM {S} s "
@@ -212,9 +221,11 @@ def _check(cursor, result: ImportResult) -> None:
         f"SELECT s.line, 'period_start', p.period_start, p.period_end FROM {S} s "
         f"JOIN {PAYMENTS} p ON p.customer_id = s.customer_id "
         "AND p.period_end >= s.period_start AND p.period_start <= s.period_end "
-        f"AND p.period_end <> s.period_end {other}"
+        f"AND p.period_end <> s.period_end {other} AND NOT EXISTS (SELECT 1 FROM {S} q "
+        "WHERE q.customer_id = p.customer_id AND q.period_end = p.period_end)"
     )
     message = _("保存済みの請求の使用期間(%(start)s〜%(end)s)と重なります。")
+    # A stored bill a row of the file re-dates (same end) is judged with its new dates, above.
     stage.refuse(cursor, stored, result, lambda a, b: message % {"start": a, "end": b})
     if result.ok:
         _warn_amounts(cursor, result)

@@ -1,0 +1,115 @@
+"""Issue 16 (a16b): the payments importer after corrections of readings — overlapping bills in
+one file, the CIS's bills after a split, the split period named, the admin's bill form told
+the same, and a dry run that does not say it imported."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+import time_machine
+
+from billing.imports import import_payments, import_readings
+from billing.models import Payment
+from tests.billing.test_import_moves import PAYMENTS, bill, bills, csv, row
+from tests.billing.test_import_order import stored
+from tests.factories import CustomerFactory, UtilityFactory
+
+pytestmark = pytest.mark.django_db
+
+D = datetime.date
+JST = datetime.timezone(datetime.timedelta(hours=9))
+
+
+@pytest.fixture(autouse=True)
+def _new_year_2027():
+    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
+        yield
+
+
+@pytest.fixture
+def customer():
+    return CustomerFactory(utility=UtilityFactory(slug="kanazawa", billing_cycle_months=2))
+
+
+def bill_row(customer, start: str, end: str, amount: int = 5000) -> str:
+    return f"kanazawa,{customer.number},{start},{end},{amount},2027-01-01,納付書,,0,未納"
+
+
+def payments(*rows: str, **options):
+    return import_payments(io.BytesIO(csv(*rows, header=PAYMENTS)), **options)
+
+
+def errors(result) -> list[str]:
+    return [str(e) for e in result.errors]
+
+
+# §1: two bills of one contract in one file that overlap are refused, as readings are.
+
+
+def test_two_overlapping_bills_of_one_contract_in_one_file_are_refused(customer):
+    result = payments(
+        bill_row(customer, "2026-11-26", "2026-12-05"),
+        bill_row(customer, "2026-11-28", "2026-12-04"),
+    )
+    assert errors(result) == [
+        "line 3: period_start: 2026-11-28〜2026-12-04 は 2行目の 2026-11-26〜2026-12-05 と重なります"
+    ]
+    assert not Payment.objects.exists()
+
+
+def test_bills_of_one_contract_side_by_side_in_one_file_are_written(customer):
+    result = payments(
+        bill_row(customer, "2026-10-26", "2026-11-25"),
+        bill_row(customer, "2026-11-26", "2026-12-05"),
+    )
+    assert result.ok and result.inserted == 2
+
+
+# §5: a stored bill a row of the file re-dates is judged with its new dates.
+
+
+@pytest.fixture
+def split(customer):
+    """06-26〜08-25 read and billed, then read again as two periods; the bill stays (08-25)."""
+    stored(customer, D(2026, 6, 26), D(2026, 8, 25), 100, 120)
+    bill(customer, D(2026, 6, 26), D(2026, 8, 25))
+    data = csv(
+        row(customer, "2026-06-26", "2026-07-20", 100, 110),
+        row(customer, "2026-07-21", "2026-08-25", 110, 120),
+    )
+    assert import_readings(io.BytesIO(data)).ok
+    assert [b[:2] for b in bills(customer)] == [(D(2026, 6, 26), D(2026, 8, 25))]
+    return customer
+
+
+def test_the_cis_bills_after_a_split_load_as_one_file(split):
+    result = payments(
+        bill_row(split, "2026-06-26", "2026-07-20"), bill_row(split, "2026-07-21", "2026-08-25")
+    )
+    assert errors(result) == []
+    assert [b[:2] for b in bills(split)] == [
+        (D(2026, 6, 26), D(2026, 7, 20)),
+        (D(2026, 7, 21), D(2026, 8, 25)),
+    ]
+
+
+def test_a_stored_bill_the_file_does_not_re_date_still_refuses_an_overlap(split):
+    result = payments(bill_row(split, "2026-06-26", "2026-07-20"))
+    assert errors(result) == [
+        "line 2: period_start: 保存済みの請求の使用期間(2026-06-26〜2026-08-25)と重なります。"
+    ]
+    assert [b[:2] for b in bills(split)] == [(D(2026, 6, 26), D(2026, 8, 25))]
+
+
+def test_a_bill_re_dated_onto_another_bill_of_the_file_is_refused(customer):
+    bill(customer, D(2026, 7, 21), D(2026, 8, 25))
+    result = payments(
+        bill_row(customer, "2026-06-26", "2026-07-20"),
+        bill_row(customer, "2026-07-15", "2026-08-25"),
+    )
+    assert errors(result) == [
+        "line 3: period_start: 2026-07-15〜2026-08-25 は 2行目の 2026-06-26〜2026-07-20 と重なります"
+    ]
+    assert [b[:2] for b in bills(customer)] == [(D(2026, 7, 21), D(2026, 8, 25))]
