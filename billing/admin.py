@@ -26,7 +26,7 @@ from portal.models import Utility
 
 from . import billmail, importjobs, integrity, notices, pdf, watch, web_slip
 from .imports import CUSTOMER_COLUMNS, PAYMENT_COLUMNS, READING_COLUMNS, READING_OPTIONAL
-from .imports.payments import PaymentRow, check_payment, follow_reading
+from .imports.payments import PaymentRow, check_payment, correction_of, follow_reading
 from .models import (
     Customer,
     ImportFile,
@@ -465,7 +465,10 @@ class PaymentForm(forms.ModelForm):
             .exclude(period_start=start, period_end=end)
             .first()
         )
-        if reading is not None:
+        moved = correction_of(customer.pk, end)  # told as the importer tells it
+        if moved is not None:
+            self.add_error("period_end", moved)
+        elif reading is not None:
             message = gettext("保存済みの検針の使用期間(%(start)s〜%(end)s)と一致しません。")
             self.add_error(
                 "period_start",

@@ -194,20 +194,8 @@ def _check(cursor, result: ImportResult) -> None:
         "AND o.line < s.line AND o.period_end <> s.period_end"
     )
     stage.refuse(cursor, in_file, result, integrity.file_overlap_message)
-    # A period a readings import corrected (and no reading has since): its new dates.
-    corrected = (
-        f"SELECT s.line, 'period_end', MIN(r.period_start), MAX(r.period_end) FROM {S} s "
-        f"JOIN {CORRECTIONS} c ON c.customer_id = s.customer_id AND c.old_end = s.period_end "
-        f"JOIN {READINGS} r ON r.customer_id = s.customer_id AND r.period_end = c.new_end "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} k "
-        "WHERE k.customer_id = s.customer_id AND k.period_end = s.period_end) GROUP BY s.line"
-    )
-    message = _(
-        "この使用期間は検針の訂正で %(start)s〜%(end)s に変わりました。"
-        "訂正後の使用期間で取り込んでください。"
-    )
-    stage.refuse(cursor, corrected, result, lambda a, b: message % {"start": a, "end": b})
-    other = f"AND s.line NOT IN (SELECT line FROM ({corrected}) c)"
+    _refuse_corrected(cursor, result)
+    other = f"AND s.line NOT IN (SELECT line FROM ({corrected_periods(S)}) c)"
     # A bill is for a period the CIS read: where a stored reading meets it, the same period.
     reading = (
         f"SELECT s.line, 'period_start', r.period_start, r.period_end FROM {S} s "
@@ -229,6 +217,67 @@ def _check(cursor, result: ImportResult) -> None:
     stage.refuse(cursor, stored, result, lambda a, b: message % {"start": a, "end": b})
     if result.ok:
         _warn_amounts(cursor, result)
+
+
+def corrected_periods(rows: str) -> str:
+    """(line, start, end) of each period holding now the period a row of ``rows`` (line,
+    customer_id, period_end) names, where a readings correction replaced it (and no reading
+    has been read at that end since): billing.PeriodCorrection, as the importer and the admin's
+    bill form look it up."""
+    return (
+        f"SELECT s.line, r.period_start, r.period_end FROM {rows} s "
+        f"JOIN {CORRECTIONS} c ON c.customer_id = s.customer_id AND c.old_end = s.period_end "
+        f"JOIN {READINGS} r ON r.customer_id = s.customer_id AND r.period_end = c.new_end "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {READINGS} k "
+        "WHERE k.customer_id = s.customer_id AND k.period_end = s.period_end)"
+    )
+
+
+def corrected_message(periods: list[tuple]) -> str:
+    """What a bill naming a corrected period is told: the period that holds it now, or each of
+    those it was split into."""
+    if len(periods) == 1:
+        message = _(
+            "この使用期間は検針の訂正で %(start)s〜%(end)s に変わりました。"
+            "訂正後の使用期間で取り込んでください。"
+        )
+        return message % {"start": periods[0][0], "end": periods[0][1]}
+    message = _(
+        "この使用期間は検針の訂正で %(periods)s に分かれました。"
+        "それぞれの使用期間の請求として取り込んでください。"
+    )
+    return message % {"periods": "、".join(f"{start}〜{end}" for start, end in periods)}
+
+
+def _refuse_corrected(cursor, result: ImportResult) -> None:
+    """Refuse each row naming a corrected period, once, with the periods holding it now."""
+    lines = f"SELECT DISTINCT line FROM ({corrected_periods(S)}) c"
+    count, first = stage.first_rows(cursor, lines, (), result.max_errors)
+    if not first:
+        return
+    cursor.execute(
+        f"SELECT * FROM ({corrected_periods(S)}) c WHERE line <= %s ORDER BY 1, 3",
+        [first[-1][0]],
+    )
+    periods: dict[int, list[tuple]] = {}
+    for line, start, end in cursor.fetchall():
+        periods.setdefault(line, []).append((str(start), str(end)))
+    for line, held in periods.items():
+        result.add_error(RowError(line, "period_end", corrected_message(held)))
+    result.error_count += count - len(periods)
+
+
+def correction_of(customer_id: int, end: datetime.date) -> str | None:
+    """corrected_message for a bill of ``customer_id`` ending ``end`` (the admin's bill form),
+    or None if no correction replaced that period."""
+    row = "(SELECT 0 AS line, %s AS customer_id, %s AS period_end)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{corrected_periods(row)} ORDER BY 3",
+            [customer_id, connection.ops.adapt_datefield_value(end)],
+        )
+        periods = [(str(start), str(end)) for _line, start, end in cursor.fetchall()]
+    return corrected_message(periods) if periods else None
 
 
 def _warn_amounts(cursor, result: ImportResult) -> None:

@@ -10,6 +10,7 @@ import io
 import pytest
 import time_machine
 
+from billing.admin import PaymentForm
 from billing.imports import import_payments, import_readings
 from billing.models import Payment
 from tests.billing.test_import_moves import PAYMENTS, bill, bills, csv, row
@@ -113,3 +114,57 @@ def test_a_bill_re_dated_onto_another_bill_of_the_file_is_refused(customer):
         "line 3: period_start: 2026-07-15〜2026-08-25 は 2行目の 2026-06-26〜2026-07-20 と重なります"
     ]
     assert [b[:2] for b in bills(customer)] == [(D(2026, 7, 21), D(2026, 8, 25))]
+
+
+# §3: a period a correction split names each period that holds it now.
+
+SPLIT_INTO = (
+    "この使用期間は検針の訂正で 2026-08-26〜2026-09-25、2026-09-26〜2026-10-24 に分かれました。"
+    "それぞれの使用期間の請求として取り込んでください。"
+)
+
+
+@pytest.fixture
+def split_by_name(customer):
+    """08-26〜10-25 read again as two periods, both rows naming it in replaces_period_end."""
+    stored(customer, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    data = csv(
+        row(customer, "2026-08-26", "2026-09-25", 120, 136, replaces="2026-10-25"),
+        row(customer, "2026-09-26", "2026-10-24", 136, 152, replaces="2026-10-25"),
+    )
+    assert import_readings(io.BytesIO(data)).ok
+    return customer
+
+
+def test_a_bill_for_a_period_a_correction_split_is_told_each_period_now(split_by_name):
+    result = payments(bill_row(split_by_name, "2026-08-26", "2026-10-25"))
+    assert errors(result) == [f"line 2: period_end: {SPLIT_INTO}"]
+    assert not Payment.objects.exists()
+
+
+# §7: the admin's bill form says what the importer says of a corrected period.
+
+
+def form_errors(customer, start: str, end: str) -> dict:
+    fields = {"customer": customer.pk, "period_start": start, "period_end": end}
+    fields |= {"billed_amount": 5000, "due_date": "2027-01-01", "method": "slip"}
+    fields |= {"paid_amount": 0, "status": "unpaid"}
+    form = PaymentForm(data=fields)
+    assert not form.is_valid()
+    return form.errors
+
+
+def test_the_admin_bill_form_tells_the_period_a_correction_moved(customer):
+    stored(customer, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    data = csv(row(customer, "2026-08-26", "2026-10-20", 120, 152, replaces="2026-10-25"))
+    assert import_readings(io.BytesIO(data)).ok
+    assert form_errors(customer, "2026-08-26", "2026-10-25") == {
+        "period_end": [
+            "この使用期間は検針の訂正で 2026-08-26〜2026-10-20 に変わりました。"
+            "訂正後の使用期間で取り込んでください。"
+        ]
+    }
+
+
+def test_the_admin_bill_form_tells_each_period_of_a_split(split_by_name):
+    assert form_errors(split_by_name, "2026-08-26", "2026-10-25") == {"period_end": [SPLIT_INTO]}
