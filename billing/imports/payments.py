@@ -294,6 +294,11 @@ def _warn_amounts(cursor, result: ImportResult) -> None:
         "line %(line)d: billed_amount: 請求額(%(billed)s円)が検針の請求金額(%(total)s円)と"
         "異なります(取り込みました。誤りなら正しい請求額で取り込み直してください)。"
     )
+    if result.dry_run:  # nothing is written: say what importing the file would do
+        message = _(
+            "line %(line)d: billed_amount: 請求額(%(billed)s円)が検針の請求金額(%(total)s円)と"
+            "異なります(取り込めます。誤りなら正しい請求額にしてから取り込んでください)。"
+        )
     for line, billed, total in cursor.fetchall():
         values = {"line": line, "billed": f"{billed:,}", "total": f"{total:,}"}
         result.warnings.append(message % values)
@@ -442,6 +447,11 @@ def warn_overlapped_bills(cursor, result: ImportResult) -> None:
         "line %(line)d: period_start: 保存済みの請求(%(start)s〜%(end)s)と使用期間が重なります"
         "(取り込みました。請求・収納で請求の期間を確かめてください)。"
     )
+    if result.dry_run:  # nothing is written: say what importing the file would do
+        message = _(
+            "line %(line)d: period_start: 保存済みの請求(%(start)s〜%(end)s)と使用期間が重なります"
+            "(取り込めます。取り込んだら請求・収納で請求の期間を確かめてください)。"
+        )
     for line, start, end in cursor.fetchall():
         result.warnings.append(message % {"line": line, "start": start, "end": end})
     cursor.execute(f"DROP TABLE {UNMOVED}")

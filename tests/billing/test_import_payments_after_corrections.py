@@ -168,3 +168,26 @@ def test_the_admin_bill_form_tells_the_period_a_correction_moved(customer):
 
 def test_the_admin_bill_form_tells_each_period_of_a_split(split_by_name):
     assert form_errors(split_by_name, "2026-08-26", "2026-10-25") == {"period_end": [SPLIT_INTO]}
+
+
+# §8: a dry run's warnings do not say the rows were imported.
+
+
+def test_a_dry_run_warns_of_a_bill_amount_without_saying_it_imported(customer):
+    stored(customer, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    result = payments(bill_row(customer, "2026-08-26", "2026-10-25", 5066), dry_run=True)
+    assert result.warnings == [
+        "line 2: billed_amount: 請求額(5,066円)が検針の請求金額(5,000円)と異なります"
+        "(取り込めます。誤りなら正しい請求額にしてから取り込んでください)。"
+    ]
+
+
+def test_a_dry_run_of_readings_warns_of_an_overlapped_bill_without_saying_it_imported(customer):
+    stored(customer, D(2026, 6, 26), D(2026, 8, 25), 100, 120)
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    data = csv(row(customer, "2026-08-26", "2026-10-24"))
+    result = import_readings(io.BytesIO(data), dry_run=True)
+    assert result.warnings == [
+        "line 2: period_start: 保存済みの請求(2026-08-26〜2026-10-25)と使用期間が重なります"
+        "(取り込めます。取り込んだら請求・収納で請求の期間を確かめてください)。"
+    ]
