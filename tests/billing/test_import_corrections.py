@@ -10,7 +10,6 @@ import datetime
 import io
 
 import pytest
-import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -20,9 +19,8 @@ from billing.models import MeterReading
 from tests.billing.test_import_order import stored
 from tests.factories import CustomerFactory, MemberFactory, UtilityFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("new_year_2027")]
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
 HEADER = (
     "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
     "usage_m3,water_charge,sewer_charge,tax,total"
@@ -31,12 +29,6 @@ D = datetime.date
 REFUSED = (
     "line 2: period_start: 2026-09-26〜2026-11-25 は保存済みの 2026-08-26〜2026-10-25 と重なります"
 )
-
-
-@pytest.fixture(autouse=True)
-def _new_year_2027():
-    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
-        yield
 
 
 @pytest.fixture

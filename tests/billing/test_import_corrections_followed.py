@@ -8,7 +8,6 @@ import io
 from http import HTTPStatus
 
 import pytest
-import time_machine
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -27,20 +26,13 @@ from tests.factories import (
     UtilityFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("new_year_2027")]
 
 D = datetime.date
-JST = datetime.timezone(datetime.timedelta(hours=9))
 OVERLAP = (
     "line 2: period_start: 保存済みの請求(2026-08-26〜2026-10-25)と使用期間が重なります"
     "(取り込みました。請求・収納で請求の期間を確かめてください)。"
 )
-
-
-@pytest.fixture(autouse=True)
-def _new_year_2027():
-    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
-        yield
 
 
 @pytest.fixture

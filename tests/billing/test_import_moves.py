@@ -7,7 +7,6 @@ import datetime
 import io
 
 import pytest
-import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -17,9 +16,8 @@ from billing.models import MeterReading, Payment
 from tests.billing.test_import_order import stored
 from tests.factories import CustomerFactory, MemberFactory, PaymentFactory, UtilityFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("new_year_2027")]
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
 HEADER = (
     "utility,customer_number,period_start,period_end,read_on,previous_index,current_index,"
     "usage_m3,water_charge,sewer_charge,tax,total,replaces_period_end"
@@ -29,12 +27,6 @@ PAYMENTS = (
     "paid_amount,status"
 )
 D = datetime.date
-
-
-@pytest.fixture(autouse=True)
-def _new_year_2027():
-    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
-        yield
 
 
 @pytest.fixture

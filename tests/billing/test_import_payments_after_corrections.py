@@ -8,7 +8,6 @@ import datetime
 import io
 
 import pytest
-import time_machine
 
 from billing.admin import PaymentForm
 from billing.imports import import_payments, import_readings
@@ -17,16 +16,9 @@ from tests.billing.test_import_moves import PAYMENTS, bill, bills, csv, row
 from tests.billing.test_import_order import stored
 from tests.factories import CustomerFactory, UtilityFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("new_year_2027")]
 
 D = datetime.date
-JST = datetime.timezone(datetime.timedelta(hours=9))
-
-
-@pytest.fixture(autouse=True)
-def _new_year_2027():
-    with time_machine.travel(datetime.datetime(2027, 1, 5, 9, 0, tzinfo=JST), tick=False):
-        yield
 
 
 @pytest.fixture
