@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -474,7 +474,24 @@ class PaymentForm(forms.ModelForm):
                 "period_start",
                 message % {"start": reading.period_start, "end": reading.period_end},
             )
+        self._refuse_overlapping_bills(customer, start, end)
         return data
+
+    def _refuse_overlapping_bills(self, customer: Customer, start, end) -> None:
+        """A contract's bills never overlap, as on import: each other bill sharing a day is
+        named beside the period. One of the same end is the same bill (the unique check says)."""
+        if end < start:
+            return
+        others = (
+            Payment.objects.filter(customer=customer, period_start__lte=end, period_end__gte=start)
+            .exclude(period_end=end)
+            .exclude(pk=self.instance.pk)
+            .order_by("period_start")
+        )
+        message = gettext("保存済みの請求の使用期間(%(start)s〜%(end)s)と重なります。")
+        for other in others:
+            names = {"start": other.period_start, "end": other.period_end}
+            self.add_error("period_start", message % names)
 
 
 @admin.register(Payment)
@@ -507,6 +524,16 @@ class PaymentAdmin(CsvImportAdmin):
     @admin.display(description=_("使用期間"), ordering="period_end")
     def period(self, obj: Payment) -> str:
         return f"{obj.period_start.isoformat()}〜{obj.period_end.isoformat()}"
+
+    def _changeform_view(self, request, object_id, form_url, extra_context):
+        if request.method == "POST" and connection.vendor == "postgresql":
+            # Checked against the stored bills and saved with no other writer in between: the
+            # payments importer's lock (SQLite's transactions take turns anyway). A second save
+            # or an import waits for this one, then sees its bill; readers do not wait.
+            table = connection.ops.quote_name(Payment._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        return super()._changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Payment, form, change: bool) -> None:
         # What residents read as 「…までに確認できたお支払い」: a hand edit is news as an import is.
