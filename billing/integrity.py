@@ -155,15 +155,16 @@ def flag_changes_sql(customers_sql: str) -> str:
     )
 
 
-def overlapping_pairs_sql(where: str = "") -> str:
-    """SELECT (customer_id, first id, start, end, second id, start, end) of overlapping periods.
+def overlapping_pairs_sql(where: str = "", table: str = "billing_meterreading") -> str:
+    """SELECT (customer_id, first id, start, end, second id, start, end) of overlapping periods
+    of ``table`` (readings, or bills: billing_payment).
 
-    Each pair once, the earlier-ending period first. ``where`` narrows the first reading ``a``.
+    Each pair once, the earlier-ending period first. ``where`` narrows the first row ``a``.
     """
     return (
         "SELECT a.customer_id, a.id, a.period_start, a.period_end, "
         "b.id, b.period_start, b.period_end "
-        "FROM billing_meterreading a JOIN billing_meterreading b "
+        f"FROM {table} a JOIN {table} b "
         "ON b.customer_id = a.customer_id AND b.period_end > a.period_end "
         "AND b.period_start <= a.period_end "
         f"{'WHERE ' + where if where else ''} "

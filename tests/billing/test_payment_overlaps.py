@@ -126,6 +126,33 @@ def test_the_change_form_refuses_moving_a_bill_over_another_but_not_over_itself(
     assert periods(customer)[1] == (D(2026, 9, 27), D(2026, 10, 25))
 
 
+def find_overlaps(*args) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("find_overlapping_readings", *args, stdout=out)
+    except SystemExit as exc:
+        return exc.code, out.getvalue()
+    return 0, out.getvalue()
+
+
+def test_stored_overlapping_bills_are_listed_and_kept(customer):
+    bill(customer, D(2026, 11, 26), D(2026, 12, 5))
+    bill(customer, D(2026, 11, 28), D(2026, 12, 4))
+    bill(customer, D(2026, 10, 26), D(2026, 11, 25))
+    kanazawa = CustomerFactory(utility=UtilityFactory(slug="kanazawa"))
+    bill(kanazawa, D(2026, 9, 26), D(2026, 10, 25))
+    status, out = find_overlaps()
+    assert status == 1
+    assert (
+        f"nayoro {customer.number}: 請求 2026-11-28〜2026-12-04 (id " in out
+        and ") と 2026-11-26〜2026-12-05 (id " in out
+        and "重なり 1 組" in out
+    )
+    assert customer.payments.count() == 3
+    assert find_overlaps("--utility", "kanazawa") == (0, "重なっている使用期間はありません。\n")
+    assert find_overlaps("--utility", "nayoro")[0] == 1
+
+
 # Two saves at once (PostgreSQL): between one save's check and its write, another writer.
 
 
