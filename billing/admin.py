@@ -474,7 +474,8 @@ class PaymentForm(forms.ModelForm):
                 "period_start",
                 message % {"start": reading.period_start, "end": reading.period_end},
             )
-        self._refuse_overlapping_bills(customer, start, end)
+        if moved is None:  # as the importer: a corrected period is told only that
+            self._refuse_overlapping_bills(customer, start, end)
         return data
 
     def _refuse_overlapping_bills(self, customer: Customer, start, end) -> None:

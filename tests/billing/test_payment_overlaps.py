@@ -16,8 +16,10 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.admin import PaymentForm
-from billing.imports import import_payments
+from billing.imports import import_payments, import_readings
 from billing.models import Payment
+from tests.billing.test_import_moves import csv, row
+from tests.billing.test_import_order import stored
 from tests.factories import CustomerFactory, MemberFactory, PaymentFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +126,24 @@ def test_the_change_form_refuses_moving_a_bill_over_another_but_not_over_itself(
     kept = admin_client.post(url, form_data(customer, "2026-09-27", "2026-10-25", 8000))
     assert kept.status_code == 302
     assert periods(customer)[1] == (D(2026, 9, 27), D(2026, 10, 25))
+
+
+def test_a_period_a_correction_moved_is_told_so_and_not_as_an_overlap_with_its_bill():
+    # As the importer: a bill naming a corrected period gets the correction's message only.
+    customer = CustomerFactory(utility=UtilityFactory(slug="kanazawa", billing_cycle_months=2))
+    stored(customer, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25), 5000)
+    data = csv(row(customer, "2026-08-26", "2026-10-20", 120, 152, replaces="2026-10-25"))
+    assert import_readings(io.BytesIO(data)).ok
+    assert periods(customer) == [(D(2026, 8, 26), D(2026, 10, 20))]
+    form = PaymentForm(data=form_data(customer, "2026-08-26", "2026-10-25", 5000))
+    assert not form.is_valid()
+    assert form.errors == {
+        "period_end": [
+            "この使用期間は検針の訂正で 2026-08-26〜2026-10-20 に変わりました。"
+            "訂正後の使用期間で取り込んでください。"
+        ]
+    }
 
 
 def find_overlaps(*args) -> tuple[int, str]:
