@@ -13,8 +13,8 @@ of ``mail_batch`` takes the next ``PORTAL_BILL_MAIL_BATCH`` readings still to an
 
 For each, every active member of the utility linked to the contract who wants the mail
 (会員情報 → メールの受け取り, default a field of the utility) gets one outbox row, keyed
-``bill_ready:<contract id>:<period end>:<member id>``; a reading mailed before whose total
-changed gets a correction 「【訂正】…」 keyed by the reading's mail count (``…:<member id>:v<n>``,
+``bill_ready:<contract id>:<period end>:<member id>:r<reading id>``; a reading mailed before
+whose total changed gets a correction 「【訂正】…」 keyed by the reading's mail count (``…:v<n>``,
 n = 2, 3...: each change is one mail, back to an earlier amount too) quoting ``mailed_total``.
 A reading only marked told (stored before these mails, or the demo's) was never mailed: its
 change is a plain mail, with no 「先のお知らせでは」. If
@@ -113,7 +113,9 @@ def mail_batch(utility_id: int) -> bool:
 
 
 def _mails(utility: Utility, readings: list[MeterReading]):
-    by_contract = {reading.customer_id: reading for reading in readings}
+    by_contract: dict[int, list[MeterReading]] = defaultdict(list)  # a correction and a newer
+    for reading in readings:  # period of one contract may be in one batch: each is mailed
+        by_contract[reading.customer_id].append(reading)
     members = (
         get_user_model()
         .objects.filter(
@@ -134,13 +136,14 @@ def _mails(utility: Utility, readings: list[MeterReading]):
     leaks = _leaks(utility, readings)
     base = settings.PORTAL_BASE_URL.rstrip("/")
     members_by_contract: dict[int, list[int]] = defaultdict(list)
-    for member in members:
-        reading = by_contract[member.contract_id]
+    pairs = ((m, r) for m in members for r in by_contract[m.contract_id])
+    for member, reading in pairs:
         if member.link_ended_on is not None and reading.period_start > member.link_ended_on:
             continue  # a period begun after the member moved out (使用中止) is not theirs
         if member.link_started_on is not None and reading.period_end < member.link_started_on:
             continue  # nor one ended before they moved in (使用開始・名義変更)
-        members_by_contract[member.contract_id].append(member.pk)
+        if member.pk not in members_by_contract[member.contract_id]:
+            members_by_contract[member.contract_id].append(member.pk)
         contract = reading.customer
         told_start, told_end = reading.mailed_period_start, reading.mailed_period_end
         moved = told_end != reading.period_end or told_start not in (None, reading.period_start)
@@ -163,7 +166,10 @@ def _mails(utility: Utility, readings: list[MeterReading]):
         }
         stem = f"{contract.pk}:{reading.period_end.isoformat()}:{member.pk}"
         if _wants(member.wants_bill_mail, utility.mail_bill_ready_default):
-            key = f"bill_ready:{stem}"
+            # The reading's id too: a new period ending where a corrected one ended before is
+            # another reading, not the mail already written under that end (the outbox writes
+            # a key once).
+            key = f"bill_ready:{stem}:r{reading.pk}"
             if reading.mail_count:
                 key += f":v{reading.mail_count + 1}"
             yield Mail(member.email, "billing/bill_ready", context, key, member)

@@ -430,3 +430,61 @@ def test_the_job_page_says_what_was_held_and_staff_release_it_without_an_import(
     assert [m.to for m in bill_mails()] == [[member.email]]  # Nayoro's only
     assertContains(client.get(response.url), "お知らせメール 1 通を送ります")
     assert MeterReading.objects.get(customer=theirs).mail_count == 0
+
+
+def run_corrections(tmp_path, *rows, args=()):
+    """Import rows that may name the period they replace (``(row, replaces_period_end)``)."""
+    path = tmp_path / "corrections.csv"
+    lines = [r if isinstance(r, tuple) else (r, "") for r in rows]
+    text = HEADER.rstrip("\n") + ",replaces_period_end\n"
+    text += "".join(f"{line.rstrip()},{replaces}\n" for line, replaces in lines)
+    path.write_text(text, encoding="utf-8")
+    call_command("import_readings", str(path), *args, stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_correction_and_a_newer_period_in_one_file_are_both_mailed(nayoro, tmp_path):
+    """a16c F1b: the batch mailed one reading a contract; the other was marked told unsent."""
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    run_import(tmp_path, row(contract, total=5000))
+    newer = row(contract, start="2026-11-26", end="2026-12-05", read="2026-12-05", total=1500)
+    run_import(tmp_path, row(contract, total=5500), newer)
+    first, *then = bill_mails()
+    assert sorted(m.subject for m in then) == [
+        "【名寄市ポータル】【訂正】今月のご使用量・料金のお知らせ",
+        "【名寄市ポータル】今月のご使用量・料金のお知らせ",
+    ]
+    bodies = "\n".join(m.body for m in then)
+    assert "請求金額: 5,500円(先のお知らせでは5,000円)" in bodies
+    assert "2026年11月26日〜2026年12月5日" in bodies and "請求金額: 1,500円\n" in bodies
+
+
+def test_a_new_period_ending_where_a_corrected_one_ended_before_is_mailed(nayoro, tmp_path):
+    """a16c F1a: its mail took the key of the first mail of the period moved away, and the
+    outbox, which writes a key once, dropped it: counted, marked told, never sent."""
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    run_import(tmp_path, row(contract, total=4900, end="2026-12-05", read="2026-12-05"))
+    moved = row(contract, total=4000, end="2026-12-02", read="2026-12-02")
+    run_corrections(tmp_path, (moved, "2026-12-05"))
+    after = row(contract, total=1900, start="2026-12-03", end="2026-12-05", read="2026-12-05")
+    run_import(tmp_path, moved, after)
+    assert len(bill_mails()) == 3
+    assert "2026年12月3日〜2026年12月5日" in bill_mails()[2].body
+    assert "請求金額: 1,900円\n" in bill_mails()[2].body
+
+
+def test_two_held_corrections_then_sent_name_the_period_told_not_the_one_held(nayoro, tmp_path):
+    """a16c F2: the second correction carried over the first's dates, never mailed, as told."""
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    run_import(tmp_path, row(contract, total=4900, end="2026-12-05", read="2026-12-05"))
+    once = row(contract, total=4900, end="2026-12-04", read="2026-12-04")
+    run_corrections(tmp_path, (once, "2026-12-05"), args=["--hold-mail"])
+    twice = row(contract, total=4900, end="2026-12-03", read="2026-12-03")
+    run_corrections(tmp_path, (twice, "2026-12-04"), args=["--hold-mail"])
+    run_corrections(tmp_path, (twice, "2026-12-04"), args=["--send-mail"])
+    first, corrected = bill_mails()
+    assert "【訂正】" in corrected.subject
+    assert "2026年10月26日〜2026年12月3日" in corrected.body
+    assert "先のお知らせでは使用期間を2026年10月26日〜2026年12月5日としていました" in corrected.body
