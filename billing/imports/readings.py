@@ -201,7 +201,8 @@ def _delete_replaced(cursor, result: ImportResult, replace_overlapping: bool) ->
     cursor.execute(
         f"CREATE TEMPORARY TABLE {REPLACED} AS SELECT s.line, s.customer_id, s.customer_number, "
         "s.period_start AS new_start, s.period_end AS new_end, r.period_start, r.period_end, "
-        f"r.mailed_total, r.mail_count, (s.replaces_period_end IS NOT NULL OR NOT EXISTS "
+        f"r.mailed_total, r.mail_count, r.mailed_period_start, r.mailed_period_end, "
+        f"(s.replaces_period_end IS NOT NULL OR NOT EXISTS "
         f"({new} = s.period_end)) AS takes_over {_STORED_OVERLAP} {named}"
     )
     replaced = (
@@ -253,9 +254,10 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
 
 def _carry_over(cursor) -> None:
     """A row taking over stored periods (naming one, or new) keeps what was mailed of the
-    latest one mailed: its change, of the total or the dates, is mailed as a correction."""
+    latest one mailed (the dates told, not later ones held): its change is a correction."""
     latest = (
-        f"SELECT m.mailed_total, m.mail_count, m.period_start, m.period_end FROM {REPLACED} m "
+        "SELECT m.mailed_total, m.mail_count, m.mailed_period_start, "
+        f"COALESCE(m.mailed_period_end, m.period_end) FROM {REPLACED} m "
         f"WHERE m.customer_id = {READINGS}.customer_id AND m.new_end = {READINGS}.period_end "
         "AND m.takes_over AND m.mail_count > 0 ORDER BY m.period_end DESC LIMIT 1"
     )
