@@ -362,19 +362,7 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         f"JOIN {PAYMENTS} p ON p.customer_id = s.customer_id AND p.period_end = s.period_end "
         f"WHERE s.takes_over OR NOT EXISTS ({over} AND t.period_end = s.period_end)"
     )
-    # A period two rows of the file lie within is split: its bill stays (even on a kept end).
-    split = (
-        f"(SELECT COUNT(*) FROM {S} f WHERE f.customer_id = m.customer_id "
-        "AND f.period_start >= m.period_start AND f.period_end <= m.period_end) > 1"
-    )
-    blocked = (
-        f"FROM {MOVES} m WHERE {split} OR (m.period_end <> m.new_end AND (NOT m.takes_over "
-        f"OR EXISTS (SELECT 1 FROM {PAYMENTS} p "
-        "WHERE p.customer_id = m.customer_id AND p.period_end = m.new_end) OR EXISTS (SELECT 1 "
-        f"FROM {MOVES} o WHERE o.customer_id = m.customer_id AND o.id <> m.id "
-        f"AND o.new_end = m.new_end) OR EXISTS (SELECT 1 FROM {MOVES} o WHERE o.id = m.id "
-        "AND o.new_end <> m.new_end)))"
-    )
+    blocked = _staying()
     _warn_unmoved(cursor, result, blocked)
     cursor.execute(f"DELETE FROM {MOVES} WHERE id IN (SELECT id FROM {UNMOVED})")
     listed = (
@@ -388,6 +376,29 @@ def follow_readings(cursor, result: ImportResult, replaced: str) -> None:
         f"WHERE {PAYMENTS}.id = m.id"
     )
     cursor.execute(f"DROP TABLE {MOVES}")
+
+
+def _staying() -> str:
+    """FROM … WHERE of the moves (MOVES m) that do not happen: the bill stays, and is named."""
+    # A period two rows of the file lie within is split: its bill stays (even on a kept end).
+    split = (
+        f"(SELECT COUNT(*) FROM {S} f WHERE f.customer_id = m.customer_id "
+        "AND f.period_start >= m.period_start AND f.period_end <= m.period_end) > 1"
+    )
+    # Nor onto days a bill that is not moving covers (one that came before its reading).
+    covered = (
+        f"EXISTS (SELECT 1 FROM {PAYMENTS} p WHERE p.customer_id = m.customer_id "
+        "AND p.period_start <= m.new_end AND p.period_end >= m.new_start AND p.id <> m.id "
+        f"AND p.id NOT IN (SELECT id FROM {MOVES}))"
+    )
+    return (
+        f"FROM {MOVES} m WHERE {split} OR {covered} OR (m.period_end <> m.new_end AND "
+        f"(NOT m.takes_over OR EXISTS (SELECT 1 FROM {PAYMENTS} p "
+        "WHERE p.customer_id = m.customer_id AND p.period_end = m.new_end) OR EXISTS (SELECT 1 "
+        f"FROM {MOVES} o WHERE o.customer_id = m.customer_id AND o.id <> m.id "
+        f"AND o.new_end = m.new_end) OR EXISTS (SELECT 1 FROM {MOVES} o WHERE o.id = m.id "
+        "AND o.new_end <> m.new_end)))"
+    )
 
 
 def remember_corrections(cursor, replaced: str) -> None:

@@ -358,3 +358,34 @@ def test_a_bill_of_a_period_only_updated_rows_overlap_stays_and_is_named(two_per
         (D(2026, 8, 26), D(2026, 9, 25)),
         (D(2026, 9, 21), D(2026, 10, 25)),
     ]
+
+
+def test_a_bill_is_not_moved_onto_days_another_bill_already_covers(customer):
+    """a16c F4: the next period's bill came before its reading; a correction lengthening this
+    period into those days would have laid this period's bill over it (two bills, same days)."""
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    ahead = bill(customer, D(2026, 10, 27), D(2026, 12, 25))
+    data = csv(row(customer, "2026-08-26", "2026-10-28", replaces="2026-10-25"))
+    result = import_readings(io.BytesIO(data))
+    assert result.ok and result.bills_moved == 0
+    assert bills(customer) == [
+        (D(2026, 8, 26), D(2026, 10, 25), Payment.Status.PAID),
+        (ahead.period_start, ahead.period_end, Payment.Status.PAID),
+    ]
+    assert result.warnings[0].startswith(
+        "line 2: period_end: 保存済みの請求(2026-08-26〜2026-10-25)は訂正後の使用期間 "
+        "2026-08-26〜2026-10-28 へ移しませんでした"
+    )
+
+
+def test_the_admin_does_not_move_a_bill_onto_days_another_bill_covers_and_says_so(
+    customer, client
+):
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    bill(customer, D(2026, 10, 27), D(2026, 12, 25))
+    page = changed_in_the_admin(client, customer, "2026-08-26", "2026-10-28")
+    assert (
+        "保存済みの請求(2026-08-26〜2026-10-25)は訂正後の使用期間 2026-08-26〜2026-10-28 "
+        "へ移しませんでした" in page.content.decode()
+    )
+    assert [end for _start, end, _status in bills(customer)] == [D(2026, 10, 25), D(2026, 12, 25)]
