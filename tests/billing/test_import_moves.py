@@ -378,9 +378,7 @@ def test_a_bill_is_not_moved_onto_days_another_bill_already_covers(customer):
     )
 
 
-def test_the_admin_does_not_move_a_bill_onto_days_another_bill_covers_and_says_so(
-    customer, client
-):
+def test_the_admin_does_not_move_a_bill_onto_days_another_bill_covers_and_says_so(customer, client):
     bill(customer, D(2026, 8, 26), D(2026, 10, 25))
     bill(customer, D(2026, 10, 27), D(2026, 12, 25))
     page = changed_in_the_admin(client, customer, "2026-08-26", "2026-10-28")
