@@ -205,18 +205,36 @@ def _check(cursor, result: ImportResult) -> None:
     )
     message = _("保存済みの検針の使用期間(%(start)s〜%(end)s)と一致しません。")
     stage.refuse(cursor, reading, result, lambda a, b: message % {"start": a, "end": b})
+    # Left behind: a correction replaced its period and no reading ends there since.
+    left = (
+        f"EXISTS (SELECT 1 FROM {CORRECTIONS} c WHERE c.customer_id = p.customer_id "
+        f"AND c.old_end = p.period_end) AND NOT EXISTS (SELECT 1 FROM {READINGS} k "
+        "WHERE k.customer_id = p.customer_id AND k.period_end = p.period_end)"
+    )
     stored = (
-        f"SELECT s.line, 'period_start', p.period_start, p.period_end FROM {S} s "
+        f"SELECT s.line, 'period_start', p.period_start, p.period_end, {left} FROM {S} s "
         f"JOIN {PAYMENTS} p ON p.customer_id = s.customer_id "
         "AND p.period_end >= s.period_start AND p.period_start <= s.period_end "
         f"AND p.period_end <> s.period_end {other} AND NOT EXISTS (SELECT 1 FROM {S} q "
         "WHERE q.customer_id = p.customer_id AND q.period_end = p.period_end)"
     )
-    message = _("保存済みの請求の使用期間(%(start)s〜%(end)s)と重なります。")
     # A stored bill a row of the file re-dates (same end) is judged with its new dates, above.
-    stage.refuse(cursor, stored, result, lambda a, b: message % {"start": a, "end": b})
+    stage.refuse(cursor, stored, result, _stored_bill_message)
     if result.ok:
         _warn_amounts(cursor, result)
+
+
+def _stored_bill_message(start, end, left_behind) -> str:
+    message = _("保存済みの請求の使用期間(%(start)s〜%(end)s)と重なります。") % {
+        "start": start,
+        "end": end,
+    }
+    if left_behind:  # what is in the way, and the way out
+        message += _(
+            "この請求は検針の訂正で使用期間が変わる前のもので、移せずに残っています。"
+            "請求・収納で確かめて削除してから取り込んでください。"
+        )
+    return message
 
 
 def corrected_periods(rows: str) -> str:

@@ -183,3 +183,39 @@ def test_a_dry_run_of_readings_warns_of_an_overlapped_bill_without_saying_it_imp
         "line 2: period_start: 保存済みの請求(2026-08-26〜2026-10-25)と使用期間が重なります"
         "(取り込めます。取り込んだら請求・収納で請求の期間を確かめてください)。"
     ]
+
+
+# a16d F2/F3: a bill a correction left behind blocks the bills of the corrected periods; the
+# refusal says what it is and what to do.
+
+
+def test_the_bills_of_a_split_period_name_the_bill_left_behind_and_how_to_clear_it(customer):
+    stored(customer, D(2026, 8, 26), D(2026, 10, 25), 120, 152)
+    bill(customer, D(2026, 8, 26), D(2026, 10, 25))
+    data = csv(
+        row(customer, "2026-08-26", "2026-09-25", 120, 136, replaces="2026-10-25"),
+        row(customer, "2026-09-26", "2026-10-24", 136, 152, replaces="2026-10-25"),
+    )
+    assert import_readings(io.BytesIO(data)).ok  # the bill stays, warned
+    pieces = (
+        bill_row(customer, "2026-08-26", "2026-09-25"),
+        bill_row(customer, "2026-09-26", "2026-10-24"),
+    )
+    left = (
+        "保存済みの請求の使用期間(2026-08-26〜2026-10-25)と重なります。この請求は検針の訂正で"
+        "使用期間が変わる前のもので、移せずに残っています。請求・収納で確かめて削除してから"
+        "取り込んでください。"
+    )
+    assert errors(payments(*pieces)) == [
+        f"line 2: period_start: {left}",
+        f"line 3: period_start: {left}",
+    ]
+    Payment.objects.filter(customer=customer).delete()  # as staff do in 請求・収納
+    assert payments(*pieces).inserted == 2
+
+
+def test_a_bill_that_came_before_its_reading_is_not_called_left_behind(customer):
+    bill(customer, D(2026, 10, 26), D(2026, 12, 25))
+    assert errors(payments(bill_row(customer, "2026-11-01", "2026-11-30"))) == [
+        "line 2: period_start: 保存済みの請求の使用期間(2026-10-26〜2026-12-25)と重なります。"
+    ]
