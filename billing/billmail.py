@@ -9,8 +9,7 @@ of ``mail_batch`` takes the next ``PORTAL_BILL_MAIL_BATCH`` readings still to an
   ``mailed_period_end``: a 【訂正】 naming the dates told, even with the same total), and
 - the newest period of its contract, read within ``PORTAL_BILL_MAIL_RECENT_DAYS`` (45) days
   (an old period loaded late, or a history backfill, mails nobody), or any period that was
-  mailed (``mail_count``): a member told an amount is told its correction, or a period never
-  mailed whose days were told in another reading's mail (a told period split in two).
+  mailed (``mail_count``): a member told an amount is told its correction.
 
 For each, every active member of the utility linked to the contract who wants the mail
 (会員情報 → メールの受け取り, default a field of the utility) gets one outbox row, keyed
@@ -71,21 +70,9 @@ def due_readings(utility: Utility, today: datetime.date):
     return (
         MeterReading.objects.filter(customer__utility=utility)
         .filter(Q(mailed_total__isnull=True) | ~Q(mailed_total=F("total")) | _moved_since_mailed())
-        .filter(latest | Q(mail_count__gt=0) | _within_a_told_period())
+        .filter(latest | Q(mail_count__gt=0))
         .order_by("pk")
     )
-
-
-def _within_a_told_period() -> Q:
-    """A reading never mailed whose days a mail of another reading of the contract told (a told
-    period split, the piece that did not keep its end): those days were news, so is the piece."""
-    told = MeterReading.objects.filter(
-        customer_id=OuterRef("customer_id"),
-        mail_count__gt=0,
-        mailed_period_start__lte=OuterRef("period_end"),
-        mailed_period_end__gte=OuterRef("period_start"),
-    ).exclude(pk=OuterRef("pk"))
-    return Q(mail_count=0) & Exists(told)
 
 
 def _moved_since_mailed() -> Q:
