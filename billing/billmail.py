@@ -83,6 +83,30 @@ def _moved_since_mailed() -> Q:
     return Q(mail_count__gt=0) & (start | end)
 
 
+def carry_told_state(cursor, staged: str) -> None:
+    """After an import updated stored readings: a new reading of the file (``staged``) lying
+    within the days a mail told of another reading of its contract (a told period split, that
+    one keeping its end) takes that mail state, so it is announced as a correction of what was
+    told, as a row replacing a told period is. Only contracts with a told reading moved since."""
+    table = connection.ops.quote_name(MeterReading._meta.db_table)
+    told = (
+        f"FROM {table} t WHERE t.customer_id = {table}.customer_id AND t.id <> {table}.id "
+        f"AND t.mail_count > 0 AND t.mailed_period_start <= {table}.period_start "
+        f"AND t.mailed_period_end >= {table}.period_end"
+    )
+    moved = (
+        f"SELECT customer_id FROM {table} WHERE mail_count > 0 AND (mailed_period_start <> "
+        "period_start OR mailed_period_end <> period_end)"
+    )
+    cursor.execute(
+        f"UPDATE {table} SET (mailed_total, mail_count, mailed_period_start, mailed_period_end) "
+        f"= (SELECT t.mailed_total, t.mail_count, t.mailed_period_start, t.mailed_period_end "
+        f"{told} ORDER BY t.period_end LIMIT 1) WHERE customer_id IN ({moved}) AND mail_count = 0 "
+        f"AND mailed_total IS NULL AND (customer_id, period_end) IN (SELECT customer_id, "
+        f"period_end FROM {staged}) AND EXISTS (SELECT 1 {told})"
+    )
+
+
 def mail_batch(utility_id: int) -> bool:
     """Write the mails of the next batch of readings; return whether readings are left."""
     size = settings.PORTAL_BILL_MAIL_BATCH

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Utility
 
-from .. import integrity
+from .. import billmail, integrity
 from . import payments, rows, stage
 from .csvfile import records
 from .result import ImportResult, unknown_customer, utility_rules
@@ -248,6 +248,8 @@ def _write(cursor, result: ImportResult, replace_overlapping: bool, plan: _Plan)
     result.inserted, result.updated = cursor.rowcount - moved, result.updated + moved
     if result.replaced:
         _carry_over(cursor)
+    if result.updated:  # a told period split, the other piece new: billmail
+        billmail.carry_told_state(cursor, S)
     cursor.execute(f"DROP TABLE IF EXISTS {REPLACED}")
     result.unchanged = result.rows - result.inserted - result.updated
 

@@ -488,3 +488,24 @@ def test_two_held_corrections_then_sent_name_the_period_told_not_the_one_held(na
     assert "【訂正】" in corrected.subject
     assert "2026年10月26日〜2026年12月3日" in corrected.body
     assert "先のお知らせでは使用期間を2026年10月26日〜2026年12月5日としていました" in corrected.body
+
+
+def test_a_told_period_split_with_one_piece_keeping_its_end_mails_both_pieces(nayoro, tmp_path):
+    """a16d F1: the piece keeping the end was mailed as a correction; the other, new and older
+    than the newest, mailed nobody, though its days were told in the first mail."""
+    contract = CustomerFactory(utility=nayoro)
+    member_of(contract)
+    run_import(tmp_path, row(contract, total=4900, end="2026-12-05", read="2026-12-05"))
+    first = row(contract, total=2900, end="2026-11-25", read="2026-11-25")
+    rest = row(contract, total=2000, start="2026-11-26", end="2026-12-05", read="2026-12-05")
+    run_import(tmp_path, first, rest)
+    told, *corrections = bill_mails()
+    bodies = "\n".join(m.body for m in corrections)
+    assert len(corrections) == 2 and all("【訂正】" in m.subject for m in corrections), bodies
+    assert (
+        "2026年10月26日〜2026年11月25日" in bodies
+        and "請求金額: 2,900円(先のお知らせでは4,900円)" in bodies
+    )
+    assert "2026年11月26日〜2026年12月5日" in bodies and "請求金額: 2,000円" in bodies
+    run_import(tmp_path, first, rest)  # the same file again: nothing more
+    assert len(bill_mails()) == 3
